@@ -1,0 +1,1 @@
+"""annota core: the logic behind every screen, importable and testable without Streamlit."""

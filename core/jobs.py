@@ -1,0 +1,288 @@
+"""Background jobs: a runner of worker threads inside the server process, with a row per job in DuckDB.
+
+A job is a ``kind`` (registered handler) with JSON ``params``. Handlers get a ``JobContext``: they
+report progress, check for cancellation and return a JSON-able result. Job rows survive a restart:
+``JobRunner.start`` puts every job that was running when the process stopped back in the queue
+(handlers are written to resume: imports skip known files, featurisation skips done items), and
+gives up on a job after ``max_attempts`` starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from core.domain import NotFound
+from core.store.db import Store, dumps, loads
+from core.store.labels import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class Cancelled(Exception):
+    """Raised inside a handler when the user cancelled its job."""
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    project_id: int | None
+    kind: str
+    state: str  # queued | running | done | failed | cancelled
+    params: dict[str, Any]
+    progress: float
+    message: str
+    result: Any
+    error: str | None
+    attempts: int
+    created_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("queued", "running")
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or utcnow()
+        return (end - self.started_at).total_seconds()
+
+
+_JOB_COLS = (
+    "id, project_id, kind, state, params, progress, message, result, error, attempts, created_by, created_at,"
+    " started_at, finished_at"
+)
+
+
+def _job(row: tuple) -> Job:
+    return Job(
+        id=row[0], project_id=row[1], kind=row[2], state=row[3], params=loads(row[4]) or {}, progress=row[5],
+        message=row[6], result=loads(row[7]), error=row[8], attempts=row[9], created_by=row[10],
+        created_at=row[11], started_at=row[12], finished_at=row[13],
+    )  # fmt: skip
+
+
+class JobContext:
+    """What a handler sees of its job."""
+
+    def __init__(self, store: Store, job: Job, runner: JobRunner) -> None:
+        self.store = store
+        self.job = job
+        self.runner = runner
+        self._last_write = 0.0
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.job.params
+
+    @property
+    def project_id(self) -> int | None:
+        return self.job.project_id
+
+    def progress(self, fraction: float, message: str = "", *, force: bool = False) -> None:
+        """Report progress (0..1); written at most a few times a second. Raises ``Cancelled`` if asked."""
+        now = time.monotonic()
+        if force or now - self._last_write > 0.25 or fraction >= 1.0:
+            self._last_write = now
+            row = self.store.execute(
+                "UPDATE jobs SET progress = ?, message = ?, heartbeat_at = ? WHERE id = ? RETURNING cancel_requested",
+                [max(0.0, min(1.0, float(fraction))), message[:500], utcnow(), self.job.id],
+            )
+            if row and row[0][0]:
+                raise Cancelled()
+
+    def check_cancelled(self) -> None:
+        if self.store.scalar("SELECT cancel_requested FROM jobs WHERE id = ?", [self.job.id]):
+            raise Cancelled()
+
+
+Handler = Callable[[JobContext], Any]
+_HANDLERS: dict[str, Handler] = {}
+
+
+def register(kind: str) -> Callable[[Handler], Handler]:
+    """Decorator: ``@register("import_folder") def run(ctx): ...``."""
+
+    def deco(fn: Handler) -> Handler:
+        _HANDLERS[kind] = fn
+        return fn
+
+    return deco
+
+
+def handlers() -> dict[str, Handler]:
+    return dict(_HANDLERS)
+
+
+def submit(store: Store, kind: str, params: dict[str, Any] | None = None, *, project_id: int | None = None,
+           created_by: str = "") -> Job:  # fmt: skip
+    """Queue a job (the runner picks it up); returns its row."""
+    row = store.execute(
+        f"INSERT INTO jobs (project_id, kind, params, created_by, created_at) VALUES (?, ?, ?, ?, ?) RETURNING {_JOB_COLS}",
+        [project_id, kind, dumps(params or {}), created_by, utcnow()],
+    )[0]
+    return _job(row)
+
+
+def get_job(store: Store, job_id: int) -> Job:
+    row = store.query_one(f"SELECT {_JOB_COLS} FROM jobs WHERE id = ?", [job_id])
+    if row is None:
+        raise NotFound(f"Job {job_id} does not exist.")
+    return _job(row)
+
+
+def list_jobs(store: Store, project_id: int | None = None, *, active_only: bool = False, limit: int = 50,
+              kind: str | None = None) -> list[Job]:  # fmt: skip
+    clauses, params = ["1 = 1"], []
+    if project_id is not None:
+        clauses.append("project_id = ?")
+        params.append(project_id)
+    if active_only:
+        clauses.append("state IN ('queued', 'running')")
+    if kind:
+        clauses.append("kind = ?")
+        params.append(kind)
+    rows = store.query(f"SELECT {_JOB_COLS} FROM jobs WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?", [*params, limit])
+    return [_job(r) for r in rows]
+
+
+def cancel(store: Store, job_id: int) -> None:
+    """Ask a job to stop: a queued job is cancelled at once, a running one at its next progress report."""
+    store.execute("UPDATE jobs SET cancel_requested = true WHERE id = ?", [job_id])
+    store.execute(
+        "UPDATE jobs SET state = 'cancelled', finished_at = ?, message = 'Cancelled before it started'"
+        " WHERE id = ? AND state = 'queued'",
+        [utcnow(), job_id],
+    )
+
+
+class JobRunner:
+    """Worker threads that take queued jobs from the database, oldest first."""
+
+    def __init__(self, store: Store, *, workers: int = 2, poll_s: float = 0.5, max_attempts: int = 3) -> None:
+        self.store = store
+        self.workers = workers
+        self.poll_s = poll_s
+        self.max_attempts = max_attempts
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._claim_lock = threading.Lock()
+        self.recovered: list[int] = []
+
+    def start(self) -> JobRunner:
+        self.recovered = self.recover()
+        for n in range(self.workers):
+            t = threading.Thread(target=self._loop, name=f"annota-job-{n}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def recover(self) -> list[int]:
+        """Jobs left running by a stopped process go back to the queue (or fail after too many tries)."""
+        rows = self.store.query("SELECT id, attempts FROM jobs WHERE state = 'running'")
+        requeued = []
+        for job_id, attempts in rows:
+            if attempts >= self.max_attempts:
+                self.store.execute(
+                    "UPDATE jobs SET state = 'failed', finished_at = ?, error = ? WHERE id = ?",
+                    [utcnow(), f"Stopped {attempts} times by a server restart; not retried again.", job_id],
+                )
+            else:
+                self.store.execute(
+                    "UPDATE jobs SET state = 'queued', message = 'Resumed after a server restart' WHERE id = ?", [job_id]
+                )
+                requeued.append(job_id)
+        return requeued
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        for t in self._threads:
+            t.join(timeout)
+        self._threads.clear()
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def submit(self, kind: str, params: dict[str, Any] | None = None, *, project_id: int | None = None,
+               created_by: str = "") -> Job:  # fmt: skip
+        if kind not in _HANDLERS:
+            raise ValueError(f"No job handler for {kind!r}.")
+        job = submit(self.store, kind, params, project_id=project_id, created_by=created_by)
+        self.notify()
+        return job
+
+    def wait(self, job_id: int, timeout: float = 60.0) -> Job:
+        """Block until a job ends (for tests and scripts)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = get_job(self.store, job_id)
+            if not job.active:
+                return job
+            time.sleep(0.05)
+        raise TimeoutError(f"Job {job_id} still {get_job(self.store, job_id).state} after {timeout} s")
+
+    def _claim(self) -> Job | None:
+        with self._claim_lock:
+            kinds = list(_HANDLERS)
+            if not kinds:
+                return None
+            row = self.store.query_one(
+                f"SELECT {_JOB_COLS} FROM jobs WHERE state = 'queued' AND kind IN (SELECT unnest(?)) ORDER BY id LIMIT 1",
+                [kinds],
+            )
+            if row is None:
+                return None
+            now = utcnow()
+            self.store.execute(
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = coalesce(started_at, ?),"
+                " heartbeat_at = ? WHERE id = ? AND state = 'queued'",
+                [now, now, row[0]],
+            )
+            return get_job(self.store, row[0])
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                job = self._claim()
+            except Exception:  # the store may be closing; try again later
+                log.exception("job runner: claim failed")
+                job = None
+            if job is None:
+                self._wake.wait(self.poll_s)
+                self._wake.clear()
+                continue
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        ctx = JobContext(self.store, job, self)
+        try:
+            result = _HANDLERS[job.kind](ctx)
+        except Cancelled:
+            self._finish(job.id, "cancelled", message="Cancelled")
+        except Exception as exc:
+            log.warning("job %s (%s) failed: %s", job.id, job.kind, exc)
+            detail = f"{type(exc).__name__}: {exc}"
+            self._finish(job.id, "failed", error=detail, message=detail[:200], trace=traceback.format_exc())
+        else:
+            self._finish(job.id, "done", result=result, message="Done")
+
+    def _finish(self, job_id: int, state: str, *, result: Any = None, error: str | None = None, message: str = "",
+                trace: str = "") -> None:  # fmt: skip
+        self.store.execute(
+            "UPDATE jobs SET state = ?, finished_at = ?, result = ?, error = ?, message = ?,"
+            " progress = CASE WHEN ? = 'done' THEN 1.0 ELSE progress END WHERE id = ?",
+            [state, utcnow(), dumps(result) if result is not None else None,
+             (error + ("\n" + trace if trace else "")) if error else None, message, state, job_id],
+        )  # fmt: skip

@@ -1,0 +1,151 @@
+"""The DuckDB store: one file, one connection per process, a cursor per thread.
+
+DuckDB uses optimistic concurrency: two transactions writing the same row conflict and the later
+one fails. ``Store.write`` retries such a transaction a few times with backoff and re-raises
+``WriteConflict`` if it still cannot commit, so a write is either done or reported, never lost.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+
+from core.store.migrations import MIGRATIONS
+
+T = TypeVar("T")
+
+
+class WriteConflict(RuntimeError):
+    """A write that kept conflicting with other writers; nothing was saved."""
+
+
+class Store:
+    """Owns the DuckDB connection. Safe to share between threads (each gets its own cursor)."""
+
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = duckdb.connect(str(self.path), read_only=read_only)
+        self._conn.execute("SET TimeZone = 'UTC'")  # every timestamp annota writes is UTC
+        self._local = threading.local()
+        self._lock = threading.RLock()  # guards in-process caches built on the store
+        self.caches: dict[str, Any] = {}
+        if not read_only:
+            self.migrate()
+
+    # -- connection -----------------------------------------------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor (created on first use)."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._conn.cursor()
+            self._local.cursor = cur
+        return cur
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
+    # -- reading ----------------------------------------------------------------------------
+    def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        return self.cursor().execute(sql, params or []).fetchall()
+
+    def query_one(self, sql: str, params: Any = None) -> tuple[Any, ...] | None:
+        return self.cursor().execute(sql, params or []).fetchone()
+
+    def scalar(self, sql: str, params: Any = None) -> Any:
+        row = self.query_one(sql, params)
+        return row[0] if row else None
+
+    def query_dicts(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
+        cur = self.cursor().execute(sql, params or [])
+        cols = [d[0] for d in cur.description or []]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    # -- writing ----------------------------------------------------------------------------
+    def execute(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        """One statement in its own transaction, retried on conflict."""
+        return self.write(lambda cur: cur.execute(sql, params or []).fetchall())
+
+    def write(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, attempts: int = 8) -> T:
+        """Run ``fn(cursor)`` in a transaction; retry on a write conflict, then raise ``WriteConflict``."""
+        cur = self.cursor()
+        last: Exception | None = None
+        for attempt in range(attempts):
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                result = fn(cur)
+                cur.execute("COMMIT")
+                return result
+            except duckdb.TransactionException as exc:
+                last = exc
+                _rollback(cur)
+                time.sleep(min(0.2, 0.002 * (2**attempt)) * (0.5 + random.random()))
+            except BaseException:
+                _rollback(cur)
+                raise
+        raise WriteConflict(f"The database was busy and the change could not be saved; try again. ({last})")
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A plain transaction without retry (for bulk work owned by one thread)."""
+        cur = self.cursor()
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            yield cur
+            cur.execute("COMMIT")
+        except BaseException:
+            _rollback(cur)
+            raise
+
+    # -- schema --------------------------------------------------------------------------------
+    def migrate(self) -> int:
+        cur = self.cursor()
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description VARCHAR,"
+            " applied_at TIMESTAMP DEFAULT now())"
+        )
+        current = cur.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+        have = int(current[0]) if current else 0
+        for version, description, sql in MIGRATIONS:
+            if version <= have:
+                continue
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                cur.execute(sql)
+                cur.execute("INSERT INTO schema_version (version, description) VALUES (?, ?)", [version, description])
+                cur.execute("COMMIT")
+            except BaseException:
+                _rollback(cur)
+                raise
+            have = version
+        return have
+
+    def schema_version(self) -> int:
+        return int(self.scalar("SELECT max(version) FROM schema_version") or 0)
+
+
+def _rollback(cur: duckdb.DuckDBPyConnection) -> None:
+    try:
+        cur.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def loads(text: str | None) -> Any:
+    return json.loads(text) if text else None

@@ -1,0 +1,169 @@
+"""Versioned schema migrations, applied in order on start. Never edit a shipped migration: add one."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "base schema: users, projects, classes, sources, items, annotations, skips, jobs",
+        """
+        CREATE SEQUENCE seq_users START 1;
+        CREATE SEQUENCE seq_projects START 1;
+        CREATE SEQUENCE seq_classes START 1;
+        CREATE SEQUENCE seq_sources START 1;
+        CREATE SEQUENCE seq_items START 1;
+        CREATE SEQUENCE seq_annotations START 1;
+        CREATE SEQUENCE seq_skips START 1;
+        CREATE SEQUENCE seq_jobs START 1;
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY DEFAULT nextval('seq_users'),
+            username VARCHAR NOT NULL UNIQUE,
+            display_name VARCHAR NOT NULL,
+            role VARCHAR NOT NULL,
+            password_hash VARCHAR NOT NULL,
+            active BOOLEAN NOT NULL DEFAULT true,
+            created_at TIMESTAMP NOT NULL DEFAULT now()
+        );
+        CREATE TABLE projects (
+            id INTEGER PRIMARY KEY DEFAULT nextval('seq_projects'),
+            name VARCHAR NOT NULL,
+            description VARCHAR NOT NULL DEFAULT '',
+            task_type VARCHAR NOT NULL,
+            instructions VARCHAR NOT NULL DEFAULT '',
+            instructions_url VARCHAR NOT NULL DEFAULT '',
+            state VARCHAR NOT NULL DEFAULT 'active',
+            target_precision DOUBLE NOT NULL DEFAULT 0.95,
+            settings VARCHAR NOT NULL DEFAULT '{}',
+            created_by VARCHAR NOT NULL DEFAULT '',
+            created_at TIMESTAMP NOT NULL DEFAULT now()
+        );
+        CREATE TABLE label_classes (
+            id INTEGER PRIMARY KEY DEFAULT nextval('seq_classes'),
+            project_id INTEGER NOT NULL,
+            name VARCHAR NOT NULL,
+            color VARCHAR NOT NULL,
+            hotkey VARCHAR,
+            ord INTEGER NOT NULL,
+            created_at TIMESTAMP NOT NULL DEFAULT now()
+        );
+        CREATE TABLE project_members (
+            project_id INTEGER NOT NULL,
+            user_id INTEGER NOT NULL,
+            added_at TIMESTAMP NOT NULL DEFAULT now()
+        );
+        CREATE TABLE sources (
+            id INTEGER PRIMARY KEY DEFAULT nextval('seq_sources'),
+            project_id INTEGER NOT NULL,
+            kind VARCHAR NOT NULL,            -- folder | upload
+            path VARCHAR NOT NULL,
+            watch BOOLEAN NOT NULL DEFAULT false,
+            created_at TIMESTAMP NOT NULL DEFAULT now(),
+            last_scan_at TIMESTAMP,
+            last_scan_added INTEGER NOT NULL DEFAULT 0,
+            last_scan_errors INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE items (
+            id BIGINT PRIMARY KEY,
+            project_id INTEGER NOT NULL,
+            source_id INTEGER,
+            path VARCHAR NOT NULL,            -- absolute path of the original file
+            width INTEGER NOT NULL,           -- after EXIF orientation
+            height INTEGER NOT NULL,
+            orientation SMALLINT NOT NULL DEFAULT 1,
+            sha1 VARCHAR NOT NULL,
+            bytes BIGINT NOT NULL DEFAULT 0,
+            status VARCHAR NOT NULL DEFAULT 'new',
+            version INTEGER NOT NULL DEFAULT 0,    -- the newest annotation version (0: none)
+            annotation_id BIGINT,
+            class_ids INTEGER[],                    -- classes of the newest annotation (for counts)
+            labeled_by VARCHAR,
+            labeled_at TIMESTAMP,
+            queue_rank DOUBLE,                      -- lower first; NULL after every ranked item
+            lease_user VARCHAR,
+            lease_until TIMESTAMP,
+            created_at TIMESTAMP NOT NULL DEFAULT now(),
+            updated_at TIMESTAMP NOT NULL DEFAULT now()
+        );
+        CREATE TABLE annotations (
+            id BIGINT PRIMARY KEY,
+            project_id INTEGER NOT NULL,
+            item_id BIGINT NOT NULL,
+            version INTEGER NOT NULL,
+            parent_id BIGINT,
+            author VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,          -- human | prelabel | import
+            payload VARCHAR NOT NULL,         -- JSON, see core.domain
+            class_ids INTEGER[],
+            duration_ms INTEGER,
+            created_at TIMESTAMP NOT NULL DEFAULT now()
+        );
+        CREATE TABLE skips (
+            id BIGINT PRIMARY KEY DEFAULT nextval('seq_skips'),
+            project_id INTEGER NOT NULL,
+            item_id BIGINT NOT NULL,
+            author VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL DEFAULT '',
+            created_at TIMESTAMP NOT NULL DEFAULT now()
+        );
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY DEFAULT nextval('seq_jobs'),
+            project_id INTEGER,
+            kind VARCHAR NOT NULL,
+            state VARCHAR NOT NULL DEFAULT 'queued',  -- queued | running | done | failed | cancelled
+            params VARCHAR NOT NULL DEFAULT '{}',
+            progress DOUBLE NOT NULL DEFAULT 0,
+            message VARCHAR NOT NULL DEFAULT '',
+            result VARCHAR,
+            error VARCHAR,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            cancel_requested BOOLEAN NOT NULL DEFAULT false,
+            created_by VARCHAR NOT NULL DEFAULT '',
+            created_at TIMESTAMP NOT NULL DEFAULT now(),
+            started_at TIMESTAMP,
+            finished_at TIMESTAMP,
+            heartbeat_at TIMESTAMP
+        );
+        """,
+    ),
+    (
+        2,
+        "assist: model runs, predictions, embeddings",
+        """
+        CREATE SEQUENCE seq_runs START 1;
+        CREATE TABLE model_runs (
+            id INTEGER PRIMARY KEY DEFAULT nextval('seq_runs'),
+            project_id INTEGER NOT NULL,
+            job_id INTEGER,
+            kind VARCHAR NOT NULL,            -- featurize | train | validate | infer
+            model VARCHAR NOT NULL DEFAULT '',
+            device VARCHAR NOT NULL DEFAULT 'cpu',
+            state VARCHAR NOT NULL DEFAULT 'running',
+            started_at TIMESTAMP NOT NULL DEFAULT now(),
+            finished_at TIMESTAMP,
+            duration_s DOUBLE,
+            compute_s DOUBLE,                 -- process CPU seconds (or GPU seconds) spent
+            cost DOUBLE,                      -- compute_s x the configured price per hour
+            n_labels INTEGER,
+            n_items INTEGER,
+            metrics VARCHAR NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE predictions (
+            item_id BIGINT NOT NULL,
+            project_id INTEGER NOT NULL,
+            run_id INTEGER,
+            payload VARCHAR NOT NULL,         -- a proposal, same shape as an annotation payload
+            confidence DOUBLE NOT NULL,       -- of the whole proposal (min over its parts)
+            shown BOOLEAN NOT NULL DEFAULT false, -- passed the calibrated threshold
+            class_ids INTEGER[],
+            created_at TIMESTAMP NOT NULL DEFAULT now()
+        );
+        CREATE TABLE embeddings (
+            item_id BIGINT NOT NULL,
+            project_id INTEGER NOT NULL,
+            model VARCHAR NOT NULL,
+            vec BLOB NOT NULL,                -- float16 little-endian
+            created_at TIMESTAMP NOT NULL DEFAULT now()
+        );
+        """,
+    ),
+]

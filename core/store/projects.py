@@ -1,0 +1,258 @@
+"""Projects, their label classes and their team."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from core import domain
+from core.domain import LabelClass, NotFound, Project, ProjectState, TaskType, ValidationError
+from core.store.db import Store, dumps, loads
+
+_PROJECT_COLS = (
+    "id, name, description, task_type, instructions, instructions_url, state, created_at, target_precision, settings"
+)
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "queue_order": "learn_fastest",  # learn_fastest | confirm_fastest | in_order
+    "train_every": 20,  # retrain after this many new human labels
+    "auto_accept": False,
+    "auto_accept_precision": 0.99,
+    "price_per_hour": 0.40,  # compute price for the cost estimate, per hour
+    "lease_minutes": 10,
+}
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    name: str
+    color: str | None = None
+    hotkey: str | None = None
+
+
+def _project(row: tuple) -> Project:
+    settings = {**DEFAULT_SETTINGS, **(loads(row[9]) or {})}
+    return Project(
+        id=row[0],
+        name=row[1],
+        description=row[2],
+        task_type=TaskType(row[3]),
+        instructions=row[4],
+        instructions_url=row[5],
+        state=ProjectState(row[6]),
+        created_at=row[7],
+        target_precision=row[8],
+        settings=settings,
+    )
+
+
+def _label_class(row: tuple) -> LabelClass:
+    return LabelClass(id=row[0], project_id=row[1], name=row[2], color=row[3], hotkey=row[4], ord=row[5])
+
+
+def _specs(classes: Sequence[ClassSpec | str]) -> list[ClassSpec]:
+    return [c if isinstance(c, ClassSpec) else ClassSpec(name=c) for c in classes]
+
+
+def create_project(
+    store: Store,
+    name: str,
+    task_type: TaskType | str,
+    classes: Sequence[ClassSpec | str],
+    *,
+    description: str = "",
+    instructions: str = "",
+    instructions_url: str = "",
+    created_by: str = "",
+    target_precision: float = 0.95,
+    settings: dict[str, Any] | None = None,
+) -> Project:
+    specs = _specs(classes)
+    domain.validate_project(name, [s.name for s in specs])
+    task = TaskType(task_type)
+    if instructions_url and not instructions_url.startswith(("http://", "https://")):
+        raise ValidationError("The instructions link must start with http:// or https://.")
+    if not 0.5 <= target_precision < 1.0:
+        raise ValidationError("The target precision must be between 50 % and 99.9 %.")
+    rows = _class_rows(specs, start=0, taken_keys=set())
+
+    def tx(cur: duckdb.DuckDBPyConnection) -> int:
+        pid = cur.execute(
+            "INSERT INTO projects (name, description, task_type, instructions, instructions_url, created_by,"
+            " target_precision, settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            [name.strip(), description, task.value, instructions, instructions_url, created_by, target_precision,
+             dumps(settings or {})],
+        ).fetchone()[0]  # type: ignore[index]
+        for r in rows:
+            cur.execute(
+                "INSERT INTO label_classes (project_id, name, color, hotkey, ord) VALUES (?, ?, ?, ?, ?)",
+                [pid, *r],
+            )
+        return int(pid)
+
+    return get_project(store, store.write(tx))
+
+
+def _class_rows(specs: Sequence[ClassSpec], start: int, taken_keys: set[str]) -> list[tuple]:
+    rows = []
+    free_keys = [k for k in domain.DEFAULT_HOTKEYS if k not in taken_keys]
+    taken = set(taken_keys)
+    for i, spec in enumerate(specs):
+        color = domain.validate_color(spec.color) if spec.color else domain.PALETTE[(start + i) % len(domain.PALETTE)]
+        key = domain.validate_hotkey(spec.hotkey)
+        if key is None:
+            key = next((k for k in free_keys if k not in taken), None)
+        if key is not None:
+            if key in taken:
+                raise ValidationError(f"Hotkey {key!r} is used twice.")
+            taken.add(key)
+        rows.append((spec.name.strip(), color, key, start + i))
+    return rows
+
+
+def get_project(store: Store, project_id: int) -> Project:
+    row = store.query_one(f"SELECT {_PROJECT_COLS} FROM projects WHERE id = ?", [project_id])
+    if row is None:
+        raise NotFound(f"Project {project_id} does not exist.")
+    return _project(row)
+
+
+def list_projects(store: Store) -> list[Project]:
+    return [_project(r) for r in store.query(f"SELECT {_PROJECT_COLS} FROM projects ORDER BY id")]
+
+
+def update_project(store: Store, project_id: int, **fields: Any) -> Project:
+    allowed = {"name", "description", "instructions", "instructions_url", "target_precision"}
+    current = get_project(store, project_id)
+    sets, params = [], []
+    for key, value in fields.items():
+        if key == "settings":
+            sets.append("settings = ?")
+            params.append(dumps({**current.settings, **value}))
+            continue
+        if key == "state":
+            sets.append("state = ?")
+            params.append(ProjectState(value).value)
+            continue
+        if key not in allowed:
+            raise ValueError(f"unknown project field {key}")
+        if key == "name" and not str(value).strip():
+            raise ValidationError("A project needs a name.")
+        if key == "target_precision" and not 0.5 <= float(value) < 1.0:
+            raise ValidationError("The target precision must be between 50 % and 99.9 %.")
+        if key == "instructions_url" and value and not str(value).startswith(("http://", "https://")):
+            raise ValidationError("The instructions link must start with http:// or https://.")
+        sets.append(f"{key} = ?")
+        params.append(value)
+    if sets:
+        store.execute(f"UPDATE projects SET {', '.join(sets)} WHERE id = ?", [*params, project_id])
+    return get_project(store, project_id)
+
+
+def set_state(store: Store, project_id: int, state: ProjectState | str) -> Project:
+    return update_project(store, project_id, state=ProjectState(state))
+
+
+def list_classes(store: Store, project_id: int) -> list[LabelClass]:
+    return [
+        _label_class(r)
+        for r in store.query(
+            "SELECT id, project_id, name, color, hotkey, ord FROM label_classes WHERE project_id = ? ORDER BY ord, id",
+            [project_id],
+        )
+    ]
+
+
+def add_class(store: Store, project_id: int, spec: ClassSpec | str) -> LabelClass:
+    (spec,) = _specs([spec])
+    existing = list_classes(store, project_id)
+    if spec.name.strip().lower() in {c.name.lower() for c in existing}:
+        raise ValidationError(f"There is already a class named {spec.name.strip()!r}.")
+    if not spec.name.strip():
+        raise ValidationError("A class needs a name.")
+    taken = {c.hotkey for c in existing if c.hotkey}
+    (row,) = _class_rows([spec], start=len(existing), taken_keys=taken)
+    cid = store.execute(
+        "INSERT INTO label_classes (project_id, name, color, hotkey, ord) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        [project_id, *row],
+    )[0][0]
+    return next(c for c in list_classes(store, project_id) if c.id == cid)
+
+
+def update_class(
+    store: Store, class_id: int, *, name: str | None = None, color: str | None = None, hotkey: str | None = None
+) -> LabelClass:
+    row = store.query_one("SELECT project_id FROM label_classes WHERE id = ?", [class_id])
+    if row is None:
+        raise NotFound(f"Class {class_id} does not exist.")
+    others = [c for c in list_classes(store, row[0]) if c.id != class_id]
+    sets, params = [], []
+    if name is not None:
+        if not name.strip():
+            raise ValidationError("A class needs a name.")
+        if name.strip().lower() in {c.name.lower() for c in others}:
+            raise ValidationError(f"There is already a class named {name.strip()!r}.")
+        sets.append("name = ?")
+        params.append(name.strip())
+    if color is not None:
+        sets.append("color = ?")
+        params.append(domain.validate_color(color))
+    if hotkey is not None:
+        key = domain.validate_hotkey(hotkey)
+        if key and key in {c.hotkey for c in others}:
+            raise ValidationError(f"Hotkey {key!r} is used by another class.")
+        sets.append("hotkey = ?")
+        params.append(key)
+    if sets:
+        store.execute(f"UPDATE label_classes SET {', '.join(sets)} WHERE id = ?", [*params, class_id])
+    return next(c for c in list_classes(store, row[0]) if c.id == class_id)
+
+
+def class_usage(store: Store, class_id: int) -> int:
+    """How many items' current labels use the class."""
+    return int(store.scalar("SELECT count(*) FROM items WHERE list_contains(class_ids, ?)", [class_id]) or 0)
+
+
+def delete_class(store: Store, class_id: int, *, reassign_to: int | None = None, author: str = "") -> int:
+    """Delete a class. Items using it need ``reassign_to`` (another class of the project): their labels
+    get a new version with the class replaced. Returns the number of items relabeled."""
+    from core.store import labels  # local: labels imports projects
+
+    row = store.query_one("SELECT project_id, name FROM label_classes WHERE id = ?", [class_id])
+    if row is None:
+        raise NotFound(f"Class {class_id} does not exist.")
+    project_id, name = row
+    classes = list_classes(store, project_id)
+    if len(classes) <= 2:
+        raise ValidationError("A project keeps at least two classes.")
+    used = class_usage(store, class_id)
+    if used and reassign_to is None:
+        raise ValidationError(
+            f"Class {name!r} is used by {used} item(s); choose a class to move those labels to first."
+        )
+    relabeled = 0
+    if used:
+        if reassign_to == class_id or reassign_to not in {c.id for c in classes}:
+            raise ValidationError("Move the labels to another class of this project.")
+        relabeled = labels.reassign_class(store, project_id, class_id, int(reassign_to), author=author)  # type: ignore[arg-type]
+    store.execute("DELETE FROM label_classes WHERE id = ?", [class_id])
+    return relabeled
+
+
+def add_member(store: Store, project_id: int, user_id: int) -> None:
+    if not store.scalar("SELECT count(*) FROM project_members WHERE project_id = ? AND user_id = ?", [project_id, user_id]):
+        store.execute("INSERT INTO project_members (project_id, user_id) VALUES (?, ?)", [project_id, user_id])
+
+
+def list_members(store: Store, project_id: int) -> list[str]:
+    return [
+        r[0]
+        for r in store.query(
+            "SELECT u.username FROM project_members m JOIN users u ON u.id = m.user_id WHERE m.project_id = ?"
+            " ORDER BY u.username",
+            [project_id],
+        )
+    ]
