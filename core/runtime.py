@@ -1,0 +1,82 @@
+"""The server-side runtime: one store, one job runner and one folder watcher per process."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.config import Paths, default_paths
+from core.jobs import JobRunner
+from core.store import Store
+
+log = logging.getLogger(__name__)
+
+# Modules whose import registers job handlers (``@core.jobs.register``).
+HANDLER_MODULES = (
+    "core.images.importer",
+    "core.formats.export",
+    "core.assist.classify_jobs",
+    "core.assist.detect_jobs",
+)
+
+
+def load_handlers() -> list[str]:
+    loaded = []
+    for name in HANDLER_MODULES:
+        try:
+            importlib.import_module(name)
+            loaded.append(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            log.warning("job handlers %s are not available", name)
+    return loaded
+
+
+@dataclass
+class Runtime:
+    paths: Paths
+    store: Store
+    runner: JobRunner
+    watcher: Any = None
+    admin_created: tuple[str, str] | None = None
+    handler_modules: list[str] = field(default_factory=list)
+
+    def stop(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+        self.runner.stop()
+        self.store.close()
+
+
+def open_runtime(paths: Paths | None = None, *, workers: int = 2, watch: bool = True) -> Runtime:
+    """Open the store (migrating it), start the job runner (resuming jobs a stop interrupted) and the
+    folder watcher. The UI keeps the result in ``st.cache_resource``."""
+    from core import auth
+
+    paths = (paths or default_paths()).ensure()
+    store = Store(paths.db)
+    store.caches["paths"] = paths
+    admin = auth.ensure_admin(store)
+    if admin:
+        _announce_admin(paths, *admin)
+    modules = load_handlers()
+    runner = JobRunner(store, workers=workers).start()
+    runtime = Runtime(paths=paths, store=store, runner=runner, admin_created=admin, handler_modules=modules)
+    if watch:
+        try:
+            from core.images.sources import FolderWatcher
+
+            runtime.watcher = FolderWatcher(store, paths=paths).start()  # type: ignore[call-arg]
+        except ModuleNotFoundError:
+            log.warning("folder watching is not available")
+    return runtime
+
+
+def _announce_admin(paths: Paths, user: str, password: str) -> None:
+    note = paths.root / "FIRST-SIGN-IN.txt"
+    note.write_text(f"annota: sign in as {user!r} with password {password!r}, then change it.\n")
+    note.chmod(0o600)
+    print(f"\n  annota: first start. Sign in as '{user}' with password '{password}'\n  (also written to {note})\n", flush=True)

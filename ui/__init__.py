@@ -1,0 +1,1 @@
+"""The Streamlit side: cached resources, session helpers and shared widgets (pages stay thin)."""
