@@ -77,7 +77,9 @@ def list_users(store: Store) -> list[User]:
 def set_password(store: Store, username: str, password: str) -> None:
     if len(password or "") < 6:
         raise ValidationError("A password needs at least 6 characters.")
-    store.execute("UPDATE users SET password_hash = ? WHERE username = ?", [hash_password(password), username])
+    store.execute(
+        "UPDATE users SET password_hash = ? WHERE username = ?", [hash_password(password), username]
+    )
 
 
 def ensure_admin(store: Store) -> tuple[str, str] | None:

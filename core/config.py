@@ -48,7 +48,15 @@ class Paths:
         return self.cache / "embeddings"
 
     def ensure(self) -> Paths:
-        for p in (self.root, self.uploads, self.thumbnails, self.renditions, self.exports, self.models, self.embeddings):
+        for p in (
+            self.root,
+            self.uploads,
+            self.thumbnails,
+            self.renditions,
+            self.exports,
+            self.models,
+            self.embeddings,
+        ):
             p.mkdir(parents=True, exist_ok=True)
         return self
 

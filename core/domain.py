@@ -29,7 +29,7 @@ class TaskType(StrEnum):
     POLYGONS = "polygons"
 
     @property
-    def title(self) -> str:
+    def display_name(self) -> str:
         return {
             "multiclass": "Image classification (one class)",
             "multilabel": "Image classification (several classes)",

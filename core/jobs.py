@@ -143,7 +143,8 @@ def get_job(store: Store, job_id: int) -> Job:
 
 def list_jobs(store: Store, project_id: int | None = None, *, active_only: bool = False, limit: int = 50,
               kind: str | None = None) -> list[Job]:  # fmt: skip
-    clauses, params = ["1 = 1"], []
+    clauses: list[str] = ["1 = 1"]
+    params: list[Any] = []
     if project_id is not None:
         clauses.append("project_id = ?")
         params.append(project_id)
@@ -152,7 +153,10 @@ def list_jobs(store: Store, project_id: int | None = None, *, active_only: bool 
     if kind:
         clauses.append("kind = ?")
         params.append(kind)
-    rows = store.query(f"SELECT {_JOB_COLS} FROM jobs WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?", [*params, limit])
+    rows = store.query(
+        f"SELECT {_JOB_COLS} FROM jobs WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?",
+        [*params, limit],
+    )
     return [_job(r) for r in rows]
 
 
@@ -200,7 +204,8 @@ class JobRunner:
                 )
             else:
                 self.store.execute(
-                    "UPDATE jobs SET state = 'queued', message = 'Resumed after a server restart' WHERE id = ?", [job_id]
+                    "UPDATE jobs SET state = 'queued', message = 'Resumed after a server restart' WHERE id = ?",
+                    [job_id],
                 )
                 requeued.append(job_id)
         return requeued

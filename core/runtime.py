@@ -69,7 +69,7 @@ def open_runtime(paths: Paths | None = None, *, workers: int = 2, watch: bool = 
         try:
             from core.images.sources import FolderWatcher
 
-            runtime.watcher = FolderWatcher(store, paths=paths).start()  # type: ignore[call-arg]
+            runtime.watcher = FolderWatcher(store).start()
         except ModuleNotFoundError:
             log.warning("folder watching is not available")
     return runtime
@@ -79,4 +79,7 @@ def _announce_admin(paths: Paths, user: str, password: str) -> None:
     note = paths.root / "FIRST-SIGN-IN.txt"
     note.write_text(f"annota: sign in as {user!r} with password {password!r}, then change it.\n")
     note.chmod(0o600)
-    print(f"\n  annota: first start. Sign in as '{user}' with password '{password}'\n  (also written to {note})\n", flush=True)
+    print(
+        f"\n  annota: first start. Sign in as '{user}' with password '{password}'\n  (also written to {note})\n",
+        flush=True,
+    )

@@ -12,7 +12,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -124,7 +124,9 @@ class Store:
             cur.execute("BEGIN TRANSACTION")
             try:
                 cur.execute(sql)
-                cur.execute("INSERT INTO schema_version (version, description) VALUES (?, ?)", [version, description])
+                cur.execute(
+                    "INSERT INTO schema_version (version, description) VALUES (?, ?)", [version, description]
+                )
                 cur.execute("COMMIT")
             except BaseException:
                 _rollback(cur)
@@ -137,10 +139,8 @@ class Store:
 
 
 def _rollback(cur: duckdb.DuckDBPyConnection) -> None:
-    try:
+    with suppress(duckdb.Error):
         cur.execute("ROLLBACK")
-    except duckdb.Error:
-        pass
 
 
 def dumps(value: Any) -> str:

@@ -11,7 +11,9 @@ import pyarrow as pa
 from core.domain import Annotation, Item, ItemStatus, NotFound, Source
 from core.store.db import Store, loads
 
-_ITEM_COLS = "i.id, i.project_id, i.path, i.width, i.height, i.sha1, i.status, i.version, i.created_at, i.updated_at"
+_ITEM_COLS = (
+    "i.id, i.project_id, i.path, i.width, i.height, i.sha1, i.status, i.version, i.created_at, i.updated_at"
+)
 _ANN_COLS = "a.id, a.item_id, a.version, a.parent_id, a.author, a.source, a.payload, a.created_at"
 
 
@@ -128,7 +130,8 @@ class ItemFilter:
 
 
 def _where(project_id: int, f: ItemFilter) -> tuple[str, list[Any]]:
-    clauses, params = ["i.project_id = ?"], [project_id]
+    clauses: list[str] = ["i.project_id = ?"]
+    params: list[Any] = [project_id]
     if f.status:
         clauses.append("i.status = ?")
         params.append(f.status)
@@ -173,6 +176,8 @@ def item_neighbours(store: Store, project_id: int, item_id: int) -> tuple[int | 
 
 def status_counts(store: Store, project_id: int) -> dict[str, int]:
     counts = {s.value: 0 for s in ItemStatus}
-    for status, n in store.query("SELECT status, count(*) FROM items WHERE project_id = ? GROUP BY status", [project_id]):
+    for status, n in store.query(
+        "SELECT status, count(*) FROM items WHERE project_id = ? GROUP BY status", [project_id]
+    ):
         counts[status] = int(n)
     return counts

@@ -23,7 +23,9 @@ from core.store.items import _ANN_COLS, annotation_from_row
 class StaleEdit(RuntimeError):
     """Someone saved this item after the version the labeler started from."""
 
-    def __init__(self, item_id: int, base_version: int, current: Annotation | None, attempted: dict[str, Any]):
+    def __init__(
+        self, item_id: int, base_version: int, current: Annotation | None, attempted: dict[str, Any]
+    ):
         self.item_id = item_id
         self.base_version = base_version
         self.current = current
@@ -55,7 +57,8 @@ def _rules(cur: duckdb.DuckDBPyConnection, project_id: int) -> _ProjectRules:
 
 def current_annotation(store: Store, item_id: int) -> Annotation | None:
     row = store.query_one(
-        f"SELECT {_ANN_COLS} FROM items i JOIN annotations a ON a.id = i.annotation_id WHERE i.id = ?", [item_id]
+        f"SELECT {_ANN_COLS} FROM items i JOIN annotations a ON a.id = i.annotation_id WHERE i.id = ?",
+        [item_id],
     )
     return annotation_from_row(row) if row else None
 
@@ -99,8 +102,19 @@ def save_label(
         cur.execute(
             "INSERT INTO annotations (id, project_id, item_id, version, parent_id, author, source, payload, class_ids,"
             " duration_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [ann_id, project_id, item_id, new_version, parent_id, author, src.value, dumps(clean), class_ids,
-             duration_ms, now],
+            [
+                ann_id,
+                project_id,
+                item_id,
+                new_version,
+                parent_id,
+                author,
+                src.value,
+                dumps(clean),
+                class_ids,
+                duration_ms,
+                now,
+            ],
         )
         return Annotation(ann_id, item_id, new_version, parent_id, author, src, clean, now)
 
@@ -136,7 +150,9 @@ def history(store: Store, item_id: int) -> list[Annotation]:
     """Every version of an item's label, newest first."""
     return [
         annotation_from_row(r)
-        for r in store.query(f"SELECT {_ANN_COLS} FROM annotations a WHERE a.item_id = ? ORDER BY a.version DESC", [item_id])
+        for r in store.query(
+            f"SELECT {_ANN_COLS} FROM annotations a WHERE a.item_id = ? ORDER BY a.version DESC", [item_id]
+        )
     ]
 
 
@@ -177,7 +193,8 @@ def reassign_class(store: Store, project_id: int, from_class: int, to_class: int
     """Give every item labeled with ``from_class`` a new version using ``to_class`` instead."""
     task = TaskType(store.scalar("SELECT task_type FROM projects WHERE id = ?", [project_id]))
     rows = store.query(
-        "SELECT id, version FROM items WHERE project_id = ? AND list_contains(class_ids, ?)", [project_id, from_class]
+        "SELECT id, version FROM items WHERE project_id = ? AND list_contains(class_ids, ?)",
+        [project_id, from_class],
     )
     n = 0
     for item_id, version in rows:
@@ -202,4 +219,6 @@ def replace_class(task: TaskType, payload: dict[str, Any], old: int, new: int) -
     if task is TaskType.MULTILABEL:
         return {"class_ids": sorted({new if c == old else c for c in payload.get("class_ids", [])})}
     key = "boxes" if task is TaskType.BOXES else "polygons"
-    return {key: [{**o, "class_id": new if o["class_id"] == old else o["class_id"]} for o in payload.get(key, [])]}
+    return {
+        key: [{**o, "class_id": new if o["class_id"] == old else o["class_id"]} for o in payload.get(key, [])]
+    }

@@ -12,9 +12,7 @@ from core import domain
 from core.domain import LabelClass, NotFound, Project, ProjectState, TaskType, ValidationError
 from core.store.db import Store, dumps, loads
 
-_PROJECT_COLS = (
-    "id, name, description, task_type, instructions, instructions_url, state, created_at, target_precision, settings"
-)
+_PROJECT_COLS = "id, name, description, task_type, instructions, instructions_url, state, created_at, target_precision, settings"
 
 DEFAULT_SETTINGS: dict[str, Any] = {
     "queue_order": "learn_fastest",  # learn_fastest | confirm_fastest | in_order
@@ -83,8 +81,16 @@ def create_project(
         pid = cur.execute(
             "INSERT INTO projects (name, description, task_type, instructions, instructions_url, created_by,"
             " target_precision, settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            [name.strip(), description, task.value, instructions, instructions_url, created_by, target_precision,
-             dumps(settings or {})],
+            [
+                name.strip(),
+                description,
+                task.value,
+                instructions,
+                instructions_url,
+                created_by,
+                target_precision,
+                dumps(settings or {}),
+            ],
         ).fetchone()[0]  # type: ignore[index]
         for r in rows:
             cur.execute(
@@ -101,7 +107,11 @@ def _class_rows(specs: Sequence[ClassSpec], start: int, taken_keys: set[str]) ->
     free_keys = [k for k in domain.DEFAULT_HOTKEYS if k not in taken_keys]
     taken = set(taken_keys)
     for i, spec in enumerate(specs):
-        color = domain.validate_color(spec.color) if spec.color else domain.PALETTE[(start + i) % len(domain.PALETTE)]
+        color = (
+            domain.validate_color(spec.color)
+            if spec.color
+            else domain.PALETTE[(start + i) % len(domain.PALETTE)]
+        )
         key = domain.validate_hotkey(spec.hotkey)
         if key is None:
             key = next((k for k in free_keys if k not in taken), None)
@@ -183,13 +193,19 @@ def add_class(store: Store, project_id: int, spec: ClassSpec | str) -> LabelClas
 
 
 def update_class(
-    store: Store, class_id: int, *, name: str | None = None, color: str | None = None, hotkey: str | None = None
+    store: Store,
+    class_id: int,
+    *,
+    name: str | None = None,
+    color: str | None = None,
+    hotkey: str | None = None,
 ) -> LabelClass:
     row = store.query_one("SELECT project_id FROM label_classes WHERE id = ?", [class_id])
     if row is None:
         raise NotFound(f"Class {class_id} does not exist.")
     others = [c for c in list_classes(store, row[0]) if c.id != class_id]
-    sets, params = [], []
+    sets: list[str] = []
+    params: list[Any] = []
     if name is not None:
         if not name.strip():
             raise ValidationError("A class needs a name.")
@@ -237,14 +253,18 @@ def delete_class(store: Store, class_id: int, *, reassign_to: int | None = None,
     if used:
         if reassign_to == class_id or reassign_to not in {c.id for c in classes}:
             raise ValidationError("Move the labels to another class of this project.")
-        relabeled = labels.reassign_class(store, project_id, class_id, int(reassign_to), author=author)  # type: ignore[arg-type]
+        relabeled = labels.reassign_class(store, project_id, class_id, int(reassign_to), author=author)
     store.execute("DELETE FROM label_classes WHERE id = ?", [class_id])
     return relabeled
 
 
 def add_member(store: Store, project_id: int, user_id: int) -> None:
-    if not store.scalar("SELECT count(*) FROM project_members WHERE project_id = ? AND user_id = ?", [project_id, user_id]):
-        store.execute("INSERT INTO project_members (project_id, user_id) VALUES (?, ?)", [project_id, user_id])
+    if not store.scalar(
+        "SELECT count(*) FROM project_members WHERE project_id = ? AND user_id = ?", [project_id, user_id]
+    ):
+        store.execute(
+            "INSERT INTO project_members (project_id, user_id) VALUES (?, ?)", [project_id, user_id]
+        )
 
 
 def list_members(store: Store, project_id: int) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from datetime import timedelta
+from typing import Any
 
 from core.domain import Item
 from core.store.db import Store
@@ -72,10 +73,15 @@ def claim(store: Store, item_id: int, user: str, *, lease_minutes: float = 10) -
 
 
 def release(store: Store, item_id: int, user: str) -> None:
-    store.execute("UPDATE items SET lease_user = NULL, lease_until = NULL WHERE id = ? AND lease_user = ?", [item_id, user])
+    store.execute(
+        "UPDATE items SET lease_user = NULL, lease_until = NULL WHERE id = ? AND lease_user = ?",
+        [item_id, user],
+    )
 
 
-def next_item_id(store: Store, project_id: int, user: str, *, lease_minutes: float = 10, exclude: set[int] | None = None) -> int | None:
+def next_item_id(
+    store: Store, project_id: int, user: str, *, lease_minutes: float = 10, exclude: set[int] | None = None
+) -> int | None:
     """The labeler's next item id, leased to them; ``None`` when the queue is empty."""
     own = current_lease(store, project_id, user)
     if own is not None and not (exclude and own in exclude):
@@ -108,9 +114,11 @@ def set_ranks(store: Store, project_id: int, ranks: dict[int, float]) -> None:
     """Store a new queue order (lower first) and drop buffered candidates."""
     import pyarrow as pa
 
-    table = pa.table({"id": pa.array(list(ranks), pa.int64()), "rank": pa.array(list(ranks.values()), pa.float64())})
+    table = pa.table(
+        {"id": pa.array(list(ranks), pa.int64()), "rank": pa.array(list(ranks.values()), pa.float64())}
+    )
 
-    def tx(cur):  # type: ignore[no-untyped-def]
+    def tx(cur: Any) -> None:
         cur.register("new_ranks", table)
         try:
             cur.execute(

@@ -1,0 +1,103 @@
+import re
+
+import pytest
+
+from core.domain import (
+    TaskType,
+    ValidationError,
+    payload_class_ids,
+    validate_hotkey,
+    validate_payload,
+    validate_project,
+)
+
+CLASSES = {1, 2, 3}
+
+
+@pytest.mark.parametrize(
+    "task, payload, expected",
+    [
+        ("multiclass", {"class_id": 2}, {"class_id": 2}),
+        ("multilabel", {"class_ids": [3, 1, 3]}, {"class_ids": [1, 3]}),
+        ("multilabel", {"class_ids": []}, {"class_ids": []}),
+        (
+            "boxes",
+            {"boxes": [{"class_id": 1, "xywh": [1, 2, 3, 4]}]},
+            {"boxes": [{"class_id": 1, "xywh": [1, 2, 3, 4]}]},
+        ),
+        ("boxes", {"boxes": []}, {"boxes": []}),
+        (
+            "boxes",
+            {"boxes": [{"class_id": 1, "xywh": [-0.2, 0, 100.3, 50], "score": 0.87654}]},
+            {"boxes": [{"class_id": 1, "xywh": [0, 0, 100, 50], "score": 0.8765}]},
+        ),
+        (
+            "polygons",
+            {"polygons": [{"class_id": 3, "points": [[0, 0], [10, 0], [10, 10]]}]},
+            {"polygons": [{"class_id": 3, "points": [[0, 0], [10, 0], [10, 10]]}]},
+        ),
+    ],
+)
+def test_valid_payloads(task, payload, expected):
+    assert validate_payload(task, payload, 100, 50, CLASSES) == expected
+
+
+@pytest.mark.parametrize(
+    "task, payload, message",
+    [
+        ("multiclass", {}, "no class"),
+        ("multiclass", {"class_id": 9}, "not a class of this project"),
+        ("multiclass", {"class_id": True}, "no class"),
+        ("multilabel", {"class_ids": 2}, "list of classes"),
+        ("multilabel", {"class_ids": [1, 7]}, "not a class"),
+        ("boxes", {"boxes": [{"class_id": 1, "xywh": [1, 2, 0, 4]}]}, "no size"),
+        ("boxes", {"boxes": [{"class_id": 1, "xywh": [90, 2, 20, 4]}]}, "outside the image"),
+        ("boxes", {"boxes": [{"xywh": [1, 2, 3, 4]}]}, "no class"),
+        ("boxes", {"boxes": [{"class_id": 1, "xywh": [1, 2, 3]}]}, "x, y, width and height"),
+        ("polygons", {"polygons": [{"class_id": 1, "points": [[0, 0], [1, 1]]}]}, "at least 3 points"),
+        ("polygons", {"polygons": [{"class_id": 1, "points": [[0, 0], [1, 1], [2, 2]]}]}, "no area"),
+        (
+            "polygons",
+            {"polygons": [{"class_id": 1, "points": [[0, 0], [200, 0], [0, 10]]}]},
+            "outside the image",
+        ),
+        ("polygons", {"polygons": [{"class_id": 1, "points": [[0, 0], [5], [0, 10]]}]}, "not [x, y]"),
+        ("polygons", "nope", "must be an object"),
+    ],
+)
+def test_invalid_payloads(task, payload, message):
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        validate_payload(task, payload, 100, 50, CLASSES)
+
+
+@pytest.mark.parametrize(
+    "name, classes, message",
+    [
+        ("", ["a", "b"], "needs a name"),
+        ("P", ["a"], "at least two"),
+        ("P", ["a", "A"], "unique"),
+        ("P", ["a", " "], "at least two"),
+    ],
+)
+def test_validate_project(name, classes, message):
+    with pytest.raises(ValidationError, match=message):
+        validate_project(name, classes)
+
+
+@pytest.mark.parametrize("key, ok", [("1", "1"), ("Q", "q"), ("", None), (None, None)])
+def test_hotkeys(key, ok):
+    assert validate_hotkey(key) == ok
+
+
+@pytest.mark.parametrize("key", ["s", "enter", "12", "!"])
+def test_bad_hotkeys(key):
+    with pytest.raises(ValidationError):
+        validate_hotkey(key)
+
+
+def test_payload_class_ids():
+    assert payload_class_ids(
+        TaskType.BOXES, {"boxes": [{"class_id": 1}, {"class_id": 1}, {"class_id": 2}]}
+    ) == [1, 1, 2]
+    assert payload_class_ids("multiclass", {"class_id": 4}) == [4]
+    assert payload_class_ids("multilabel", None) == []

@@ -1,0 +1,117 @@
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from core import jobs
+from core.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@jobs.register("test_count")
+def _count(ctx):
+    n = ctx.params.get("n", 5)
+    for i in range(n):
+        ctx.progress(i / n, f"step {i}", force=True)
+        time.sleep(ctx.params.get("sleep", 0.0))
+    return {"counted": n}
+
+
+@jobs.register("test_fail")
+def _fail(ctx):
+    raise FileNotFoundError("the folder /nowhere does not exist")
+
+
+@pytest.fixture
+def runner(store):
+    r = jobs.JobRunner(store, workers=2, poll_s=0.05).start()
+    yield r
+    r.stop()
+
+
+def test_job_runs_reports_progress_and_result(runner, store):
+    job = runner.submit("test_count", {"n": 4}, project_id=7, created_by="ann")
+    done = runner.wait(job.id, timeout=20)
+    assert done.state == "done" and done.progress == 1.0
+    assert done.result == {"counted": 4}
+    assert done.started_at <= done.finished_at and done.attempts == 1
+    assert [j.id for j in jobs.list_jobs(store, 7)] == [job.id]
+
+
+def test_failure_is_recorded_in_words(runner):
+    done = runner.wait(runner.submit("test_fail").id, timeout=20)
+    assert done.state == "failed"
+    assert "FileNotFoundError: the folder /nowhere does not exist" in done.error
+    assert done.message.startswith("FileNotFoundError")
+
+
+def test_cancel_running_and_queued(runner, store):
+    running = runner.submit("test_count", {"n": 400, "sleep": 0.01})
+    deadline = time.time() + 10
+    while jobs.get_job(store, running.id).state != "running" and time.time() < deadline:
+        time.sleep(0.02)
+    jobs.cancel(store, running.id)
+    assert runner.wait(running.id, timeout=20).state == "cancelled"
+    queued = jobs.submit(store, "test_count", {"n": 1})  # not notified; cancel before a worker sees it
+    jobs.cancel(store, queued.id)
+    assert jobs.get_job(store, queued.id).state == "cancelled"
+
+
+def test_unknown_kind_is_refused(runner):
+    with pytest.raises(ValueError, match="No job handler"):
+        runner.submit("no_such_kind")
+
+
+def test_restart_requeues_a_job_killed_mid_run(tmp_path):
+    """A server process dies mid-job; the next start puts the job back and finishes it."""
+    db = tmp_path / "a.duckdb"
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        sys.path.insert(0, {str(ROOT)!r})
+        from core import jobs
+        from core.store import Store
+
+        @jobs.register("test_count")
+        def _count(ctx):
+            for i in range(1000):
+                ctx.progress(i / 1000, "working", force=True)
+                time.sleep(0.01)
+
+        s = Store({str(db)!r})
+        r = jobs.JobRunner(s, poll_s=0.05).start()
+        job = r.submit("test_count", {{"n": 3}})
+        while jobs.get_job(s, job.id).progress < 0.02:
+            time.sleep(0.01)
+        print(job.id, flush=True)
+        import os; os._exit(9)  # the server dies: no cleanup
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=os.environ
+    )
+    job_id = int(out.stdout.strip().splitlines()[-1])
+    store = Store(db)
+    assert jobs.get_job(store, job_id).state == "running"  # as the dead process left it
+    runner = jobs.JobRunner(store, poll_s=0.05).start()
+    try:
+        assert runner.recovered == [job_id]
+        done = runner.wait(job_id, timeout=30)
+        assert done.state == "done" and done.result == {"counted": 3} and done.attempts == 2
+    finally:
+        runner.stop()
+        store.close()
+
+
+def test_restart_gives_up_after_max_attempts(store):
+    job = jobs.submit(store, "test_count")
+    store.execute("UPDATE jobs SET state = 'running', attempts = 3 WHERE id = ?", [job.id])
+    r = jobs.JobRunner(store, max_attempts=3)
+    assert r.recover() == []
+    failed = jobs.get_job(store, job.id)
+    assert failed.state == "failed" and "restart" in failed.error

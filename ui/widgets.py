@@ -1,0 +1,203 @@
+"""Shared screen parts: the error boundary, empty states, the project header, job progress, badges."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+
+import duckdb
+import streamlit as st
+from streamlit.errors import FragmentHandledException
+from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
+
+from core.domain import ItemStatus, LabelClass, NotFound, Project, ProjectState, ValidationError
+from core.jobs import Job
+from core.store import WriteConflict
+from core.store.labels import StaleEdit, utcnow
+
+log = logging.getLogger("annota.ui")
+
+# -- errors in words -----------------------------------------------------------------------------
+
+
+def explain(exc: BaseException) -> str:
+    """One or two sentences a user can act on, never a traceback."""
+    if isinstance(exc, ValidationError | NotFound | StaleEdit | WriteConflict):
+        return str(exc)
+    if isinstance(exc, FileNotFoundError):
+        name = exc.filename or str(exc)
+        return f"The file or folder {name} could not be found. It may have been moved or deleted."
+    if isinstance(exc, PermissionError):
+        name = exc.filename or str(exc)
+        return f"annota is not allowed to read or write {name}. Check the file permissions on the server."
+    if isinstance(exc, OSError):
+        return f"A file operation failed on the server: {exc.strerror or exc}."
+    if isinstance(exc, duckdb.Error):
+        return "The database could not answer just now. Try again in a moment; if it keeps happening, restart annota."
+    if isinstance(exc, TimeoutError):
+        return f"That took too long and was stopped: {exc}"
+    text = str(exc).strip()
+    return f"Something went wrong ({type(exc).__name__}{': ' + text if text else ''})."
+
+
+@contextmanager
+def error_boundary(what: str = "this page") -> Iterator[None]:
+    """Turn any exception inside the block into an error message in words (Streamlit's own control flow,
+    such as ``st.rerun``, ``st.stop`` and ``st.switch_page``, passes through)."""
+    try:
+        yield
+    except (ScriptControlException, FragmentHandledException):
+        raise
+    except Exception as exc:
+        log.exception("error while showing %s", what)
+        st.error(f"**Could not show {what}.** {explain(exc)}", icon=":material/error:")
+
+
+def run_action(fn, *args, success: str | None = None, **kwargs):  # type: ignore[no-untyped-def]
+    """Call ``fn`` for a button's action; show ``success`` or the error in words. Returns the result or None."""
+    try:
+        result = fn(*args, **kwargs)
+    except (ScriptControlException, FragmentHandledException):
+        raise
+    except Exception as exc:
+        log.info("action %s failed: %s", getattr(fn, "__name__", fn), exc)
+        st.error(explain(exc), icon=":material/error:")
+        return None
+    if success:
+        st.toast(success, icon=":material/check_circle:")
+    return result
+
+
+# -- empty states and headings ---------------------------------------------------------------------
+
+
+def empty_state(title: str, body: str = "", icon: str = ":material/inbox:") -> None:
+    with st.container(border=True):
+        st.markdown(f"#### {icon} {title}")
+        if body:
+            st.caption(body)
+
+
+def class_chips(classes: Sequence[LabelClass], counts: dict[int, int] | None = None) -> str:
+    """HTML for coloured class chips (with hotkeys, or counts when given)."""
+    chips = []
+    for c in classes:
+        extra = f" · {counts.get(c.id, 0):,}" if counts is not None else (f" · {c.hotkey}" if c.hotkey else "")
+        chips.append(
+            f'<span style="display:inline-block;margin:0 6px 6px 0;padding:2px 10px;border-radius:12px;'
+            f'border:2px solid {c.color};font-size:0.85rem"><span style="display:inline-block;width:10px;'
+            f'height:10px;border-radius:50%;background:{c.color};margin-right:6px"></span>'
+            f"{html.escape(c.name)}<span style='opacity:.6'>{html.escape(extra)}</span></span>"
+        )
+    return "".join(chips)
+
+
+def project_header(project: Project, classes: Sequence[LabelClass], title: str, caption: str = "") -> None:
+    """A page title with the open project's name, task type, state and classes."""
+    st.title(title)
+    left, right = st.columns([4, 1], vertical_alignment="center")
+    with left:
+        state = " :orange-badge[:material/pause: Paused]" if project.state is ProjectState.PAUSED else ""
+        st.markdown(f"**{project.name}** · {project.task_type.display_name}{state}")
+        if caption:
+            st.caption(caption)
+    with right:
+        if classes:
+            st.markdown(class_chips(classes), unsafe_allow_html=True)
+
+
+# -- badges ---------------------------------------------------------------------------------------
+
+STATUS_COLORS = {
+    ItemStatus.NEW.value: "gray",
+    ItemStatus.SKIPPED.value: "orange",
+    ItemStatus.LABELED.value: "green",
+    ItemStatus.PRELABELED.value: "violet",
+    ItemStatus.REVIEWED.value: "blue",
+}
+STATUS_TITLES = {
+    "new": "Not labeled",
+    "skipped": "Skipped",
+    "labeled": "Labeled",
+    "prelabeled": "Pre-labeled",
+    "reviewed": "Reviewed",
+}
+JOB_COLORS = {"queued": "gray", "running": "blue", "done": "green", "failed": "red", "cancelled": "orange"}
+JOB_TITLES = {
+    "import_folder": "Folder import",
+    "import_uploads": "Upload import",
+    "export": "Export",
+}
+
+
+def status_badge(status: str) -> str:
+    """Markdown for an item status badge."""
+    return f":{STATUS_COLORS.get(status, 'gray')}-badge[{STATUS_TITLES.get(status, status)}]"
+
+
+def job_badge(state: str) -> str:
+    return f":{JOB_COLORS.get(state, 'gray')}-badge[{state.capitalize()}]"
+
+
+def job_title(job: Job) -> str:
+    return JOB_TITLES.get(job.kind, job.kind.replace("_", " ").capitalize())
+
+
+# -- time and sizes -------------------------------------------------------------------------------
+
+
+def ago(when: datetime | None) -> str:
+    """'3 min ago' for a UTC timestamp from the store."""
+    if when is None:
+        return "—"
+    secs = (utcnow() - when.replace(tzinfo=None)).total_seconds()
+    if secs < 60:
+        return "just now"
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
+        if secs >= size:
+            n = int(secs // size)
+            return f"{n} {unit}{'s' if unit == 'day' and n > 1 else ''} ago"
+    return when.strftime("%Y-%m-%d %H:%M")
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 90:
+        return f"{seconds:.1f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def file_size(n: int | float) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+# -- jobs -----------------------------------------------------------------------------------------
+
+
+def job_progress(job: Job) -> None:
+    """One job: what it is, its state, a progress bar while it runs, the error in words when it failed."""
+    with st.container(border=True):
+        head, badge = st.columns([5, 1], vertical_alignment="center")
+        head.markdown(f"**{job_title(job)}** · started by {job.created_by or 'annota'} · {ago(job.created_at)}")
+        badge.markdown(job_badge(job.state))
+        if job.state in ("queued", "running"):
+            text = job.message or ("Waiting for a free worker…" if job.state == "queued" else "Working…")
+            st.progress(min(max(float(job.progress or 0.0), 0.0), 1.0), text=f"{job.progress:.0%} · {text}")
+        elif job.state == "failed":
+            first = (job.error or job.message or "unknown error").splitlines()[0]
+            st.error(f"It failed: {first}", icon=":material/error:")
+        elif job.message and job.message not in ("Done",):
+            st.caption(job.message)
