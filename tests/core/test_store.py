@@ -62,7 +62,7 @@ def test_create_project_refuses(store, kwargs, message):
 def test_rename_recolour_add_class_while_running(store):
     p, cls = _project(store)
     projects.update_class(store, cls[0].id, name="kitten", color="#00FF00", hotkey="x")
-    added = projects.add_class(store, p.id, "fish")
+    projects.add_class(store, p.id, "fish")
     names = [c.name for c in projects.list_classes(store, p.id)]
     assert names == ["kitten", "dog", "bird", "fish"]
     keys = [c.hotkey for c in projects.list_classes(store, p.id)]
