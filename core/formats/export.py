@@ -1,0 +1,275 @@
+"""Export a project from the store: streaming, constant memory, as the ``export`` job.
+
+``iter_records`` reads items joined to their current annotation (``items.annotation_id``) in id
+order with ``fetchmany`` on its own cursor, so the rows never sit in Python all at once; each
+payload is validated again (a class may have been deleted since) and a payload that no longer
+validates is left out **and reported**. File names are the images' base names; when two items share
+one (compared without case), the first keeps it and the later ones are exported as
+``<stem>__<item id><ext>`` with a warning, so label files never overwrite each other.
+
+Job: ``runner.submit("export", {"format": "coco", "include": "labeled"}, project_id=...)``. The
+result (``ExportResult.as_dict``) holds ``path`` (the file to offer for download), the counts and the
+first issues; every issue is written beside the export as ``<name>.issues.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from core import domain
+from core.config import Paths
+from core.domain import TaskType, ValidationError
+from core.formats.coco import CocoWriter
+from core.formats.records import CategorySet, ExportRecord, FormatWriter, Issue, RecordProblem
+from core.formats.tabular import CsvWriter, JsonlWriter
+from core.formats.voc import VocWriter
+from core.formats.yolo import YoloWriter
+from core.jobs import JobContext, register
+from core.store.db import Store
+
+WriterFactory = Callable[[Path, TaskType, CategorySet], FormatWriter]
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    name: str
+    title: str
+    suffix: str
+    writer: WriterFactory
+
+
+FORMATS: dict[str, FormatSpec] = {
+    "coco": FormatSpec("coco", "COCO JSON", ".json", CocoWriter),
+    "jsonl": FormatSpec("jsonl", "JSON lines", ".jsonl", JsonlWriter),
+    "csv": FormatSpec("csv", "CSV", ".csv", CsvWriter),
+    "yolo": FormatSpec("yolo", "YOLO (zip)", ".zip", YoloWriter),
+    "voc": FormatSpec("voc", "Pascal VOC (zip)", ".zip", VocWriter),
+}
+INCLUDE = ("labeled", "all")
+MAX_ISSUES_IN_RESULT = 100
+CHUNK = 2000
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    format: str
+    include: str
+    images: int = 0
+    labeled: int = 0  # images with a label (the rest: unlabeled, in an ``include: "all"`` export)
+    annotations: int = 0  # objects, or image-level classes for classification
+    errors: int = 0
+    warnings: int = 0
+    issues: list[Issue] = field(default_factory=list)  # the first MAX_ISSUES_IN_RESULT
+    issues_path: Path | None = None
+    bytes: int = 0
+    duration_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path), "format": self.format, "include": self.include, "bytes": self.bytes,
+            "counts": {"images": self.images, "labeled": self.labeled, "annotations": self.annotations,
+                       "errors": self.errors, "warnings": self.warnings},
+            "issues": [i.as_dict() for i in self.issues],
+            "issues_path": str(self.issues_path) if self.issues_path else None,
+            "duration_s": round(self.duration_s, 3),
+        }  # fmt: skip
+
+
+class _IssueLog:
+    """Keeps the first issues in memory and streams all of them to a file (opened on the first)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.first: list[Issue] = []
+        self.errors = self.warnings = 0
+        self._fh: Any = None
+
+    def add(self, issue: Issue) -> None:
+        if issue.level == "error":
+            self.errors += 1
+        else:
+            self.warnings += 1
+        if len(self.first) < MAX_ISSUES_IN_RESULT:
+            self.first.append(issue)
+        if self._fh is None:
+            self._fh = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed in close)
+        self._fh.write(json.dumps(issue.as_dict()) + "\n")
+
+    def close(self) -> Path | None:
+        if self._fh is None:
+            return None
+        self._fh.close()
+        return self.path
+
+
+def project_task_and_categories(store: Store, project_id: int) -> tuple[str, TaskType, CategorySet]:
+    row = store.query_one("SELECT name, task_type FROM projects WHERE id = ?", [project_id])
+    if row is None:
+        raise domain.NotFound(f"Project {project_id} does not exist.")
+    cats = CategorySet.of(
+        store.query("SELECT id, name FROM label_classes WHERE project_id = ? ORDER BY ord, id", [project_id])
+    )
+    return str(row[0]), TaskType(row[1]), cats
+
+
+def _where(include: str) -> str:
+    if include not in INCLUDE:
+        raise ValueError(f"include must be one of {', '.join(INCLUDE)}, not {include!r}")
+    if include == "labeled":
+        return "i.project_id = ? AND i.annotation_id IS NOT NULL AND i.status IN ('labeled', 'reviewed')"
+    return "i.project_id = ?"
+
+
+_BASENAME_SQL = "lower(string_split(replace(i.path, '\\', '/'), '/')[-1])"
+
+
+def _base_name(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def count_records(store: Store, project_id: int, include: str = "labeled") -> int:
+    return int(store.scalar(f"SELECT count(*) FROM items i WHERE {_where(include)}", [project_id]) or 0)
+
+
+def iter_records(
+    store: Store,
+    project_id: int,
+    include: str = "labeled",
+    *,
+    on_issue: Callable[[Issue], None] | None = None,
+    chunk_size: int = CHUNK,
+) -> Iterator[ExportRecord]:
+    """Yield an ``ExportRecord`` per item in id order, validated; problems go to ``on_issue``."""
+    _, task, cats = project_task_and_categories(store, project_id)
+    class_ids = set(cats.ids)
+    report = on_issue or (lambda issue: None)
+    where = _where(include)
+    # a cursor of its own: the job's progress writes go through this thread's store cursor
+    cur = store.cursor().cursor()
+    try:
+        shared = {
+            r[0]
+            for r in cur.execute(
+                f"SELECT {_BASENAME_SQL} AS n FROM items i WHERE {where} GROUP BY n HAVING count(*) > 1",
+                [project_id],
+            ).fetchall()
+        }
+        taken: set[str] = set()  # names among ``shared`` already given out (bounded by the collisions)
+        cur.execute(
+            "SELECT i.id, i.path, i.width, i.height, i.status, a.payload, a.author, a.source"
+            f" FROM items i LEFT JOIN annotations a ON a.id = i.annotation_id WHERE {where} ORDER BY i.id",
+            [project_id],
+        )
+        while rows := cur.fetchmany(chunk_size):
+            for item_id, path, width, height, status, payload_text, author, source in rows:
+                file_name = _base_name(path)
+                key = file_name.lower()
+                if key in shared:
+                    if key in taken:
+                        stem, dot, ext = file_name.rpartition(".")
+                        new_name = f"{stem}__{item_id}.{ext}" if dot else f"{file_name}__{item_id}"
+                        report(Issue(f"file name {file_name} is taken by an earlier item; exported as {new_name}",
+                                     item_id, new_name, level="warning"))  # fmt: skip
+                        file_name = new_name
+                    taken.add(key)
+                payload = None
+                if payload_text is not None:
+                    try:
+                        payload = domain.validate_payload(
+                            task, json.loads(payload_text), width, height, class_ids
+                        )
+                    except (ValidationError, ValueError, TypeError, AttributeError) as exc:
+                        report(
+                            Issue(f"label does not validate any more, left out: {exc}", item_id, file_name)
+                        )
+                        continue
+                yield ExportRecord(file_name, width, height, payload, path, item_id, status, author, source)
+    finally:
+        cur.close()
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "project"
+
+
+def export_path(out_dir: Path, project_name: str, fmt: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    base = f"{_slug(project_name)}-{fmt}-{stamp}"
+    path, k = out_dir / f"{base}{FORMATS[fmt].suffix}", 2
+    while path.exists():
+        path, k = out_dir / f"{base}-{k}{FORMATS[fmt].suffix}", k + 1
+    return path
+
+
+def default_export_dir(store: Store, project_id: int) -> Path:
+    """``<data dir>/exports/<project id>``: the data directory is the one that holds the store's file."""
+    return Paths(store.path.parent).exports / str(project_id)
+
+
+def export_project(
+    store: Store,
+    project_id: int,
+    fmt: str,
+    *,
+    include: str = "labeled",
+    out_path: Path | None = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> ExportResult:
+    """Write one export file (zip for YOLO/VOC); returns its path, counts and issues.
+
+    ``progress(fraction, message)`` may raise (a cancelled job): the partial file is removed.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"Unknown export format {fmt!r}; one of {', '.join(FORMATS)}.")
+    started = time.perf_counter()
+    name, task, cats = project_task_and_categories(store, project_id)
+    total = count_records(store, project_id, include)
+    path = out_path or export_path(default_export_dir(store, project_id), name, fmt)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log = _IssueLog(path.with_name(path.name + ".issues.jsonl"))
+    result = ExportResult(path=path, format=fmt, include=include)
+    writer = FORMATS[fmt].writer(path, task, cats)
+    seen = 0
+    try:
+        for rec in iter_records(store, project_id, include, on_issue=log.add):
+            try:
+                result.annotations += writer.write(rec)
+                result.images += 1
+                result.labeled += rec.payload is not None
+            except RecordProblem as exc:
+                log.add(Issue(str(exc), rec.item_id, rec.file_name))
+            seen = result.images + log.errors
+            if progress and seen % 1000 == 0:
+                progress(0.98 * seen / max(total, 1), f"{seen:,} of {total:,} images")
+        writer.close()
+    except BaseException:
+        writer.abort()
+        log.close()
+        raise
+    result.issues_path = log.close()
+    result.issues, result.errors, result.warnings = log.first, log.errors, log.warnings
+    result.bytes = path.stat().st_size
+    result.duration_s = time.perf_counter() - started
+    if progress:
+        progress(1.0, f"{result.images:,} images, {result.annotations:,} annotations")
+    return result
+
+
+@register("export")
+def run_export(ctx: JobContext) -> dict[str, Any]:
+    """Job handler. Params: ``format`` (coco | jsonl | csv | yolo | voc), ``include`` (labeled | all)."""
+    if ctx.project_id is None:
+        raise ValueError("An export job needs a project.")
+    fmt = str(ctx.params.get("format", "coco")).lower()
+    include = str(ctx.params.get("include", "labeled"))
+    ctx.progress(0.0, f"Exporting {FORMATS[fmt].title if fmt in FORMATS else fmt}", force=True)
+    result = export_project(ctx.store, ctx.project_id, fmt, include=include, progress=ctx.progress)
+    return result.as_dict()

@@ -1,0 +1,119 @@
+"""Where multi-file formats (YOLO, VOC) write and read: a zip file or a folder.
+
+Writing is to ``<name>.part`` first and renamed on ``close``, so a cancelled or failed export never
+leaves a file that looks finished. A zip keeps one small directory entry per file in memory until it
+is closed (the zip format puts the directory at the end): about 200 bytes a file.
+"""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Protocol
+
+
+class WriteTree(Protocol):
+    def write_text(self, rel: str, text: str) -> None: ...
+
+    def add_file(self, rel: str, local: Path) -> None: ...
+
+    def close(self) -> Path: ...
+
+    def abort(self) -> None: ...
+
+
+class ZipTree:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._part = self.path.with_name(self.path.name + ".part")
+        self._zip = zipfile.ZipFile(self._part, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
+
+    def write_text(self, rel: str, text: str) -> None:
+        self._zip.writestr(rel, text)
+
+    def add_file(self, rel: str, local: Path) -> None:
+        self._zip.write(local, rel)
+
+    def close(self) -> Path:
+        self._zip.close()
+        self._part.replace(self.path)
+        return self.path
+
+    def abort(self) -> None:
+        try:
+            self._zip.close()
+        finally:
+            self._part.unlink(missing_ok=True)
+
+
+class DirTree:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._part = self.path.with_name(self.path.name + ".part")
+        if self._part.exists():
+            shutil.rmtree(self._part)
+        self._part.mkdir(parents=True)
+
+    def write_text(self, rel: str, text: str) -> None:
+        target = self._part / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+
+    def add_file(self, rel: str, local: Path) -> None:
+        target = self._part / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(local, target)
+
+    def close(self) -> Path:
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        self._part.replace(self.path)
+        return self.path
+
+    def abort(self) -> None:
+        shutil.rmtree(self._part, ignore_errors=True)
+
+
+def open_write_tree(path: Path | str) -> WriteTree:
+    """A zip when the name ends in ``.zip``, else a folder."""
+    p = Path(path)
+    return ZipTree(p) if p.suffix.lower() == ".zip" else DirTree(p)
+
+
+class ReadTree:
+    """Read files of a zip or a folder by their relative (``/``-separated) names."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._zip: zipfile.ZipFile | None = None
+        if self.path.is_file():
+            self._zip = zipfile.ZipFile(self.path)
+            self._names = [n for n in self._zip.namelist() if not n.endswith("/")]
+        else:
+            self._names = sorted(
+                p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file()
+            )
+        self._set = set(self._names)
+
+    def names(self, prefix: str = "") -> list[str]:
+        return [n for n in self._names if n.startswith(prefix)]
+
+    def exists(self, rel: str) -> bool:
+        return rel in self._set
+
+    def read_text(self, rel: str) -> str:
+        if self._zip is not None:
+            return self._zip.read(rel).decode("utf-8")
+        return (self.path / rel).read_text(encoding="utf-8")
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+
+    def __enter__(self) -> ReadTree:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
