@@ -16,6 +16,7 @@ import duckdb
 
 from core import domain
 from core.domain import Annotation, ItemStatus, NotFound, Source, TaskType
+from core.store import queue
 from core.store.db import Store, dumps
 from core.store.items import _ANN_COLS, annotation_from_row
 
@@ -93,7 +94,7 @@ def save_label(
         ann_id = cur.execute("SELECT nextval('seq_annotations')").fetchone()[0]  # type: ignore[index]
         updated = cur.execute(
             "UPDATE items SET version = ?, annotation_id = ?, status = 'labeled', class_ids = ?, labeled_by = ?,"
-            " labeled_at = ?, lease_user = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND version = ?"
+            " labeled_at = ?, updated_at = ? WHERE id = ? AND version = ?"
             " RETURNING id",
             [new_version, ann_id, class_ids, author, now, now, item_id, version],
         ).fetchall()
@@ -119,6 +120,7 @@ def save_label(
         return Annotation(ann_id, item_id, new_version, parent_id, author, src, clean, now)
 
     saved = store.write(tx)
+    queue.release(store, item_id)
     if saved is None:
         raise StaleEdit(item_id, base_version, current_annotation(store, item_id), payload)
     return saved
@@ -135,7 +137,7 @@ def skip_item(store: Store, item_id: int, *, author: str, reason: str = "") -> N
         project_id, status = row
         new_status = ItemStatus.SKIPPED.value if status in ("new", "prelabeled", "skipped") else status
         cur.execute(
-            "UPDATE items SET status = ?, lease_user = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
+            "UPDATE items SET status = ?, updated_at = ? WHERE id = ?",
             [new_status, now, item_id],
         )
         cur.execute(
@@ -144,6 +146,7 @@ def skip_item(store: Store, item_id: int, *, author: str, reason: str = "") -> N
         )
 
     store.write(tx)
+    queue.release(store, item_id)
 
 
 def history(store: Store, item_id: int) -> list[Annotation]:

@@ -79,8 +79,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             labeled_by VARCHAR,
             labeled_at TIMESTAMP,
             queue_rank DOUBLE,                      -- lower first; NULL after every ranked item
-            lease_user VARCHAR,
-            lease_until TIMESTAMP,
             created_at TIMESTAMP NOT NULL DEFAULT now(),
             updated_at TIMESTAMP NOT NULL DEFAULT now()
         );

@@ -1,0 +1,1 @@
+"""`make bench`: the measured figures behind the targets in the issues (tables printed, JSON written)."""
