@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 # Modules whose import registers job handlers (``@core.jobs.register``).
 HANDLER_MODULES = (
-    "core.images.importer",
+    "core.images.sources",
     "core.formats.export",
     "core.assist.classify_jobs",
     "core.assist.detect_jobs",
