@@ -50,16 +50,26 @@ def test_failure_is_recorded_in_words(runner):
     assert done.message.startswith("FileNotFoundError")
 
 
-def test_cancel_running_and_queued(runner, store):
+def test_cancel_running(runner, store):
     running = runner.submit("test_count", {"n": 400, "sleep": 0.01})
     deadline = time.time() + 10
     while jobs.get_job(store, running.id).state != "running" and time.time() < deadline:
         time.sleep(0.02)
     jobs.cancel(store, running.id)
     assert runner.wait(running.id, timeout=20).state == "cancelled"
-    queued = jobs.submit(store, "test_count", {"n": 1})  # not notified; cancel before a worker sees it
+
+
+def test_cancel_queued_before_any_worker_takes_it(store):
+    queued = jobs.submit(store, "test_count", {"n": 1})  # no runner yet
     jobs.cancel(store, queued.id)
     assert jobs.get_job(store, queued.id).state == "cancelled"
+    r = jobs.JobRunner(store, poll_s=0.05).start()
+    try:
+        time.sleep(0.3)
+        assert jobs.get_job(store, queued.id).state == "cancelled"  # never started
+        assert jobs.get_job(store, queued.id).started_at is None
+    finally:
+        r.stop()
 
 
 def test_unknown_kind_is_refused(runner):
