@@ -55,6 +55,7 @@ FORMATS: dict[str, FormatSpec] = {
 INCLUDE = ("labeled", "all")
 MAX_ISSUES_IN_RESULT = 100
 CHUNK = 2000
+PROGRESS_EVERY = 1000  # records between progress reports (the job writes at most 4 a second)
 
 
 @dataclass
@@ -247,8 +248,10 @@ def export_project(
             except RecordProblem as exc:
                 log.add(Issue(str(exc), rec.item_id, rec.file_name))
             seen = result.images + log.errors
-            if progress and seen % 1000 == 0:
+            if progress and seen % PROGRESS_EVERY == 0:
                 progress(0.98 * seen / max(total, 1), f"{seen:,} of {total:,} images")
+        if progress:
+            progress(0.99, f"Finishing: {result.images:,} images, {result.annotations:,} annotations")
         writer.close()
     except BaseException:
         writer.abort()
@@ -258,8 +261,6 @@ def export_project(
     result.issues, result.errors, result.warnings = log.first, log.errors, log.warnings
     result.bytes = path.stat().st_size
     result.duration_s = time.perf_counter() - started
-    if progress:
-        progress(1.0, f"{result.images:,} images, {result.annotations:,} annotations")
     return result
 
 

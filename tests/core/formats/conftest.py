@@ -35,7 +35,10 @@ def sample_payload(task: TaskType, k: int, ids: list[int]) -> dict[str, Any]:
     if task is TaskType.MULTILABEL:
         return {"class_ids": [] if k % 4 == 3 else sorted({a, b})}
     if task is TaskType.BOXES:
-        boxes = [{"class_id": a, "xywh": [10.5 + k, 20.25, 100.0, 50.5]}, {"class_id": b, "xywh": [300, 200, 40, 60]}]
+        boxes = [
+            {"class_id": a, "xywh": [10.5 + k, 20.25, 100.0, 50.5]},
+            {"class_id": b, "xywh": [300, 200, 40, 60]},
+        ]
         return {"boxes": boxes[: k % 3]}
     polys = [
         {"class_id": a, "points": [[10, 10], [200.5, 15], [180, 160.25], [20, 140]]},
@@ -52,9 +55,14 @@ def make_project(root: Path, task: TaskType | str, n: int = 6, *, n_unlabeled: i
     add_items(
         store,
         project.id,
-        [NewItem(path=f"/photos/set{k % 2}/img_{k:03d}.jpg", width=640, height=480, sha1=f"h{k}") for k in range(n)],
+        [
+            NewItem(path=f"/photos/set{k % 2}/img_{k:03d}.jpg", width=640, height=480, sha1=f"h{k}")
+            for k in range(n)
+        ],
     )
-    item_ids = [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [project.id])]
+    item_ids = [
+        r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [project.id])
+    ]
     payloads = {}
     for k, item_id in enumerate(item_ids[: n - n_unlabeled]):
         ann = save_label(store, item_id, sample_payload(task, k, ids), author="ann", base_version=0)
