@@ -51,7 +51,7 @@ def test_failure_is_recorded_in_words(runner):
 
 
 def test_cancel_running(runner, store):
-    running = runner.submit("test_count", {"n": 400, "sleep": 0.01})
+    running = runner.submit("test_count", {"n": 100_000, "sleep": 0.01})  # ~17 min unless cancelled
     deadline = time.time() + 10
     while jobs.get_job(store, running.id).state != "running" and time.time() < deadline:
         time.sleep(0.02)
