@@ -1,0 +1,283 @@
+"""The labeling screen through Streamlit's AppTest, on a real store in a temporary data directory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from core.domain import ItemStatus, ProjectState, Role, Source, TaskType, User
+from core.store import items, labels, projects, queue
+from core.store.items import NewItem
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "label.py")
+COLORS = ["#d04040", "#40a040", "#4040d0", "#d0d040", "#40d0d0"]
+
+
+@pytest.fixture
+def runtime(data_dir):
+    import streamlit as st
+
+    from ui import resources
+
+    st.cache_resource.clear()
+    rt = resources.runtime()
+    yield rt
+    rt.stop()
+    st.cache_resource.clear()
+
+
+def make_images(folder: Path, n: int, size=(64, 48)) -> list[NewItem]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(n):
+        p = folder / f"img{i}.png"
+        Image.new("RGB", size, COLORS[i % len(COLORS)]).save(p)
+        out.append(NewItem(str(p), size[0], size[1], hashlib.sha1(p.read_bytes() + bytes([i])).hexdigest()))
+    return out
+
+
+def setup_project(runtime, tmp_path, task=TaskType.MULTICLASS, n=3, classes=("cat", "dog", "bird"), **kw):
+    store = runtime.store
+    project = projects.create_project(
+        store, f"P-{task.value}", task, list(classes), instructions="Label **the animal**.", **kw
+    )
+    items.add_items(store, project.id, make_images(tmp_path / f"imgs-{task.value}", n))
+    ids = [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [project.id])]
+    return project, projects.list_classes(store, project.id), ids
+
+
+def app(project_id: int, username: str = "ann"):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.session_state["user"] = User(id=1, username=username, role=Role.LABELER, display_name=username.title())
+    at.session_state["project_id"] = project_id
+    return at
+
+
+def texts(at) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [e.value for e in at.error] + [w.value for w in at.warning] + [s.value for s in at.success]
+    parts += [i.value for i in at.info]
+    return "\n".join(str(p) for p in parts)
+
+
+def shown_item(at) -> int | None:
+    return at.session_state["label_item_id"] if "label_item_id" in at.session_state else None  # noqa: SIM401
+
+
+def test_multiclass_click_saves_as_human_and_shows_the_next_item(runtime, tmp_path):
+    project, classes, ids = setup_project(runtime, tmp_path)
+    at = app(project.id).run()
+    assert not at.exception, at.exception
+    assert "Label **the animal**." in texts(at)  # the instructions are on screen
+    first = shown_item(at)
+    assert first == ids[0]
+    at.button(key=f"label_cls_{classes[1].id}").click().run()
+    assert not at.exception
+    ann = labels.current_annotation(runtime.store, first)
+    assert ann is not None and ann.payload == {"class_id": classes[1].id}
+    assert ann.source is Source.HUMAN and ann.author == "ann"
+    assert shown_item(at) == ids[1]
+    assert f"Image **{ids[1]}**" in texts(at)
+    assert "Saved image" in texts(at)
+
+
+def test_multilabel_toggles_then_submit(runtime, tmp_path):
+    project, classes, ids = setup_project(runtime, tmp_path, TaskType.MULTILABEL)
+    at = app(project.id).run()
+    at.button(key=f"label_tog_{classes[0].id}").click().run()
+    at.button(key=f"label_tog_{classes[2].id}").click().run()
+    at.button(key=f"label_tog_{classes[0].id}").click().run()  # off again
+    assert labels.current_annotation(runtime.store, ids[0]) is None  # nothing saved before Submit
+    at.button(key="label_submit").click().run()
+    assert not at.exception
+    ann = labels.current_annotation(runtime.store, ids[0])
+    assert ann.payload == {"class_ids": [classes[2].id]}
+    assert shown_item(at) == ids[1]
+
+
+def test_skip_with_a_reason(runtime, tmp_path):
+    project, _, ids = setup_project(runtime, tmp_path)
+    at = app(project.id).run()
+    at.text_input(key=f"label_reason_{ids[0]}").input("too dark")
+    at.button(key="label_skip").click().run()
+    assert not at.exception
+    assert items.get_item(runtime.store, ids[0]).status is ItemStatus.SKIPPED
+    rec = labels.skipped_items(runtime.store, project.id)
+    assert [(r.item_id, r.reason, r.author) for r in rec] == [(ids[0], "too dark", "ann")]
+    assert shown_item(at) == ids[1]
+
+
+def test_back_opens_the_previous_item_with_its_label(runtime, tmp_path):
+    project, classes, ids = setup_project(runtime, tmp_path)
+    at = app(project.id).run()
+    at.button(key=f"label_cls_{classes[0].id}").click().run()
+    at.button(key=f"label_cls_{classes[1].id}").click().run()
+    assert shown_item(at) == ids[2]
+    at.button(key="label_back").click().run()
+    assert shown_item(at) == ids[1]
+    at.button(key="label_back").click().run()
+    assert shown_item(at) == ids[0]
+    assert at.button(key=f"label_cls_{classes[0].id}").proto.type == "primary"  # its saved class is marked
+    at.button(key=f"label_cls_{classes[2].id}").click().run()  # relabel: a new version
+    assert labels.current_annotation(runtime.store, ids[0]).version == 2
+    assert shown_item(at) == ids[2]  # and on to the queue
+
+
+def test_handover_from_another_page_opens_that_item(runtime, tmp_path):
+    project, _, ids = setup_project(runtime, tmp_path)
+    at = app(project.id)
+    at.session_state["label_item_id"] = ids[2]
+    at.run()
+    assert f"Image **{ids[2]}**" in texts(at)
+
+
+def test_empty_queue_shows_all_done(runtime, tmp_path):
+    project, _, _ = setup_project(runtime, tmp_path, n=0)
+    at = app(project.id).run()
+    assert not at.exception
+    assert "All done" in texts(at)
+
+
+def test_paused_project_hands_out_nothing(runtime, tmp_path):
+    project, _, ids = setup_project(runtime, tmp_path)
+    projects.set_state(runtime.store, project.id, ProjectState.PAUSED)
+    at = app(project.id).run()
+    assert "paused" in texts(at)
+    assert queue.leased_items(runtime.store, project.id) == {}
+    assert not [b for b in at.button if b.key and b.key.startswith("label_cls_")]
+
+
+def test_stale_save_shows_both_versions_and_overwrites_on_the_current_one(runtime, tmp_path):
+    project, classes, ids = setup_project(runtime, tmp_path)
+    at = app(project.id).run()
+    labels.save_label(runtime.store, ids[0], {"class_id": classes[2].id}, author="bob", base_version=0)
+    at.button(key=f"label_cls_{classes[0].id}").click().run()
+    page = texts(at)
+    assert "Someone saved image" in page and "bob saved version 1" in page
+    assert "Theirs · version 1 by bob" in page and "bird" in page  # theirs
+    assert "Mine · not saved" in page and "cat" in page  # mine
+    at.button(key="label_stale_overwrite").click().run()
+    ann = labels.current_annotation(runtime.store, ids[0])
+    assert (ann.version, ann.author, ann.payload) == (2, "ann", {"class_id": classes[0].id})
+    assert [a.author for a in labels.history(runtime.store, ids[0])] == ["ann", "bob"]
+
+
+def test_stale_save_keep_theirs_drops_mine(runtime, tmp_path):
+    project, classes, ids = setup_project(runtime, tmp_path)
+    at = app(project.id).run()
+    labels.save_label(runtime.store, ids[0], {"class_id": classes[2].id}, author="bob", base_version=0)
+    at.button(key=f"label_cls_{classes[0].id}").click().run()
+    at.button(key="label_stale_keep").click().run()
+    ann = labels.current_annotation(runtime.store, ids[0])
+    assert (ann.version, ann.author) == (1, "bob")
+    assert shown_item(at) == ids[1]
+
+
+def _set_work(at, item_id: int, version: int, payload: dict) -> None:
+    work = dict(at.session_state["label_work"])
+    work[f"{item_id}:{version}"] = payload
+    at.session_state["label_work"] = work
+
+
+def test_boxes_submit_saves_the_working_boxes(runtime, tmp_path):
+    project, classes, ids = setup_project(runtime, tmp_path, TaskType.BOXES)
+    at = app(project.id).run()
+    assert not at.exception, at.exception
+    boxes = [{"class_id": classes[1].id, "xywh": [2.0, 3.0, 20.0, 10.0]}]
+    _set_work(at, ids[0], 0, {"boxes": boxes})
+    at.run()
+    assert "Boxes: 1" in texts(at)
+    at.button(key="label_submit").click().run()
+    assert not at.exception
+    assert labels.current_annotation(runtime.store, ids[0]).payload == {"boxes": boxes}
+    assert shown_item(at) == ids[1]
+
+
+def test_box_list_changes_class_and_deletes(runtime, tmp_path):
+    project, classes, ids = setup_project(runtime, tmp_path, TaskType.BOXES)
+    at = app(project.id).run()
+    boxes = [
+        {"class_id": classes[0].id, "xywh": [1.0, 1.0, 10.0, 10.0]},
+        {"class_id": classes[0].id, "xywh": [20.0, 5.0, 8.0, 8.0]},
+    ]
+    _set_work(at, ids[0], 0, {"boxes": boxes})
+    at.run()
+    sel = [s for s in at.selectbox if s.key and s.key.startswith("label_objcls_")]
+    assert len(sel) == 2
+    sel[1].select("bird").run()
+    dels = [b for b in at.button if b.key and b.key.startswith("label_objdel_")]
+    dels[0].click().run()
+    at.button(key="label_submit").click().run()
+    saved = labels.current_annotation(runtime.store, ids[0]).payload
+    assert saved == {"boxes": [{"class_id": classes[2].id, "xywh": [20.0, 5.0, 8.0, 8.0]}]}
+
+
+def test_polygons_submit_saves_the_working_polygons(runtime, tmp_path):
+    project, classes, ids = setup_project(runtime, tmp_path, TaskType.POLYGONS)
+    at = app(project.id).run()
+    assert not at.exception, at.exception
+    polys = [{"class_id": classes[0].id, "points": [[1.0, 1.0], [30.0, 2.0], [15.0, 40.0]]}]
+    _set_work(at, ids[0], 0, {"polygons": polys})
+    at.run()
+    assert "Polygons: 1" in texts(at)
+    at.button(key="label_submit").click().run()
+    assert labels.current_annotation(runtime.store, ids[0]).payload == {"polygons": polys}
+
+
+def test_invalid_work_is_refused_in_words(runtime, tmp_path):
+    project, classes, ids = setup_project(runtime, tmp_path, TaskType.POLYGONS)
+    at = app(project.id).run()
+    _set_work(at, ids[0], 0, {"polygons": [{"class_id": classes[0].id, "points": [[1, 1], [2, 2], [3, 3]]}]})
+    at.button(key="label_submit").click().run()
+    assert "Not saved: Polygon 1 has no area." in texts(at)
+    assert labels.current_annotation(runtime.store, ids[0]) is None
+    assert shown_item(at) == ids[0]
+
+
+def test_unsaved_work_survives_reruns_and_next(runtime, tmp_path):
+    project, classes, ids = setup_project(runtime, tmp_path, TaskType.MULTILABEL)
+    at = app(project.id).run()
+    at.button(key=f"label_tog_{classes[1].id}").click().run()
+    at.button(key="label_next").click().run()
+    assert shown_item(at) == ids[1]
+    at.session_state["label_item_id"] = ids[0]
+    at.run()
+    assert at.button(key=f"label_tog_{classes[1].id}").proto.type == "primary"
+
+
+def test_missing_image_is_explained_with_a_skip(runtime, tmp_path):
+    project = projects.create_project(runtime.store, "Broken", TaskType.MULTICLASS, ["a", "b"])
+    items.add_items(runtime.store, project.id, [NewItem(str(tmp_path / "gone.jpg"), 10, 10, "x" * 40)])
+    at = app(project.id).run()
+    assert "cannot be shown" in texts(at) and "missing" in texts(at)
+    at.button(key="label_skip").click().run()
+    assert "All done" in texts(at)
+    assert [r.reason for r in labels.skipped_items(runtime.store, project.id)] == ["image cannot be read"]
+
+
+def test_a_shown_proposal_is_accepted_with_one_key(runtime, tmp_path):
+    project, classes, ids = setup_project(runtime, tmp_path)
+    runtime.store.execute(
+        "INSERT INTO predictions (item_id, project_id, payload, confidence, shown) VALUES (?, ?, ?, ?, true)",
+        [ids[0], project.id, json.dumps({"class_id": classes[1].id}), 0.97],
+    )
+    at = app(project.id).run()
+    assert "Model proposes:" in texts(at) and "dog" in texts(at)
+    at.button(key="label_accept").click().run()
+    ann = labels.current_annotation(runtime.store, ids[0])
+    assert ann.source is Source.PRELABEL and ann.payload == {"class_id": classes[1].id}
+    at.button(key=f"label_cls_{classes[0].id}").click().run()  # no proposal on the next: human
+    assert labels.current_annotation(runtime.store, ids[1]).source is Source.HUMAN
+
+
+def test_two_labelers_get_different_items(runtime, tmp_path):
+    project, _, _ = setup_project(runtime, tmp_path)
+    a = app(project.id, "ann").run()
+    b = app(project.id, "bob").run()
+    assert shown_item(a) != shown_item(b)

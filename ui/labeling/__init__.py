@@ -1,0 +1,1 @@
+"""The labeling screen (``pages/label.py``): working state, class controls, drawing, shortcuts."""

@@ -1,0 +1,1 @@
+"""Custom Streamlit components of the labeling screen (components v2, inline HTML/JS/CSS)."""

@@ -1,0 +1,228 @@
+"""Boxes (streamlit-drawable-canvas, ``labeled_rect``) and polygons (our SVG editor) on the image.
+
+The working payload (image pixels) in ``ui.labeling.state`` is the truth. A drawing widget is keyed
+by item, version and ``rev``; it reports edits, which replace the working payload, and the object
+list beside it edits the working payload and bumps ``rev`` so the widget reloads from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from core import geometry
+from core.domain import Item, LabelClass, TaskType
+from ui.labeling import actions, images, payloads, shortcuts, state
+from ui.labeling.components.polygon_editor import polygon_editor
+
+CANVAS_W = 960  # px: the canvas at zoom 1 fits this box (the image is fitted, never stretched)
+CANVAS_H = 620
+ROWS_AS_WIDGETS = 25  # more objects than this are listed in one table editor (stays fast at 300)
+ZOOMS = [1.0, 1.5, 2.0, 3.0]
+
+
+def draw_class(classes: Sequence[LabelClass]) -> LabelClass:
+    cid = st.session_state.get(state.DRAW_CLASS_KEY)
+    return next((c for c in classes if c.id == cid), classes[0])
+
+
+def _set_draw_class(class_id: int) -> None:
+    st.session_state[state.DRAW_CLASS_KEY] = class_id
+
+
+def class_picker(task: TaskType, classes: Sequence[LabelClass]) -> LabelClass:
+    """Buttons choosing the class of new shapes (each with the class key)."""
+    current = draw_class(classes)
+    noun = "boxes" if task is TaskType.BOXES else "polygons"
+    st.markdown(f"**Class of new {noun}** — click or press its key")
+    cols = st.columns(2)
+    for i, cls in enumerate(classes):
+        cols[i % 2].button(
+            cls.name,
+            key=f"label_draw_{cls.id}",
+            shortcut=shortcuts.class_shortcut(cls),
+            type="primary" if cls.id == current.id else "secondary",
+            width="stretch",
+            on_click=_set_draw_class,
+            args=(cls.id,),
+        )
+    return current
+
+
+def canvas_scale(item: Item, zoom: float) -> float:
+    return geometry.fit_scale(item.width, item.height, CANVAS_W, CANVAS_H) * zoom
+
+
+def boxes(item: Item, work: dict[str, Any], classes: Sequence[LabelClass], paths: Any) -> dict[str, Any]:
+    """The canvas with the boxes; returns the working payload after the labeler's edits."""
+    current = draw_class(classes)
+    zoom = float(st.session_state.get(state.ZOOM_KEY, 1.0))
+    scale = canvas_scale(item, zoom)
+    rev = state.rev(item.id, item.version)
+    init_store = st.session_state.setdefault("label_canvas_init", {})
+    init_key = f"{item.id}:{item.version}:{rev}:{zoom}"
+    if init_key not in init_store:
+        init_store.clear()  # one drawing at a time is enough
+        init_store[init_key] = payloads.payload_to_canvas_drawing(work, scale, classes)
+    result = st_canvas(
+        background_image=images.screen_jpeg(item, paths),
+        background_image_fit="stretch",
+        width=max(1, round(item.width * scale)),
+        height=max(1, round(item.height * scale)),
+        drawing_mode="labeled_rect",
+        label=current.name,
+        stroke_color=current.color,
+        fill_color=payloads.hex_to_rgba(current.color, 0.12),
+        stroke_width=2,
+        font_size=13,
+        initial_drawing=init_store[init_key],
+        update_streamlit=True,
+        max_display_height=CANVAS_H + 40 if zoom > 1 else None,
+        key=f"label_canvas_{item.id}_{item.version}_{rev}_{zoom}",
+    )
+    if result.json_data is not None and result.json_data.get("objects") != init_store[init_key]["objects"]:
+        # the canvas holds the labeler's edits since this drawing was loaded: they become the work
+        new = payloads.canvas_boxes_to_payload(
+            result.boxes, scale, classes, current.id, (item.width, item.height)
+        )
+        if payloads.canonical(TaskType.BOXES, new) != payloads.canonical(TaskType.BOXES, work):
+            state.set_work(item.id, item.version, new)
+            work = new
+    st.caption(
+        "Drag on the image to draw a box. Turn on the canvas's **edit** toggle (✎ in its toolbar) to "
+        "select, move, resize or delete boxes; click a selected box to change its class there."
+    )
+    return work
+
+
+def polygons(
+    item: Item, work: dict[str, Any], classes: Sequence[LabelClass], paths: Any, mode: str = "draw"
+) -> dict[str, Any]:
+    """The SVG polygon editor; returns the working payload after the labeler's edits."""
+    current = draw_class(classes)
+    rev = state.rev(item.id, item.version)
+    sent = polygon_editor(
+        key=f"label_poly_{item.id}_{item.version}",
+        item_id=item.id,
+        rev=rev,
+        image_url=images.data_url(item, paths),
+        width=item.width,
+        height=item.height,
+        polygons=work.get("polygons", []),
+        classes={c.id: {"name": c.name, "color": c.color} for c in classes},
+        draw_class_id=current.id,
+        height_px=CANVAS_H,
+        mode=mode,
+    )
+    if sent and sent.get("rev") == rev and sent.get("item") == item.id:
+        new = payloads.clean_polygons(sent.get("polygons"), {c.id for c in classes}, current.id)
+        if payloads.canonical(TaskType.POLYGONS, new) != payloads.canonical(TaskType.POLYGONS, work):
+            state.set_work(item.id, item.version, new)
+            work = new
+    return work
+
+
+def zoom_picker() -> None:
+    st.segmented_control(
+        "Zoom", ZOOMS, key=state.ZOOM_KEY, format_func=lambda z: f"{z:g}×", default=1.0, width="content"
+    )
+
+
+def _obj_class_changed(
+    task: TaskType, item: Item, index: int, widget_key: str, names: dict[str, int]
+) -> None:
+    work = state.get_work(item.id, item.version) or payloads.empty(task)
+    cid = names.get(st.session_state.get(widget_key, ""))
+    if cid is not None:
+        actions.set_work(item.id, item.version, payloads.set_object_class(task, work, index, cid), bump=True)
+
+
+def _obj_delete(task: TaskType, item: Item, index: int) -> None:
+    work = state.get_work(item.id, item.version) or payloads.empty(task)
+    actions.set_work(item.id, item.version, payloads.delete_object(task, work, index), bump=True)
+
+
+def object_list(task: TaskType, item: Item, work: dict[str, Any], classes: Sequence[LabelClass]) -> None:
+    """The boxes or polygons beside the image: class selectors and delete buttons."""
+    objs = work.get(payloads.objects_key(task), [])
+    noun = "Boxes" if task is TaskType.BOXES else "Polygons"
+    st.markdown(f"**{noun}: {len(objs)}**")
+    if not objs:
+        st.caption("None yet.")
+        return
+    rev = state.rev(item.id, item.version)
+    by_id = {c.id: c for c in classes}
+    names = {c.name: c.id for c in classes}
+    if len(objs) > ROWS_AS_WIDGETS:
+        _object_table(task, item, objs, classes, rev)
+        return
+    with st.container(height=min(48 * len(objs) + 16, 360), border=False):
+        for i, obj in enumerate(objs):
+            cls = by_id.get(obj["class_id"])
+            c1, c2, c3 = st.columns([0.5, 3, 1], vertical_alignment="center")
+            c1.markdown(
+                f":material/square: **{i + 1}**"
+                if cls is None
+                else f"<span style='color:{cls.color}'>■</span> **{i + 1}**",
+                unsafe_allow_html=True,
+            )
+            wkey = f"label_objcls_{item.id}_{item.version}_{rev}_{i}"
+            c2.selectbox(
+                f"Class of {noun.lower()[:-1]} {i + 1}",
+                list(names),
+                index=list(names).index(cls.name) if cls else 0,
+                key=wkey,
+                label_visibility="collapsed",
+                on_change=_obj_class_changed,
+                args=(task, item, i, wkey, names),
+            )
+            c3.button(
+                "",
+                icon=":material/delete:",
+                key=f"label_objdel_{item.id}_{item.version}_{rev}_{i}",
+                help=f"Delete {noun.lower()[:-1]} {i + 1}",
+                on_click=_obj_delete,
+                args=(task, item, i),
+            )
+
+
+def _object_table(
+    task: TaskType, item: Item, objs: list[dict[str, Any]], classes: Sequence[LabelClass], rev: int
+) -> None:
+    """Many objects: one table editor (class column, delete ticks) instead of hundreds of widgets."""
+    names = {c.id: c.name for c in classes}
+    ids = {c.name: c.id for c in classes}
+    df = pd.DataFrame(
+        {
+            "#": list(range(1, len(objs) + 1)),
+            "class": [names.get(o["class_id"], "") for o in objs],
+            "delete": [False] * len(objs),
+        }
+    )
+    edited = st.data_editor(
+        df,
+        key=f"label_objtable_{item.id}_{item.version}_{rev}",
+        hide_index=True,
+        height=360,
+        disabled=["#"],
+        column_config={
+            "class": st.column_config.SelectboxColumn("class", options=list(ids), required=True),
+            "delete": st.column_config.CheckboxColumn("delete"),
+        },
+    )
+    changed = [
+        (i, ids[c]) for i, c in enumerate(edited["class"]) if c in ids and ids[c] != objs[i]["class_id"]
+    ]
+    doomed = [i for i, d in enumerate(edited["delete"]) if d]
+    if changed or doomed:
+        work = {payloads.objects_key(task): [dict(o) for o in objs]}
+        for i, cid in changed:
+            work = payloads.set_object_class(task, work, i, cid)
+        for i in sorted(doomed, reverse=True):
+            work = payloads.delete_object(task, work, i)
+        actions.set_work(item.id, item.version, work, bump=True)
+        st.rerun(scope="fragment")

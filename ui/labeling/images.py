@@ -1,0 +1,150 @@
+"""The image on the labeling screen: a screen-sized JPEG per item, cached in memory, prepared ahead.
+
+The rendition comes from ``core.images.renditions.display_path`` at ``SCREEN_MAX`` px (EXIF-oriented,
+made once and cached on disk); without that module the original is opened and oriented here. Its
+JPEG bytes (<= ``SCREEN_MAX`` px wide, so Streamlit serves them without re-encoding) are kept in a
+small in-process LRU shared by sessions. ``prefetch`` prepares the next items in background threads.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+
+from core.domain import Item, LabelClass, TaskType
+
+log = logging.getLogger(__name__)
+
+SCREEN_MAX = 1400  # px: below Streamlit's 1460 px limit, so st.image sends our bytes as they are
+_CACHE_MAX = 48
+_cache: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+_lock = threading.Lock()
+_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="annota-prefetch")
+_pending: set[tuple[Any, ...]] = set()
+
+
+class ImageUnavailable(RuntimeError):
+    """The item's image cannot be shown; ``str(exc)`` says why, in words."""
+
+
+def _cache_key(item: Item, max_side: int) -> tuple[Any, ...]:
+    return (item.id, item.path, item.sha1, max_side)
+
+
+def _render_core(paths: Any, item: Item, max_side: int) -> bytes | None:
+    """The rendition from ``core.images.renditions`` (made once, cached on disk); ``None`` without it."""
+    if paths is None:
+        return None
+    try:
+        from core.images import renditions
+    except ImportError:
+        return None
+    try:
+        return Path(renditions.display_path(paths, item, side=max_side)).read_bytes()
+    except renditions.ImageUnavailable as exc:
+        raise ImageUnavailable(str(exc)) from exc
+    except FileNotFoundError as exc:
+        raise ImageUnavailable(f"The image file is missing: {item.path}") from exc
+
+
+def _render_here(item: Item, max_side: int) -> bytes:
+    """Without ``core.images``: open, orient and scale the original here."""
+    try:
+        im = ImageOps.exif_transpose(Image.open(item.path))
+        im.load()
+    except FileNotFoundError as exc:
+        raise ImageUnavailable(f"The image file is missing: {item.path}") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageUnavailable(
+            f"The image file cannot be read ({exc.__class__.__name__}): {item.path}"
+        ) from exc
+    if im.mode not in ("RGB", "L"):
+        im = im.convert("RGB")
+    im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=88)
+    return buf.getvalue()
+
+
+def screen_jpeg(item: Item, paths: Any = None, max_side: int = SCREEN_MAX) -> bytes:
+    """JPEG bytes of the item's image, EXIF-oriented, at most ``max_side`` px wide and high."""
+    key = _cache_key(item, max_side)
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    data = _render_core(paths, item, max_side)
+    if data is None:
+        data = _render_here(item, max_side)
+    with _lock:
+        _cache[key] = data
+        while len(_cache) > _CACHE_MAX:
+            _cache.popitem(last=False)
+    return data
+
+
+def data_url(item: Item, paths: Any = None, max_side: int = SCREEN_MAX) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(screen_jpeg(item, paths, max_side)).decode("ascii")
+
+
+def is_cached(item: Item, max_side: int = SCREEN_MAX) -> bool:
+    with _lock:
+        return _cache_key(item, max_side) in _cache
+
+
+def _warm(item: Item, paths: Any, max_side: int) -> None:
+    try:
+        screen_jpeg(item, paths, max_side)
+    except ImageUnavailable:
+        pass  # shown in words when the item comes up
+    except Exception:  # a background warm-up must never take the server down
+        log.exception("prefetching item %s failed", item.id)
+    finally:
+        with _lock:
+            _pending.discard(_cache_key(item, max_side))
+
+
+def prefetch(items: Sequence[Item], paths: Any = None, max_side: int = SCREEN_MAX) -> int:
+    """Prepare the next items' images in the background; returns how many were started."""
+    started = 0
+    for item in items:
+        key = _cache_key(item, max_side)
+        with _lock:
+            if key in _cache or key in _pending:
+                continue
+            _pending.add(key)
+        _pool.submit(_warm, item, paths, max_side)
+        started += 1
+    return started
+
+
+def overlay_png(
+    item: Item, task: TaskType, payload: dict[str, Any], classes: Sequence[LabelClass], paths: Any = None
+) -> bytes:
+    """The item's image with boxes or polygons drawn on it (for the stale-save chooser)."""
+    im = Image.open(io.BytesIO(screen_jpeg(item, paths, 640))).convert("RGB")
+    scale = im.width / max(1, item.width)
+    colors = {c.id: c.color for c in classes}
+    draw = ImageDraw.Draw(im)
+    if task is TaskType.BOXES:
+        for box in payload.get("boxes", []):
+            x, y, w, h = (v * scale for v in box["xywh"])
+            draw.rectangle([x, y, x + w, y + h], outline=colors.get(box["class_id"], "#ffffff"), width=2)
+    elif task is TaskType.POLYGONS:
+        for poly in payload.get("polygons", []):
+            pts = [(px * scale, py * scale) for px, py in poly["points"]]
+            if len(pts) >= 2:
+                draw.line([*pts, pts[0]], fill=colors.get(poly["class_id"], "#ffffff"), width=2)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return buf.getvalue()

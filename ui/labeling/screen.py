@@ -1,0 +1,299 @@
+"""The labeling screen: instructions, then a fragment with the image, the controls and the actions.
+
+A click reruns only the fragment: it saves through ``core.store.labels``, takes the next leased item
+from ``core.store.queue`` and draws it from the in-memory screen rendition prepared ahead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from core.domain import Item, LabelClass, NotFound, Project, ProjectState, TaskType, User
+from core.store import items, projects, queue
+from ui import resources
+from ui.labeling import actions, classify, draw, images, payloads, shortcuts, stale, state
+from ui.labeling.proposals import Proposal, shown_proposal
+
+PREFETCH = 3
+IMAGE_MAX_H = 620  # px: the classification image is fitted into this height and the column width
+SKIPPED_PAGE = "pages/skipped.py"
+REVIEW_PAGE = "pages/review.py"
+
+
+def render(project: Project, user: User) -> None:
+    st.markdown(f"### :material/edit: {project.name}")
+    st.caption(project.task_type.title)
+    if project.instructions or project.instructions_url:
+        with st.expander("Instructions", icon=":material/menu_book:", expanded=True):
+            if project.instructions:
+                st.markdown(project.instructions)
+            if project.instructions_url:
+                st.markdown(f"[Open the full instructions]({project.instructions_url})")
+    labeling_area(project.id, user)
+
+
+def _page_link(page: str, label: str, icon: str) -> None:
+    try:
+        st.page_link(page, label=label, icon=icon)
+    except Exception:  # the page is not part of this run's navigation (a page run alone, in tests)
+        st.markdown(f"{icon} {label} (from the sidebar)")
+
+
+def _current_item(project: Project, user: User) -> Item | None:
+    s = resources.store()
+    iid = state.current_item_id()
+    if iid is not None:
+        try:
+            item = items.get_item(s, iid)
+        except NotFound:
+            item = None
+        if item is not None and item.project_id == project.id:
+            return item
+        state.pin_item(None)
+    lease = float(project.settings.get("lease_minutes", 10))
+    iid = queue.next_item_id(s, project.id, user.username, lease_minutes=lease)
+    if iid is None:
+        return None
+    state.pin_item(iid)
+    return items.get_item(s, iid)
+
+
+def _upcoming(project_id: int, current_id: int) -> list[Item]:
+    """The items the queue will most likely hand out next, for preparing their images ahead."""
+    s = resources.store()
+    ids = [i for i in queue.upcoming_ids(s, project_id, PREFETCH + 1) if i != current_id][:PREFETCH]
+    return items.get_items(s, ids) if ids else []
+
+
+@st.fragment
+def labeling_area(project_id: int, user: User) -> None:
+    s = resources.store()
+    project = projects.get_project(s, project_id)
+    classes = projects.list_classes(s, project_id)
+    note = state.pop_flash()
+    if project.state is ProjectState.PAUSED:
+        st.warning(
+            "**This project is paused.** An administrator paused labeling; no images are handed out "
+            "until it is resumed.",
+            icon=":material/pause_circle:",
+        )
+        return
+    if len(classes) < 2:
+        st.warning("This project needs at least two label classes before labeling can start.")
+        return
+    paths = resources.paths()
+    if stale.pending():
+        stale.chooser(project.task_type, classes, user.username, paths)
+        return
+    item = _current_item(project, user)
+    if item is None:
+        _all_done(project, note)
+        return
+    if note:
+        getattr(st, note[0], st.info)(note[1])
+    proposal = shown_proposal(s, item.id) if item.annotation is None else None
+    initial = payloads.initial_payload(
+        project.task_type,
+        item.annotation.payload if item.annotation else None,
+        proposal.payload if proposal else None,
+    )
+    work = state.ensure_work(item.id, item.version, initial)
+    try:
+        images.screen_jpeg(item, paths)
+    except images.ImageUnavailable as exc:
+        _unreadable(project, item, user, str(exc))
+        return
+    _item_screen(project, item, classes, user, work, initial, proposal, paths)
+    images.prefetch(_upcoming(project.id, item.id), paths)
+
+
+def _all_done(project: Project, note: tuple[str, str] | None) -> None:
+    if note:
+        getattr(st, note[0], st.info)(note[1])
+    with st.container(border=True):
+        st.markdown("#### :material/celebration: All done for now")
+        st.markdown(
+            "No image is waiting for you in this project. New images appear here as they are added. "
+            "Look at the images put aside, or review what was labeled."
+        )
+        c1, c2 = st.columns(2)
+        with c1:
+            _page_link(SKIPPED_PAGE, "Skipped images", ":material/redo:")
+        with c2:
+            _page_link(REVIEW_PAGE, "Review", ":material/grid_view:")
+    st.button("Look for new images", icon=":material/refresh:", key="label_refresh")
+
+
+def _unreadable(project: Project, item: Item, user: User, reason: str) -> None:
+    st.error(f"**Image {item.id} cannot be shown.** {reason}", icon=":material/broken_image:")
+    key = f"label_reason_{item.id}"
+    if key not in st.session_state:
+        st.session_state[key] = "image cannot be read"
+    st.text_input("Skip reason", key=key)
+    c1, c2 = st.columns(2)
+    c1.button(
+        "Skip this image",
+        key="label_skip",
+        shortcut=shortcuts.SKIP,
+        type="primary",
+        icon=":material/redo:",
+        on_click=actions.skip,
+        args=(item.id, user.username, key),
+    )
+    c2.button(
+        "Back",
+        key="label_back",
+        shortcut=shortcuts.BACK,
+        icon=":material/arrow_back:",
+        on_click=actions.back,
+        args=(project.id, user.username, item.id),
+    )
+
+
+def _fitted_width(item: Item) -> int:
+    return max(200, min(1100, round(item.width * IMAGE_MAX_H / max(1, item.height))))
+
+
+def _image(
+    project: Project, item: Item, classes: Sequence[LabelClass], work: dict[str, Any], paths: Any
+) -> dict[str, Any]:
+    task = project.task_type
+    if task is TaskType.BOXES:
+        return draw.boxes(item, work, classes, paths)
+    if task is TaskType.POLYGONS:
+        return draw.polygons(item, work, classes, paths)
+    if st.toggle("Zoom", key="label_zoom_view", help="Wheel to zoom, drag to pan"):
+        draw.polygons(item, {"polygons": []}, classes, paths, mode="view")
+    else:
+        st.image(images.screen_jpeg(item, paths), width=_fitted_width(item))
+    return work
+
+
+def _item_screen(
+    project: Project,
+    item: Item,
+    classes: Sequence[LabelClass],
+    user: User,
+    work: dict[str, Any],
+    initial: dict[str, Any],
+    proposal: Proposal | None,
+    paths: Any,
+) -> None:
+    task = project.task_type
+    left, right = st.columns([3, 1.25], gap="medium")
+    with left:
+        work = _image(project, item, classes, work, paths)
+    with right:
+        _item_facts(item)
+        prop_payload = proposal.payload if proposal else None
+        if proposal:
+            _proposal_banner(project, item, classes, user, proposal)
+        if task is TaskType.MULTICLASS:
+            classify.multiclass(item, classes, work, user.username, prop_payload)
+        elif task is TaskType.MULTILABEL:
+            classify.multilabel(item, classes, work, user.username, prop_payload)
+        else:
+            draw.class_picker(task, classes)
+            if task is TaskType.BOXES:
+                draw.zoom_picker()
+            draw.object_list(task, item, work, classes)
+            st.button(
+                "Submit",
+                key="label_submit",
+                shortcut=shortcuts.SUBMIT,
+                type="primary",
+                icon=":material/send:",
+                width="stretch",
+                on_click=actions.submit_work,
+                args=(item.id, item.version, task, user.username, prop_payload),
+            )
+        _actions(project, item, user, initial)
+        with st.expander("Keyboard shortcuts", icon=":material/keyboard:"):
+            st.markdown(
+                shortcuts.legend_markdown(shortcuts.legend(task, classes, has_proposal=proposal is not None))
+            )
+
+
+def _item_facts(item: Item) -> None:
+    bits = [f"Image **{item.id}**", item.status.value]
+    if item.annotation is not None:
+        bits.append(f"version {item.version} by {item.annotation.author} ({item.annotation.source.value})")
+    st.caption(" · ".join(bits))
+
+
+def _proposal_banner(
+    project: Project, item: Item, classes: Sequence[LabelClass], user: User, proposal: Proposal
+) -> None:
+    with st.container(border=True):
+        st.markdown(
+            f":material/auto_awesome: **Model proposes:** {payloads.describe(project.task_type, proposal.payload, classes)}"
+            f"  \n:gray[confidence {proposal.confidence:.0%} · any edit corrects it]"
+        )
+        st.button(
+            "Accept proposal",
+            key="label_accept",
+            shortcut=shortcuts.ACCEPT,
+            icon=":material/done_all:",
+            width="stretch",
+            on_click=actions.accept_proposal,
+            args=(item.id, item.version, project.task_type, user.username, proposal.payload),
+        )
+
+
+def _actions(project: Project, item: Item, user: User, initial: dict[str, Any]) -> None:
+    reason_key = f"label_reason_{item.id}"
+    st.text_input("Skip reason (optional)", key=reason_key, placeholder="e.g. blurry, unsure")
+    c1, c2 = st.columns(2)
+    c1.button(
+        "Skip",
+        key="label_skip",
+        shortcut=shortcuts.SKIP,
+        icon=":material/redo:",
+        width="stretch",
+        on_click=actions.skip,
+        args=(item.id, user.username, reason_key),
+    )
+    c2.button(
+        "Back",
+        key="label_back",
+        shortcut=shortcuts.BACK,
+        icon=":material/arrow_back:",
+        width="stretch",
+        on_click=actions.back,
+        args=(project.id, user.username, item.id),
+    )
+    c3, c4 = st.columns(2)
+    c3.button(
+        "Next",
+        key="label_next",
+        shortcut=shortcuts.NEXT,
+        icon=":material/arrow_forward:",
+        width="stretch",
+        help="Leave this image as it is (your unsaved changes are kept) and take the next from the queue",
+        on_click=actions.next_in_queue,
+        args=(project.id, user.username, item.id),
+    )
+    c4.button(
+        "Undo changes",
+        key="label_reset",
+        shortcut=shortcuts.RESET,
+        icon=":material/undo:",
+        width="stretch",
+        on_click=actions.reset,
+        args=(item.id, item.version, initial),
+    )
+    if st.button(
+        "Skipped list",
+        key="label_skipped",
+        shortcut=shortcuts.SKIPPED_LIST,
+        icon=":material/list:",
+        width="stretch",
+    ):
+        try:
+            st.switch_page(SKIPPED_PAGE)
+        except StreamlitAPIException:
+            st.info("The skipped list is not available in this app.")

@@ -1,0 +1,107 @@
+"""Per-session working state of the labeling screen, kept in ``st.session_state``.
+
+Keys (all start with ``label_``):
+
+* ``label_item_id``: the item on screen, pinned until it is saved or skipped. Other pages hand an
+  item over by setting it and switching to ``pages/label.py``.
+* ``label_work``: ``{"<item_id>:<version>": payload}``, the unsaved working payload per item and the
+  version it edits, so unsaved work survives reruns, Back and coming back.
+* ``label_rev``: ``{"<item_id>:<version>": int}``, bumped when the object list changes a drawing, so
+  the drawing widget reloads from the working payload.
+* ``label_t0``: ``{item_id: seconds}``, when the item was first shown (the saved ``duration_ms``).
+* ``label_stale``: the refused save waiting for the labeler's choice (see ``ui.labeling.stale``).
+* ``label_flash``: a one-shot message for the next run ("Saved", "Skipped", an error).
+* ``label_draw_class``: the class new boxes and polygons get.
+* ``label_zoom``: the box canvas zoom factor.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+import streamlit as st
+
+ITEM_KEY = "label_item_id"
+WORK_KEY = "label_work"
+REV_KEY = "label_rev"
+T0_KEY = "label_t0"
+STALE_KEY = "label_stale"
+FLASH_KEY = "label_flash"
+DRAW_CLASS_KEY = "label_draw_class"
+ZOOM_KEY = "label_zoom"
+
+
+def work_id(item_id: int, version: int) -> str:
+    return f"{item_id}:{version}"
+
+
+def _dict(key: str) -> dict[Any, Any]:
+    if key not in st.session_state or not isinstance(st.session_state[key], dict):
+        st.session_state[key] = {}
+    return st.session_state[key]
+
+
+def current_item_id() -> int | None:
+    value = st.session_state.get(ITEM_KEY)
+    return int(value) if value is not None else None
+
+
+def pin_item(item_id: int | None) -> None:
+    if item_id is None:
+        st.session_state.pop(ITEM_KEY, None)
+    else:
+        st.session_state[ITEM_KEY] = int(item_id)
+
+
+def get_work(item_id: int, version: int) -> dict[str, Any] | None:
+    return _dict(WORK_KEY).get(work_id(item_id, version))
+
+
+def set_work(item_id: int, version: int, payload: dict[str, Any]) -> None:
+    _dict(WORK_KEY)[work_id(item_id, version)] = copy.deepcopy(payload)
+
+
+def ensure_work(item_id: int, version: int, initial: dict[str, Any]) -> dict[str, Any]:
+    """The working payload, created from ``initial`` the first time the item is shown."""
+    work = _dict(WORK_KEY)
+    wid = work_id(item_id, version)
+    if wid not in work:
+        work[wid] = copy.deepcopy(initial)
+    _dict(T0_KEY).setdefault(item_id, time.time())
+    return work[wid]
+
+
+def drop_work(item_id: int) -> None:
+    """Forget an item's working state (after it was saved or skipped)."""
+    prefix = f"{item_id}:"
+    for key in (WORK_KEY, REV_KEY):
+        d = _dict(key)
+        for wid in [k for k in d if str(k).startswith(prefix)]:
+            del d[wid]
+    _dict(T0_KEY).pop(item_id, None)
+
+
+def rev(item_id: int, version: int) -> int:
+    return int(_dict(REV_KEY).get(work_id(item_id, version), 0))
+
+
+def bump_rev(item_id: int, version: int) -> int:
+    d = _dict(REV_KEY)
+    wid = work_id(item_id, version)
+    d[wid] = int(d.get(wid, 0)) + 1
+    return d[wid]
+
+
+def duration_ms(item_id: int) -> int | None:
+    t0 = _dict(T0_KEY).get(item_id)
+    return int((time.time() - t0) * 1000) if t0 else None
+
+
+def flash(kind: str, text: str) -> None:
+    st.session_state[FLASH_KEY] = (kind, text)
+
+
+def pop_flash() -> tuple[str, str] | None:
+    return st.session_state.pop(FLASH_KEY, None)
