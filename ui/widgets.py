@@ -13,7 +13,7 @@ import streamlit as st
 from streamlit.errors import FragmentHandledException
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
-from core.domain import ItemStatus, LabelClass, NotFound, Project, ProjectState, ValidationError
+from core.domain import ItemStatus, LabelClass, NotFound, Project, ProjectState, TaskType, ValidationError
 from core.jobs import Job
 from core.store import WriteConflict
 from core.store.labels import StaleEdit, utcnow
@@ -71,6 +71,21 @@ def run_action(fn, *args, success: str | None = None, **kwargs):  # type: ignore
     return result
 
 
+# -- words for core's values --------------------------------------------------------------------------
+
+# ``TaskType.title`` is shadowed by ``str.title`` on Python 3.11 (the property is lost), so the words live here.
+TASK_TITLES = {
+    TaskType.MULTICLASS: "Image classification (one class)",
+    TaskType.MULTILABEL: "Image classification (several classes)",
+    TaskType.BOXES: "Object detection (bounding boxes)",
+    TaskType.POLYGONS: "Instance segmentation (polygons)",
+}
+
+
+def task_title(task: TaskType | str) -> str:
+    return TASK_TITLES[TaskType(task)]
+
+
 # -- empty states and headings ---------------------------------------------------------------------
 
 
@@ -85,7 +100,9 @@ def class_chips(classes: Sequence[LabelClass], counts: dict[int, int] | None = N
     """HTML for coloured class chips (with hotkeys, or counts when given)."""
     chips = []
     for c in classes:
-        extra = f" · {counts.get(c.id, 0):,}" if counts is not None else (f" · {c.hotkey}" if c.hotkey else "")
+        extra = (
+            f" · {counts.get(c.id, 0):,}" if counts is not None else (f" · {c.hotkey}" if c.hotkey else "")
+        )
         chips.append(
             f'<span style="display:inline-block;margin:0 6px 6px 0;padding:2px 10px;border-radius:12px;'
             f'border:2px solid {c.color};font-size:0.85rem"><span style="display:inline-block;width:10px;'
@@ -191,7 +208,9 @@ def job_progress(job: Job) -> None:
     """One job: what it is, its state, a progress bar while it runs, the error in words when it failed."""
     with st.container(border=True):
         head, badge = st.columns([5, 1], vertical_alignment="center")
-        head.markdown(f"**{job_title(job)}** · started by {job.created_by or 'annota'} · {ago(job.created_at)}")
+        head.markdown(
+            f"**{job_title(job)}** · started by {job.created_by or 'annota'} · {ago(job.created_at)}"
+        )
         badge.markdown(job_badge(job.state))
         if job.state in ("queued", "running"):
             text = job.message or ("Waiting for a free worker…" if job.state == "queued" else "Working…")

@@ -1,0 +1,346 @@
+"""Projects: the list with progress, a new project, and the open project's settings."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import auth
+from core.domain import PALETTE, LabelClass, Project, ProjectState, Role, TaskType
+from core.store import projects
+from core.store.projects import ClassSpec
+from ui import resources, session, widgets
+
+TAB_KEY = "projects_tab"
+TABS = ["All projects", "New project", "Settings"]
+NEW_CLASSES_KEY = "new_classes"
+
+
+# -- list ----------------------------------------------------------------------------------------
+
+
+def project_list(user_projects: list[Project]) -> None:
+    if not user_projects:
+        if session.is_admin():
+            widgets.empty_state(
+                "No projects yet",
+                "Create the first one in **New project**: a name, a task type and at least two label classes.",
+                ":material/create_new_folder:",
+            )
+        else:
+            widgets.empty_state(
+                "No projects for you yet", "An administrator adds you to a project; it appears here then."
+            )
+        return
+    progress = resources.all_progress()
+    open_id = st.session_state.get(session.PROJECT_KEY)
+    for project in user_projects:
+        total, labeled, skipped = progress.get(project.id, (0, 0, 0))
+        with st.container(border=True):
+            info, bar, action = st.columns([3, 3, 1], vertical_alignment="center")
+            with info:
+                paused = (
+                    " :orange-badge[:material/pause: Paused]" if project.state is ProjectState.PAUSED else ""
+                )
+                here = " :blue-badge[Open]" if project.id == open_id else ""
+                st.markdown(f"**{project.name}**{paused}{here}")
+                st.caption(
+                    widgets.task_title(project.task_type)
+                    + (f" · {project.description}" if project.description else "")
+                )
+            with bar:
+                if total:
+                    st.progress(
+                        labeled / total,
+                        text=f"{labeled:,} of {total:,} labeled ({labeled / total:.0%}) · {skipped:,} skipped",
+                    )
+                else:
+                    st.caption(":material/image: No images yet. Add some on the **Data** page.")
+            with action:
+                if project.id != open_id and st.button("Open", key=f"open_{project.id}", width="stretch"):
+                    session.open_project(project.id)
+                    st.rerun()
+
+
+# -- new project ----------------------------------------------------------------------------------
+
+
+def _cell(value: object) -> str:
+    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value).strip()
+
+
+def _class_specs(table: pd.DataFrame) -> list[ClassSpec]:
+    """The class rows typed in the editor (blank rows ignored, blank colour/hotkey left to core)."""
+    specs = []
+    for row in table.to_dict("records"):
+        name = _cell(row.get("name"))
+        if name:
+            specs.append(ClassSpec(name, _cell(row.get("color")) or None, _cell(row.get("hotkey")) or None))
+    return specs
+
+
+def new_project_form(user: str) -> None:
+    if not session.is_admin():
+        st.info("Only an administrator can create projects.")
+        return
+    st.subheader("New project")
+    name = st.text_input("Name", key="new_name", placeholder="e.g. Street signs 2025")
+    description = st.text_area("Description", key="new_description", height=68)
+    task = st.selectbox(
+        "Task type",
+        list(TaskType),
+        format_func=widgets.task_title,
+        key="new_task",
+        help="What labelers do with each image. It cannot change later.",
+    )
+    st.markdown("**Label classes**")
+    st.caption(
+        "One row per class, at least two. Leave colour and hotkey empty to get a free one; "
+        "a hotkey is one letter or digit (s, b, a, n, k, z are taken by labeling actions)."
+    )
+    start = pd.DataFrame({"name": ["", ""], "color": PALETTE[:2], "hotkey": ["1", "2"]})
+    table = st.data_editor(
+        start,
+        key=NEW_CLASSES_KEY,
+        num_rows="dynamic",
+        hide_index=True,
+        column_config={
+            "name": st.column_config.TextColumn("Class", required=True),
+            "color": st.column_config.TextColumn("Colour (#rrggbb)", validate=r"^#[0-9a-fA-F]{6}$"),
+            "hotkey": st.column_config.TextColumn("Hotkey", max_chars=1),
+        },
+    )
+    specs = _class_specs(table)
+    if specs:
+        shown = [
+            LabelClass(0, 0, s.name, s.color or PALETTE[i % len(PALETTE)], s.hotkey, i)
+            for i, s in enumerate(specs)
+        ]
+        st.markdown(widgets.class_chips(shown), unsafe_allow_html=True)
+    kind = st.radio("Instructions", ["Text", "Link"], horizontal=True, key="new_instr_kind")
+    instructions, url = "", ""
+    if kind == "Text":
+        instructions = st.text_area(
+            "Instructions for labelers (markdown)", key="new_instructions", placeholder="What counts as a …?"
+        )
+    else:
+        url = st.text_input("Link to the instructions", key="new_url", placeholder="https://…")
+    precision = st.slider(
+        "Target precision for pre-labels",
+        min_value=0.80,
+        max_value=0.99,
+        value=0.95,
+        step=0.01,
+        key="new_precision",
+        format="percent",
+        help="The model proposes labels only where its measured precision reaches this.",
+    )
+    if st.button("Create project", type="primary", icon=":material/add:", key="create_project"):
+        project = widgets.run_action(
+            projects.create_project,
+            resources.store(),
+            name,
+            task,
+            specs,
+            description=description,
+            instructions=instructions,
+            instructions_url=url,
+            created_by=user,
+            target_precision=float(precision),
+            success="Project created.",
+        )
+        if project is not None:
+            resources.forget_reads()
+            session.open_project(project.id)
+            for key in ("new_name", "new_description", NEW_CLASSES_KEY, "new_instructions", "new_url"):
+                st.session_state.pop(key, None)
+            st.session_state["_goto_tab"] = "All projects"
+            st.rerun()
+
+
+# -- settings of the open project ---------------------------------------------------------------------
+
+
+def settings(project: Project, user: str) -> None:
+    st.subheader(f"Settings · {project.name}")
+    if not session.is_admin():
+        st.info("Only an administrator can change a project's settings.")
+        return
+    state_col, _ = st.columns([2, 3])
+    with state_col:
+        if project.state is ProjectState.ACTIVE:
+            st.caption(":green-badge[Active] labelers get images from the queue.")
+            if st.button("Pause project", icon=":material/pause:", key="pause"):
+                _set_state(project, ProjectState.PAUSED)
+        else:
+            st.caption(":orange-badge[Paused] labelers get no new images until you resume.")
+            if st.button("Resume project", icon=":material/play_arrow:", key="resume", type="primary"):
+                _set_state(project, ProjectState.ACTIVE)
+    details, classes_tab, team = st.tabs(["Details", "Label classes", "Team"])
+    with details:
+        details_form(project)
+    with classes_tab:
+        classes_editor(project, user)
+    with team:
+        team_editor(project)
+
+
+def _set_state(project: Project, state: ProjectState) -> None:
+    if widgets.run_action(projects.set_state, resources.store(), project.id, state) is not None:
+        resources.forget_reads()
+        st.rerun()
+
+
+def details_form(project: Project) -> None:
+    with st.form(f"details_{project.id}"):
+        name = st.text_input("Name", value=project.name)
+        description = st.text_area("Description", value=project.description, height=68)
+        instructions = st.text_area("Instructions (markdown)", value=project.instructions)
+        url = st.text_input("Instructions link", value=project.instructions_url, placeholder="https://…")
+        precision = st.slider(
+            "Target precision", 0.80, 0.99, float(project.target_precision), 0.01, format="percent"
+        )
+        if st.form_submit_button("Save details", type="primary"):
+            done = widgets.run_action(
+                projects.update_project,
+                resources.store(),
+                project.id,
+                name=name,
+                description=description,
+                instructions=instructions,
+                instructions_url=url,
+                target_precision=float(precision),
+                success="Details saved.",
+            )
+            if done is not None:
+                resources.forget_reads()
+                st.rerun()
+
+
+def classes_editor(project: Project, user: str) -> None:
+    store = resources.store()
+    classes = projects.list_classes(store, project.id)
+    counts = resources.project_stats(project.id).images_by_class
+    st.caption("Rename, recolour or re-key classes at any time; labels keep pointing at the same class.")
+    with st.form(f"classes_{project.id}"):
+        edits = {}
+        for c in classes:
+            col_color, col_name, col_key, col_used = st.columns([1, 4, 1, 2], vertical_alignment="bottom")
+            color = col_color.color_picker("Colour", c.color, key=f"cls_color_{c.id}")
+            name = col_name.text_input("Name", c.name, key=f"cls_name_{c.id}")
+            key = col_key.text_input("Key", c.hotkey or "", max_chars=1, key=f"cls_key_{c.id}")
+            col_used.caption(f"{counts.get(c.id, 0):,} image(s)")
+            edits[c.id] = (c, name, color, key)
+        if st.form_submit_button("Save classes", type="primary"):
+            changed = 0
+            for c, name, color, key in edits.values():
+                if (name, color.lower(), key or None) != (c.name, c.color, c.hotkey):
+                    ok = widgets.run_action(
+                        projects.update_class, store, c.id, name=name, color=color, hotkey=key
+                    )
+                    changed += ok is not None
+            if changed:
+                resources.forget_reads()
+                st.toast(f"{changed} class(es) saved.", icon=":material/check_circle:")
+    add_col, delete_col = st.columns(2)
+    with add_col, st.container(border=True):
+        st.markdown("**Add a class**")
+        new_name = st.text_input("Name", key="add_cls_name")
+        c1, c2 = st.columns(2)
+        new_color = c1.color_picker("Colour", PALETTE[len(classes) % len(PALETTE)], key="add_cls_color")
+        new_key = c2.text_input("Hotkey", key="add_cls_key", max_chars=1, placeholder="auto")
+        if st.button("Add class", icon=":material/add:", key="add_cls"):
+            spec = ClassSpec(new_name, new_color, new_key or None)
+            if (
+                widgets.run_action(projects.add_class, store, project.id, spec, success="Class added.")
+                is not None
+            ):
+                resources.forget_reads()
+                st.session_state.pop("add_cls_name", None)
+                st.rerun()
+    with delete_col, st.container(border=True):
+        st.markdown("**Delete a class**")
+        names = {c.id: c.name for c in classes}
+        victim = st.selectbox("Class", list(names), format_func=names.get, index=None, key="del_cls")
+        target = None
+        if victim is not None:
+            used = projects.class_usage(store, victim)
+            if used:
+                others = [cid for cid in names if cid != victim]
+                st.caption(f"{used:,} image(s) use **{names[victim]}**; their labels move to another class.")
+                target = st.selectbox("Move its labels to", others, format_func=names.get, key="del_target")
+            else:
+                st.caption("No image uses it.")
+        if st.button("Delete class", icon=":material/delete:", key="del_cls_go", disabled=victim is None):
+            moved = widgets.run_action(projects.delete_class, store, victim, reassign_to=target, author=user)
+            if moved is not None:
+                resources.forget_reads()
+                st.session_state.pop("del_cls", None)
+                st.toast(f"Class deleted ({moved} label(s) moved).", icon=":material/check_circle:")
+                st.rerun()
+
+
+def team_editor(project: Project) -> None:
+    store = resources.store()
+    members = projects.list_members(store, project.id)
+    users = {u.username: u for u in auth.list_users(store)}
+    st.caption("Administrators see every project; labelers see the projects they are members of.")
+    if members:
+        st.markdown(
+            " ".join(
+                f":blue-badge[:material/person: {users[m].display_name if m in users else m}]"
+                for m in members
+            )
+        )
+    else:
+        st.caption("No members yet.")
+    left, right = st.columns(2)
+    with left, st.container(border=True):
+        st.markdown("**Add someone who has an account**")
+        candidates = [u for u in users if u not in members]
+        who = st.selectbox("User", candidates, index=None, key="member_pick", placeholder="Choose a user…")
+        if st.button("Add to project", key="member_add", disabled=who is None):
+            widgets.run_action(projects.add_member, store, project.id, users[who].id, success=f"{who} added.")
+            st.rerun()
+    with right, st.form("new_user", clear_on_submit=True):
+        st.markdown("**Create an account**")
+        username = st.text_input("User name")
+        display = st.text_input("Display name")
+        password = st.text_input("First password", type="password", help="At least 6 characters.")
+        role = st.radio(
+            "Role", [Role.LABELER, Role.ADMIN], format_func=lambda r: r.value.capitalize(), horizontal=True
+        )
+        if st.form_submit_button("Create and add", type="primary"):
+            user = widgets.run_action(auth.create_user, store, username, password, role, display)
+            if user is not None:
+                projects.add_member(store, project.id, user.id)
+                st.toast(f"{user.username} can sign in now.", icon=":material/check_circle:")
+                st.rerun()
+
+
+# -- page -------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    user = session.require_user()
+    st.title("Projects")
+    st.caption("Pick the project to work on, or set one up.")
+    if "_goto_tab" in st.session_state:
+        st.session_state[TAB_KEY] = st.session_state.pop("_goto_tab")
+    mine = session.visible_projects(user)
+    project = session.current_project()
+    default = "New project" if not mine and session.is_admin() else "All projects"
+    tab_list, tab_new, tab_settings = st.tabs(TABS, key=TAB_KEY, default=default)
+    with tab_list:
+        project_list(mine)
+    with tab_new:
+        new_project_form(user.username)
+    with tab_settings:
+        if project is None:
+            widgets.empty_state("No project open", "Open a project in the list to see its settings.")
+        else:
+            settings(project, user.username)
+
+
+with widgets.error_boundary("the projects page"):
+    main()

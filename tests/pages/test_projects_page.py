@@ -1,0 +1,140 @@
+"""Projects: empty state, list with progress, create, settings (pause, classes, team)."""
+
+from __future__ import annotations
+
+from core import auth
+from core.domain import ProjectState
+from core.store import projects
+from core.store.items import NewItem, add_items
+from core.store.labels import save_label
+from tests.pages.helpers import make_project, page, texts
+
+PAGE = "pages/projects.py"
+
+
+def test_empty_state_for_admin_and_labeler(runtime, admin, labeler):
+    at = page(PAGE, admin).run()
+    assert not at.exception and not at.error
+    assert "No projects yet" in texts(at)
+    at = page(PAGE, labeler).run()
+    assert "No projects for you yet" in texts(at)
+    assert "Only an administrator can create projects." in texts(at)
+
+
+def test_signed_out_is_asked_to_sign_in(runtime):
+    at = page(PAGE).run()
+    assert "Please sign in first." in texts(at)
+
+
+def test_list_shows_progress_and_open_sets_project(runtime, admin):
+    p = make_project(runtime, "multiclass", "Flowers")
+    add_items(runtime.store, p.id, [NewItem(f"/x/{i}.jpg", 10, 10, f"h{i}") for i in range(4)])
+    cat = projects.list_classes(runtime.store, p.id)[0]
+    save_label(runtime.store, 1, {"class_id": cat.id}, author="admin", base_version=0)
+    at = page(PAGE, admin).run()
+    assert not at.exception and not at.error
+    assert "Flowers" in texts(at)
+    bars = [b for b in at.get("progress")]
+    assert bars and "1 of 4 labeled (25%)" in bars[0].proto.text
+    next(b for b in at.button if b.label == "Open").click().run()
+    assert at.session_state["project_id"] == p.id
+
+
+def test_create_project_via_form(runtime, admin):
+    at = page(PAGE, admin).run()
+    at.text_input(key="new_name").input("Street signs")
+    at.selectbox(key="new_task").select_index(2)  # boxes
+    at.session_state["new_classes"] = {
+        "edited_rows": {0: {"name": "stop"}, 1: {"name": "yield", "color": "#123456", "hotkey": "y"}},
+        "added_rows": [{"name": "speed"}],
+        "deleted_rows": [],
+    }
+    at.run()
+    at.text_area(key="new_instructions").input("Draw a box around each sign.")
+    at.button(key="create_project").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (p,) = projects.list_projects(runtime.store)
+    assert (p.name, p.task_type.value, p.instructions) == (
+        "Street signs",
+        "boxes",
+        "Draw a box around each sign.",
+    )
+    classes = projects.list_classes(runtime.store, p.id)
+    assert [c.name for c in classes] == ["stop", "yield", "speed"]
+    assert (classes[1].color, classes[1].hotkey) == ("#123456", "y")
+    assert at.session_state["project_id"] == p.id
+
+
+def test_create_with_one_class_is_refused_in_words(runtime, admin):
+    at = page(PAGE, admin).run()
+    at.text_input(key="new_name").input("Lonely")
+    at.session_state["new_classes"] = {
+        "edited_rows": {0: {"name": "only"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.run()
+    at.button(key="create_project").click().run()
+    assert "at least two label classes" in texts(at)
+    assert projects.list_projects(runtime.store) == []
+
+
+def test_pause_and_resume(runtime, admin, project):
+    at = page(PAGE, admin, project.id).run()
+    at.button(key="pause").click().run()
+    assert projects.get_project(runtime.store, project.id).state is ProjectState.PAUSED
+    assert "Paused" in texts(at)
+    at.button(key="resume").click().run()
+    assert projects.get_project(runtime.store, project.id).state is ProjectState.ACTIVE
+
+
+def test_rename_recolour_and_add_class(runtime, admin, project):
+    cat, dog = projects.list_classes(runtime.store, project.id)
+    at = page(PAGE, admin, project.id).run()
+    at.text_input(key=f"cls_name_{cat.id}").input("kitten")
+    at.color_picker(key=f"cls_color_{dog.id}").pick("#0000ff")
+    next(b for b in at.button if b.label == "Save classes").click().run()
+    assert not at.error, [e.value for e in at.error]
+    cat2, dog2 = projects.list_classes(runtime.store, project.id)
+    assert (cat2.name, dog2.color) == ("kitten", "#0000ff")
+    at.text_input(key="add_cls_name").input("bird")
+    at.button(key="add_cls").click().run()
+    assert [c.name for c in projects.list_classes(runtime.store, project.id)] == ["kitten", "dog", "bird"]
+
+
+def test_delete_used_class_needs_reassignment(runtime, admin):
+    p = make_project(runtime, "multiclass")
+    projects.add_class(runtime.store, p.id, "bird")
+    cat, dog, bird = projects.list_classes(runtime.store, p.id)
+    add_items(runtime.store, p.id, [NewItem("/x/a.jpg", 10, 10, "ha")])
+    save_label(runtime.store, 1, {"class_id": bird.id}, author="admin", base_version=0)
+    at = page(PAGE, admin, p.id).run()
+    at.selectbox(key="del_cls").select(bird.id).run()
+    assert "1 image(s) use **bird**" in texts(at)
+    at.selectbox(key="del_target").select(dog.id).run()
+    at.button(key="del_cls_go").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert [c.name for c in projects.list_classes(runtime.store, p.id)] == ["cat", "dog"]
+    assert projects.class_usage(runtime.store, dog.id) == 1
+
+
+def test_team_create_labeler_and_add_member(runtime, admin, project):
+    at = page(PAGE, admin, project.id).run()
+    form = at.get("form")
+    assert form
+    inputs = {t.label: t for t in at.text_input}
+    inputs["User name"].input("bob")
+    inputs["First password"].input("bob-secret")
+    next(b for b in at.button if b.label == "Create and add").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert auth.authenticate(runtime.store, "bob", "bob-secret") is not None
+    assert projects.list_members(runtime.store, project.id) == ["bob"]
+
+
+def test_labeler_sees_only_member_projects(runtime, labeler):
+    mine = make_project(runtime, name="Mine")
+    make_project(runtime, name="Other")
+    projects.add_member(runtime.store, mine.id, labeler.id)
+    at = page(PAGE, labeler).run()
+    body = texts(at)
+    assert "Mine" in body and "Other" not in body
