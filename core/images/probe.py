@@ -88,8 +88,9 @@ def size_words(n: int) -> str:
 def _truncation(fmt: str, data: bytes) -> str | None:
     """A cheap check that the file is complete, by format; the reason, or None when it looks whole."""
     if fmt in ("JPEG", "MPO"):
-        # Every JPEG ends with the EOI marker FFD9; some writers pad or append a little after it.
-        if b"\xff\xd9" not in data[-1024:]:
+        # Every JPEG ends with the EOI marker FFD9. Some cameras append a trailer after it: only
+        # then is the image decoded (in draft mode, at 1/8 scale) to tell a trailer from a cut.
+        if b"\xff\xd9" not in data[-1024:] and _jpeg_decode_fails(data):
             return "truncated: the JPEG ends before its end-of-image marker"
     elif fmt == "PNG":
         if _PNG_IEND not in data[-64:]:
@@ -106,6 +107,16 @@ def _truncation(fmt: str, data: bytes) -> str | None:
         if declared and len(data) < declared:
             return f"truncated: the BMP file holds {len(data)} of {declared} bytes"
     return None
+
+
+def _jpeg_decode_fails(data: bytes) -> bool:
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
+            im.load()
+    except Exception:
+        return True
+    return False
 
 
 def probe_bytes(data: bytes, name: str = "", *, max_pixels: int = MAX_PIXELS) -> Probe:

@@ -40,7 +40,7 @@ _TRANSPOSE = {
 stats = {"renders": 0}  # renditions made by this process (cache misses)
 
 
-class ImageUnavailable(RuntimeError):
+class ImageUnavailable(OSError):
     """The original of an item is gone or cannot be decoded; the message is for the user."""
 
 

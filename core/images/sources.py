@@ -310,6 +310,11 @@ class FolderWatcher:
             self._state[src.id] = _Watched(src.path, scan.dir_mtimes)
             self._remember_refused(self._state[src.id], rep)
             return rep
+        if state.root not in state.dir_mtimes:  # the folder was gone: start afresh once it is back
+            if os.path.isdir(state.root):
+                del self._state[src.id]
+                return self._poll_source(src)
+            return None
         changed = [d for d, m in state.dir_mtimes.items() if _mtime(d) != m]
         now_ns = time.time_ns()
         retry = [

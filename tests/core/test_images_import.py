@@ -212,3 +212,32 @@ def test_symlink_inside_folder_is_imported_once(tmp_path: Path, store: Store, pr
     os.symlink(folder, folder / "loop")  # a folder link: not followed, no endless walk
     report = rescan(store, add_folder(store, project_id, folder).id)
     assert report.added == 1 and len(report.duplicates) == 1 and report.errors == []
+
+
+def test_import_job_with_a_folder_param_adds_the_source(
+    tmp_path: Path, store: Store, project_id: int
+) -> None:
+    import core.images  # noqa: F401  (registers the job kinds)
+
+    folder = tmp_path / "by-param"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"{i}.png").write_bytes(image_bytes(seed=40 + i))
+    (folder / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    runner = JobRunner(store, workers=1, poll_s=0.05).start()
+    try:
+        job = runner.submit("import_folder", {"folder": str(folder), "watch": False}, project_id=project_id)
+        done = runner.wait(job.id, timeout=60)
+        missing = runner.wait(
+            runner.submit("import_folder", {"folder": str(tmp_path / "nope")}, project_id=project_id).id
+        )
+    finally:
+        runner.stop()
+    assert done.state == "done" and done.progress == 1.0
+    assert (done.result["added"], done.result["errors"]) == (3, 1)
+    assert (
+        done.result["error_list"][0][0].endswith("bad.png") and "truncated" in done.result["error_list"][0][1]
+    )
+    [src] = list_sources(store, project_id)
+    assert src.id == done.result["source_id"] and src.watch is False
+    assert missing.state == "failed" and "does not exist" in (missing.error or "")

@@ -92,6 +92,11 @@ def test_probe_does_not_decode_pixels(monkeypatch: pytest.MonkeyPatch) -> None:
     assert probe_bytes(png).width == 40
 
 
+def test_jpeg_with_a_trailer_after_its_end_marker_is_accepted() -> None:
+    data = encode("JPEG", (64, 64), (0, 0, 0)) + b"SEFT" + bytes(range(256)) * 20  # as some phones append
+    assert probe_bytes(data).width == 64
+
+
 @pytest.mark.parametrize(
     ("data", "reason_words"),
     [

@@ -105,3 +105,20 @@ def test_quiet_poll_lists_no_folder(tmp_path: Path, store: Store, monkeypatch: p
     assert listed == [str(folder.resolve() / "b")]  # only the changed folder is listed
     assert report[src.id].added == 1
     assert get_source(store, src.id).last_scan_added == 1
+
+
+def test_watcher_survives_its_folder_going_and_coming_back(tmp_path: Path, store: Store) -> None:
+    pid = create_project(store, "G", "multiclass", ["a", "b"]).id
+    folder = tmp_path / "comes-and-goes"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(png(50))
+    src = add_folder(store, pid, folder, watch=True)
+    watcher = FolderWatcher(store, interval_s=60, settle_s=0.0)
+    assert watcher.poll()[src.id].added == 1
+    moved = tmp_path / "elsewhere"
+    folder.rename(moved)
+    assert watcher.poll() == {}
+    moved.rename(folder)
+    (folder / "b.png").write_bytes(png(51))
+    assert watcher.poll()[src.id].added == 1
+    assert count_items(store, pid) == 2
