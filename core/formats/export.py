@@ -1,7 +1,8 @@
 """Export a project from the store: streaming, constant memory, as the ``export`` job.
 
 ``iter_records`` reads items joined to their current annotation (``items.annotation_id``) in id
-order with ``fetchmany`` on its own cursor, so the rows never sit in Python all at once; each
+order, a window of ``CHUNK`` item ids per query, on its own cursor inside one read transaction (one
+snapshot), so neither Python nor DuckDB ever holds all the rows; each
 payload is validated again (a class may have been deleted since) and a payload that no longer
 validates is left out **and reported**. File names are the images' base names; when two items share
 one (compared without case), the first keeps it and the later ones are exported as
@@ -54,7 +55,7 @@ FORMATS: dict[str, FormatSpec] = {
 }
 INCLUDE = ("labeled", "all")
 MAX_ISSUES_IN_RESULT = 100
-CHUNK = 2000
+CHUNK = 5000
 PROGRESS_EVERY = 1000  # records between progress reports (the job writes at most 4 a second)
 
 
@@ -155,6 +156,7 @@ def iter_records(
     where = _where(include)
     # a cursor of its own: the job's progress writes go through this thread's store cursor
     cur = store.cursor().cursor()
+    cur.execute("BEGIN TRANSACTION")  # one snapshot for every chunk query
     try:
         shared = {
             r[0]
@@ -164,12 +166,7 @@ def iter_records(
             ).fetchall()
         }
         taken: set[str] = set()  # names among ``shared`` already given out (bounded by the collisions)
-        cur.execute(
-            "SELECT i.id, i.path, i.width, i.height, i.status, a.payload, a.author, a.source"
-            f" FROM items i LEFT JOIN annotations a ON a.id = i.annotation_id WHERE {where} ORDER BY i.id",
-            [project_id],
-        )
-        while rows := cur.fetchmany(chunk_size):
+        for rows in _chunks(cur, where, project_id, chunk_size):
             for item_id, path, width, height, status, payload_text, author, source in rows:
                 file_name = _base_name(path)
                 key = file_name.lower()
@@ -194,7 +191,35 @@ def iter_records(
                         continue
                 yield ExportRecord(file_name, width, height, payload, path, item_id, status, author, source)
     finally:
+        cur.execute("ROLLBACK")
         cur.close()
+
+
+def _chunks(cur: Any, where: str, project_id: int, chunk_size: int) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows in id order, one window of ``chunk_size`` item ids per query.
+
+    One ``ORDER BY`` over the whole join would make DuckDB hold the sorted result (about 400 bytes an
+    item); id windows found first (one integer per chunk) keep each query, and memory, small.
+    """
+    bounds = [
+        r[0]
+        for r in cur.execute(
+            f"SELECT id FROM (SELECT i.id, row_number() OVER (ORDER BY i.id) AS rn FROM items i WHERE {where})"
+            " WHERE (rn - 1) % ? = 0 ORDER BY id",
+            [project_id, chunk_size],
+        ).fetchall()
+    ]
+    select = (
+        "SELECT i.id, i.path, i.width, i.height, i.status, a.payload, a.author, a.source"
+        f" FROM items i LEFT JOIN annotations a ON a.id = i.annotation_id WHERE {where} AND i.id >= ?"
+    )
+    for k, lo in enumerate(bounds):
+        if k + 1 < len(bounds):
+            yield cur.execute(
+                f"{select} AND i.id < ? ORDER BY i.id", [project_id, lo, bounds[k + 1]]
+            ).fetchall()
+        else:
+            yield cur.execute(f"{select} ORDER BY i.id", [project_id, lo]).fetchall()
 
 
 def _slug(name: str) -> str:

@@ -18,6 +18,7 @@ from core.formats.export import export_project, iter_records
 from core.jobs import JobRunner
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label
+from core.store.projects import create_project
 
 
 @pytest.fixture
@@ -147,10 +148,21 @@ def test_bad_params_fail_the_job(tmp_path: Path, runner_for, params: dict, messa
     assert job.state == "failed" and message in job.error
 
 
-def test_streams_in_chunks_in_id_order(tmp_path: Path) -> None:
+@pytest.mark.parametrize("chunk_size", [1, 3, 7, 1000])
+def test_streams_in_chunks_in_id_order(tmp_path: Path, chunk_size: int) -> None:
     lab = make_project(tmp_path, TaskType.POLYGONS, n=25, n_unlabeled=5)
-    recs = list(iter_records(lab.store, lab.project_id, "all", chunk_size=3))
-    assert [r.item_id for r in recs] == lab.item_ids
+    other = create_project(lab.store, "other", TaskType.POLYGONS, ["x", "y"]).id  # ids interleave
+    for k in range(3):
+        add_items(lab.store, other, [NewItem(f"/o/{k}.jpg", 10, 10, f"o{k}")])
+        add_items(lab.store, lab.project_id, [NewItem(f"/p/{k}.jpg", 10, 10, f"p{k}")])
+    mine = [
+        r[0]
+        for r in lab.store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [lab.project_id])
+    ]
+    recs = list(iter_records(lab.store, lab.project_id, "all", chunk_size=chunk_size))
+    assert [r.item_id for r in recs] == mine == [*lab.item_ids, *mine[-3:]]
+    labeled = list(iter_records(lab.store, lab.project_id, "labeled", chunk_size=chunk_size))
+    assert [r.item_id for r in labeled] == sorted(lab.payloads)
     assert [r.payload for r in recs if r.payload] == [
         lab.payloads[i] for i in lab.item_ids if i in lab.payloads
     ]
