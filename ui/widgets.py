@@ -14,7 +14,7 @@ from streamlit.errors import FragmentHandledException
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from core.domain import ItemStatus, LabelClass, NotFound, Project, ProjectState, TaskType, ValidationError
-from core.jobs import Job
+from core.jobs import Job, list_jobs
 from core.store import WriteConflict
 from core.store.labels import StaleEdit, utcnow
 
@@ -218,5 +218,44 @@ def job_progress(job: Job) -> None:
         elif job.state == "failed":
             first = (job.error or job.message or "unknown error").splitlines()[0]
             st.error(f"It failed: {first}", icon=":material/error:")
-        elif job.message and job.message not in ("Done",):
-            st.caption(job.message)
+        else:
+            result = job.result if isinstance(job.result, dict) else {}
+            summary = result.get("summary") or (job.message if job.message not in ("", "Done") else "")
+            if summary:
+                st.caption(f"{summary} · took {duration(job.duration_s)}")
+            refused = result.get("error_list") or []
+            if refused:
+                with st.expander(f"{result.get('errors', len(refused)):,} file(s) refused, and why"):
+                    st.dataframe(
+                        [{"file": f, "reason": why} for f, why in refused], hide_index=True, width="stretch"
+                    )
+
+
+def jobs_panel(
+    project_id: int, kinds: Sequence[str] | None = None, *, limit: int = 5, key: str = "jobs", title: str = ""
+) -> list[Job]:
+    """The project's latest jobs (of ``kinds``) with progress bars, refreshed every second while one runs;
+    when the last one ends the whole page reruns (so counts catch up). Returns the jobs shown."""
+    from ui.resources import forget_reads, store
+
+    def latest() -> list[Job]:
+        jobs = list_jobs(store(), project_id, limit=50)
+        return [j for j in jobs if kinds is None or j.kind in kinds][:limit]
+
+    shown = latest()
+    running = any(j.active for j in shown)
+
+    @st.fragment(run_every=1.0 if running else None)
+    def panel() -> None:
+        jobs = latest()
+        if title and jobs:
+            st.markdown(f"**{title}**")
+        for job in jobs:
+            job_progress(job)
+        if running and not any(j.active for j in jobs):
+            forget_reads()
+            st.rerun(scope="app")
+
+    with st.container(key=f"{key}_panel"):
+        panel()
+    return shown
