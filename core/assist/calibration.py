@@ -1,0 +1,335 @@
+"""Calibration: from held-out human labels, the confidence threshold that reaches a target precision.
+
+With few labels there is no separate validation set, so every labeled item gets an out-of-fold
+prediction (k-fold cross-validation of the head). A proposal is *correct* when it equals the human
+answer (the class, or for multi-label the whole set of classes).
+
+The threshold is chosen **conservatively**: at each candidate threshold the precision of the
+proposals at or above it gets a one-sided Clopper-Pearson lower bound at ``confidence_level``, and
+thresholds are tested from the most confident down (fixed-sequence testing: the first failure
+stops), so the chosen threshold's true precision reaches the target with probability about
+``confidence_level``, not only its estimate. Where no threshold passes, there is no threshold
+(``inf``) and nothing is proposed. Nothing below the threshold is ever shown.
+
+Multi-label: per class, a threshold on P(class) for "this class is present" claims; and for the
+whole proposal (the set of classes with P >= 0.5), a threshold on its confidence, the minimum
+over classes of the claim's probability (P or 1 - P).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.special import betaincinv
+
+from core.assist.heads import HeadConfig, LabelSpace, train_head
+
+DEFAULT_TARGET = 0.95
+DEFAULT_CONFIDENCE_LEVEL = 0.8
+START_FRACTION = 0.1
+
+
+def precision_lower_bound(
+    correct: np.ndarray | int, shown: np.ndarray | int, confidence_level: float
+) -> np.ndarray:
+    """One-sided Clopper-Pearson lower bound on a proportion ``correct / shown``."""
+    k = np.asarray(correct, dtype=np.float64)
+    n = np.asarray(shown, dtype=np.float64)
+    alpha = 1.0 - confidence_level
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lb = betaincinv(np.maximum(k, 1e-12), n - k + 1.0, alpha)
+    return np.where((k <= 0) | (n <= 0), 0.0, lb)
+
+
+def min_shown_for(target: float, confidence_level: float) -> int:
+    """Fewest held-out proposals, all correct, whose lower bound reaches ``target``."""
+    n = int(np.ceil(np.log(1.0 - confidence_level) / np.log(target)))
+    while precision_lower_bound(n, n, confidence_level) < target:
+        n += 1
+    return n
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """The chosen threshold on held-out predictions and what it gives there."""
+
+    threshold: float  # inf: nothing may be proposed
+    n_heldout: int
+    n_shown: int
+    n_correct: int
+    lower_bound: float  # of the precision at the threshold
+
+    @property
+    def precision(self) -> float:
+        return self.n_correct / self.n_shown if self.n_shown else float("nan")
+
+    @property
+    def coverage(self) -> float:
+        return self.n_shown / self.n_heldout if self.n_heldout else 0.0
+
+    @property
+    def found(self) -> bool:
+        return bool(np.isfinite(self.threshold))
+
+
+def choose_threshold(
+    confidence: np.ndarray,
+    correct: np.ndarray,
+    target: float = DEFAULT_TARGET,
+    confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
+    start_fraction: float = START_FRACTION,
+) -> ThresholdChoice:
+    """The lowest threshold whose precision lower bound reaches ``target`` (fixed-sequence test).
+
+    The sequence starts at the cut holding ``max(min_shown_for(...), start_fraction * n)``
+    proposals (a choice made from counts only, so the test stays valid): starting lower would let
+    a single early error among the most confident few stop the whole sequence.
+    """
+    conf = np.asarray(confidence, dtype=np.float64)
+    ok = np.asarray(correct, dtype=bool)
+    n = len(conf)
+    none = ThresholdChoice(float("inf"), n, 0, 0, 0.0)
+    if n == 0:
+        return none
+    order = np.argsort(-conf, kind="stable")
+    c_sorted, ok_sorted = conf[order], ok[order]
+    cum_ok = np.cumsum(ok_sorted)
+    # a cut after position i is valid only where the next confidence is lower (ties stay together)
+    last_of_tie = np.r_[c_sorted[1:] < c_sorted[:-1], True]
+    cuts = np.flatnonzero(last_of_tie)
+    shown = cuts + 1
+    start = max(min_shown_for(target, confidence_level), int(np.ceil(start_fraction * n)))
+    cuts = cuts[shown >= start]  # depends on counts only
+    if len(cuts) == 0:
+        return none
+    lbs = precision_lower_bound(cum_ok[cuts], cuts + 1, confidence_level)
+    failed = np.flatnonzero(lbs < target)
+    passed = len(cuts) if len(failed) == 0 else int(failed[0])  # the first failure stops the sequence
+    if passed == 0:
+        return none
+    i = int(cuts[passed - 1])
+    return ThresholdChoice(float(c_sorted[i]), n, i + 1, int(cum_ok[i]), float(lbs[passed - 1]))
+
+
+def precision_curve(
+    confidence: np.ndarray,
+    correct: np.ndarray,
+    confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
+    points: int = 20,
+) -> list[dict[str, float]]:
+    """Precision (estimate and lower bound) and coverage against threshold, for the dashboard."""
+    conf = np.asarray(confidence, dtype=np.float64)
+    ok = np.asarray(correct, dtype=bool)
+    if len(conf) == 0:
+        return []
+    out = []
+    for t in np.unique(np.quantile(conf, np.linspace(0.0, 0.95, points))):
+        sel = conf >= t
+        k, m = int(ok[sel].sum()), int(sel.sum())
+        lb = float(precision_lower_bound(k, m, confidence_level))
+        out.append({"threshold": float(t), "precision": k / m, "lower_bound": lb, "coverage": m / len(conf)})
+    return out
+
+
+# ---------------------------------------------------------------- cross-validation
+
+
+def folds_for(space: LabelSpace, y: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """A fold number per item; stratified by class for multi-class."""
+    n = len(y)
+    rng = np.random.default_rng(seed)
+    fold = np.empty(n, dtype=np.int64)
+    if space.multilabel:
+        fold[rng.permutation(n)] = np.arange(n) % k
+        return fold
+    offset = 0
+    for c in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == c))
+        fold[members] = (np.arange(len(members)) + offset) % k
+        offset += len(members)
+    return fold
+
+
+def out_of_fold_proba(
+    space: LabelSpace,
+    x: np.ndarray,
+    y: np.ndarray,
+    folds: int = 5,
+    config: HeadConfig | None = None,
+    center: np.ndarray | None = None,
+    seed: int = 0,
+) -> np.ndarray:
+    """Each labeled item's probabilities from a head that did not see it, ``(n, C)``."""
+    n = len(x)
+    k = max(2, min(folds, n))
+    fold = folds_for(space, y, k, seed)
+    out = np.zeros((n, space.n_classes), dtype=np.float32)
+    for f in range(k):
+        test = fold == f
+        if not test.any() or test.all():
+            continue
+        head = train_head(space, x[~test], y[~test], config, center)
+        out[test] = head.predict_proba(x[test])
+    return out
+
+
+# ---------------------------------------------------------------- proposals
+
+
+@dataclass(frozen=True)
+class Proposals:
+    """What the head proposes for some items. ``classes`` is ``(n,)`` class ids (multi-class) or
+    ``(n, C)`` bool presence in ``space`` column order (multi-label)."""
+
+    space: LabelSpace
+    classes: np.ndarray
+    confidence: np.ndarray  # (n,) of the whole proposal
+    shown: np.ndarray  # (n,) bool: passed the calibrated threshold
+
+    def class_ids(self, i: int) -> list[int]:
+        if self.space.multilabel:
+            return self.space.decode(np.flatnonzero(self.classes[i]))
+        return [int(self.classes[i])]
+
+    def payload(self, i: int) -> dict[str, Any]:
+        """The proposal as an annotation payload (see ``core.domain``)."""
+        if self.space.multilabel:
+            return {"class_ids": self.class_ids(i), "score": round(float(self.confidence[i]), 4)}
+        return {"class_id": int(self.classes[i]), "score": round(float(self.confidence[i]), 4)}
+
+
+def proposal_confidence(space: LabelSpace, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(classes, confidence)`` of the natural proposal of each row of ``proba``."""
+    p = np.asarray(proba, dtype=np.float64)
+    if space.multilabel:
+        present = p >= 0.5
+        claim = np.where(present, p, 1.0 - p)
+        return present, claim.min(axis=1)
+    cols = p.argmax(axis=1)
+    return np.array(space.class_ids, dtype=np.int64)[cols], p.max(axis=1)
+
+
+def proposal_correct(space: LabelSpace, classes: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Whether each proposal equals the human answer (encoded targets)."""
+    if space.multilabel:
+        return np.all(classes == (np.asarray(y) >= 0.5), axis=1)
+    return np.asarray(classes) == np.array(space.class_ids, dtype=np.int64)[np.asarray(y)]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Thresholds from held-out labels, and the evidence behind them."""
+
+    space: LabelSpace
+    target: float
+    confidence_level: float
+    choice: ThresholdChoice  # on the whole proposal's confidence
+    class_choices: tuple[ThresholdChoice, ...]  # multi-label: per class "present" claims
+    heldout_confidence: np.ndarray
+    heldout_correct: np.ndarray
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def threshold(self) -> float:
+        return self.choice.threshold
+
+    @property
+    def class_thresholds(self) -> np.ndarray:
+        return np.array([c.threshold for c in self.class_choices], dtype=np.float64)
+
+    def threshold_at(self, target: float) -> float:
+        """The threshold for another (e.g. a stricter auto-accept) target, same rule."""
+        return choose_threshold(
+            self.heldout_confidence, self.heldout_correct, target, self.confidence_level
+        ).threshold
+
+    def propose(self, proba: np.ndarray) -> Proposals:
+        """Proposals for rows of probabilities; ``shown`` only at or above the thresholds."""
+        classes, conf = proposal_confidence(self.space, proba)
+        shown = conf >= self.threshold
+        if self.space.multilabel:
+            p = np.asarray(proba, dtype=np.float64)
+            # every class claimed present must also pass its own threshold
+            shown &= np.all(~classes | (p >= self.class_thresholds[None, :]), axis=1)
+        return Proposals(self.space, classes, conf.astype(np.float32), shown)
+
+
+def calibrate(
+    space: LabelSpace,
+    x: np.ndarray,
+    y: np.ndarray,
+    target: float = DEFAULT_TARGET,
+    confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
+    folds: int = 5,
+    config: HeadConfig | None = None,
+    center: np.ndarray | None = None,
+) -> Calibration:
+    """Cross-validate the head on the labeled items and choose the thresholds."""
+    proba = out_of_fold_proba(space, x, y, folds, config, center)
+    return calibrate_from_heldout(space, proba, y, target, confidence_level)
+
+
+def calibrate_from_heldout(
+    space: LabelSpace,
+    proba: np.ndarray,
+    y: np.ndarray,
+    target: float = DEFAULT_TARGET,
+    confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
+) -> Calibration:
+    """Thresholds and metrics from held-out probabilities ``(n, C)`` and encoded answers ``y``."""
+    classes, conf = proposal_confidence(space, proba)
+    correct = proposal_correct(space, classes, y)
+    choice = choose_threshold(conf, correct, target, confidence_level)
+    class_choices: tuple[ThresholdChoice, ...] = ()
+    if space.multilabel:
+        truth = np.asarray(y) >= 0.5
+        class_choices = tuple(
+            choose_threshold(proba[:, j], truth[:, j], target, confidence_level)
+            for j in range(space.n_classes)
+        )
+    cal = Calibration(space, target, confidence_level, choice, class_choices, conf, correct)
+    metrics = _metrics(cal, proba, y)
+    return Calibration(space, target, confidence_level, choice, class_choices, conf, correct, metrics)
+
+
+def _metrics(cal: Calibration, proba: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """Held-out figures for the run record: per-class precision/recall at the threshold, coverage."""
+    space = cal.space
+    props = cal.propose(proba)
+    per_class: dict[str, dict[str, float | int | None]] = {}
+    for j, cid in enumerate(space.class_ids):
+        if space.multilabel:
+            truth = np.asarray(y)[:, j] >= 0.5
+            claimed = props.shown & props.classes[:, j]
+        else:
+            truth = np.asarray(y) == j
+            claimed = props.shown & (props.classes == cid)
+        tp = int((claimed & truth).sum())
+        per_class[str(cid)] = {
+            "n_true": int(truth.sum()),
+            "n_proposed": int(claimed.sum()),
+            "precision": tp / int(claimed.sum()) if claimed.any() else None,
+            "recall": tp / int(truth.sum()) if truth.any() else None,
+        }
+        if space.multilabel:
+            per_class[str(cid)]["threshold"] = _finite(cal.class_choices[j].threshold)
+    ok = cal.heldout_correct
+    return {
+        "n_labels": len(ok),
+        "heldout_accuracy": float(ok.mean()) if len(ok) else None,
+        "target_precision": cal.target,
+        "confidence_level": cal.confidence_level,
+        "threshold": _finite(cal.threshold),
+        "heldout_precision": _finite(cal.choice.precision),
+        "precision_lower_bound": cal.choice.lower_bound,
+        "heldout_coverage": float(props.shown.mean()) if len(ok) else 0.0,
+        "min_labels_for_target": min_shown_for(cal.target, cal.confidence_level),
+        "per_class": per_class,
+        "curve": precision_curve(cal.heldout_confidence, ok, cal.confidence_level),
+    }
+
+
+def _finite(v: float) -> float | None:
+    return float(v) if np.isfinite(v) else None

@@ -1,0 +1,141 @@
+"""Calibration: conservative thresholds whose true precision reaches the target."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.assist.backbone import Backbone
+from core.assist.calibration import (
+    calibrate,
+    calibrate_from_heldout,
+    choose_threshold,
+    min_shown_for,
+    precision_lower_bound,
+)
+from core.assist.embeddings import normalize
+from core.assist.heads import LabelSpace, train_head
+from core.config import default_paths, shared_datasets
+from core.domain import TaskType
+
+FLOWERS = shared_datasets() / "flowers"
+CLASSES = ["daisy", "dandelion", "rose", "sunflower", "tulip"]
+
+
+def _true_precision_above(t: float) -> float:
+    """Scores s ~ U(0, 1), P(correct | s) = s ** 0.25: the exact precision of all s >= t."""
+    return 1.0 if t >= 1 else (1 - t**1.25) / (1.25 * (1 - t))
+
+
+@pytest.mark.parametrize(
+    ("correct", "shown", "level", "low", "high"),
+    [
+        (45, 45, 0.9, 0.95, 0.951),  # 0.1 ** (1/45) = 0.9501
+        (0, 10, 0.9, 0.0, 0.0),
+        (50, 100, 0.8, 0.45, 0.5),
+        (95, 100, 0.95, 0.89, 0.90),
+    ],
+)
+def test_clopper_pearson_lower_bound(correct: int, shown: int, level: float, low: float, high: float) -> None:
+    lb = float(precision_lower_bound(correct, shown, level))
+    assert low <= lb <= high
+
+
+def test_min_shown_is_the_smallest_count_that_can_pass() -> None:
+    n = min_shown_for(0.95, 0.8)
+    assert precision_lower_bound(n, n, 0.8) >= 0.95 > precision_lower_bound(n - 1, n - 1, 0.8)
+
+
+@pytest.mark.parametrize("level", [0.8, 0.9])
+def test_threshold_is_honest_where_true_precision_is_known(level: float) -> None:
+    """Over many draws, the chosen threshold's TRUE precision misses the target at most ~(1 - level)
+    of the time, while the naive rule (point estimate >= target) misses far more often."""
+    rng = np.random.default_rng(1)
+    n, reps, target = 300, 300, 0.95
+    misses = naive_misses = found = 0
+    for _ in range(reps):
+        s = rng.random(n)
+        ok = rng.random(n) < s**0.25
+        choice = choose_threshold(s, ok, target, level)
+        if choice.found:
+            found += 1
+            assert (s >= choice.threshold).sum() == choice.n_shown
+            misses += _true_precision_above(choice.threshold) < target
+        order = np.argsort(-s)
+        running = np.cumsum(ok[order]) / np.arange(1, n + 1)
+        passing = np.flatnonzero(running >= target)
+        naive_misses += bool(len(passing)) and _true_precision_above(s[order][passing.max()]) < target
+    assert found > reps / 3  # it does propose something often
+    assert misses / reps <= (1 - level) + 0.04, misses / reps
+    assert naive_misses / reps > 0.3, naive_misses / reps
+
+
+def test_no_threshold_when_the_model_is_guessing() -> None:
+    rng = np.random.default_rng(2)
+    s = rng.random(400)
+    ok = rng.random(400) < 0.5
+    choice = choose_threshold(s, ok)
+    assert not choice.found and choice.n_shown == 0 and choice.coverage == 0.0
+
+
+def test_ties_are_never_split() -> None:
+    s = np.array([0.9] * 40 + [0.8] * 40)
+    ok = np.array([True] * 40 + [True] * 39 + [False])
+    choice = choose_threshold(s, ok, 0.9, 0.8)
+    assert choice.n_shown in (40, 80)
+
+
+@pytest.fixture(scope="module")
+def calib_flowers() -> tuple[np.ndarray, np.ndarray]:
+    if not FLOWERS.is_dir():
+        pytest.skip(f"shared flowers dataset absent at {FLOWERS}")
+    paths, labels = [], []
+    for k, name in enumerate(CLASSES):
+        files = sorted((FLOWERS / name).glob("*.jpg"))[1::4][:50]
+        paths += files
+        labels += [k] * len(files)
+    bb = Backbone.load(cache_dir=default_paths().models)
+    return normalize(bb.embed_paths(paths)), np.array(labels)
+
+
+def test_flowers_calibration_holds_on_unseen_photos(calib_flowers: tuple[np.ndarray, np.ndarray]) -> None:
+    """Calibrate on 150 labeled photos (cross-validation), check precision on 100 others."""
+    x, y = calib_flowers
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(y))
+    lab, unseen = order[:150], order[150:]
+    space = LabelSpace(TaskType.MULTICLASS, (1, 2, 3, 4, 5))
+    cal = calibrate(space, x[lab], y[lab], target=0.9, confidence_level=0.8)
+    assert cal.choice.found and cal.choice.lower_bound >= 0.9
+    m = cal.metrics
+    assert m["n_labels"] == 150 and m["threshold"] == pytest.approx(cal.threshold)
+    assert set(m["per_class"]) == {"1", "2", "3", "4", "5"}
+    head = train_head(space, x[lab], y[lab])
+    props = cal.propose(head.predict_proba(x[unseen]))
+    assert props.shown.any()
+    assert (props.confidence[props.shown] >= cal.threshold).all()  # nothing below the threshold
+    truth = np.array(space.class_ids)[y[unseen]]
+    precision = float((props.classes[props.shown] == truth[props.shown]).mean())
+    assert precision >= 0.9, precision
+    assert props.payload(int(np.flatnonzero(props.shown)[0]))["class_id"] in space.class_ids
+    stricter = cal.threshold_at(0.99)
+    assert stricter >= cal.threshold
+
+
+def test_multilabel_proposals_need_every_claimed_class_to_pass() -> None:
+    space = LabelSpace(TaskType.MULTILABEL, (7, 8))
+    rng = np.random.default_rng(3)
+    n = 400
+    truth = rng.random((n, 2)) < 0.4
+    # class 7 is predicted well, class 8 by a coin
+    p7 = np.clip(np.where(truth[:, 0], 0.97, 0.03) + rng.normal(0, 0.01, n), 0, 1)
+    p8 = rng.random(n)
+    proba = np.stack([p7, p8], axis=1)
+    cal = calibrate_from_heldout(space, proba, truth.astype(np.float32), 0.95, 0.8)
+    assert cal.class_choices[0].found and not cal.class_choices[1].found
+    props = cal.propose(proba)
+    assert not props.shown[props.classes[:, 1]].any()  # a claim of class 8 is never shown
+    assert cal.metrics["per_class"]["8"]["threshold"] is None
+    exact = np.all(props.classes == truth, axis=1)
+    if props.shown.any():
+        assert exact[props.shown].mean() >= 0.9
