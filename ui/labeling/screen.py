@@ -21,12 +21,18 @@ from ui.labeling.proposals import Proposal, shown_proposal
 PREFETCH = 3
 IMAGE_MAX_H = 620  # px: the classification image is fitted into this height and the column width
 SKIPPED_PAGE = "pages/skipped.py"
+TASK_WORDS = {
+    TaskType.MULTICLASS: "Image classification: one class per image",
+    TaskType.MULTILABEL: "Image classification: any number of classes per image",
+    TaskType.BOXES: "Object detection: a box around each object",
+    TaskType.POLYGONS: "Instance segmentation: a polygon around each object",
+}
 REVIEW_PAGE = "pages/review.py"
 
 
 def render(project: Project, user: User) -> None:
     st.markdown(f"### :material/edit: {project.name}")
-    st.caption(project.task_type.title)
+    st.caption(TASK_WORDS[project.task_type])
     if project.instructions or project.instructions_url:
         with st.expander("Instructions", icon=":material/menu_book:", expanded=True):
             if project.instructions:
@@ -278,8 +284,9 @@ def _actions(project: Project, item: Item, user: User, initial: dict[str, Any]) 
         args=(project.id, user.username, item.id),
     )
     c4.button(
-        "Undo changes",
+        "Reset",
         key="label_reset",
+        help="Undo your unsaved changes on this image",
         shortcut=shortcuts.RESET,
         icon=":material/undo:",
         width="stretch",

@@ -36,11 +36,11 @@ function create(root) {
     s.bar.appendChild(b);
     return b;
   };
-  s.drawBtn = btn("✏️ Draw", "Click points; click the first point or double-click to close", () => setMode(s, "draw"));
-  s.editBtn = btn("✋ Edit", "Select, move, reshape and delete polygons", () => setMode(s, "edit"));
-  s.delBtn = btn("🗑 Delete", "Delete the selected polygon (Delete key)", () => deleteSelected(s));
-  btn("＋", "Zoom in", () => zoomBy(s, 1 / 1.5));
-  btn("－", "Zoom out", () => zoomBy(s, 1.5));
+  s.drawBtn = btn("Draw", "Click points; click the first point or double-click to close", () => setMode(s, "draw"));
+  s.editBtn = btn("Edit", "Select, move, reshape and delete polygons", () => setMode(s, "edit"));
+  s.delBtn = btn("Delete", "Delete the selected polygon (Delete key)", () => deleteSelected(s));
+  btn("+", "Zoom in", () => zoomBy(s, 1 / 1.5));
+  btn("−", "Zoom out", () => zoomBy(s, 1.5));
   btn("Fit", "Fit the image", () => fit(s));
   s.hint = document.createElement("span");
   s.hint.className = "pe-hint";
