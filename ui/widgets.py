@@ -259,3 +259,24 @@ def jobs_panel(
     with st.container(key=f"{key}_panel"):
         panel()
     return shown
+
+
+def pager(total: int, page_size: int, key: str) -> int:
+    """Previous / next buttons with "page x of y"; returns the offset of the page to show."""
+    pages = max(1, -(-total // page_size))
+    current = min(int(st.session_state.get(key, 0)), pages - 1)
+    if pages > 1:
+        prev, label, nxt = st.columns([1, 2, 1], vertical_alignment="center")
+        if prev.button("Previous", key=f"{key}_prev", icon=":material/chevron_left:", disabled=current == 0):
+            current -= 1
+        if nxt.button(
+            "Next", key=f"{key}_next", icon=":material/chevron_right:", disabled=current >= pages - 1
+        ):
+            current += 1
+        first, last = current * page_size + 1, min(total, (current + 1) * page_size)
+        label.markdown(
+            f"<div style='text-align:center'>Page {current + 1} of {pages} · {first:,}–{last:,} of {total:,}</div>",
+            unsafe_allow_html=True,
+        )
+    st.session_state[key] = current
+    return current * page_size

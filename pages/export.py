@@ -1,0 +1,158 @@
+"""Export: pick a format, run the export as a background job with progress, download the file; earlier
+exports stay listed for download."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from core.domain import Project
+from core.jobs import Job, handlers, list_jobs
+from ui import resources, session, widgets
+
+FORMAT_NOTES = {
+    "coco": "One JSON file in COCO's `instances` layout: images, categories, annotations (boxes as `xywh`, "
+    "polygons as segmentations). Most detection and segmentation tools read it.",
+    "jsonl": "One JSON object per image per line: path, size and the label as annota stores it. Easy to stream.",
+    "csv": "One row per label (per object for boxes and polygons). Opens in a spreadsheet.",
+    "yolo": "A zip with `data.yaml` and one `.txt` per image, coordinates normalised to 0..1 (Ultralytics).",
+    "voc": "A zip with one Pascal VOC XML file per image.",
+}
+MIME = {
+    ".json": "application/json",
+    ".jsonl": "application/jsonl",
+    ".csv": "text/csv",
+    ".zip": "application/zip",
+}
+
+
+def _formats() -> dict[str, str] | None:
+    """Format name -> title, or None when the export job is not installed."""
+    if "export" not in handlers():
+        return None
+    from core.formats.export import FORMATS
+
+    return {name: spec.title for name, spec in FORMATS.items()}
+
+
+def start_export(project: Project, fmt: str, include: str, user: str) -> Job:
+    return resources.runner().submit(
+        "export", {"format": fmt, "include": include}, project_id=project.id, created_by=user
+    )
+
+
+def export_form(project: Project, formats: dict[str, str], user: str, labeled: int, total: int) -> None:
+    with st.container(border=True):
+        fmt = st.segmented_control(
+            "Format",
+            list(formats),
+            format_func=formats.get,
+            default="coco",
+            key="export_format",
+            required=True,
+        )
+        st.caption(FORMAT_NOTES.get(fmt or "", ""))
+        include = st.radio(
+            "Images",
+            ["labeled", "all"],
+            format_func=lambda v: (
+                f"Labeled only ({labeled:,})" if v == "labeled" else f"All images ({total:,})"
+            ),
+            horizontal=True,
+            key="export_include",
+        )
+        nothing = (labeled if include == "labeled" else total) == 0
+        if nothing:
+            st.caption(":orange[Nothing to export yet with this choice.]")
+        clicked = st.button(
+            "Export", type="primary", icon=":material/file_export:", key="export_go", disabled=nothing
+        )
+        if clicked and widgets.run_action(
+            start_export, project, fmt or "coco", include, user, success="Export started."
+        ):
+            st.rerun()
+
+
+def download(job: Job, key: str) -> None:
+    """The file of a finished export job, or why it cannot be had."""
+    result = job.result if isinstance(job.result, dict) else {}
+    path = Path(result.get("path", ""))
+    counts = result.get("counts", {})
+    with st.container(border=True):
+        info, button = st.columns([4, 1], vertical_alignment="center")
+        with info:
+            st.markdown(
+                f"**{path.name or 'export'}** · {widgets.ago(job.finished_at)} · by {job.created_by or 'annota'}"
+            )
+            parts = [f"{counts.get('images', 0):,} images", f"{counts.get('annotations', 0):,} labels"]
+            if result.get("bytes"):
+                parts.append(widgets.file_size(result["bytes"]))
+            st.caption(" · ".join(parts))
+            problems = counts.get("errors", 0) + counts.get("warnings", 0)
+            if problems:
+                with st.expander(f"{problems:,} issue(s): images left out or renamed"):
+                    st.dataframe(result.get("issues", []), hide_index=True, width="stretch")
+                    if result.get("issues_path"):
+                        st.caption(f"Every issue is listed in `{result['issues_path']}`.")
+        with button:
+            if path.is_file():
+                st.download_button(
+                    "Download",
+                    data=path.read_bytes,  # read only when clicked
+                    file_name=path.name,
+                    mime=MIME.get(path.suffix, "application/octet-stream"),
+                    key=key,
+                    icon=":material/download:",
+                    type="primary",
+                    on_click="ignore",
+                )
+            else:
+                st.caption(":material/warning: the file is gone")
+
+
+def main() -> None:
+    user = session.require_user()
+    project = session.require_project()
+    widgets.project_header(
+        project, resources.classes(project.id), "Export", "Take the labels out in a standard format."
+    )
+    if not session.is_admin():
+        st.info("Only an administrator can export.")
+        return
+    formats = _formats()
+    if formats is None:
+        st.warning(
+            "Export is not installed on this server (the `export` job is missing).", icon=":material/block:"
+        )
+        return
+    s = resources.project_stats(project.id)
+    if s.total == 0:
+        widgets.empty_state(
+            "Nothing to export",
+            "The project has no images yet. Add some on the **Data** page.",
+            ":material/inbox:",
+        )
+        return
+    export_form(project, formats, user.username, s.labeled, s.total)
+    running = [j for j in list_jobs(resources.store(), project.id, kind="export", active_only=True)]
+    if running:
+        st.subheader("Running")
+        widgets.jobs_panel(project.id, ("export",), key="export_jobs", limit=len(running))
+    st.subheader("Exports")
+    done = [j for j in list_jobs(resources.store(), project.id, kind="export", limit=20) if not j.active]
+    if not done:
+        st.caption("No export yet. The files you export are listed here to download again.")
+    for job in done:
+        if job.state == "done":
+            download(job, key=f"dl_{job.id}")
+        else:
+            widgets.job_progress(job)
+    st.caption(
+        f"Files are kept on the server in `{os.path.join(str(resources.paths().exports), str(project.id))}`."
+    )
+
+
+with widgets.error_boundary("the export page"):
+    main()
