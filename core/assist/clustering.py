@@ -1,0 +1,119 @@
+"""Clustering pages: 4, 6 or 9 unlabeled images that belong together, labeled at once.
+
+The labeler gives the page one class and deselects the odd ones out. Pages come from nearest
+neighbours in embedding space (any stage once items are featurised) or, once a head exists, from
+a shared confident prediction (the page then carries a suggested class).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.assist.embeddings import EmbeddingIndex
+
+PAGE_SIZES = (4, 6, 9)
+
+
+@dataclass(frozen=True)
+class ClusterPage:
+    item_ids: tuple[int, ...]
+    cohesion: float  # mean cosine similarity of the page's items to its seed (1 = identical)
+    suggested_class: int | None = None  # set when the page shares a confident prediction
+    reason: str = "nearest neighbours"
+
+
+def _check_size(page_size: int) -> None:
+    if page_size not in PAGE_SIZES:
+        raise ValueError(f"a page holds 4, 6 or 9 images, not {page_size}")
+
+
+def neighbour_pages(
+    index: EmbeddingIndex,
+    unlabeled_ids: Sequence[int],
+    page_size: int = 9,
+    n_pages: int = 1,
+    candidates: int = 64,
+    seed: int = 0,
+    seed_ids: Sequence[int] | None = None,
+) -> list[ClusterPage]:
+    """Up to ``n_pages`` disjoint pages of mutually near unlabeled items, most cohesive first.
+
+    ``candidates`` seeds are drawn (from ``seed_ids`` when given, e.g. the head of the queue, else
+    at random from the unlabeled featurised items); each gathers its nearest unlabeled neighbours,
+    and the tightest pages win. Items without an embedding are never paged.
+    """
+    _check_size(page_size)
+    pool = np.array([i for i in unlabeled_ids if int(i) in index], dtype=np.int64)
+    if len(pool) < page_size:
+        return []
+    rng = np.random.default_rng(seed)
+    if seed_ids is not None:
+        chosen = np.array([i for i in seed_ids if int(i) in index], dtype=np.int64)[:candidates]
+    else:
+        chosen = rng.choice(pool, size=min(candidates, len(pool)), replace=False)
+    if len(chosen) == 0:
+        return []
+    k = page_size * 2  # spare neighbours in case another page took some
+    nb = index.search(index.get(chosen.tolist()), k=k, allowed_ids=pool.tolist())
+    drafts = []
+    for row, seed_id in enumerate(chosen.tolist()):
+        ids = [int(seed_id)] + [int(i) for i in nb.ids[row] if i >= 0 and i != seed_id]
+        sims = [1.0] + [
+            float(s) for i, s in zip(nb.ids[row], nb.scores[row], strict=True) if i >= 0 and i != seed_id
+        ]
+        drafts.append((float(np.mean(sims[:page_size])), ids, sims))
+    drafts.sort(key=lambda d: -d[0])
+    used: set[int] = set()
+    pages: list[ClusterPage] = []
+    for _, ids, sims in drafts:
+        if ids[0] in used:
+            continue
+        free = [(i, s) for i, s in zip(ids, sims, strict=True) if i not in used][:page_size]
+        if len(free) < page_size:
+            continue
+        used.update(i for i, _ in free)
+        pages.append(ClusterPage(tuple(i for i, _ in free), float(np.mean([s for _, s in free]))))
+        if len(pages) >= n_pages:
+            break
+    pages.sort(key=lambda p: -p.cohesion)
+    return pages
+
+
+def prediction_pages(
+    item_ids: Sequence[int],
+    classes: np.ndarray,
+    confidence: np.ndarray,
+    page_size: int = 9,
+    min_confidence: float = 0.0,
+    exclude: Iterable[int] = (),
+) -> list[ClusterPage]:
+    """Pages of items sharing a predicted class (multi-class), most confident first.
+
+    ``classes`` holds one class id per item, ``confidence`` the head's confidence. A page carries
+    the class as its suggestion; the labeler confirms it for the page and deselects the odd ones.
+    """
+    _check_size(page_size)
+    ids = np.asarray(item_ids, dtype=np.int64)
+    conf = np.asarray(confidence, dtype=np.float64)
+    cls = np.asarray(classes, dtype=np.int64)
+    skip = set(int(i) for i in exclude)
+    keep = (conf >= min_confidence) & np.array([int(i) not in skip for i in ids], dtype=bool)
+    pages: list[ClusterPage] = []
+    for c in np.unique(cls[keep]):
+        members = np.flatnonzero(keep & (cls == c))
+        members = members[np.argsort(-conf[members], kind="stable")]
+        for s in range(0, len(members) - page_size + 1, page_size):
+            chunk = members[s : s + page_size]
+            pages.append(
+                ClusterPage(
+                    tuple(int(i) for i in ids[chunk]),
+                    float(conf[chunk].mean()),
+                    suggested_class=int(c),
+                    reason="same proposed class",
+                )
+            )
+    pages.sort(key=lambda p: -p.cohesion)
+    return pages

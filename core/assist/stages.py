@@ -1,0 +1,140 @@
+"""The project's assistance stage (manual -> clustering -> pre-labeling), with the reason and counts.
+
+Pure logic over counts the store provides; the page shows ``StageStatus.reason`` and
+``StageStatus.next_training_text`` as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    MANUAL = "manual"
+    CLUSTERING = "clustering"
+    PRELABELING = "prelabeling"
+
+
+@dataclass(frozen=True)
+class StagePolicy:
+    """When each stage starts; per project (``projects.settings``) with these defaults."""
+
+    train_every: int = 10  # auto-train every N new labels
+    min_labels_to_train: int = 10
+    min_classes_to_train: int = 2
+    featurised_share_for_clustering: float = 0.9
+    auto_accept: bool = False  # a proposal never becomes a label without a person unless on
+    auto_accept_target: float = 0.99  # stricter than the project's target
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, object]) -> StagePolicy:
+        """Read ``assist_*`` keys of a project's settings, ignoring unknown or malformed ones."""
+        base = cls()
+        values: dict[str, object] = {}
+        for name in base.__dataclass_fields__:
+            key = f"assist_{name}"
+            if key in settings:
+                default, raw = getattr(base, name), settings[key]
+                if isinstance(default, bool):
+                    values[name] = raw is True or str(raw).lower() in ("1", "true", "yes", "on")
+                    continue
+                try:
+                    values[name] = type(default)(raw)
+                except (TypeError, ValueError):
+                    continue
+        return cls(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class AssistCounts:
+    """What the store knows about a project's assistance."""
+
+    enabled: bool
+    n_items: int
+    n_featurised: int
+    n_labeled: int  # items with a human (or accepted) label
+    n_classes_labeled: int  # classes used by at least one label
+    labels_at_last_training: int | None = None  # None: never trained
+    training_running: bool = False
+    threshold_found: bool = False  # the last calibration reached the target
+    target_precision: float = 0.95
+    precision_lower_bound: float | None = None  # of the last calibration, at its best threshold
+    min_labels_for_target: int | None = None
+    n_proposals_shown: int = 0
+
+
+@dataclass(frozen=True)
+class StageStatus:
+    stage: Stage
+    reason: str
+    next_training_in: int | None  # labels until the next automatic training; None: not applicable
+    should_train: bool
+    counts: dict[str, int] = field(default_factory=dict)
+    training_running: bool = False
+
+    @property
+    def next_training_text(self) -> str:
+        if self.next_training_in is None:
+            return ""
+        if self.next_training_in == 0:
+            if self.training_running:
+                return "training now"
+            return "training is due" if self.should_train else "training waits for labels of a second class"
+        unit = "label" if self.next_training_in == 1 else "labels"
+        return f"next training in {self.next_training_in} {unit}"
+
+
+def next_training_in(c: AssistCounts, policy: StagePolicy) -> int:
+    """Labels until the next automatic training (0 when it is due)."""
+    first = max(policy.min_labels_to_train, 1)
+    if c.labels_at_last_training is None:
+        return max(0, first - c.n_labeled)
+    due_at = max(c.labels_at_last_training + max(policy.train_every, 1), first)
+    return max(0, due_at - c.n_labeled)
+
+
+def project_stage(c: AssistCounts, policy: StagePolicy | None = None) -> StageStatus:
+    """Where the project stands, why, and whether a training should start now."""
+    p = policy or StagePolicy()
+    counts = {
+        "items": c.n_items,
+        "featurised": c.n_featurised,
+        "labeled": c.n_labeled,
+        "unlabeled": max(0, c.n_items - c.n_labeled),
+        "proposals_shown": c.n_proposals_shown,
+    }
+    if not c.enabled:
+        return StageStatus(Stage.MANUAL, "ML assistance is off for this project.", None, False, counts)
+    k = next_training_in(c, p)
+    trainable = c.n_classes_labeled >= p.min_classes_to_train
+    should_train = k == 0 and trainable and not c.training_running
+    need = max(1, round(p.featurised_share_for_clustering * c.n_items))
+    if c.n_items == 0 or c.n_featurised < need:
+        reason = (
+            f"Clustering starts when {p.featurised_share_for_clustering:.0%} of the images are featurised "
+            f"({c.n_featurised:,} of {c.n_items:,} done)."
+        )
+        return StageStatus(Stage.MANUAL, reason, k, should_train, counts, c.training_running)
+    if c.threshold_found:
+        reason = (
+            f"Pre-labeling: proposals reach {c.target_precision:.0%} precision on held-out labels "
+            f"(lower bound {(c.precision_lower_bound or 0):.1%}); {c.n_proposals_shown:,} proposals shown."
+        )
+        return StageStatus(Stage.PRELABELING, reason, k, should_train, counts, c.training_running)
+    reason = f"Clustering: pages of similar images. Pre-labels start when {_prelabel_condition(c, p)}"
+    return StageStatus(Stage.CLUSTERING, reason, k, should_train, counts, c.training_running)
+
+
+def _prelabel_condition(c: AssistCounts, p: StagePolicy) -> str:
+    target = f"{c.target_precision:.0%}"
+    if c.n_classes_labeled < p.min_classes_to_train:
+        return f"at least {p.min_classes_to_train} classes have labels (now {c.n_classes_labeled})."
+    if c.labels_at_last_training is None:
+        return (
+            f"the first model, trained at {max(p.min_labels_to_train, 1)} labels, shows {target} precision."
+        )
+    need = c.min_labels_for_target
+    bound = "" if c.precision_lower_bound is None else f" now {c.precision_lower_bound:.1%}"
+    more = f" (it needs at least {need} held-out labels)" if need and c.n_labeled < need else ""
+    return f"held-out precision reaches {target} with confidence (lower bound{bound}){more}."

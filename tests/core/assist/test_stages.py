@@ -1,0 +1,94 @@
+"""The stage, its reason and 'next training in k labels', as a table."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.assist.stages import AssistCounts, Stage, StagePolicy, next_training_in, project_stage
+
+BASE = AssistCounts(enabled=True, n_items=1000, n_featurised=1000, n_labeled=0, n_classes_labeled=0)
+
+
+def _with(**kw: object) -> AssistCounts:
+    return AssistCounts(**{**BASE.__dict__, **kw})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("counts", "stage", "in_reason"),
+    [
+        (_with(enabled=False), Stage.MANUAL, "off"),
+        (_with(n_featurised=400), Stage.MANUAL, "400 of 1,000"),
+        (_with(n_items=0, n_featurised=0), Stage.MANUAL, "featurised"),
+        (_with(n_labeled=3, n_classes_labeled=1), Stage.CLUSTERING, "at least 2 classes"),
+        (_with(n_labeled=6, n_classes_labeled=3), Stage.CLUSTERING, "first model"),
+        (
+            _with(
+                n_labeled=20,
+                n_classes_labeled=3,
+                labels_at_last_training=20,
+                precision_lower_bound=0.81,
+                min_labels_for_target=32,
+            ),
+            Stage.CLUSTERING,
+            "needs at least 32",
+        ),
+        (
+            _with(
+                n_labeled=60,
+                n_classes_labeled=5,
+                labels_at_last_training=60,
+                threshold_found=True,
+                precision_lower_bound=0.953,
+                n_proposals_shown=512,
+            ),
+            Stage.PRELABELING,
+            "512 proposals",
+        ),
+    ],
+)
+def test_stage_and_reason(counts: AssistCounts, stage: Stage, in_reason: str) -> None:
+    status = project_stage(counts)
+    assert status.stage is stage
+    assert in_reason in status.reason
+    assert status.counts["unlabeled"] == counts.n_items - counts.n_labeled
+
+
+@pytest.mark.parametrize(
+    ("labeled", "last", "every", "expected"),
+    [
+        (0, None, 10, 10),  # first training at min_labels_to_train
+        (7, None, 10, 3),
+        (12, None, 10, 0),
+        (25, 20, 10, 5),
+        (31, 20, 10, 0),
+        (25, 20, 50, 45),
+    ],
+)
+def test_next_training_in(labeled: int, last: int | None, every: int, expected: int) -> None:
+    counts = _with(n_labeled=labeled, n_classes_labeled=2, labels_at_last_training=last)
+    assert next_training_in(counts, StagePolicy(train_every=every)) == expected
+
+
+def test_should_train_and_texts() -> None:
+    due = project_stage(_with(n_labeled=30, n_classes_labeled=2, labels_at_last_training=20))
+    assert due.should_train and due.next_training_text == "training is due"
+    running = project_stage(
+        _with(n_labeled=30, n_classes_labeled=2, labels_at_last_training=20, training_running=True)
+    )
+    assert not running.should_train and running.next_training_text == "training now"
+    one_class = project_stage(_with(n_labeled=30, n_classes_labeled=1))
+    assert not one_class.should_train
+    later = project_stage(_with(n_labeled=21, n_classes_labeled=2, labels_at_last_training=20))
+    assert later.next_training_text == "next training in 9 labels"
+
+
+def test_policy_from_settings_ignores_junk() -> None:
+    p = StagePolicy.from_settings(
+        {"assist_train_every": "25", "assist_auto_accept": "false", "assist_min_labels_to_train": "x"}
+    )
+    assert (
+        p.train_every == 25
+        and p.auto_accept is False
+        and p.min_labels_to_train == StagePolicy().min_labels_to_train
+    )
+    assert StagePolicy.from_settings({"assist_auto_accept": True}).auto_accept is True
