@@ -82,6 +82,29 @@ def server(tmp_path_factory):
     items.add_items(store, ml.id, _new_items(roses[:3]))
     items.add_items(store, bx.id, _new_items(roses[3:5]))
     items.add_items(store, pg.id, _new_items(roses[5:7]))
+    many_b = projects.create_project(store, "Many boxes", TaskType.BOXES, ["flower", "leaf"])
+    many_p = projects.create_project(store, "Many shapes", TaskType.POLYGONS, ["flower", "leaf"])
+    for proj, key in ((many_b, "boxes"), (many_p, "polygons")):
+        items.add_items(store, proj.id, _new_items(roses[7:8]))
+        (iid,) = store.query("SELECT id FROM items WHERE project_id = ?", [proj.id])[0]
+        cids = [c.id for c in projects.list_classes(store, proj.id)]
+        objs = [
+            {"class_id": cids[i % 2], "xywh": [float(i % 20) * 10, float(i // 20) * 10, 8.0, 8.0]}
+            if key == "boxes"
+            else {
+                "class_id": cids[i % 2],
+                "points": [
+                    [(i % 20) * 10, (i // 20) * 10],
+                    [(i % 20) * 10 + 8, (i // 20) * 10],
+                    [(i % 20) * 10 + 4, (i // 20) * 10 + 8],
+                ],
+            }
+            for i in range(300)
+        ]
+        labels.save_label(store, iid, {key: objs}, author="seed", base_version=0)
+        store.execute(
+            "UPDATE items SET status = 'new' WHERE id = ?", [iid]
+        )  # back in the queue, with its label
     store.close()
     port = _free_port()
     env = {**os.environ, "ANNOTA_DATA_DIR": str(data), "ANNOTA_ADMIN_PASSWORD": PASSWORD}
@@ -192,7 +215,11 @@ def test_label_screen_in_chromium(server):
 
         # skip with a reason, then Back brings the skipped image again
         skipped = caption_item(page).split("·")[0].strip()
-        page.get_by_label("Skip reason (optional)").fill("blurry")
+        reason = page.get_by_role("textbox", name="Skip reason (optional)")
+        page.wait_for_function(  # the previous image's controls are gone once the rerun has finished
+            "() => document.querySelectorAll('input[aria-label=\"Skip reason (optional)\"]').length === 1"
+        )
+        reason.fill("blurry")
         unfocus(page)
         page.keyboard.press("s")
         page.get_by_text("Skipped image").first.wait_for()
@@ -311,6 +338,19 @@ def test_label_screen_in_chromium(server):
         page.keyboard.press("Enter")
         page.get_by_text("Saved image").first.wait_for()
         shot(page, "polygon-next")
+
+        # -- 300 objects on one image stay usable
+        for name, words, selector in (
+            ("Many boxes", "a box around each object", "canvas.upper-canvas"),
+            ("Many shapes", "a polygon around each object", "svg.pe-svg"),
+        ):
+            t0 = time.perf_counter()
+            open_project(page, name, words)
+            page.locator(selector).first.wait_for()
+            page.get_by_text(": 300").first.wait_for()
+            print(f"{name}: screen with 300 objects ready in {(time.perf_counter() - t0) * 1000:.0f} ms")
+            shot(page, name.lower().replace(" ", "-"))
+        assert page.locator("polygon.pe-poly").count() == 300
         browser.close()
 
     server["stop"]()

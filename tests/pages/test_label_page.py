@@ -281,3 +281,38 @@ def test_two_labelers_get_different_items(runtime, tmp_path):
     a = app(project.id, "ann").run()
     b = app(project.id, "bob").run()
     assert shown_item(a) != shown_item(b)
+
+
+@pytest.mark.parametrize("task", [TaskType.BOXES, TaskType.POLYGONS])
+def test_300_objects_stay_usable(runtime, tmp_path, task):
+    import time
+
+    project, classes, ids = setup_project(runtime, tmp_path, task)
+    at = app(project.id).run()
+    if task is TaskType.BOXES:
+        objs = [
+            {"class_id": classes[i % 3].id, "xywh": [float(i % 60), float(i % 40), 4.0, 4.0]}
+            for i in range(300)
+        ]
+        key = "boxes"
+    else:
+        objs = [
+            {
+                "class_id": classes[i % 3].id,
+                "points": [[i % 60, i % 40], [i % 60 + 3, i % 40], [i % 60, i % 40 + 3]],
+            }
+            for i in range(300)
+        ]
+        key = "polygons"
+    _set_work(at, ids[0], 0, {key: objs})
+    t0 = time.perf_counter()
+    at.run()
+    took = time.perf_counter() - t0
+    print(f"\n{task.value}: a rerun with 300 objects took {took * 1000:.0f} ms (AppTest, whole page)")
+    assert not at.exception
+    assert f"{key.title()}: 300" in texts(at)
+    # one table editor instead of 300 rows of widgets
+    assert not [s for s in at.selectbox if s.key and s.key.startswith("label_objcls_")]
+    at.button(key="label_submit").click().run()
+    saved = labels.current_annotation(runtime.store, ids[0]).payload[key]
+    assert len(saved) == 300

@@ -78,7 +78,9 @@ def boxes(item: Item, work: dict[str, Any], classes: Sequence[LabelClass], paths
         stroke_color=current.color,
         fill_color=payloads.hex_to_rgba(current.color, 0.12),
         stroke_width=2,
-        font_size=13,
+        font_size=13
+        if len(work.get("boxes", [])) <= 40
+        else 8,  # label chips stay out of the way of many boxes
         initial_drawing=init_store[init_key],
         update_streamlit=True,
         max_display_height=CANVAS_H + 40 if zoom > 1 else None,

@@ -81,6 +81,9 @@ def labeling_area(project_id: int, user: User) -> None:
     project = projects.get_project(s, project_id)
     classes = projects.list_classes(s, project_id)
     note = state.pop_flash()
+    slot = st.empty()  # always here, so the elements below keep their places from run to run
+    if note:
+        getattr(slot, note[0], slot.info)(note[1])
     if project.state is ProjectState.PAUSED:
         st.warning(
             "**This project is paused.** An administrator paused labeling; no images are handed out "
@@ -97,10 +100,8 @@ def labeling_area(project_id: int, user: User) -> None:
         return
     item = _current_item(project, user)
     if item is None:
-        _all_done(project, note)
+        _all_done(project)
         return
-    if note:
-        getattr(st, note[0], st.info)(note[1])
     proposal = shown_proposal(s, item.id) if item.annotation is None else None
     initial = payloads.initial_payload(
         project.task_type,
@@ -117,9 +118,7 @@ def labeling_area(project_id: int, user: User) -> None:
     images.prefetch(_upcoming(project.id, item.id), paths)
 
 
-def _all_done(project: Project, note: tuple[str, str] | None) -> None:
-    if note:
-        getattr(st, note[0], st.info)(note[1])
+def _all_done(project: Project) -> None:
     with st.container(border=True):
         st.markdown("#### :material/celebration: All done for now")
         st.markdown(
