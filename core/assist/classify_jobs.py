@@ -1,0 +1,475 @@
+"""Job handlers for classification assistance: featurise, train (+ calibrate), infer.
+
+Registered with ``core.jobs`` on import (kinds ``assist_featurize``, ``assist_train``,
+``assist_infer``). Each run writes a ``model_runs`` row (state, duration, compute seconds as
+process CPU time, or wall time on a GPU, cost from the configured price per hour, device,
+metrics) for the dashboard. Helpers ``request_*`` queue a job unless one of that kind is already
+queued or running for the project, so callers (imports, label saves) may call them freely.
+
+Settings read from ``projects.settings``: ``assist_price_per_hour`` (default
+``$ANNOTA_PRICE_PER_HOUR`` or 0.10), ``assist_queue_order`` (``learn`` | ``confirm``),
+``assist_confidence_level`` and the ``StagePolicy`` keys (``assist_train_every``,
+``assist_auto_accept``, ``assist_auto_accept_target``, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core import jobs
+from core.assist.backbone import Backbone
+from core.assist.calibration import DEFAULT_CONFIDENCE_LEVEL, calibrate
+from core.assist.embeddings import EmbeddingIndex, from_blob, index_folder, to_blob
+from core.assist.heads import LabelSpace, LinearHead, train_head
+from core.assist.sampling import QueueOrder, rank_queue
+from core.assist.stages import StagePolicy
+from core.domain import Source, TaskType
+from core.store.db import Store, dumps, loads
+from core.store.labels import save_label, utcnow
+
+FEATURIZE, TRAIN, INFER = "assist_featurize", "assist_train", "assist_infer"
+AUTO_ACCEPT_AUTHOR = "annota:auto-accept"
+CHUNK = 256
+
+_lock = threading.Lock()
+_backbone: Backbone | None = None
+
+
+def set_backbone(backbone: Backbone | None) -> None:
+    """Use this backbone (the app passes its cached one; tests a prepared one)."""
+    global _backbone
+    with _lock:
+        _backbone = backbone
+
+
+def get_backbone() -> Backbone:
+    """The process's backbone, loaded on first use."""
+    global _backbone
+    with _lock:
+        if _backbone is None:
+            _backbone = Backbone.load()
+        return _backbone
+
+
+# ---------------------------------------------------------------- run records
+
+
+@dataclass
+class RunRecord:
+    id: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+    n_labels: int | None = None
+    n_items: int | None = None
+
+
+def price_per_hour(settings: dict[str, Any]) -> float:
+    raw = settings.get("assist_price_per_hour", os.environ.get("ANNOTA_PRICE_PER_HOUR", "0.10"))
+    try:
+        return max(0.0, float(raw))
+    except (TypeError, ValueError):
+        return 0.10
+
+
+@contextmanager
+def model_run(
+    store: Store, project_id: int, job_id: int | None, kind: str, model: str, device: str, price: float
+) -> Iterator[RunRecord]:
+    """A ``model_runs`` row around a block: running, then done or failed with timings and cost."""
+    row = store.execute(
+        "INSERT INTO model_runs (project_id, job_id, kind, model, device, state, started_at)"
+        " VALUES (?, ?, ?, ?, ?, 'running', ?) RETURNING id",
+        [project_id, job_id, kind, model, device, utcnow()],
+    )
+    rec = RunRecord(int(row[0][0]))
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    state = "failed"
+    try:
+        yield rec
+        state = "done"
+    except jobs.Cancelled:
+        state = "cancelled"
+        raise
+    finally:
+        duration = time.perf_counter() - wall0
+        compute = duration if device.startswith("cuda") else time.process_time() - cpu0
+        store.execute(
+            "UPDATE model_runs SET state = ?, finished_at = ?, duration_s = ?, compute_s = ?, cost = ?,"
+            " n_labels = ?, n_items = ?, metrics = ? WHERE id = ?",
+            [state, utcnow(), duration, compute, compute / 3600.0 * price, rec.n_labels, rec.n_items,
+             dumps(rec.metrics), rec.id],
+        )  # fmt: skip
+
+
+# ---------------------------------------------------------------- project facts
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    id: int
+    space: LabelSpace
+    target: float
+    settings: dict[str, Any]
+
+
+def project_info(store: Store, project_id: int) -> ProjectInfo:
+    row = store.query_one(
+        "SELECT task_type, target_precision, settings FROM projects WHERE id = ?", [project_id]
+    )
+    if row is None:
+        raise ValueError(f"project {project_id} does not exist")
+    task = TaskType(row[0])
+    class_ids = tuple(
+        int(r[0])
+        for r in store.query(
+            "SELECT id FROM label_classes WHERE project_id = ? ORDER BY ord, id", [project_id]
+        )
+    )
+    return ProjectInfo(project_id, LabelSpace(task, class_ids), float(row[1]), loads(row[2]) or {})
+
+
+def project_index(
+    store: Store, project_id: int, model_id: str, cache_root: Path | None = None
+) -> EmbeddingIndex:
+    """The project's search index, brought up to date with the ``embeddings`` table."""
+    if cache_root is None:
+        cache_root = store.path.parent / "cache" / "embeddings"
+    key = f"assist_index:{project_id}:{model_id}:{cache_root}"
+    with store.lock:
+        index = store.caches.get(key)
+        if index is None:
+            index = EmbeddingIndex(index_folder(cache_root, project_id, model_id))
+            store.caches[key] = index
+    ids = [int(r[0]) for r in store.query("SELECT item_id FROM embeddings WHERE project_id = ? AND model = ?",
+                                          [project_id, model_id])]  # fmt: skip
+    missing = [i for i in ids if i not in index]
+    for s in range(0, len(missing), 4096):
+        part = missing[s : s + 4096]
+        rows = store.query(
+            "SELECT item_id, vec FROM embeddings WHERE project_id = ? AND model = ? AND item_id IN (SELECT unnest(?))",
+            [project_id, model_id, part],
+        )
+        index.add([int(r[0]) for r in rows], np.stack([from_blob(r[1], index.dim) for r in rows]))
+    return index
+
+
+def labeled_answers(store: Store, info: ProjectInfo) -> tuple[list[int], list[Any]]:
+    """Item ids and answers of the items a person labeled (auto-accepted ones excluded)."""
+    rows = store.query(
+        "SELECT i.id, i.class_ids FROM items i JOIN annotations a ON a.id = i.annotation_id"
+        " WHERE i.project_id = ? AND i.status IN ('labeled', 'reviewed') AND a.author <> ? ORDER BY i.id",
+        [info.id, AUTO_ACCEPT_AUTHOR],
+    )
+    ids: list[int] = []
+    answers: list[Any] = []
+    known = set(info.space.class_ids)
+    for item_id, class_ids in rows:
+        cids = [int(c) for c in (class_ids or []) if int(c) in known]
+        if info.space.multilabel:
+            ids.append(int(item_id))
+            answers.append(cids)
+        elif len(cids) == 1:
+            ids.append(int(item_id))
+            answers.append(cids[0])
+    return ids, answers
+
+
+def _active(store: Store, project_id: int, kind: str) -> bool:
+    return bool(jobs.list_jobs(store, project_id, active_only=True, kind=kind, limit=1))
+
+
+def request_job(
+    store: Store, kind: str, project_id: int, runner: jobs.JobRunner | None = None
+) -> jobs.Job | None:
+    """Queue ``kind`` for the project unless one is already queued or running."""
+    if _active(store, project_id, kind):
+        return None
+    if runner is not None:
+        return runner.submit(kind, {}, project_id=project_id, created_by="annota")
+    return jobs.submit(store, kind, {}, project_id=project_id, created_by="annota")
+
+
+def request_featurize(store: Store, project_id: int, runner: jobs.JobRunner | None = None) -> jobs.Job | None:
+    return request_job(store, FEATURIZE, project_id, runner)
+
+
+def maybe_request_training(
+    store: Store, project_id: int, runner: jobs.JobRunner | None = None
+) -> jobs.Job | None:
+    """After a label save: queue a training when ``train_every`` new labels have come in."""
+    info = project_info(store, project_id)
+    if not info.space.task.is_classification:
+        return None
+    policy = StagePolicy.from_settings(info.settings)
+    n_labels = len(labeled_answers(store, info)[0])
+    last = store.scalar(
+        "SELECT n_labels FROM model_runs WHERE project_id = ? AND kind = 'train' AND state = 'done' ORDER BY id DESC LIMIT 1",
+        [project_id],
+    )
+    due = max(policy.min_labels_to_train, (int(last) + policy.train_every) if last is not None else 0)
+    return request_job(store, TRAIN, project_id, runner) if n_labels >= due else None
+
+
+# ---------------------------------------------------------------- handlers
+
+
+def _missing_items(
+    store: Store, project_id: int, model_id: str, skip: set[int], limit: int
+) -> list[tuple[int, str]]:
+    rows = store.query(
+        "SELECT i.id, i.path FROM items i WHERE i.project_id = ? AND NOT EXISTS (SELECT 1 FROM embeddings e"
+        " WHERE e.item_id = i.id AND e.project_id = i.project_id AND e.model = ?) ORDER BY i.id LIMIT ?",
+        [project_id, model_id, limit + len(skip)],
+    )
+    return [(int(i), str(p)) for i, p in rows if int(i) not in skip][:limit]
+
+
+@jobs.register(FEATURIZE)
+def featurize(ctx: jobs.JobContext) -> dict[str, Any]:
+    """Embed every item of the project that has no embedding yet, in committed chunks (resumable);
+    items that arrive meanwhile are taken too."""
+    project_id = _project_id(ctx)
+    info = project_info(ctx.store, project_id)
+    bb = get_backbone()
+    batch = int(ctx.params.get("batch_size", 32))
+    failed: dict[int, str] = {}
+    done = 0
+    with model_run(ctx.store, project_id, ctx.job.id, "featurize", bb.model_id, bb.device_name,
+                   price_per_hour(info.settings)) as rec:  # fmt: skip
+        index = project_index(ctx.store, project_id, bb.model_id)
+        while True:
+            todo = _missing_items(ctx.store, project_id, bb.model_id, set(failed), CHUNK)
+            if not todo:
+                break
+            total = done + len(todo) + _count_missing(ctx.store, project_id, bb.model_id) - len(todo)
+            ctx.progress(done / max(total, 1), f"Featurising: {done:,} of {total:,} images")
+            ids = [i for i, _ in todo]
+            errors: dict[int, str] = {}
+            vecs = bb.embed_paths([p for _, p in todo], batch_size=batch, on_error=_collector(errors))
+            failed.update({ids[k]: m for k, m in errors.items()})
+            ok = [k for k in range(len(ids)) if k not in errors]
+            now = utcnow()
+            rows = [(ids[k], project_id, bb.model_id, to_blob(vecs[k]), now) for k in ok]
+            if rows:
+                _insert_embeddings(ctx.store, rows)
+                index.add([ids[k] for k in ok], vecs[ok])
+            done += len(ok)
+        rec.n_items = done
+        rec.metrics = {"featurised": done, "failed": len(failed), "errors": dict(list(failed.items())[:20])}
+    ctx.progress(
+        1.0, f"Featurised {done:,} images" + (f", {len(failed)} failed" if failed else ""), force=True
+    )
+    return {"featurised": done, "failed": len(failed)}
+
+
+def _collector(errors: dict[int, str]) -> Callable[[int, str, str], None]:
+    def on_error(k: int, _path: str, message: str) -> None:
+        errors[k] = message
+
+    return on_error
+
+
+def _insert_embeddings(store: Store, rows: list[tuple[Any, ...]]) -> None:
+    def tx(cur: Any) -> None:
+        cur.executemany(
+            "INSERT INTO embeddings (item_id, project_id, model, vec, created_at) VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    store.write(tx)
+
+
+def _count_missing(store: Store, project_id: int, model_id: str) -> int:
+    return int(
+        store.scalar(
+            "SELECT count(*) FROM items i WHERE i.project_id = ? AND NOT EXISTS (SELECT 1 FROM embeddings e"
+            " WHERE e.item_id = i.id AND e.project_id = i.project_id AND e.model = ?)",
+            [project_id, model_id],
+        )
+        or 0
+    )
+
+
+def _project_id(ctx: jobs.JobContext) -> int:
+    pid = ctx.project_id if ctx.project_id is not None else ctx.params.get("project_id")
+    if pid is None:
+        raise ValueError("an assist job needs a project")
+    return int(pid)
+
+
+def head_path(store: Store, project_id: int, run_id: int) -> Path:
+    return store.path.parent / "models" / f"p{project_id}-head-run{run_id}.npz"
+
+
+@jobs.register(TRAIN)
+def train(ctx: jobs.JobContext) -> dict[str, Any]:
+    """Train the head on every human label, calibrate by cross-validation, then run inference."""
+    project_id = _project_id(ctx)
+    info = project_info(ctx.store, project_id)
+    bb = get_backbone()
+    level = float(info.settings.get("assist_confidence_level", DEFAULT_CONFIDENCE_LEVEL))
+    policy = StagePolicy.from_settings(info.settings)
+    index = project_index(ctx.store, project_id, bb.model_id)
+    ids, answers = labeled_answers(ctx.store, info)
+    keep = [k for k, i in enumerate(ids) if i in index]
+    ids, answers = [ids[k] for k in keep], [answers[k] for k in keep]
+    with model_run(ctx.store, project_id, ctx.job.id, "train", f"linear-head/{bb.model_id}", "cpu",
+                   price_per_hour(info.settings)) as rec:  # fmt: skip
+        rec.n_labels, rec.n_items = len(ids), len(index)
+        y = info.space.encode(answers)
+        seen = int((y.sum(axis=0) > 0).sum()) if info.space.multilabel else len(set(answers))
+        if len(ids) < 2 or seen < 2:
+            rec.metrics = {"skipped": "needs labels of at least two classes"}
+            return {"trained": False, "n_labels": len(ids)}
+        ctx.progress(0.1, f"Calibrating on {len(ids):,} labels")
+        x = index.get(ids)
+        center = _project_center(index)
+        cal = calibrate(info.space, x, y, target=info.target, confidence_level=level, center=center)
+        ctx.progress(0.6, "Training the head")
+        head = train_head(info.space, x, y, center=center)
+        path = head_path(ctx.store, project_id, rec.id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(head.to_bytes())
+        auto = cal.threshold_at(policy.auto_accept_target) if policy.auto_accept else float("inf")
+        rec.metrics = {
+            **cal.metrics,
+            "head_path": str(path),
+            "class_thresholds": [_finite(t) for t in cal.class_thresholds],
+            "auto_accept_threshold": _finite(auto),
+        }
+    result = infer_with(ctx, info, bb.model_id, head, rec.metrics)
+    return {
+        "trained": True,
+        "run_id": rec.id,
+        "n_labels": len(ids),
+        "threshold": rec.metrics["threshold"],
+        **result,
+    }
+
+
+def _project_center(index: EmbeddingIndex) -> np.ndarray:
+    total = np.zeros(index.dim, dtype=np.float64)
+    for _, chunk in index.iter_chunks():
+        total += chunk.sum(axis=0)
+    return (total / max(len(index), 1)).astype(np.float32)
+
+
+def _finite(v: float) -> float | None:
+    return float(v) if np.isfinite(v) else None
+
+
+@jobs.register(INFER)
+def infer(ctx: jobs.JobContext) -> dict[str, Any]:
+    """Proposals for every unlabeled featurised item from the latest trained head."""
+    project_id = _project_id(ctx)
+    info = project_info(ctx.store, project_id)
+    bb = get_backbone()
+    row = ctx.store.query_one(
+        "SELECT metrics FROM model_runs WHERE project_id = ? AND kind = 'train' AND state = 'done'"
+        " AND metrics LIKE '%head_path%' ORDER BY id DESC LIMIT 1",
+        [project_id],
+    )
+    if row is None:
+        return {"inferred": 0, "reason": "no trained head yet"}
+    metrics = loads(row[0])
+    head = LinearHead.from_bytes(Path(metrics["head_path"]).read_bytes())
+    if head.space != info.space:
+        return {"inferred": 0, "reason": "the label classes changed since the last training"}
+    return infer_with(ctx, info, bb.model_id, head, metrics)
+
+
+def infer_with(
+    ctx: jobs.JobContext, info: ProjectInfo, model_id: str, head: LinearHead, metrics: dict[str, Any]
+) -> dict[str, Any]:
+    """Write ``predictions`` for the unlabeled items, re-rank the queue, auto-accept if enabled."""
+    store = ctx.store
+    index = project_index(store, info.id, model_id)
+    threshold = metrics.get("threshold")
+    class_thr = metrics.get("class_thresholds") or []
+    auto = metrics.get("auto_accept_threshold")
+    labeled = {int(r[0]) for r in store.query(
+        "SELECT id FROM items WHERE project_id = ? AND status IN ('labeled', 'reviewed')", [info.id])}  # fmt: skip
+    from core.assist.calibration import proposal_confidence
+
+    with model_run(store, info.id, ctx.job.id, "infer", f"linear-head/{model_id}", "cpu",
+                   price_per_hour(info.settings)) as rec:  # fmt: skip
+        all_ids: list[np.ndarray] = []
+        all_proba: list[np.ndarray] = []
+        for ids, vecs in index.iter_chunks():
+            keep = np.array([int(i) not in labeled for i in ids], dtype=bool)
+            if keep.any():
+                all_ids.append(ids[keep])
+                all_proba.append(head.predict_proba(vecs[keep]))
+        item_ids = np.concatenate(all_ids) if all_ids else np.zeros(0, np.int64)
+        proba = np.concatenate(all_proba) if all_proba else np.zeros((0, info.space.n_classes), np.float32)
+        classes, conf = proposal_confidence(info.space, proba)
+        shown = conf >= (threshold if threshold is not None else np.inf)
+        if info.space.multilabel and len(class_thr) == info.space.n_classes:
+            thr = np.array([t if t is not None else np.inf for t in class_thr])
+            shown &= np.all(~classes | (proba >= thr[None, :]), axis=1)
+        now = utcnow()
+        rows = []
+        for k, item in enumerate(item_ids.tolist()):
+            cids = (
+                info.space.decode(np.flatnonzero(classes[k])) if info.space.multilabel else [int(classes[k])]
+            )
+            payload: dict[str, Any] = {"class_ids": cids} if info.space.multilabel else {"class_id": cids[0]}
+            payload["score"] = round(float(conf[k]), 4)
+            rows.append((item, info.id, rec.id, dumps(payload), float(conf[k]), bool(shown[k]), cids, now))
+
+        def replace(cur: Any) -> None:
+            cur.execute("DELETE FROM predictions WHERE project_id = ?", [info.id])
+            if rows:
+                cur.executemany(
+                    "INSERT INTO predictions (item_id, project_id, run_id, payload, confidence, shown, class_ids,"
+                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+
+        store.write(replace)
+        order = QueueOrder(info.settings.get("assist_queue_order", QueueOrder.LEARN.value))
+        if len(item_ids):
+            from core.store.queue import set_ranks
+
+            ranks = rank_queue(item_ids, order, info.space, proba, None if order is QueueOrder.CONFIRM else
+                               index.get(item_ids.tolist()), None)  # fmt: skip
+            set_ranks(store, info.id, ranks.as_dict())
+        accepted = _auto_accept(store, info, item_ids, rows, conf, shown, auto)
+        rec.n_items = len(item_ids)
+        rec.metrics = {
+            "threshold": threshold,
+            "proposals": len(rows),
+            "shown": int(shown.sum()),
+            "coverage": float(shown.mean()) if len(rows) else 0.0,
+            "auto_accepted": accepted,
+            "queue_order": order.value,
+        }
+    return {"inferred": len(rows), "shown": int(shown.sum()), "auto_accepted": accepted}
+
+
+def _auto_accept(
+    store: Store, info: ProjectInfo, item_ids: np.ndarray, rows: list[tuple[Any, ...]], conf: np.ndarray,
+    shown: np.ndarray, auto: float | None,
+) -> int:  # fmt: skip
+    """Only when the owner turned it on: shown proposals above the stricter threshold become labels."""
+    if auto is None or not StagePolicy.from_settings(info.settings).auto_accept:
+        return 0
+    n = 0
+    for k in np.flatnonzero(shown & (conf >= auto)).tolist():
+        version = store.scalar(
+            "SELECT version FROM items WHERE id = ? AND status = 'new'", [int(item_ids[k])]
+        )
+        if version is None:
+            continue
+        save_label(store, int(item_ids[k]), loads(rows[k][3]), author=AUTO_ACCEPT_AUTHOR,
+                   base_version=int(version), source=Source.PRELABEL)  # fmt: skip
+        n += 1
+    return n

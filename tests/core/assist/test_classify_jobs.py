@@ -1,0 +1,111 @@
+"""Job handlers on a real store with real flower photos: featurise (resumable), train+calibrate, infer."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core import jobs
+from core.assist import classify_jobs as cj
+from core.assist.backbone import Backbone
+from core.config import default_paths, shared_datasets
+from core.store.db import Store, loads
+from core.store.items import NewItem, add_items
+from core.store.labels import save_label
+from core.store.projects import create_project
+
+FLOWERS = shared_datasets() / "flowers"
+CLASSES = ["daisy", "dandelion", "rose", "sunflower", "tulip"]
+
+
+def _new_item(path: Path) -> NewItem:
+    with Image.open(path) as im:
+        w, h = im.size
+    return NewItem(str(path), w, h, hashlib.sha1(path.read_bytes()).hexdigest(), path.stat().st_size)
+
+
+def _run(store: Store, kind: str, project_id: int) -> tuple[jobs.Job, object]:
+    job = jobs.submit(store, kind, {}, project_id=project_id)
+    ctx = jobs.JobContext(store, job, jobs.JobRunner(store))
+    return job, jobs.handlers()[kind](ctx)
+
+
+@pytest.fixture(scope="module")
+def cj_backbone() -> Backbone:
+    bb = Backbone.load(cache_dir=default_paths().models)
+    cj.set_backbone(bb)
+    return bb
+
+
+def test_featurise_train_infer_on_a_store(cj_backbone: Backbone, tmp_path: Path) -> None:
+    if not FLOWERS.is_dir():
+        pytest.skip(f"shared flowers dataset absent at {FLOWERS}")
+    assert {cj.FEATURIZE, cj.TRAIN, cj.INFER} <= set(jobs.handlers())
+    store = Store(tmp_path / "a.duckdb")
+    project = create_project(store, "flowers", "multiclass", CLASSES, settings={"assist_price_per_hour": 3.6})
+    files = {name: sorted((FLOWERS / name).glob("*.jpg"))[3::9][:16] for name in CLASSES}
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not really a jpeg")
+    add_items(store, project.id, [_new_item(p) for ps in files.values() for p in ps[:12]])
+    add_items(store, project.id, [NewItem(str(broken), 10, 10, "0" * 40)])
+
+    _, result = _run(store, cj.FEATURIZE, project.id)
+    assert result == {"featurised": 60, "failed": 1}
+    assert store.scalar("SELECT count(*) FROM embeddings WHERE project_id = ?", [project.id]) == 60
+    vec = store.scalar("SELECT vec FROM embeddings LIMIT 1")
+    assert len(vec) == 1280 * 2  # float16
+
+    add_items(store, project.id, [_new_item(p) for ps in files.values() for p in ps[12:]])  # new arrivals
+    _, result = _run(store, cj.FEATURIZE, project.id)
+    assert result["featurised"] == 20  # only the new ones (and the broken file, failing again)
+
+    classes = {c.name: c.id for c in _classes(store, project.id)}
+    items = store.query("SELECT id, path FROM items WHERE project_id = ? ORDER BY id", [project.id])
+    truth = {int(i): Path(p).parent.name for i, p in items if Path(p).parent.name in classes}
+    labeled = [i for i in truth if list(truth).index(i) % 2 == 0][:40]
+    for i in labeled:
+        save_label(store, i, {"class_id": classes[truth[i]]}, author="ann", base_version=0)
+    job, result = _run(store, cj.TRAIN, project.id)
+    assert isinstance(result, dict) and result["trained"] and result["n_labels"] == 40
+
+    runs = store.query_dicts("SELECT * FROM model_runs WHERE project_id = ? ORDER BY id", [project.id])
+    assert [r["kind"] for r in runs] == ["featurize", "featurize", "train", "infer"]
+    assert all(r["state"] == "done" for r in runs)
+    train_run = runs[2]
+    assert train_run["job_id"] == job.id and train_run["n_labels"] == 40
+    assert train_run["compute_s"] > 0 and train_run["cost"] == pytest.approx(
+        train_run["compute_s"] / 1000, rel=1e-6
+    )
+    assert "onnxruntime" in runs[0]["device"] or "cuda" in runs[0]["device"]
+    metrics = loads(train_run["metrics"])
+    assert set(metrics["per_class"]) == {str(c) for c in classes.values()}
+    assert loads(runs[0]["metrics"])["failed"] == 1
+
+    preds = store.query_dicts("SELECT * FROM predictions WHERE project_id = ?", [project.id])
+    unlabeled = set(truth) - set(labeled)
+    assert {int(p["item_id"]) for p in preds} == unlabeled
+    thr = metrics["threshold"]
+    for p in preds:
+        assert p["shown"] == (thr is not None and p["confidence"] >= thr)
+        assert loads(p["payload"])["class_id"] == p["class_ids"][0]
+    name_of = {v: k for k, v in classes.items()}
+    acc = np.mean([name_of[p["class_ids"][0]] == truth[int(p["item_id"])] for p in preds])
+    assert acc > 0.6, acc
+    ranks = store.query("SELECT queue_rank FROM items WHERE id IN (SELECT unnest(?))", [sorted(unlabeled)])
+    assert sorted(r[0] for r in ranks) == list(range(len(unlabeled)))
+
+    _, again = _run(store, cj.INFER, project.id)
+    assert isinstance(again, dict) and again["inferred"] == len(unlabeled)
+    assert store.scalar("SELECT count(*) FROM predictions WHERE project_id = ?", [project.id]) == len(
+        unlabeled
+    )
+
+
+def _classes(store: Store, project_id: int) -> list:
+    from core.store.projects import list_classes
+
+    return list_classes(store, project_id)
