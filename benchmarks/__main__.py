@@ -1,7 +1,7 @@
 """Run every benchmark, each in its own process, and print where the JSON went.
 
-    python -m benchmarks                 # all
-    python -m benchmarks store export    # some
+python -m benchmarks                 # all
+python -m benchmarks store export    # some
 """
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ import subprocess
 import sys
 import time
 
-ALL = ["store", "import", "export", "assist_classify", "assist_detect", "assist_segment"]
+ALL = ["store", "import", "export", "ui", "assist_classify", "assist_detect", "assist_segment"]
 MODULES = {
     "store": "benchmarks.store_bench",
     "import": "benchmarks.import_bench",
     "export": "benchmarks.export_bench",
+    "ui": "benchmarks.ui_bench",
     "assist_classify": "benchmarks.assist_classify",
     "assist_detect": "benchmarks.assist_detect",
     "assist_segment": "benchmarks.assist_segment",
@@ -32,7 +33,10 @@ def main(argv: list[str]) -> int:
         print(f"\n=== {name} ({module}) ===", flush=True)
         t0 = time.perf_counter()
         rc = subprocess.call([sys.executable, "-c", f"import {module} as m; m.main()"])
-        print(f"=== {name}: {'ok' if rc == 0 else f'FAILED (exit {rc})'} in {time.perf_counter() - t0:.0f} s", flush=True)
+        print(
+            f"=== {name}: {'ok' if rc == 0 else f'FAILED (exit {rc})'} in {time.perf_counter() - t0:.0f} s",
+            flush=True,
+        )
         if rc:
             failed.append(name)
     if failed:
