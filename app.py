@@ -75,10 +75,9 @@ def sidebar() -> None:
         st.divider()
         role = "Administrator" if user.role is Role.ADMIN else "Labeler"
         st.markdown(f":material/person: **{user.display_name}**  \n:gray[{user.username} · {role}]")
-        left, right = st.columns(2)
-        with left.popover("Password", icon=":material/key:", width="stretch"):
+        with st.popover("Change password", icon=":material/key:", width="stretch"):
             _change_password(user.username)
-        if right.button("Sign out", icon=":material/logout:", width="stretch"):
+        if st.button("Sign out", icon=":material/logout:", width="stretch"):
             session.sign_out()
             st.rerun()
 

@@ -6,7 +6,7 @@ import streamlit as st
 
 from core import images
 from core.domain import Project
-from core.images import ImportReport
+from core.images import MAX_UPLOAD_BYTES, ImportReport
 from core.store.items import count_items
 from ui import resources, session, widgets
 
@@ -47,7 +47,7 @@ def sources_list(project: Project, user: str) -> None:
         return
     for src in folders:
         with st.container(border=True):
-            path_col, watch_col, scan_col = st.columns([5, 2, 1], vertical_alignment="center")
+            path_col, watch_col, scan_col = st.columns([5, 2, 2], vertical_alignment="center")
             with path_col:
                 st.markdown(f":material/folder: `{src.path}`")
                 if src.last_scan_at is None:
@@ -66,7 +66,7 @@ def sources_list(project: Project, user: str) -> None:
                 args=(src.id, key),
                 help="Pick up new files",
             )
-            if scan_col.button("Rescan", key=f"rescan_{src.id}", icon=":material/refresh:"):
+            if scan_col.button("Rescan", key=f"rescan_{src.id}", icon=":material/refresh:", width="stretch"):
                 widgets.run_action(submit_import, project, src.id, user, success="Rescan started.")
 
 
@@ -76,7 +76,8 @@ def upload_section(project: Project) -> None:
         "Images from your computer",
         accept_multiple_files=True,
         key=f"uploads_{nonce}",
-        help="JPEG, PNG, WebP, BMP, TIFF or GIF; up to 50 MB each. They are kept in annota's data folder.",
+        help="JPEG, PNG, WebP, BMP, TIFF or GIF. They are kept in annota's data folder.",
+        max_upload_size=MAX_UPLOAD_BYTES // 2**20,
     )
     if files and st.button(
         f"Import {len(files)} file(s)", type="primary", icon=":material/upload:", key="import_up"
@@ -158,7 +159,7 @@ def main() -> None:
         upload_section(project)
     st.subheader("Imports")
     if not widgets.jobs_panel(project.id, IMPORT_KINDS, key="imports"):
-        st.caption("No folder import has run yet.")
+        st.caption("Folder imports and rescans started here show their progress here.")
 
 
 with widgets.error_boundary("the data page"):

@@ -12,7 +12,7 @@ from core.store.items import ItemFilter, count_items, list_items
 from ui import resources, session, thumbs, widgets
 
 PAGE_SIZE = 24
-COLUMNS = 6
+COLUMNS = 4
 PAGE_KEY = "review_page"
 STATUSES = ["labeled", "prelabeled", "reviewed", "skipped", "new"]
 
@@ -57,11 +57,12 @@ def card(item: Item, project: Project, classes: list[LabelClass]) -> None:
         else:
             st.caption(":material/broken_image: image unavailable")
         name = os.path.basename(item.path)
-        st.markdown(f"{widgets.status_badge(item.status.value)} :gray[{name[:28]}]")
-        if item.annotation is not None:
-            st.caption(
-                f"{item.annotation.author} · v{item.annotation.version} · {widgets.ago(item.annotation.created_at)}"
-            )
+        short = name if len(name) <= 30 else f"…{name[-29:]}"
+        st.markdown(f"{widgets.status_badge(item.status.value)} :gray[{short}]", help=item.path)
+        ann = item.annotation
+        st.caption(
+            f"{ann.author} · version {ann.version} · {widgets.ago(ann.created_at)}" if ann else "No label yet"
+        )
         if st.button("Open", key=f"open_{item.id}", icon=":material/edit:", width="stretch"):
             session.open_item_for_labeling(item.id)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 import plotly.graph_objects as go
 
@@ -26,6 +26,7 @@ STATUS_WORDS = {
 SOURCE_HEX = {"human": "#2e9e5b", "prelabel": "#8b5cf6", "import": "#94a3b8"}
 SOURCE_WORDS = {"human": "By people", "prelabel": "Confirmed pre-labels", "import": "Imported"}
 NEUTRAL = "#64748b"
+DAY_MS = 86_400_000
 
 
 def _layout(fig: go.Figure, height: int = 300, **kw: object) -> go.Figure:
@@ -102,6 +103,7 @@ def labels_over_time(per_day: Sequence[tuple[date, str, int]]) -> go.Figure:
                 y=[by_day.get(d, 0) for d in days],
                 name=SOURCE_WORDS[source],
                 marker={"color": SOURCE_HEX[source]},
+                width=[DAY_MS * 0.8] * len(days),  # a date axis would make a lone bar a millisecond wide
                 hovertemplate="%{x|%d %b}: %{y:,} saves<extra>" + SOURCE_WORDS[source] + "</extra>",
             )
     totals: dict[date, int] = {}
@@ -120,16 +122,14 @@ def labels_over_time(per_day: Sequence[tuple[date, str, int]]) -> go.Figure:
         line={"color": "#0f172a", "width": 2},
         hovertemplate="%{x|%d %b}: %{y:,} saves in all<extra></extra>",
     )
+    xaxis: dict[str, object] = {"type": "date", "tickformat": "%d %b"}
+    if days and (days[-1] - days[0]).days < 7:  # a few days only: keep the bars narrow
+        xaxis["range"] = [days[0] - timedelta(days=3), days[-1] + timedelta(days=3)]
+    y2 = {"title": "Total", "overlaying": "y", "side": "right", "showgrid": False, "rangemode": "tozero"}
     return _layout(
         fig,
         barmode="stack",
-        xaxis={"type": "date", "tickformat": "%d %b"},
-        yaxis={"title": "Saves per day"},
-        yaxis2={
-            "title": "Total",
-            "overlaying": "y",
-            "side": "right",
-            "showgrid": False,
-            "rangemode": "tozero",
-        },
+        xaxis=xaxis,
+        yaxis={"title": "Saves per day", "tickformat": ",d"},
+        yaxis2={**y2, "tickformat": ",d"},
     )

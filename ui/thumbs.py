@@ -87,8 +87,17 @@ def _rendered(root: str, item: Item, task: str, look: Look) -> bytes | None:
     scale = thumb.width / item.width if item.width else 1.0
     payload = item.annotation.payload if item.annotation else None
     out = io.BytesIO()
-    draw_labels(thumb, task, payload, scale, look).save(out, "JPEG", quality=85)
+    letterbox(draw_labels(thumb, task, payload, scale, look)).save(out, "JPEG", quality=85)
     return out.getvalue()
+
+
+def letterbox(image: Image.Image, size: tuple[int, int] = (256, 192), fill: str = "#f1f5f9") -> Image.Image:
+    """The image scaled into a fixed frame (centred, the rest filled), so grid cards line up."""
+    scale = min(size[0] / image.width, size[1] / image.height)
+    fitted = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))))
+    frame = Image.new("RGB", size, fill)
+    frame.paste(fitted, ((size[0] - fitted.width) // 2, (size[1] - fitted.height) // 2))
+    return frame
 
 
 def labeled_thumbnail(item: Item, task: TaskType | str, classes: Sequence[LabelClass]) -> bytes | None:

@@ -115,15 +115,12 @@ def class_chips(classes: Sequence[LabelClass], counts: dict[int, int] | None = N
 def project_header(project: Project, classes: Sequence[LabelClass], title: str, caption: str = "") -> None:
     """A page title with the open project's name, task type, state and classes."""
     st.title(title)
-    left, right = st.columns([4, 1], vertical_alignment="center")
-    with left:
-        state = " :orange-badge[:material/pause: Paused]" if project.state is ProjectState.PAUSED else ""
-        st.markdown(f"**{project.name}** · {project.task_type.display_name}{state}")
-        if caption:
-            st.caption(caption)
-    with right:
-        if classes:
-            st.markdown(class_chips(classes), unsafe_allow_html=True)
+    state = " :orange-badge[:material/pause: Paused]" if project.state is ProjectState.PAUSED else ""
+    st.markdown(f"**{project.name}** · {task_title(project.task_type)}{state}")
+    if classes:
+        st.markdown(class_chips(classes), unsafe_allow_html=True)
+    if caption:
+        st.caption(caption)
 
 
 # -- badges ---------------------------------------------------------------------------------------

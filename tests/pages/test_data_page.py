@@ -20,7 +20,7 @@ def test_empty_state(runtime, admin, project):
     at = page(PAGE, admin, project.id).run()
     assert not at.exception and not at.error
     assert "No images yet" in texts(at)
-    assert "No folder import has run yet." in texts(at)
+    assert "show their progress here" in texts(at)
 
 
 def test_no_project_open_offers_a_choice(runtime, admin, project):
