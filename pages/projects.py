@@ -224,11 +224,14 @@ def classes_editor(project: Project, user: str) -> None:
     st.caption("Rename, recolour or re-key classes at any time; labels keep pointing at the same class.")
     with st.form(f"classes_{project.id}"):
         edits = {}
-        for c in classes:
+        for n, c in enumerate(classes):
             col_color, col_name, col_key, col_used = st.columns([1, 4, 1, 2], vertical_alignment="bottom")
-            color = col_color.color_picker("Colour", c.color, key=f"cls_color_{c.id}")
-            name = col_name.text_input("Name", c.name, key=f"cls_name_{c.id}")
-            key = col_key.text_input("Key", c.hotkey or "", max_chars=1, key=f"cls_key_{c.id}")
+            shown = "visible" if n == 0 else "collapsed"  # column headings on the first row only
+            color = col_color.color_picker("Colour", c.color, key=f"cls_color_{c.id}", label_visibility=shown)
+            name = col_name.text_input("Name", c.name, key=f"cls_name_{c.id}", label_visibility=shown)
+            key = col_key.text_input(
+                "Key", c.hotkey or "", max_chars=1, key=f"cls_key_{c.id}", label_visibility=shown
+            )
             col_used.caption(f"{counts.get(c.id, 0):,} image(s)")
             edits[c.id] = (c, name, color, key)
         if st.form_submit_button("Save classes", type="primary"):
@@ -261,7 +264,14 @@ def classes_editor(project: Project, user: str) -> None:
     with delete_col, st.container(border=True):
         st.markdown("**Delete a class**")
         names = {c.id: c.name for c in classes}
-        victim = st.selectbox("Class", list(names), format_func=names.get, index=None, key="del_cls")
+        victim = st.selectbox(
+            "Class",
+            list(names),
+            format_func=names.get,
+            index=None,
+            key="del_cls",
+            placeholder="Choose a class…",
+        )
         target = None
         if victim is not None:
             used = projects.class_usage(store, victim)

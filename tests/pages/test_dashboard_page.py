@@ -94,3 +94,16 @@ def test_fast_at_500k_items(runtime, admin):
     assert {m.label: m.value for m in at.metric}["Labeled"] == "300,000"
     print(f"dashboard at {n:,} items rendered in {seconds:.2f} s")
     assert seconds < 5.0
+
+
+def test_store_failure_shows_words_not_a_traceback(runtime, admin, project, monkeypatch):
+    import duckdb
+
+    def broken(*_a, **_k):
+        raise duckdb.IOException("disk went away")
+
+    monkeypatch.setattr("core.store.stats.project_stats", broken)
+    at = page(PAGE, admin, project.id).run()
+    assert not at.exception
+    (err,) = at.error
+    assert "Could not show the dashboard" in err.value and "database could not answer" in err.value
