@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,19 +42,34 @@ class Runtime:
     store: Store
     runner: JobRunner
     watcher: Any = None
+    scheduler: Any = None  # core.assist.scheduler.AssistScheduler, when assistance runs by itself
     admin_created: tuple[str, str] | None = None
     handler_modules: list[str] = field(default_factory=list)
 
     def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
         if self.watcher is not None:
             self.watcher.stop()
         self.runner.stop()
         self.store.close()
 
 
-def open_runtime(paths: Paths | None = None, *, workers: int = 2, watch: bool = True) -> Runtime:
-    """Open the store (migrating it), start the job runner (resuming jobs a stop interrupted) and the
-    folder watcher. The UI keeps the result in ``st.cache_resource``."""
+def assist_scheduler_wanted() -> bool:
+    """``$ANNOTA_ASSIST_SCHEDULER`` (1/0) decides; unset, it runs except under the test suite
+    (``ANNOTA_TEST=1``), whose many small projects should not start model jobs behind the tests' backs."""
+    raw = os.environ.get("ANNOTA_ASSIST_SCHEDULER")
+    if raw is not None:
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    return os.environ.get("ANNOTA_TEST") != "1"
+
+
+def open_runtime(
+    paths: Paths | None = None, *, workers: int = 2, watch: bool = True, assist: bool | None = None
+) -> Runtime:
+    """Open the store (migrating it), start the job runner (resuming jobs a stop interrupted), the
+    folder watcher and the assist scheduler (``assist``; ``None``: see ``assist_scheduler_wanted``).
+    The UI keeps the result in ``st.cache_resource``."""
     from core import auth
 
     paths = (paths or default_paths()).ensure()
@@ -72,6 +88,10 @@ def open_runtime(paths: Paths | None = None, *, workers: int = 2, watch: bool = 
             runtime.watcher = FolderWatcher(store).start()
         except ModuleNotFoundError:
             log.warning("folder watching is not available")
+    if assist if assist is not None else assist_scheduler_wanted():
+        from core.assist.scheduler import AssistScheduler
+
+        runtime.scheduler = AssistScheduler(store, runner).start()
     return runtime
 
 

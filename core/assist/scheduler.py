@@ -1,0 +1,259 @@
+"""Runs assistance by itself: a thread that queues featurisation, training and inference as work arrives.
+
+Every ``interval_s`` seconds, for each active project with assistance on (``core.assist.status``),
+the scheduler looks at a few counts and queues at most one job of each kind it finds due. Jobs run
+in the job runner's workers; the labeling screen never waits for them. Rules (classification):
+
+* **featurise** when some items have no embedding and either no featurisation has run yet or some
+  of those items arrived after the last one started (an import, an upload, the folder watcher).
+  Items a finished run could not read are not retried in a loop; "Featurise now" retries them.
+* **train** when ``core.assist.stages.project_stage`` says it is due: ``train_every`` new labels
+  with an embedding since the last training (the first at ``min_labels_to_train``), labels of two
+  classes at least. The training job runs inference itself when it ends.
+* **infer** when a trained model exists, no featurisation is running, and items were featurised
+  after the last inference began (new images get proposals without waiting for the next training).
+* **in-order queue**: with ``assist_in_order`` on, ranks the model wrote are cleared.
+
+A job of a kind never runs twice at once for a project (``classify_jobs.request_job`` checks). A
+failed job is retried after ``retry_after_s`` at the earliest, so a broken input cannot loop.
+Boxes and polygons: the same rules over the kinds ``core.assist.detect_jobs`` declares
+(``FEATURIZE``/``TRAIN``/``INFER``), when that module is installed; otherwise nothing is queued and
+``core.assist.status.availability`` says why.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from core import jobs
+from core.assist import status
+from core.assist.stages import StagePolicy, project_stage
+from core.domain import Project, ProjectState, TaskType
+from core.store import projects
+from core.store.db import Store
+from core.store.labels import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobKinds:
+    featurize: str
+    train: str
+    infer: str
+
+
+CLASSIFY_KINDS = JobKinds(status.FEATURIZE, status.TRAIN, status.INFER)
+
+
+def job_kinds(task: TaskType | str) -> JobKinds | None:
+    """The job kinds that assist this task type here, or ``None`` when none is installed."""
+    if TaskType(task).is_classification:
+        return CLASSIFY_KINDS
+    try:
+        mod = importlib.import_module(status.DETECT_JOBS)
+    except ModuleNotFoundError:
+        return None
+    names = [getattr(mod, n, None) for n in ("FEATURIZE", "TRAIN", "INFER")]
+    if not all(isinstance(n, str) for n in names):
+        log.warning("%s does not declare FEATURIZE/TRAIN/INFER job kinds", status.DETECT_JOBS)
+        return None
+    return JobKinds(*names)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Decision:
+    project_id: int
+    kind: str
+    reason: str
+    job_id: int | None  # None: a job of that kind was already queued or running
+
+
+def request(store: Store, kind: str, project_id: int, runner: jobs.JobRunner | None) -> jobs.Job | None:
+    """Queue ``kind`` unless one is queued or running for the project (``classify_jobs.request_job``)."""
+    from core.assist.classify_jobs import request_job
+
+    if runner is not None and kind not in jobs.handlers():
+        raise ValueError(f"No job handler for {kind!r}.")
+    return request_job(store, kind, project_id, runner)
+
+
+class AssistScheduler:
+    """The background thread; ``tick()`` is one pass and may be called directly (tests, scripts)."""
+
+    def __init__(
+        self,
+        store: Store,
+        runner: jobs.JobRunner | None,
+        interval_s: float = 3.0,
+        *,
+        retry_after_s: float = 300.0,
+    ) -> None:
+        self.store = store
+        self.runner = runner
+        self.interval_s = interval_s
+        self.retry_after = timedelta(seconds=retry_after_s)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: str | None = None
+        self.ticks = 0
+
+    # ------------------------------------------------------------ thread
+
+    def start(self) -> AssistScheduler:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="annota-assist", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.tick()
+                self.last_error = None
+            except Exception as exc:  # the store may be closing; never let the thread die
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("assist scheduler: %s", self.last_error)
+
+    # ------------------------------------------------------------ decisions
+
+    def tick(self) -> list[Decision]:
+        """One pass over the projects; returns what was queued (or found already queued)."""
+        self.ticks += 1
+        out: list[Decision] = []
+        for project in projects.list_projects(self.store):
+            if project.state is not ProjectState.ACTIVE:
+                continue
+            if not status.read_settings(project).enabled:
+                continue
+            kinds = job_kinds(project.task_type)
+            if kinds is None:
+                continue
+            try:
+                out.extend(self._project(project, kinds))
+            except Exception as exc:
+                log.warning("assist scheduler: project %s: %s", project.id, exc)
+        return out
+
+    def _project(self, project: Project, kinds: JobKinds) -> list[Decision]:
+        out: list[Decision] = []
+        active = status.active_kinds(self.store, project.id)
+        reason = self._featurize_due(project.id, kinds)
+        if reason and kinds.featurize not in active:
+            out.append(self._queue(project.id, kinds.featurize, reason))
+        reason = self._train_due(project, kinds)
+        if reason and kinds.train not in active:
+            out.append(self._queue(project.id, kinds.train, reason))
+        elif not active & {kinds.train, kinds.infer, kinds.featurize}:  # infer once featurisation is done
+            reason = self._infer_due(project.id, kinds)
+            if reason:
+                out.append(self._queue(project.id, kinds.infer, reason))
+        if status.read_settings(project).queue_order == "in_order" and not active & {
+            kinds.train,
+            kinds.infer,
+        }:
+            ranked = self.store.scalar(
+                "SELECT count(*) FROM items WHERE project_id = ? AND queue_rank IS NOT NULL", [project.id]
+            )
+            if ranked:
+                status.clear_queue_ranks(self.store, project.id)
+        return out
+
+    def _queue(self, project_id: int, kind: str, reason: str) -> Decision:
+        job = request(self.store, kind, project_id, self.runner)
+        if job is not None:
+            log.info("assist: queued %s for project %s (%s)", kind, project_id, reason)
+        return Decision(project_id, kind, reason, job.id if job else None)
+
+    def _last_job(self, project_id: int, kind: str) -> tuple[str, datetime | None, datetime | None] | None:
+        row = self.store.query_one(
+            "SELECT state, started_at, finished_at FROM jobs WHERE project_id = ? AND kind = ?"
+            " ORDER BY id DESC LIMIT 1",
+            [project_id, kind],
+        )
+        return (str(row[0]), row[1], row[2]) if row else None
+
+    def _backing_off(self, last: tuple[str, datetime | None, datetime | None] | None) -> bool:
+        """A failed last job: wait ``retry_after`` before another try."""
+        if last is None or last[0] != "failed":
+            return False
+        return last[2] is not None and utcnow() - last[2] < self.retry_after
+
+    def _featurize_due(self, project_id: int, kinds: JobKinds) -> str:
+        n_items, newest = self.store.query_one(
+            "SELECT count(*), max(created_at) FROM items WHERE project_id = ?", [project_id]
+        ) or (0, None)
+        n_feat = self.store.scalar(
+            "SELECT count(DISTINCT item_id) FROM embeddings WHERE project_id = ?", [project_id]
+        )
+        if not n_items or int(n_feat or 0) >= int(n_items):
+            return ""
+        last = self._last_job(project_id, kinds.featurize)
+        if last is None:
+            return f"{int(n_items) - int(n_feat or 0):,} images have no embedding yet"
+        if self._backing_off(last):
+            return ""
+        if last[0] == "failed":
+            return "retrying the featurisation that failed"
+        started = last[1]
+        if started is None or newest is None:
+            return ""
+        new = self.store.scalar(
+            "SELECT count(*) FROM items i WHERE i.project_id = ? AND i.created_at > ? AND NOT EXISTS"
+            " (SELECT 1 FROM embeddings e WHERE e.item_id = i.id AND e.project_id = i.project_id)",
+            [project_id, started],
+        )
+        return f"{int(new):,} new images have no embedding yet" if new else ""
+
+    def _train_due(self, project: Project, kinds: JobKinds) -> str:
+        last = self._last_job(project.id, kinds.train)
+        if self._backing_off(last):
+            return ""
+        counts = status.assist_counts(self.store, project)
+        stage = project_stage(counts, StagePolicy.from_settings(project.settings))
+        if not stage.should_train:
+            return ""
+        if counts.labels_at_last_training is None:
+            return f"first training: {counts.n_labeled} labels"
+        return f"{counts.n_labeled - counts.labels_at_last_training} new labels since the last training"
+
+    def _infer_due(self, project_id: int, kinds: JobKinds) -> str:
+        trained = self.store.scalar(
+            "SELECT count(*) FROM model_runs WHERE project_id = ? AND kind = 'train' AND state = 'done'"
+            " AND metrics LIKE '%head_path%'",
+            [project_id],
+        )
+        if not trained:
+            return ""
+        since: Any = None
+        for kind in (kinds.infer, kinds.train):
+            last = self._last_job(project_id, kind)
+            if kind == kinds.infer and self._backing_off(last):
+                return ""
+            if last is not None and last[1] is not None and (since is None or last[1] > since):
+                since = last[1]
+        if since is None:
+            return ""
+        new = self.store.scalar(
+            "SELECT count(*) FROM embeddings e JOIN items i ON i.id = e.item_id WHERE e.project_id = ?"
+            " AND e.created_at > ? AND i.status IN ('new', 'skipped') AND NOT EXISTS"
+            " (SELECT 1 FROM predictions p WHERE p.item_id = e.item_id)",
+            [project_id, since],
+        )
+        return f"{int(new):,} newly featurised images have no proposal yet" if new else ""
