@@ -2,9 +2,12 @@
 
 Each format is an adapter module with a streaming writer class and a symmetric ``save_*``/``load_*``
 pair over ``ExportRecord``s (see ``records``). ``export`` reads a project from the store in chunks and
-drives a writer; it is also the ``export`` job. The choices per format are in ``docs/formats.md``.
+drives a writer; importing ``core.formats`` registers it as the ``export`` job. The choices per
+format are in ``docs/formats.md``.
 """
 
+from core.formats import export
+from core.formats.export import FORMATS, ExportResult, export_project
 from core.formats.records import (
     Category,
     CategorySet,
@@ -15,4 +18,16 @@ from core.formats.records import (
     SaveSummary,
 )
 
-__all__ = ["Category", "CategorySet", "Dataset", "ExportRecord", "Issue", "RecordProblem", "SaveSummary"]
+__all__ = [
+    "FORMATS",
+    "Category",
+    "CategorySet",
+    "Dataset",
+    "ExportRecord",
+    "ExportResult",
+    "Issue",
+    "RecordProblem",
+    "SaveSummary",
+    "export",
+    "export_project",
+]

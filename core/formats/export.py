@@ -259,6 +259,8 @@ def export_project(
     name, task, cats = project_task_and_categories(store, project_id)
     total = count_records(store, project_id, include)
     path = out_path or export_path(default_export_dir(store, project_id), name, fmt)
+    if path.suffix.lower() != FORMATS[fmt].suffix:
+        raise ValueError(f"A {FORMATS[fmt].title} export is a {FORMATS[fmt].suffix} file, not {path.name}.")
     path.parent.mkdir(parents=True, exist_ok=True)
     log = _IssueLog(path.with_name(path.name + ".issues.jsonl"))
     result = ExportResult(path=path, format=fmt, include=include)

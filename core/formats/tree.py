@@ -2,7 +2,7 @@
 
 Writing is to ``<name>.part`` first and renamed on ``close``, so a cancelled or failed export never
 leaves a file that looks finished. A zip keeps one small directory entry per file in memory until it
-is closed (the zip format puts the directory at the end): about 200 bytes a file.
+is closed (the zip format puts the directory at the end): about 460 bytes a file (230 MB for 500k).
 """
 
 from __future__ import annotations

@@ -183,3 +183,9 @@ def test_cancelled_export_leaves_no_file(tmp_path: Path, monkeypatch) -> None:
     with pytest.raises(Stop):
         export_project(lab.store, lab.project_id, "yolo", out_path=out, progress=progress)
     assert list(tmp_path.glob("out*")) == []
+
+
+def test_out_path_must_fit_the_format(tmp_path: Path) -> None:
+    lab = make_project(tmp_path, TaskType.BOXES, n=2, n_unlabeled=0)
+    with pytest.raises(ValueError, match="zip"):
+        export_project(lab.store, lab.project_id, "yolo", out_path=tmp_path / "labels")
