@@ -1,0 +1,357 @@
+"""Classification assistance, measured with a simulated labeler that answers from ground truth.
+
+    python -c "import benchmarks.assist_classify as m; m.main()"
+
+Scenarios: flowers multi-class (5 classes, 1,000 photos); flowers multi-label (the same photos,
+the tool not told one class per photo); coco128 image-level tags of its 10 most frequent classes.
+The labeler works in the order the tool chooses: clustering pages (give the page one class,
+deselect the odd ones: 1 action + 1 per deselection), pages of items sharing a shown proposal
+(confirm: 1 action + 1 per deselection), single proposals (accept or correct: 1 action; for
+multi-label 1 + classes toggled) and plain labeling (multi-class 1 action; multi-label 1 + classes
+ticked). Hand labeling costs the plain-labeling actions for every image. After each training the
+true precision and coverage of the shown proposals on the still unlabeled images are recorded.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from benchmarks.common import RESULTS, print_table, write_json
+from core.assist.backbone import Backbone
+from core.assist.calibration import Calibration, calibrate
+from core.assist.clustering import neighbour_pages, prediction_pages
+from core.assist.embeddings import EmbeddingIndex, normalize
+from core.assist.heads import LabelSpace, train_head
+from core.assist.sampling import QueueOrder, rank_queue
+from core.config import default_paths, shared_datasets
+from core.domain import TaskType
+
+FLOWER_CLASSES = ["daisy", "dandelion", "rose", "sunflower", "tulip"]
+TARGET = 0.95
+
+
+@dataclass
+class Sim:
+    """One simulated labeling session over embeddings ``x`` with answers ``truth``."""
+
+    name: str
+    space: LabelSpace
+    x: np.ndarray  # unit embeddings
+    truth: np.ndarray  # (n,) column index, or (n, C) 0/1
+    index: EmbeddingIndex
+    page_size: int = 9
+    train_every: int = 10
+    labeled: dict[int, Any] = field(default_factory=dict)  # row -> encoded answer
+    actions: int = 0
+    curve: list[dict[str, float]] = field(default_factory=list)
+    cal: Calibration | None = None
+    proba: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.x)
+
+    def hand_cost(self, row: int) -> int:
+        return 1 + int(self.truth[row].sum()) if self.space.multilabel else 1
+
+    def label(self, row: int) -> None:
+        self.labeled[row] = self.truth[row]
+
+    def unlabeled(self) -> np.ndarray:
+        mask = np.ones(self.n, bool)
+        mask[list(self.labeled)] = False
+        return np.flatnonzero(mask)
+
+    def train(self) -> None:
+        rows = np.array(sorted(self.labeled))
+        y = (
+            np.stack([self.labeled[r] for r in rows])
+            if self.space.multilabel
+            else np.array([self.labeled[r] for r in rows])
+        )
+        classes_seen = (y.sum(0) > 0).sum() if self.space.multilabel else len(np.unique(y))
+        if len(rows) < 10 or classes_seen < 2:
+            return
+        center = self.x.mean(axis=0)
+        self.cal = calibrate(self.space, self.x[rows], y, target=TARGET, center=center)
+        head = train_head(self.space, self.x[rows], y, center=center)
+        self.proba = head.predict_proba(self.x)
+        rest = self.unlabeled()
+        props = self.cal.propose(self.proba[rest])
+        ok = self._correct(props.classes, rest)
+        shown = props.shown
+        self.curve.append(
+            {
+                "human_labels": len(rows),
+                "actions": self.actions,
+                "threshold": float(self.cal.threshold),
+                "true_precision": float(ok[shown].mean()) if shown.any() else float("nan"),
+                "coverage": float(shown.mean()) if len(rest) else 0.0,
+                "heldout_lower_bound": self.cal.choice.lower_bound,
+            }
+        )
+
+    def _correct(self, classes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        if self.space.multilabel:
+            return np.all(classes == (self.truth[rows] >= 0.5), axis=1)
+        return classes == np.array(self.space.class_ids)[self.truth[rows]]
+
+    def run(self, use_pages: bool) -> dict[str, Any]:
+        last_train = 0
+        while len(self.labeled) < self.n:
+            if len(self.labeled) - last_train >= max(self.train_every, len(self.labeled) // 5) or (
+                self.cal is None and len(self.labeled) >= 10 and len(self.labeled) - last_train >= 5
+            ):
+                self.train()
+                last_train = len(self.labeled)
+            self.step(use_pages)
+        self.train_final()
+        hand = int(sum(self.hand_cost(r) for r in range(self.n)))
+        return {
+            "actions": self.actions,
+            "hand_actions": hand,
+            "ratio": self.actions / hand,
+            "curve": self.curve,
+        }
+
+    def train_final(self) -> None:
+        pass
+
+    def step(self, use_pages: bool) -> None:
+        rest = self.unlabeled()
+        shown = np.zeros(len(rest), bool)
+        if self.cal is not None and self.proba is not None:
+            props = self.cal.propose(self.proba[rest])
+            shown = props.shown
+            if use_pages and not self.space.multilabel and shown.sum() >= self.page_size:
+                pages = prediction_pages(
+                    rest[shown], props.classes[shown], props.confidence[shown], self.page_size
+                )
+                if pages:
+                    self._do_page(list(pages[0].item_ids), suggested=pages[0].suggested_class)
+                    return
+            if shown.any():  # a single proposal: accept or correct
+                j = int(np.flatnonzero(shown)[np.argmax(props.confidence[shown])])
+                row = int(rest[j])
+                ok = self._correct(props.classes[j : j + 1], np.array([row]))[0]
+                if self.space.multilabel:
+                    diff = int(np.sum(props.classes[j] != (self.truth[row] >= 0.5)))
+                    self.actions += 1 + (0 if ok else diff)
+                else:
+                    self.actions += 1
+                self.label(row)
+                return
+        ranks = rank_queue(
+            rest,
+            QueueOrder.LEARN,
+            self.space if self.proba is not None else None,
+            self.proba[rest] if self.proba is not None else None,
+            self.x[rest],
+            self.x[sorted(self.labeled)] if self.labeled else None,
+            diverse_head=16,
+        )
+        order = ranks.order()
+        if use_pages and not self.space.multilabel and len(rest) >= self.page_size:
+            pages = neighbour_pages(
+                self.index, rest.tolist(), self.page_size, n_pages=1, seed_ids=order[:16].tolist()
+            )
+            if pages:
+                self._do_page(list(pages[0].item_ids), suggested=None)
+                return
+        row = int(order[0])
+        self.actions += self.hand_cost(row)
+        self.label(row)
+
+    def _do_page(self, rows: list[int], suggested: int | None) -> None:
+        classes = [int(self.truth[r]) for r in rows]
+        if suggested is not None:
+            chosen = self.space.column(suggested)
+        else:
+            chosen = max(set(classes), key=classes.count)
+        odd = [r for r, c in zip(rows, classes, strict=True) if c != chosen]
+        self.actions += 1 + len(odd)
+        for r, c in zip(rows, classes, strict=True):
+            if c == chosen:
+                self.label(r)
+
+
+def _index(x: np.ndarray, folder: Path) -> EmbeddingIndex:
+    idx = EmbeddingIndex(folder, dim=x.shape[1])
+    idx.add(range(len(x)), x)
+    return idx
+
+
+def flowers(bb: Backbone, root: Path) -> tuple[np.ndarray, np.ndarray, float]:
+    paths, labels = [], []
+    for k, name in enumerate(FLOWER_CLASSES):
+        files = sorted((root / name).glob("*.jpg"))
+        paths += files
+        labels += [k] * len(files)
+    bb.embed_paths(paths[:32])  # warm up
+    t0 = time.perf_counter()
+    x = bb.embed_paths(paths, batch_size=32)
+    rate = len(paths) / (time.perf_counter() - t0)
+    return normalize(x), np.array(labels), rate
+
+
+def coco_tags(bb: Backbone, root: Path, top: int = 10) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    names = (root / "classes.txt").read_text().split("\n")
+    images = sorted((root / "images" / "train2017").glob("*.jpg"))
+    tags: list[set[int]] = []
+    for im in images:
+        lab = root / "labels" / "train2017" / f"{im.stem}.txt"
+        lines = lab.read_text().split("\n") if lab.exists() else []
+        tags.append({int(line.split()[0]) for line in lines if line.strip()})
+    counts: dict[int, int] = {}
+    for t in tags:
+        for c in t:
+            counts[c] = counts.get(c, 0) + 1
+    frequent = sorted(counts, key=lambda c: -counts[c])[:top]
+    y = np.array([[1.0 if c in t else 0.0 for c in frequent] for t in tags], dtype=np.float32)
+    return normalize(bb.embed_paths(images)), y, [names[c].strip() for c in frequent]
+
+
+def _at_labels(curve: list[dict[str, float]], limit: int) -> dict[str, float]:
+    best: dict[str, float] = {"human_labels": 0, "true_precision": float("nan"), "coverage": 0.0}
+    for point in curve:
+        if point["human_labels"] <= limit:
+            best = point
+    return best
+
+
+def _first_reaching(curve: list[dict[str, float]], precision: float, coverage: float) -> float:
+    for p in curve:
+        if p["coverage"] >= coverage and p["true_precision"] >= precision:
+            return p["human_labels"]
+    return float("nan")
+
+
+def plot(path: Path, title: str, curves: dict[str, list[dict[str, float]]]) -> None:
+    """Precision (solid) and coverage (dashed) of shown proposals vs human labels, with Pillow."""
+    w, h, m = 900, 520, 60
+    im = Image.new("RGB", (w, h), "white")
+    d = ImageDraw.Draw(im)
+    xmax = max((p["human_labels"] for c in curves.values() for p in c), default=1) or 1
+    d.text((m, 15), title, fill="black")
+    d.rectangle([m, m, w - m, h - m], outline="black")
+    for v in (0.0, 0.5, 0.95, 1.0):
+        y = h - m - v * (h - 2 * m)
+        d.line([m, y, w - m, y], fill=(220, 220, 220))
+        d.text((10, y - 6), f"{v:.2f}", fill="black")
+    for k in range(0, 6):
+        xv = xmax * k / 5
+        d.text((m + (w - 2 * m) * k / 5 - 10, h - m + 8), f"{xv:.0f}", fill="black")
+    d.text((w // 2 - 60, h - 25), "human labels", fill="black")
+    colors = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189)]
+    for n, (name, curve) in enumerate(curves.items()):
+        col = colors[n % len(colors)]
+        d.text((w - m - 260, m + 10 + 15 * n), f"{name}: precision -, coverage --", fill=col)
+        for key, dashed in (("true_precision", False), ("coverage", True)):
+            pts = [
+                (m + (w - 2 * m) * p["human_labels"] / xmax, h - m - p[key] * (h - 2 * m))
+                for p in curve
+                if np.isfinite(p[key])
+            ]
+            for i, (a, b) in enumerate(itertools.pairwise(pts)):
+                if not dashed or i % 2 == 0:
+                    d.line([a, b], fill=col, width=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im.save(path)
+
+
+def main() -> None:
+    data = shared_datasets()
+    if not (data / "flowers").is_dir():
+        print(f"assist_classify: skipped, shared datasets absent at {data}")
+        return
+    bb = Backbone.load(cache_dir=default_paths().models)
+    x, y, rate = flowers(bb, data / "flowers")
+    print(f"featurisation: {rate:.0f} images/s on {bb.device_name}", flush=True)
+    results: dict[str, Any] = {"featurisation_images_per_s": rate, "device": bb.device_name, "scenarios": {}}
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="annota-bench-") as tmp:
+        scenarios: list[tuple[str, LabelSpace, np.ndarray, np.ndarray, bool]] = [
+            ("flowers multi-class", LabelSpace(TaskType.MULTICLASS, (1, 2, 3, 4, 5)), x, y, True),
+            ("flowers multi-class, no pages", LabelSpace(TaskType.MULTICLASS, (1, 2, 3, 4, 5)), x, y, False),
+            (
+                "flowers multi-label",
+                LabelSpace(TaskType.MULTILABEL, (1, 2, 3, 4, 5)),
+                x,
+                np.eye(5, dtype=np.float32)[y],
+                False,
+            ),
+        ]
+        if (data / "coco128-seg").is_dir():
+            cx, cy, names = coco_tags(bb, data / "coco128-seg")
+            results["coco_tags"] = names
+            scenarios.append(
+                ("coco128 tags (10)", LabelSpace(TaskType.MULTILABEL, tuple(range(1, 11))), cx, cy, False)
+            )
+        else:
+            print(f"coco128 scenario skipped: {data / 'coco128-seg'} absent")
+        for n, (name, space, sx, sy, pages) in enumerate(scenarios):
+            t0 = time.perf_counter()
+            sim = Sim(name, space, sx, sy, _index(sx, Path(tmp) / f"s{n}"))
+            out = sim.run(use_pages=pages)
+            at50 = _at_labels(out["curve"], 50)
+            out["at_50_labels"] = at50
+            out["labels_to_95p_50c"] = _first_reaching(out["curve"], 0.95, 0.5)
+            out["seconds"] = time.perf_counter() - t0
+            results["scenarios"][name] = out
+            print(
+                f"  {name}: {out['actions']} actions vs {out['hand_actions']} by hand ({out['ratio']:.2f});"
+                f" at <=50 labels: precision {at50['true_precision']:.3f}, coverage {at50['coverage']:.3f};"
+                f" {out['seconds']:.0f} s",
+                flush=True,
+            )
+            rows.append(
+                [
+                    name,
+                    len(sx),
+                    at50["human_labels"],
+                    at50["true_precision"],
+                    at50["coverage"],
+                    out["labels_to_95p_50c"],
+                    out["actions"],
+                    out["hand_actions"],
+                    out["ratio"],
+                ]
+            )
+    print_table(
+        f"Classification assistance (featurisation {rate:.0f} images/s on {bb.device_name})",
+        rows,
+        [
+            "scenario",
+            "images",
+            "labels<=50",
+            "true prec",
+            "coverage",
+            "labels to 95%/50%",
+            "actions",
+            "by hand",
+            "ratio",
+        ],
+    )
+    for name, sc in results["scenarios"].items():
+        plot(
+            RESULTS / f"assist_classify_{name.replace(' ', '_').replace(',', '')}.png",
+            name,
+            {name: sc["curve"]},
+        )
+    path = write_json("assist_classify", results)
+    print(f"\nJSON: {path}; plots: {RESULTS}/assist_classify_*.png")
+    print(
+        "targets: flowers multi-class 95% precision on >= 50% of the rest after <= 50 labels; ratio <= 0.40; >= 100 img/s"
+    )
+
+
+if __name__ == "__main__":
+    main()
