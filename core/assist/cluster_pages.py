@@ -1,0 +1,339 @@
+"""Cluster pages for one labeler: 4, 6 or 9 unlabeled images that belong together, leased as a page.
+
+``next_page`` hands a labeler their page: their current one while its lease holds, else a new one
+built from the project's stored embeddings (``clustering.neighbour_pages``, seeded at the head of
+the queue) or, where shown proposals exist, from a shared confident prediction
+(``clustering.prediction_pages``). Every item of the page is leased to the labeler in the queue's
+lease book, so several labelers never see the same tiles and the one-image queue skips them too.
+
+``submit_page`` gives the selected items the page's class (one new version each through
+``core.store.labels.save_label``, source ``human``) and hands the deselected ones back to the queue.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.assist import clustering
+from core.assist.classify_jobs import project_index
+from core.domain import NotFound, Source, TaskType, ValidationError
+from core.store import labels, queue
+from core.store.db import Store, WriteConflict, loads
+
+PAGE_SIZES = clustering.PAGE_SIZES
+SEEDS = 32  # seeds drawn from the head of the queue per new page
+RETURNED_MEMORY = 200  # deselected items remembered per labeler
+PREDICTION_MIN_SHARE = 0.5  # use proposal pages when at least this share of the pool has a shown one
+
+
+@dataclass(frozen=True)
+class GridPage:
+    """A page leased to one labeler."""
+
+    project_id: int
+    user: str
+    item_ids: tuple[int, ...]
+    page_size: int
+    suggested_class: int | None = None
+    cohesion: float = 0.0
+    reason: str = "nearest neighbours"
+    versions: tuple[int, ...] = ()  # each item's version when the page was made (a save edits it)
+
+    def version_of(self, item_id: int) -> int | None:
+        if len(self.versions) != len(self.item_ids):
+            return None
+        return self.versions[self.item_ids.index(item_id)]
+
+
+@dataclass(frozen=True)
+class PageResult:
+    saved: tuple[int, ...] = ()
+    returned: tuple[int, ...] = ()  # deselected: back in the queue
+    stale: tuple[int, ...] = ()  # someone else saved first; theirs is kept
+    errors: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Book:
+    pages: dict[tuple[int, str], GridPage] = field(default_factory=dict)
+    # items a labeler deselected lately: not put on their next pages again (others may get them)
+    returned: dict[tuple[int, str], list[int]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _book(store: Store) -> _Book:
+    with store.lock:
+        book = store.caches.get("grid_pages")
+        if book is None:
+            book = store.caches["grid_pages"] = _Book()
+        return book
+
+
+# ---------------------------------------------------------------- facts
+
+
+def embedding_model(store: Store, project_id: int) -> str | None:
+    """The backbone whose embeddings the project has most of (``None`` before featurisation)."""
+    row = store.query_one(
+        "SELECT model FROM embeddings WHERE project_id = ? GROUP BY model ORDER BY count(*) DESC LIMIT 1",
+        [project_id],
+    )
+    return str(row[0]) if row else None
+
+
+def featurised_unlabeled(store: Store, project_id: int) -> int:
+    """Unlabeled items (status ``new``) with an embedding."""
+    model = embedding_model(store, project_id)
+    if model is None:
+        return 0
+    return int(
+        store.scalar(
+            "SELECT count(*) FROM items i WHERE i.project_id = ? AND i.status = 'new' AND EXISTS"
+            " (SELECT 1 FROM embeddings e WHERE e.item_id = i.id AND e.project_id = i.project_id"
+            " AND e.model = ?)",
+            [project_id, model],
+        )
+        or 0
+    )
+
+
+def grid_available(store: Store, project_id: int, page_size: int = min(PAGE_SIZES)) -> bool:
+    """Whether a page can be made: enough unlabeled items have embeddings."""
+    return featurised_unlabeled(store, project_id) >= page_size
+
+
+# ---------------------------------------------------------------- leases
+
+
+def _lease_all(store: Store, project_id: int, item_ids: Sequence[int], user: str, minutes: float) -> bool:
+    """Lease every item of a page to ``user`` (all or none).
+
+    The queue's ``claim`` keeps one lease per labeler (the item on screen); a page needs several, so
+    they are written into the same lease book directly. A candidate for ``core.store.queue.lease_many``.
+    """
+    q = queue._queue(store, project_id)
+    with q.lock:
+        now = time.monotonic()
+        if any(q.holder(i, now) not in (None, user) for i in item_ids):
+            return False
+        for i in item_ids:
+            q.leases[int(i)] = (user, now + minutes * 60)
+    return True
+
+
+def _holds(store: Store, project_id: int, item_ids: Iterable[int], user: str) -> list[int]:
+    q = queue._queue(store, project_id)
+    with q.lock:
+        now = time.monotonic()
+        return [i for i in item_ids if q.holder(i, now) == user]
+
+
+def release_page(store: Store, project_id: int, user: str) -> None:
+    """Give the labeler's page back to the queue (grid size changed, mode left)."""
+    book = _book(store)
+    with book.lock:
+        page = book.pages.pop((project_id, user), None)
+    if page is not None:
+        _release(store, project_id, page.item_ids, user)
+
+
+def hand_back(store: Store, project_id: int, user: str) -> None:
+    """The labeler passes on their page unlabeled: back to the queue, and not on their next pages."""
+    page = current_page(store, project_id, user)
+    if page is not None:
+        submit_page(store, page, [], 0, TaskType.MULTICLASS)
+
+
+def _release(store: Store, project_id: int, item_ids: Iterable[int], user: str) -> None:
+    mine = _holds(store, project_id, item_ids, user)
+    for i in mine:
+        queue.release(store, i, project_id)
+
+
+# ---------------------------------------------------------------- pages
+
+
+def _new_ids(store: Store, project_id: int, ids: Sequence[int]) -> list[int]:
+    if not ids:
+        return []
+    rows = store.query("SELECT id FROM items WHERE id IN (SELECT unnest(?)) AND status = 'new'", [list(ids)])
+    new = {int(r[0]) for r in rows}
+    return [i for i in ids if i in new]
+
+
+def current_page(store: Store, project_id: int, user: str) -> GridPage | None:
+    """The labeler's page while all of its items still wait and are still leased to them."""
+    book = _book(store)
+    with book.lock:
+        page = book.pages.get((project_id, user))
+    if page is None:
+        return None
+    still = _holds(store, project_id, _new_ids(store, project_id, page.item_ids), user)
+    if len(still) == len(page.item_ids):
+        return page
+    release_page(store, project_id, user)
+    return None
+
+
+def _pool(store: Store, project_id: int, user: str, model: str) -> list[int]:
+    """Unlabeled featurised items nobody else holds, in queue order."""
+    rows = store.query(
+        "SELECT i.id FROM items i WHERE i.project_id = ? AND i.status = 'new' AND EXISTS"
+        " (SELECT 1 FROM embeddings e WHERE e.item_id = i.id AND e.project_id = i.project_id AND e.model = ?)"
+        " ORDER BY i.queue_rank NULLS LAST, i.id",
+        [project_id, model],
+    )
+    held = {i for i, u in queue.leased_items(store, project_id).items() if u != user}
+    book = _book(store)
+    with book.lock:
+        held.update(book.returned.get((project_id, user), []))
+    return [int(r[0]) for r in rows if int(r[0]) not in held]
+
+
+def _prediction_pages(
+    store: Store, project_id: int, pool: Sequence[int], page_size: int
+) -> list[clustering.ClusterPage]:
+    """Pages of items sharing a shown multi-class proposal (most confident first)."""
+    rows = store.query(
+        "SELECT item_id, payload, confidence FROM predictions WHERE project_id = ? AND shown", [project_id]
+    )
+    allowed = set(pool)
+    ids, cls, conf = [], [], []
+    for item_id, payload, confidence in rows:
+        p = loads(payload) if isinstance(payload, str) else payload
+        if int(item_id) in allowed and isinstance(p, dict) and "class_id" in p:
+            ids.append(int(item_id))
+            cls.append(int(p["class_id"]))
+            conf.append(float(confidence))
+    if len(ids) < max(page_size, PREDICTION_MIN_SHARE * len(pool)):
+        return []
+    import numpy as np
+
+    return clustering.prediction_pages(ids, np.asarray(cls), np.asarray(conf), page_size)
+
+
+def _candidates(
+    store: Store, project_id: int, task: TaskType, pool: Sequence[int], page_size: int, model: str
+) -> list[clustering.ClusterPage]:
+    pages: list[clustering.ClusterPage] = []
+    if task is TaskType.MULTICLASS:
+        pages = _prediction_pages(store, project_id, pool, page_size)
+    if not pages:
+        index = project_index(store, project_id, model, store.path.parent / "cache" / "embeddings")
+        pages = clustering.neighbour_pages(
+            index, pool, page_size=page_size, n_pages=3, candidates=SEEDS, seed_ids=list(pool[:SEEDS])
+        )
+    return pages
+
+
+def next_page(
+    store: Store,
+    project_id: int,
+    user: str,
+    task: TaskType | str,
+    page_size: int = 9,
+    *,
+    lease_minutes: float = 10,
+) -> GridPage | None:
+    """The labeler's page of ``page_size`` items, leased to them; ``None`` when none can be made."""
+    if page_size not in PAGE_SIZES:
+        raise ValueError(f"a page holds 4, 6 or 9 images, not {page_size}")
+    task = TaskType(task)
+    page = current_page(store, project_id, user)
+    if page is not None and page.page_size == page_size:
+        return page
+    if page is not None:
+        release_page(store, project_id, user)
+    model = embedding_model(store, project_id)
+    if model is None:
+        return None
+    for _ in range(3):  # another labeler may lease some of the items between our read and our lease
+        pool = _pool(store, project_id, user, model)
+        if len(pool) < page_size:
+            return None
+        for cand in _candidates(store, project_id, task, pool, page_size, model):
+            if _lease_all(store, project_id, cand.item_ids, user, lease_minutes):
+                ids = tuple(int(i) for i in cand.item_ids)
+                page = GridPage(
+                    project_id,
+                    user,
+                    ids,
+                    page_size,
+                    cand.suggested_class,
+                    cand.cohesion,
+                    cand.reason,
+                    _versions(store, ids),
+                )
+                book = _book(store)
+                with book.lock:
+                    book.pages[(project_id, user)] = page
+                return page
+    return None
+
+
+def _versions(store: Store, ids: Sequence[int]) -> tuple[int, ...]:
+    rows = store.query("SELECT id, version FROM items WHERE id IN (SELECT unnest(?))", [list(ids)])
+    by_id = {int(r[0]): int(r[1]) for r in rows}
+    return tuple(by_id.get(i, 0) for i in ids)
+
+
+def _payload(task: TaskType, current: dict[str, Any] | None, class_id: int) -> dict[str, Any]:
+    if task is TaskType.MULTILABEL:
+        ids = set((current or {}).get("class_ids", []))
+        return {"class_ids": sorted(ids | {class_id})}
+    return {"class_id": class_id}
+
+
+def submit_page(
+    store: Store,
+    page: GridPage,
+    selected: Iterable[int],
+    class_id: int,
+    task: TaskType | str,
+    *,
+    duration_ms: int | None = None,
+) -> PageResult:
+    """Save ``class_id`` on the selected items of the page (multi-label: added to their classes);
+    the others go back to the queue. Each save is one version, source ``human``."""
+    task = TaskType(task)
+    chosen = [i for i in page.item_ids if i in set(selected)]
+    saved, stale = [], []
+    errors: dict[int, str] = {}
+    per_item = None if duration_ms is None else max(1, duration_ms // max(1, len(chosen)))
+    for item_id in chosen:
+        row = store.query_one("SELECT version FROM items WHERE id = ?", [item_id])
+        if row is None:
+            errors[item_id] = "removed"
+            continue
+        base = page.version_of(item_id)
+        ann = labels.current_annotation(store, item_id)
+        try:
+            labels.save_label(
+                store,
+                item_id,
+                _payload(task, ann.payload if ann else None, class_id),
+                author=page.user,
+                base_version=int(row[0]) if base is None else base,
+                source=Source.HUMAN,
+                duration_ms=per_item,
+            )
+            saved.append(item_id)
+        except labels.StaleEdit:
+            stale.append(item_id)
+        except (ValidationError, NotFound, WriteConflict) as exc:
+            errors[item_id] = str(exc)
+    returned = [i for i in page.item_ids if i not in set(chosen)]
+    book = _book(store)
+    with book.lock:
+        if book.pages.get((page.project_id, page.user)) == page:
+            del book.pages[(page.project_id, page.user)]
+        if returned:
+            memory = book.returned.setdefault((page.project_id, page.user), [])
+            memory.extend(returned)
+            del memory[:-RETURNED_MEMORY]
+    _release(store, page.project_id, page.item_ids, page.user)
+    return PageResult(tuple(saved), tuple(returned), tuple(stale), errors)

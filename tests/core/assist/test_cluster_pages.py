@@ -1,0 +1,138 @@
+"""Cluster pages for labelers: leased pages, disjoint between labelers, submit saves the selected only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.assist import cluster_pages
+from core.assist.embeddings import to_blob
+from core.domain import ItemStatus, Source, TaskType
+from core.store import items, labels, projects, queue
+from core.store.items import NewItem
+from core.store.labels import utcnow
+
+MODEL = "test-backbone"
+
+
+def _project(store, task=TaskType.MULTICLASS, n_clusters=4, per_cluster=9, featurised=True):
+    p = projects.create_project(store, f"P-{task.value}", task, ["cat", "dog", "bird"])
+    n = n_clusters * per_cluster
+    items.add_items(store, p.id, [NewItem(f"/nowhere/{i}.jpg", 64, 48, f"{i:040d}") for i in range(n)])
+    ids = [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [p.id])]
+    if featurised:
+        rng = np.random.default_rng(0)
+        centres = rng.normal(size=(n_clusters, 1280))
+        rows = []
+        for k, iid in enumerate(ids):
+            vec = centres[k % n_clusters] + 0.05 * rng.normal(size=1280)  # interleaved clusters
+            rows.append((iid, p.id, MODEL, to_blob(vec), utcnow()))
+        store.execute("SELECT 1")
+        store.write(
+            lambda cur: cur.executemany(
+                "INSERT INTO embeddings (item_id, project_id, model, vec, created_at) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+        )
+    classes = projects.list_classes(store, p.id)
+    return p, classes, ids, {iid: k % n_clusters for k, iid in enumerate(ids)}
+
+
+def test_no_embeddings_no_grid(store):
+    p, _, _, _ = _project(store, featurised=False)
+    assert not cluster_pages.grid_available(store, p.id)
+    assert cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 4) is None
+
+
+@pytest.mark.parametrize("size", [4, 6, 9])
+def test_a_page_holds_one_cluster_and_is_leased(store, size):
+    p, _, _, cluster_of = _project(store)
+    assert cluster_pages.grid_available(store, p.id, size)
+    page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, size)
+    assert page is not None and len(page.item_ids) == size
+    assert len({cluster_of[i] for i in page.item_ids}) == 1  # nearest neighbours only
+    held = queue.leased_items(store, p.id)
+    assert all(held[i] == "ann" for i in page.item_ids)
+    # a rerun gets the same page back; the one-image queue hands out none of its items to others
+    assert cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, size) == page
+    assert not any(queue.claim(store, p.id, i, "bob") for i in page.item_ids)
+
+
+def test_two_labelers_get_disjoint_pages(store):
+    p, _, _, _ = _project(store)
+    a = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 9)
+    b = cluster_pages.next_page(store, p.id, "bob", TaskType.MULTICLASS, 9)
+    c = cluster_pages.next_page(store, p.id, "cid", TaskType.MULTICLASS, 9)
+    assert a and b and c
+    assert not set(a.item_ids) & set(b.item_ids)
+    assert not set(c.item_ids) & (set(a.item_ids) | set(b.item_ids))
+
+
+def test_submit_labels_the_selected_and_returns_the_rest(store):
+    p, classes, _, _ = _project(store)
+    page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 6)
+    odd = page.item_ids[2]
+    res = cluster_pages.submit_page(
+        store, page, [i for i in page.item_ids if i != odd], classes[1].id, TaskType.MULTICLASS, duration_ms=600
+    )
+    assert set(res.saved) == set(page.item_ids) - {odd} and res.returned == (odd,)
+    for iid in res.saved:
+        ann = labels.current_annotation(store, iid)
+        assert ann.payload == {"class_id": classes[1].id}
+        assert ann.source is Source.HUMAN and ann.author == "ann" and ann.version == 1
+    assert labels.current_annotation(store, odd) is None
+    assert items.get_item(store, odd).status is ItemStatus.NEW
+    assert odd not in queue.leased_items(store, p.id)  # back in the queue for anyone
+    assert queue.leased_items(store, p.id) == {}
+    nxt = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 6)
+    assert nxt is not None and odd not in nxt.item_ids  # not shown to the same labeler again at once
+    assert not set(nxt.item_ids) & set(res.saved)
+
+
+def test_multilabel_page_adds_the_class(store):
+    p, classes, ids, _ = _project(store, TaskType.MULTILABEL)
+    for iid in ids[::2]:  # half of them carry a class already and are back in the queue
+        labels.save_label(store, iid, {"class_ids": [classes[0].id]}, author="bob", base_version=0)
+    store.execute("UPDATE items SET status = 'new' WHERE project_id = ?", [p.id])
+    page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTILABEL, 4)
+    res = cluster_pages.submit_page(store, page, page.item_ids, classes[2].id, TaskType.MULTILABEL)
+    assert len(res.saved) == 4
+    for iid in page.item_ids:
+        before = [classes[0].id] if iid in ids[::2] else []
+        ann = labels.current_annotation(store, iid)
+        assert ann.payload == {"class_ids": sorted([*before, classes[2].id])} and ann.author == "ann"
+
+
+def test_a_page_someone_else_saved_meanwhile_keeps_theirs(store):
+    p, classes, _, _ = _project(store)
+    page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 4)
+    labels.save_label(store, page.item_ids[0], {"class_id": classes[0].id}, author="bob", base_version=0)
+    store.execute("UPDATE items SET status = 'new' WHERE id = ?", [page.item_ids[0]])
+    res = cluster_pages.submit_page(store, page, page.item_ids, classes[1].id, TaskType.MULTICLASS)
+    assert res.stale == (page.item_ids[0],) and len(res.saved) == 3
+    assert labels.current_annotation(store, page.item_ids[0]).author == "bob"
+
+
+def test_changing_the_size_hands_the_old_page_back(store):
+    p, _, _, _ = _project(store)
+    a = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 9)
+    b = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 4)
+    assert len(b.item_ids) == 4
+    held = set(queue.leased_items(store, p.id))
+    assert held == set(b.item_ids) and not (set(a.item_ids) - set(b.item_ids)) & held
+
+
+def test_shown_proposals_make_pages_with_a_suggested_class(store):
+    p, classes, ids, _ = _project(store)
+    rows = [
+        (iid, p.id, f'{{"class_id": {classes[k % 2].id}}}', 0.9 + (k % 5) / 100, True)
+        for k, iid in enumerate(ids)
+    ]
+    store.write(
+        lambda cur: cur.executemany(
+            "INSERT INTO predictions (item_id, project_id, payload, confidence, shown) VALUES (?, ?, ?, ?, ?)", rows
+        )
+    )
+    page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 6)
+    assert page.suggested_class in (classes[0].id, classes[1].id)
+    assert page.reason == "same proposed class"
