@@ -21,6 +21,7 @@ PAGES = {
         (session.LABEL_PAGE, "Label", ":material/edit:", False),
         ("pages/skipped.py", "Skipped", ":material/redo:", False),
         ("pages/review.py", "Review", ":material/grid_view:", False),
+        ("pages/assist.py", "Assist", ":material/auto_awesome:", False),
     ],
     "Insight": [
         ("pages/dashboard.py", "Dashboard", ":material/monitoring:", False),

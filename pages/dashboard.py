@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from core import auth
+from core.assist import status as assist_status
 from core.domain import Project, TaskType
 from core.store import stats
-from ui import charts, resources, session, widgets
+from ui import assist_view, charts, resources, session, widgets
 
 
 def metrics(s: stats.ProjectStats) -> None:
@@ -61,67 +62,36 @@ def charts_section(project: Project, s: stats.ProjectStats) -> None:
 
 
 # -- ML runs ---------------------------------------------------------------------------------------------
-# The assist engineers fill ``model_runs`` (core.store.stats.model_runs reads it); this renders any rows
-# generically. Richer ML views (precision against the target, calibration, proposals shown) go here.
+# Runs come from ``core.assist.status.runs`` (the ``model_runs`` rows in words); the Assist page has the
+# full view (stage, settings, charts, per-class figures).
 
-RUN_KINDS = {
-    "featurize": "Featurisation",
-    "train": "Training",
-    "validate": "Validation",
-    "infer": "Inference",
-}
+ASSIST_PAGE = "pages/assist.py"
 
 
 def ml_runs_section(project: Project) -> None:
     st.subheader(":material/model_training: ML runs")
-    runs = stats.model_runs(resources.store(), project.id)
+    runs = assist_status.runs(resources.store(), project.id, limit=50)
     if not runs:
         st.caption(
             "No model has run for this project yet. With ML assistance on, featurisation, training, validation "
             "and inference runs appear here with their metrics, duration and compute cost."
         )
         return
-    total_compute = sum(r["compute_s"] or 0.0 for r in runs)
-    total_cost = sum(r["cost"] or 0.0 for r in runs)
+    total_compute = sum(r.compute_s for r in runs)
+    total_cost = sum(r.cost for r in runs)
     a, b, c = st.columns(3)
     a.metric("Runs", f"{len(runs):,}")
     b.metric(
         "Compute", widgets.duration(total_compute), help="Process CPU (or GPU) seconds, summed over runs."
     )
     c.metric("Compute cost", f"{total_cost:,.4f}", help="Compute time × the project's price per hour.")
-    rows = []
-    for r in runs:
-        metric_text = ", ".join(
-            f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-            for k, v in r["metrics"].items()
-            if not isinstance(v, dict | list)
+    assist_view.runs_table(runs, key="dash_runs_table")
+    try:
+        st.page_link(
+            ASSIST_PAGE, label="Stage, settings and charts on the Assist page", icon=":material/auto_awesome:"
         )
-        rows.append(
-            {
-                "run": r["id"],
-                "kind": RUN_KINDS.get(r["kind"], r["kind"]),
-                "state": r["state"],
-                "model": r["model"],
-                "device": r["device"],
-                "started": r["started_at"],
-                "duration": widgets.duration(r["duration_s"]),
-                "compute s": r["compute_s"],
-                "cost": r["cost"],
-                "labels": r["n_labels"],
-                "items": r["n_items"],
-                "metrics": metric_text,
-            }
-        )
-    st.dataframe(
-        rows,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "started": st.column_config.DatetimeColumn("started", format="D MMM, HH:mm:ss"),
-            "compute s": st.column_config.NumberColumn(format="%.1f"),
-            "cost": st.column_config.NumberColumn(format="%.4f"),
-        },
-    )
+    except Exception:  # the page is not part of this run's navigation (a page run alone, in tests)
+        st.caption("Stage, settings and charts: the **Assist** page.")
 
 
 def main() -> None:

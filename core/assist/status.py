@@ -298,7 +298,10 @@ class RunRow:
         if self.kind == "train":
             if isinstance(m.get("heldout_accuracy"), int | float):
                 bits.append(f"held-out accuracy {m['heldout_accuracy']:.0%}")
-            bits.append("threshold " + (f"{self.threshold:.2f}" if self.threshold is not None else "none"))
+            if "threshold" in m:
+                bits.append(
+                    "threshold " + (f"{self.threshold:.2f}" if self.threshold is not None else "none")
+                )
             if self.precision is not None:
                 bits.append(f"precision {self.precision:.0%} (lower bound {self.lower_bound or 0:.0%})")
         if self.kind == "infer":
@@ -310,6 +313,12 @@ class RunRow:
         for key, word in (("map50", "mAP@0.5"), ("mAP", "mAP"), ("mask_iou", "mask IoU")):
             if isinstance(m.get(key), int | float):
                 bits.append(f"{word} {m[key]:.3f}")
+        if not bits:  # a kind this module does not know: its scalar figures as they are
+            bits = [
+                f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                for k, v in m.items()
+                if not isinstance(v, dict | list)
+            ]
         return " · ".join(bits)
 
 

@@ -1,0 +1,97 @@
+"""Assist: turn ML assistance on or off, set it up, see its stage, its jobs and every model run."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.assist import scheduler, status
+from core.domain import Project
+from ui import assist_view, resources, session, widgets
+
+JOBS_KEY = "assist_jobs"
+
+
+def _toggle(project: Project) -> None:
+    new = bool(st.session_state.get("assist_enabled"))
+    if widgets.run_action(status.set_enabled, resources.store(), project.id, new) is not None:
+        st.toast(
+            "Assistance is on: it starts by itself." if new else "Assistance is off.",
+            icon=":material/check_circle:",
+        )
+
+
+def _request(project: Project, kind: str, words: str) -> None:
+    try:
+        job = scheduler.request(resources.store(), kind, project.id, resources.runner())
+    except Exception as exc:
+        st.error(widgets.explain(exc), icon=":material/error:")
+        return
+    if job is None:
+        st.toast(f"{words} is already queued or running.", icon=":material/hourglass_top:")
+    else:
+        st.toast(f"{words} queued.", icon=":material/schedule:")
+
+
+def controls(ov: status.AssistOverview, admin: bool) -> None:
+    project = ov.project
+    if not ov.availability.available:
+        st.info(ov.availability.reason, icon=":material/info:")
+        return
+    left, mid, right = st.columns([2, 1, 1], vertical_alignment="center")
+    st.session_state["assist_enabled"] = ov.settings.enabled
+    left.toggle(
+        "ML assistance",
+        key="assist_enabled",
+        on_change=_toggle,
+        args=(project,),
+        disabled=not admin,
+        help="On: images are featurised as they arrive, the model trains every few labels and proposes "
+        "labels once it is precise enough. It never makes anyone wait.",
+    )
+    kinds = scheduler.job_kinds(project.task_type)
+    if kinds is None:
+        return
+    if mid.button("Featurise now", key="assist_featurize_now", icon=":material/memory:", disabled=not admin,
+                  width="stretch"):  # fmt: skip
+        _request(project, kinds.featurize, "Featurisation")
+    can_train = ov.counts.n_classes_labeled >= 2
+    if right.button(
+        "Train now",
+        key="assist_train_now",
+        icon=":material/model_training:",
+        disabled=not (admin and can_train),
+        width="stretch",
+        help=None if can_train else "Training needs labels of at least two classes.",
+    ):
+        _request(project, kinds.train, "Training")
+
+
+def main() -> None:
+    session.require_user()
+    project = session.require_project()
+    admin = session.is_admin()
+    classes = resources.classes(project.id)
+    widgets.project_header(
+        project,
+        classes,
+        "Assist",
+        "The model learns from the labels, groups similar images and proposes labels.",
+    )
+    ov = status.overview(resources.store(), project.id)
+    controls(ov, admin)
+    assist_view.stage_card(ov)
+    assist_view.proposals_card(ov)
+    new = assist_view.settings_form(ov, admin=admin)
+    if new is not None and widgets.run_action(
+        status.save_settings, resources.store(), project.id, new, success="Settings saved."
+    ):
+        resources.forget_reads()
+        st.rerun()
+    st.subheader(":material/sync: Jobs")
+    if not widgets.jobs_panel(project.id, assist_view.ASSIST_KINDS, key=JOBS_KEY, limit=4):
+        st.caption("No model job yet.")
+    assist_view.runs_section(ov, classes)
+
+
+with widgets.error_boundary("the Assist page"):
+    main()

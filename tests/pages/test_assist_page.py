@@ -1,0 +1,136 @@
+"""The Assist page: empty project, settings saved to the store, stage text, runs table and charts from a real
+small training on flower photos."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from core.assist import classify_jobs as cj
+from core.assist.backbone import Backbone
+from core.config import PROJECT_ROOT, shared_datasets
+from core.images.probe import probe_file
+from core.store import projects
+from core.store.items import NewItem, add_items
+from core.store.labels import save_label
+from core.store.projects import ClassSpec
+from tests.pages.helpers import make_project, page, texts
+
+PAGE = "pages/assist.py"
+FLOWERS = ["daisy", "dandelion", "rose", "sunflower", "tulip"]
+
+
+def test_empty_project(runtime, admin):
+    p = make_project(runtime, "multiclass")
+    at = page(PAGE, admin, p.id).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    body = texts(at)
+    assert "No runs yet" in body and "first training after 10 labels" in body
+    assert "Clustering starts when 90% of the images are featurised (0 of 0 done)." in body
+    assert at.toggle(key="assist_enabled").value is True  # on by default for classification
+    assert "Next training in 10 labels." in body
+    assert "No model job yet." in body
+
+
+def test_boxes_without_detector_jobs_say_so(runtime, admin, project):
+    at = page(PAGE, admin, project.id).run()
+    assert not at.exception and not at.error
+    from core.assist.status import availability
+
+    if availability("boxes").available:
+        pytest.skip("detector jobs are installed here")
+    assert "not available in this installation" in texts(at)
+    assert "ML assistance is off" in texts(at)
+
+
+def test_settings_save_to_the_store(runtime, admin):
+    p = make_project(runtime, "multiclass")
+    add_items(runtime.store, p.id, [NewItem(f"/x/{i}.jpg", 10, 10, f"h{i}") for i in range(3)])
+    runtime.store.execute("UPDATE items SET queue_rank = 10 - id WHERE project_id = ?", [p.id])
+    at = page(PAGE, admin, p.id).run()
+    at.slider(key="assist_target").set_value(0.9)
+    at.radio(key="assist_order").set_value("in_order")
+    at.number_input(key="assist_every").set_value(25)
+    at.toggle(key="assist_auto").set_value(True)
+    at.number_input(key="assist_price").set_value(1.5)
+    next(b for b in at.button if b.label == "Save settings").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    saved = projects.get_project(runtime.store, p.id)
+    assert saved.target_precision == pytest.approx(0.9)
+    s = saved.settings
+    assert (s["assist_queue_order"], s["assist_in_order"], s["assist_train_every"]) == ("learn", True, 25)
+    assert s["assist_auto_accept"] is True and s["assist_price_per_hour"] == pytest.approx(1.5)
+    assert runtime.store.scalar("SELECT count(*) FROM items WHERE queue_rank IS NOT NULL") == 0
+    assert at.radio(key="assist_order").value == "in_order"
+
+    at.toggle(key="assist_enabled").set_value(False).run()
+    assert projects.get_project(runtime.store, p.id).settings["assist_enabled"] is False
+    assert "ML assistance is off for this project." in texts(at)
+
+
+def test_labelers_see_but_cannot_change(runtime, labeler):
+    p = make_project(runtime, "multiclass")
+    projects.add_member(runtime.store, p.id, labeler.id)
+    at = page(PAGE, labeler, p.id).run()
+    assert not at.exception and not at.error
+    assert "only an administrator can change them" in texts(at)
+    assert at.toggle(key="assist_enabled").disabled and at.slider(key="assist_target").disabled
+    assert at.button(key="assist_train_now").disabled
+
+
+@pytest.fixture(scope="module")
+def backbone() -> Backbone:
+    bb = Backbone.load(cache_dir=PROJECT_ROOT / "data" / "models")  # the ONNX export is cached there
+    cj.set_backbone(bb)
+    return bb
+
+
+def _run(runtime, kind: str, project_id: int):  # type: ignore[no-untyped-def]
+    """Through the runtime's own job runner, as the app runs it."""
+    job = runtime.runner.wait(runtime.runner.submit(kind, {}, project_id=project_id).id, timeout=120)
+    assert job.state == "done", job.error
+    return job.result
+
+
+def test_runs_table_and_charts_after_a_real_training(runtime, admin, backbone):
+    root = shared_datasets() / "flowers"
+    if not root.is_dir():
+        print(f"SKIP REASON: shared flowers dataset absent at {root}", file=sys.stderr)
+        pytest.skip(f"shared flowers dataset absent at {root}")
+    s = runtime.store
+    p = projects.create_project(s, "Flowers", "multiclass", [ClassSpec(n) for n in FLOWERS])
+    files = {n: sorted((root / n).glob("*.jpg"))[7::13][:6] for n in FLOWERS}
+    news = []
+    for n in FLOWERS:
+        for f in files[n]:
+            pr = probe_file(f)
+            news.append(NewItem(str(f), pr.width, pr.height, pr.sha1, pr.bytes, pr.orientation))
+    add_items(s, p.id, news)
+    _run(runtime, cj.FEATURIZE, p.id)
+    cls = {c.name: c.id for c in projects.list_classes(s, p.id)}
+    ids = {str(r[1]): int(r[0]) for r in s.query("SELECT id, path FROM items WHERE project_id = ?", [p.id])}
+    for n in FLOWERS:
+        for f in files[n][:3]:
+            save_label(s, ids[str(f)], {"class_id": cls[n]}, author="admin", base_version=0)
+    result = _run(runtime, cj.TRAIN, p.id)
+    assert result["trained"]
+
+    at = page(PAGE, admin, p.id).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    body = texts(at)
+    assert "Latest training" in body and "15 labels" in body
+    assert "Next training in 10 labels." in body
+    assert "Clustering: pages of similar images." in body or "Pre-labeling:" in body
+    values = {m.label: m.value for m in at.metric}
+    assert values["Runs"] == "3" and values["Images"] == "30" and values["Featurised"] == "30"
+    assert values["Labels for training"] == "15"
+    frames = [d.value for d in at.dataframe]
+    table = next(f for f in frames if "kind" in f.columns)
+    assert list(table["kind"]) == ["Inference", "Training", "Featurisation"]
+    assert list(table["state"]) == ["done"] * 3
+    assert "30 images" in table["metrics"][2] and "threshold" in table["metrics"][1]
+    per_class = next(f for f in frames if "class" in f.columns)
+    assert sorted(per_class["class"]) == sorted(FLOWERS) and list(per_class["labels"]) == [3] * 5
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2

@@ -1,0 +1,370 @@
+"""Screen parts of ML assistance: the stage card, the settings form, the runs table and the charts.
+
+Everything shown comes from ``core.assist.status.AssistOverview``; nothing here decides anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.assist import status
+from core.assist.stages import Stage
+from core.domain import LabelClass
+from ui import widgets
+
+# job titles for the shared job panel (``ui.widgets`` names only import/export kinds)
+for _kind, _title in (
+    (status.FEATURIZE, "Featurisation"),
+    (status.TRAIN, "Training (with calibration and inference)"),
+    (status.INFER, "Inference"),
+):
+    widgets.JOB_TITLES.setdefault(_kind, _title)
+
+ASSIST_KINDS = (status.FEATURIZE, status.TRAIN, status.INFER)
+STAGES = [
+    (Stage.MANUAL, "Manual", ":material/edit:", "people label; images are featurised"),
+    (Stage.CLUSTERING, "Clustering", ":material/grid_view:", "pages of similar images"),
+    (Stage.PRELABELING, "Pre-labeling", ":material/auto_awesome:", "the model proposes, people confirm"),
+]
+STATE_COLORS = {"running": "blue", "done": "green", "failed": "red", "cancelled": "orange"}
+TARGET_HEX, PRECISION_HEX, BOUND_HEX, COVERAGE_HEX, COST_HEX = (
+    "#ef4444",
+    "#2e9e5b",
+    "#86efac",
+    "#3b82f6",
+    "#8b5cf6",
+)
+
+
+# -- stage ------------------------------------------------------------------------------------------
+
+
+def stage_card(ov: status.AssistOverview) -> None:
+    """The three stages with the current one marked, why, and what comes next."""
+    with st.container(border=True, key="assist_stage"):
+        cols = st.columns(3)
+        for col, (stage, title, icon, words) in zip(cols, STAGES, strict=True):
+            current = stage is ov.stage.stage
+            badge = f":violet-badge[{icon} {title} · now]" if current else f":gray[{icon} {title}]"
+            col.markdown(f"{badge}  \n:gray[{words}]")
+        st.markdown(f"**{ov.stage.reason}**")
+        if ov.stage.next_training_text:
+            st.caption(f":material/model_training: {ov.stage.next_training_text.capitalize()}.")
+        c = ov.counts
+        a, b, d, e = st.columns(4)
+        a.metric("Images", f"{c.n_items:,}", border=True)
+        b.metric(
+            "Featurised",
+            f"{c.n_featurised:,}",
+            f"{c.n_featurised / c.n_items:.0%}" if c.n_items else None,
+            delta_color="off",
+            border=True,
+            help="Images the backbone has turned into embeddings (needed for clustering and proposals).",
+        )
+        d.metric(
+            "Labels for training",
+            f"{c.n_labeled:,}",
+            help="Labels by people on featurised images (auto-accepted ones are left out).",
+            border=True,
+        )
+        e.metric("Proposals shown", f"{c.n_proposals_shown:,}", border=True)
+
+
+def proposals_card(ov: status.AssistOverview) -> None:
+    p = ov.proposals
+    if not p.proposals and not p.accepted:
+        return
+    a, b, c, d = st.columns(4)
+    a.metric("Waiting with a proposal", f"{p.pending:,}", help="Unlabeled images that show a proposal.")
+    b.metric(
+        "Accepted",
+        f"{p.accepted:,}",
+        help="Labels saved from a proposal unchanged (all time)"
+        + (f"; {p.auto_accepted:,} auto-accepted." if p.auto_accepted else "."),
+    )
+    c.metric(
+        "Corrected", f"{p.corrected:,}", help="A person changed the proposal (since the latest inference)."
+    )
+    live = p.live_precision
+    d.metric(
+        "Kept by people",
+        "—" if live is None else f"{live:.0%}",
+        help="Of the proposals people decided on, the share they kept (accepted or typed the same).",
+    )
+
+
+# -- settings -----------------------------------------------------------------------------------------
+
+
+def settings_form(ov: status.AssistOverview, *, admin: bool) -> status.AssistSettings | None:
+    """The settings form; returns the new settings when an administrator saves it."""
+    s = ov.settings
+    orders = list(status.QUEUE_ORDERS)
+    with st.form(f"assist_settings_{ov.project.id}", border=True):
+        st.markdown("**Settings**" + ("" if admin else " · :gray[only an administrator can change them]"))
+        left, right = st.columns(2, gap="large")
+        with left:
+            target = st.slider(
+                "Target precision",
+                0.80,
+                0.99,
+                float(s.target_precision),
+                0.01,
+                format="percent",
+                key="assist_target",
+                help="Proposals show only where held-out precision reaches this, with confidence.",
+                disabled=not admin,
+            )
+            order = st.radio(
+                "Queue order",
+                orders,
+                index=orders.index(s.queue_order),
+                format_func=status.QUEUE_ORDERS.get,
+                key="assist_order",
+                disabled=not admin,
+            )
+            every = st.number_input(
+                "Train every N new labels",
+                1,
+                100_000,
+                int(s.train_every),
+                key="assist_every",
+                disabled=not admin,
+            )
+        with right:
+            auto = st.toggle(
+                "Auto-accept very confident proposals",
+                bool(s.auto_accept),
+                key="assist_auto",
+                help="Off by default: a proposal becomes a label only when a person accepts it.",
+                disabled=not admin,
+            )
+            auto_target = st.slider(
+                "Auto-accept precision (stricter than the target)",
+                0.90,
+                0.999,
+                float(s.auto_accept_target),
+                0.001,
+                format="percent",
+                key="assist_auto_target",
+                disabled=not admin,
+            )
+            price = st.number_input(
+                "Compute price per hour",
+                0.0,
+                1000.0,
+                float(s.price_per_hour),
+                0.01,
+                format="%.2f",
+                key="assist_price",
+                help="For the cost estimate of each run (compute time × this price).",
+                disabled=not admin,
+            )
+        saved = st.form_submit_button("Save settings", type="primary", disabled=not admin)
+    if not (saved and admin):
+        return None
+    return status.AssistSettings(
+        enabled=s.enabled,
+        target_precision=round(float(target), 4),
+        queue_order=str(order),
+        auto_accept=bool(auto),
+        auto_accept_target=round(float(auto_target), 4),
+        train_every=int(every),
+        price_per_hour=float(price),
+    )
+
+
+# -- runs --------------------------------------------------------------------------------------------
+
+
+def runs_table(runs: Sequence[status.RunRow], key: str) -> None:
+    rows = [
+        {
+            "run": r.id,
+            "kind": r.kind_title,
+            "state": r.state,
+            "started": r.started_at,
+            "duration": widgets.duration(r.duration_s),
+            "compute s": r.compute_s,
+            "cost": r.cost,
+            "device": r.device,
+            "labels": r.n_labels,
+            "images": r.n_items,
+            "metrics": r.summary(),
+        }
+        for r in runs
+    ]
+    st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        key=key,
+        column_config={
+            "started": st.column_config.DatetimeColumn("started", format="D MMM, HH:mm:ss"),
+            "compute s": st.column_config.NumberColumn(format="%.1f"),
+            "cost": st.column_config.NumberColumn(format="%.4f"),
+            "metrics": st.column_config.TextColumn(width="large"),
+        },
+    )
+
+
+def totals(ov: status.AssistOverview) -> None:
+    a, b, c, d = st.columns(4)
+    a.metric("Runs", f"{len(ov.runs):,}", border=True)
+    b.metric(
+        "Compute",
+        widgets.duration(ov.total_compute_s),
+        border=True,
+        help="Process CPU seconds (GPU wall seconds on a GPU), summed over runs.",
+    )
+    c.metric(
+        "Compute cost",
+        f"{ov.total_cost:,.4f}",
+        border=True,
+        help=f"Compute time × {ov.settings.price_per_hour:.2f} per hour (the price set below).",
+    )
+    failed = sum(r.state == "failed" for r in ov.runs)
+    d.metric("Failed runs", f"{failed:,}", border=True)
+
+
+def latest_training(ov: status.AssistOverview, classes: Sequence[LabelClass]) -> None:
+    run = ov.latest_training
+    if run is None:
+        return
+    m = run.metrics
+    st.markdown(f"**Latest training** · run {run.id} · {run.n_labels or 0:,} labels · {run.device}")
+    if m.get("skipped"):
+        st.caption(f"It did not train: {m['skipped']}.")
+        return
+    thr = run.threshold
+    if thr is None:
+        st.caption(
+            f"No confidence threshold reaches the {ov.settings.target_precision:.0%} target yet "
+            f"(lower bound {run.lower_bound or 0:.1%}): no proposal is shown until it does."
+        )
+    else:
+        st.caption(
+            f"Threshold {thr:.3f}: held-out precision {run.precision or 0:.1%} (lower bound "
+            f"{run.lower_bound or 0:.1%}), coverage {run.coverage or 0:.0%} of held-out images."
+        )
+    names = {c.id: c.name for c in classes}
+    rows = status.per_class_rows(run, names)
+    if rows:
+        st.dataframe(
+            rows,
+            hide_index=True,
+            width="stretch",
+            key="assist_per_class",
+            column_config={
+                "precision": st.column_config.ProgressColumn(format="percent", min_value=0.0, max_value=1.0),
+                "recall": st.column_config.ProgressColumn(format="percent", min_value=0.0, max_value=1.0),
+            },
+        )
+
+
+def _layout(fig: go.Figure, height: int = 300, **kw: Any) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        margin={"l": 8, "r": 8, "t": 8, "b": 8},
+        legend={"orientation": "h", "y": -0.25},
+        hoverlabel={"namelength": -1},
+        **kw,
+    )
+    return fig
+
+
+def precision_chart(ov: status.AssistOverview) -> go.Figure:
+    """Held-out precision (with its lower bound) and coverage against the number of labels, per training,
+    with the target as a line."""
+    runs = [r for r in ov.trainings if not r.metrics.get("skipped")]
+    x = [r.n_labels or 0 for r in runs]
+    fig = go.Figure()
+    fig.add_scatter(
+        x=x,
+        y=[r.precision for r in runs],
+        name="Precision (held-out)",
+        mode="lines+markers",
+        line={"color": PRECISION_HEX, "width": 2},
+        hovertemplate="%{x:,} labels: precision %{y:.1%}<extra></extra>",
+    )
+    fig.add_scatter(
+        x=x,
+        y=[r.lower_bound for r in runs],
+        name="Lower bound",
+        mode="lines+markers",
+        line={"color": BOUND_HEX, "dash": "dot"},
+        hovertemplate="%{x:,} labels: lower bound %{y:.1%}<extra></extra>",
+    )
+    fig.add_scatter(
+        x=x,
+        y=[r.coverage for r in runs],
+        name="Coverage",
+        mode="lines+markers",
+        line={"color": COVERAGE_HEX, "width": 2},
+        hovertemplate="%{x:,} labels: coverage %{y:.0%}<extra></extra>",
+    )
+    fig.add_hline(
+        y=ov.settings.target_precision,
+        line={"color": TARGET_HEX, "dash": "dash"},
+        annotation_text=f"target {ov.settings.target_precision:.0%}",
+        annotation_position="bottom right",
+    )
+    return _layout(
+        fig,
+        xaxis={"title": "Labels at training", "tickformat": ",d", "rangemode": "tozero"},
+        yaxis={"range": [0, 1.05], "tickformat": ".0%"},
+    )
+
+
+def cost_chart(ov: status.AssistOverview) -> go.Figure:
+    """Cumulative compute cost over time, one marker per run."""
+    runs = sorted((r for r in ov.runs if r.finished_at is not None), key=lambda r: r.finished_at)  # type: ignore[arg-type,return-value]
+    total, ys = 0.0, []
+    for r in runs:
+        total += r.cost
+        ys.append(total)
+    fig = go.Figure(
+        go.Scatter(
+            x=[r.finished_at for r in runs],
+            y=ys,
+            mode="lines+markers",
+            line={"color": COST_HEX, "width": 2, "shape": "hv"},
+            text=[f"{r.kind_title} (run {r.id})" for r in runs],
+            hovertemplate="%{text}<br>%{x|%H:%M:%S}: %{y:.4f} in all<extra></extra>",
+            name="Cost so far",
+        )
+    )
+    return _layout(fig, yaxis={"title": "Cost so far", "rangemode": "tozero"}, xaxis={"title": "Finished"})
+
+
+def charts(ov: status.AssistOverview) -> None:
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.markdown("**Precision and coverage vs labels**")
+        if any(r.n_labels for r in ov.trainings):
+            st.plotly_chart(
+                precision_chart(ov), key="assist_precision_chart", config={"displayModeBar": False}
+            )
+        else:
+            st.caption(
+                "Fills with each training: precision against the target, and how many images it covers."
+            )
+    with right:
+        st.markdown("**Compute cost so far**")
+        st.plotly_chart(cost_chart(ov), key="assist_cost_chart", config={"displayModeBar": False})
+
+
+def runs_section(ov: status.AssistOverview, classes: Sequence[LabelClass]) -> None:
+    st.subheader(":material/model_training: Runs")
+    if not ov.runs:
+        widgets.empty_state("No runs yet", ov.empty_runs_text(), ":material/model_training:")
+        return
+    totals(ov)
+    charts(ov)
+    latest_training(ov, classes)
+    st.markdown("**Every run**")
+    runs_table(ov.runs, key="assist_runs_table")
