@@ -16,7 +16,8 @@ from streamlit_drawable_canvas import st_canvas
 
 from core import geometry
 from core.domain import Item, LabelClass, TaskType
-from ui.labeling import actions, images, payloads, shortcuts, state
+from ui.labeling import actions, images, payloads, segment, shortcuts, state
+from ui.labeling.components import proposed
 from ui.labeling.components.polygon_editor import polygon_editor
 
 CANVAS_W = 960  # px: the canvas at zoom 1 fits this box (the image is fitted, never stretched)
@@ -57,8 +58,16 @@ def canvas_scale(item: Item, zoom: float) -> float:
     return geometry.fit_scale(item.width, item.height, CANVAS_W, CANVAS_H) * zoom
 
 
-def boxes(item: Item, work: dict[str, Any], classes: Sequence[LabelClass], paths: Any) -> dict[str, Any]:
-    """The canvas with the boxes; returns the working payload after the labeler's edits."""
+def boxes(
+    item: Item,
+    work: dict[str, Any],
+    classes: Sequence[LabelClass],
+    paths: Any,
+    proposal: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The canvas with the boxes; returns the working payload after the labeler's edits.
+
+    Boxes still as the model proposed them are dashed (and scored in the object list)."""
     current = draw_class(classes)
     zoom = float(st.session_state.get(state.ZOOM_KEY, 1.0))
     scale = canvas_scale(item, zoom)
@@ -68,6 +77,7 @@ def boxes(item: Item, work: dict[str, Any], classes: Sequence[LabelClass], paths
     if init_key not in init_store:
         init_store.clear()  # one drawing at a time is enough
         init_store[init_key] = payloads.payload_to_canvas_drawing(work, scale, classes)
+        proposed.mark_proposed_boxes(init_store[init_key], work, proposal)
     result = st_canvas(
         background_image=images.screen_jpeg(item, paths),
         background_image_fit="stretch",
@@ -102,13 +112,34 @@ def boxes(item: Item, work: dict[str, Any], classes: Sequence[LabelClass], paths
 
 
 def polygons(
-    item: Item, work: dict[str, Any], classes: Sequence[LabelClass], paths: Any, mode: str = "draw"
+    item: Item,
+    work: dict[str, Any],
+    classes: Sequence[LabelClass],
+    paths: Any,
+    mode: str = "draw",
+    *,
+    sam: bool = False,
+    proposal: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The SVG polygon editor; returns the working payload after the labeler's edits."""
+    """The SVG polygon editor; returns the working payload after the labeler's edits.
+
+    ``sam``: offer click-to-segment and box-to-polygon (``ui.labeling.segment``); ``proposal``: the
+    model's polygons, drawn dashed while unchanged."""
     current = draw_class(classes)
+    key = f"label_poly_{item.id}_{item.version}"
+    preview = None
+    if sam and mode == "draw":
+        prompt = segment.pending_prompt(key)
+        if segment.wants_accept(item, segment.pending_prompt(key)) and segment.preview_for(
+            item, state.rev(item.id, item.version), prompt, paths
+        ):
+            segment.accept(item.id, item.version, current.id, (prompt or {}).get("seq"))
+            work = state.get_work(item.id, item.version) or work
+        else:
+            preview = segment.preview_for(item, state.rev(item.id, item.version), prompt, paths)
     rev = state.rev(item.id, item.version)
-    sent = polygon_editor(
-        key=f"label_poly_{item.id}_{item.version}",
+    sent, _ = polygon_editor(
+        key=key,
         item_id=item.id,
         rev=rev,
         image_url=images.data_url(item, paths),
@@ -119,6 +150,9 @@ def polygons(
         draw_class_id=current.id,
         height_px=CANVAS_H,
         mode=mode,
+        sam=sam and mode == "draw",
+        preview=preview,
+        proposed=(proposal or {}).get("polygons") if mode == "draw" else None,
     )
     if sent and sent.get("rev") == rev and sent.get("item") == item.id:
         new = payloads.clean_polygons(sent.get("polygons"), {c.id for c in classes}, current.id)
@@ -148,9 +182,17 @@ def _obj_delete(task: TaskType, item: Item, index: int) -> None:
     actions.set_work(item.id, item.version, payloads.delete_object(task, work, index), bump=True)
 
 
-def object_list(task: TaskType, item: Item, work: dict[str, Any], classes: Sequence[LabelClass]) -> None:
-    """The boxes or polygons beside the image: class selectors and delete buttons."""
+def object_list(
+    task: TaskType,
+    item: Item,
+    work: dict[str, Any],
+    classes: Sequence[LabelClass],
+    proposal: dict[str, Any] | None = None,
+) -> None:
+    """The boxes or polygons beside the image: class selectors and delete buttons (a proposed object
+    still unchanged shows the model's score)."""
     objs = work.get(payloads.objects_key(task), [])
+    scores = proposed.proposed_scores(task, work, proposal)
     noun = "Boxes" if task is TaskType.BOXES else "Polygons"
     st.markdown(f"**{noun}: {len(objs)}**")
     if not objs:
@@ -166,11 +208,13 @@ def object_list(task: TaskType, item: Item, work: dict[str, Any], classes: Seque
         for i, obj in enumerate(objs):
             cls = by_id.get(obj["class_id"])
             c1, c2, c3 = st.columns([0.5, 3, 1], vertical_alignment="center")
+            mark = "▨" if scores[i] is not None else "■"
             c1.markdown(
                 f":material/square: **{i + 1}**"
                 if cls is None
-                else f"<span style='color:{cls.color}'>■</span> **{i + 1}**",
+                else f"<span style='color:{cls.color}'>{mark}</span> **{i + 1}**",
                 unsafe_allow_html=True,
+                help=None if scores[i] is None else f"Proposed by the model ({scores[i]:.0%}), unchanged",
             )
             wkey = f"label_objcls_{item.id}_{item.version}_{rev}_{i}"
             c2.selectbox(

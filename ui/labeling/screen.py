@@ -15,7 +15,7 @@ from streamlit.errors import StreamlitAPIException
 from core.domain import Item, LabelClass, NotFound, Project, ProjectState, TaskType, User
 from core.store import items, projects, queue
 from ui import resources
-from ui.labeling import actions, classify, draw, images, payloads, shortcuts, stale, state
+from ui.labeling import actions, classify, draw, grid, images, payloads, segment, shortcuts, stale, state
 from ui.labeling.proposals import Proposal, shown_proposal
 
 PREFETCH = 3
@@ -98,6 +98,9 @@ def labeling_area(project_id: int, user: User) -> None:
     if stale.pending():
         stale.chooser(project.task_type, classes, user.username, paths)
         return
+    if grid.mode_picker(project, user) == grid.GRID:
+        grid.render(project, classes, user, paths)
+        return
     item = _current_item(project, user)
     if item is None:
         _all_done(project)
@@ -114,8 +117,12 @@ def labeling_area(project_id: int, user: User) -> None:
     except images.ImageUnavailable as exc:
         _unreadable(project, item, user, str(exc))
         return
-    _item_screen(project, item, classes, user, work, initial, proposal, paths)
-    images.prefetch(_upcoming(project.id, item.id), paths)
+    sam_reason = segment.unavailable(paths) if project.task_type is TaskType.POLYGONS else None
+    _item_screen(project, item, classes, user, work, initial, proposal, paths, sam_reason)
+    upcoming = _upcoming(project.id, item.id)
+    images.prefetch(upcoming, paths)
+    if project.task_type is TaskType.POLYGONS and sam_reason is None:
+        segment.prefetch(item, upcoming, paths)
 
 
 def _all_done(project: Project) -> None:
@@ -164,13 +171,20 @@ def _fitted_width(item: Item) -> int:
 
 
 def _image(
-    project: Project, item: Item, classes: Sequence[LabelClass], work: dict[str, Any], paths: Any
+    project: Project,
+    item: Item,
+    classes: Sequence[LabelClass],
+    work: dict[str, Any],
+    paths: Any,
+    proposal: Proposal | None = None,
+    sam_reason: str | None = None,
 ) -> dict[str, Any]:
     task = project.task_type
+    prop = proposal.payload if proposal else None
     if task is TaskType.BOXES:
-        return draw.boxes(item, work, classes, paths)
+        return draw.boxes(item, work, classes, paths, proposal=prop)
     if task is TaskType.POLYGONS:
-        return draw.polygons(item, work, classes, paths)
+        return draw.polygons(item, work, classes, paths, sam=sam_reason is None, proposal=prop)
     if st.toggle("Zoom", key="label_zoom_view", help="Wheel to zoom, drag to pan"):
         draw.polygons(item, {"polygons": []}, classes, paths, mode="view")
     else:
@@ -187,11 +201,12 @@ def _item_screen(
     initial: dict[str, Any],
     proposal: Proposal | None,
     paths: Any,
+    sam_reason: str | None = None,
 ) -> None:
     task = project.task_type
     left, right = st.columns([3, 1.25], gap="medium")
     with left:
-        work = _image(project, item, classes, work, paths)
+        work = _image(project, item, classes, work, paths, proposal, sam_reason)
     with right:
         _item_facts(item)
         prop_payload = proposal.payload if proposal else None
@@ -202,10 +217,12 @@ def _item_screen(
         elif task is TaskType.MULTILABEL:
             classify.multilabel(item, classes, work, user.username, prop_payload)
         else:
-            draw.class_picker(task, classes)
+            current = draw.class_picker(task, classes)
             if task is TaskType.BOXES:
                 draw.zoom_picker()
-            draw.object_list(task, item, work, classes)
+            if task is TaskType.POLYGONS:
+                segment.controls(item, current.id, sam_reason)
+            draw.object_list(task, item, work, classes, prop_payload)
             st.button(
                 "Submit",
                 key="label_submit",

@@ -73,7 +73,12 @@ def test_submit_labels_the_selected_and_returns_the_rest(store):
     page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 6)
     odd = page.item_ids[2]
     res = cluster_pages.submit_page(
-        store, page, [i for i in page.item_ids if i != odd], classes[1].id, TaskType.MULTICLASS, duration_ms=600
+        store,
+        page,
+        [i for i in page.item_ids if i != odd],
+        classes[1].id,
+        TaskType.MULTICLASS,
+        duration_ms=600,
     )
     assert set(res.saved) == set(page.item_ids) - {odd} and res.returned == (odd,)
     for iid in res.saved:
@@ -130,7 +135,8 @@ def test_shown_proposals_make_pages_with_a_suggested_class(store):
     ]
     store.write(
         lambda cur: cur.executemany(
-            "INSERT INTO predictions (item_id, project_id, payload, confidence, shown) VALUES (?, ?, ?, ?, ?)", rows
+            "INSERT INTO predictions (item_id, project_id, payload, confidence, shown) VALUES (?, ?, ?, ?, ?)",
+            rows,
         )
     )
     page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 6)

@@ -3,6 +3,10 @@
 // point, Esc cancels. Edit: click selects, drag moves a polygon or a vertex, double-click an edge
 // inserts a vertex, Alt+click removes one, Delete removes the polygon. Wheel zooms, a background
 // drag pans. Completed edits go to Python as state "polygons": {rev, item, polygons}.
+// Segment (when the model is there): "Click" adds a positive point (Shift/Alt/right-click: a negative
+// one), "Box" drags a box; each change goes to Python as state "prompt": {item, rev, seq, points:
+// [[x, y, 1|0]], box, accept}; Python answers with data "preview" (the polygon found), drawn dashed.
+// Enter (or "Add shape") keeps the preview as a polygon; Backspace drops the last prompt, Esc all.
 const NS = "http://www.w3.org/2000/svg";
 const states = new WeakMap();
 
@@ -20,7 +24,8 @@ function rgba(hex, a) {
 }
 
 function create(root) {
-  const s = { polys: [], draft: [], sel: -1, mode: "draw", rev: null, item: null, view: null, drag: null };
+  const s = { polys: [], draft: [], sel: -1, mode: "draw", rev: null, item: null, view: null, drag: null,
+    clicks: [], box: null, seq: 0, sentAt: {}, preview: null, proposed: [] };
   s.wrap = document.createElement("div");
   s.wrap.className = "pe-root";
   s.wrap.tabIndex = 0;
@@ -38,6 +43,9 @@ function create(root) {
   };
   s.drawBtn = btn("Draw", "Click points; click the first point or double-click to close", () => setMode(s, "draw"));
   s.editBtn = btn("Edit", "Select, move, reshape and delete polygons", () => setMode(s, "edit"));
+  s.clickBtn = btn("Click", "Segment: click the object (Shift/Alt/right-click: not this part)", () => setMode(s, "click"));
+  s.boxBtn = btn("Box", "Segment: drag a box around the object", () => setMode(s, "box"));
+  s.addBtn = btn("Add shape", "Keep the segmented shape as a polygon (Enter)", () => sendPrompt(s, true));
   s.delBtn = btn("Delete", "Delete the selected polygon (Delete key)", () => deleteSelected(s));
   btn("+", "Zoom in", () => zoomBy(s, 1 / 1.5));
   btn("−", "Zoom out", () => zoomBy(s, 1.5));
@@ -50,6 +58,8 @@ function create(root) {
   s.img = el("image", { x: 0, y: 0, preserveAspectRatio: "none" }, s.svg);
   s.gPolys = el("g", {}, s.svg);
   s.gDraft = el("g", {}, s.svg);
+  s.gPreview = el("g", {}, s.svg);
+  s.gPrompt = el("g", {}, s.svg);
   s.gHandles = el("g", {}, s.svg);
   root.appendChild(s.wrap);
   s.svg.addEventListener("pointerdown", (e) => onDown(s, e));
@@ -58,6 +68,7 @@ function create(root) {
   s.svg.addEventListener("dblclick", (e) => onDbl(s, e));
   s.svg.addEventListener("wheel", (e) => onWheel(s, e), { passive: false });
   s.wrap.addEventListener("keydown", (e) => onKey(s, e));
+  s.svg.addEventListener("contextmenu", (e) => { if (s.mode === "click") e.preventDefault(); });
   return s;
 }
 
@@ -83,6 +94,7 @@ function setView(s, v) {
   s.svg.setAttribute("viewBox", `${v[0]} ${v[1]} ${v[2]} ${v[3]}`);
   renderHandles(s);
   renderDraft(s);
+  renderPrompt(s);
 }
 
 function fit(s) { setView(s, [0, 0, s.W, s.H]); }
@@ -101,9 +113,13 @@ function setMode(s, mode) {
   s.drawBtn.classList.toggle("on", mode === "draw");
   s.editBtn.classList.toggle("on", mode === "edit");
   s.wrap.dataset.mode = mode;
+  s.clickBtn.classList.toggle("on", mode === "click");
+  s.boxBtn.classList.toggle("on", mode === "box");
   s.hint.textContent = mode === "draw"
     ? "click to add points · click the first point to close · drag a handle to move a vertex"
     : mode === "edit" ? "click to select · drag to move · double-click an edge to add a vertex · Alt+click removes one"
+    : mode === "click" ? "click the object · Shift/right-click: not this · Enter keeps the shape · Esc clears"
+    : mode === "box" ? "drag a box around the object · Enter keeps the shape · Esc clears"
     : "wheel to zoom · drag to pan";
   renderDraft(s);
   renderHandles(s);
@@ -121,14 +137,70 @@ function renderPolys(s) {
   s.gPolys.replaceChildren();
   s.polyEls = s.polys.map((p, i) => {
     const c = (s.classes[p.class_id] || {}).color || "#ffffff";
-    return el("polygon", {
+    const prop = proposedScore(s, p);
+    const e = el("polygon", {
       points: p.points.map((q) => q.join(",")).join(" "),
       fill: rgba(c, i === s.sel ? 0.32 : 0.18), stroke: c, "stroke-width": i === s.sel ? 3 : 2,
-      "vector-effect": "non-scaling-stroke", "data-p": i, class: "pe-poly",
+      "vector-effect": "non-scaling-stroke", "data-p": i, class: prop === null ? "pe-poly" : "pe-poly pe-proposed",
     }, s.gPolys);
+    if (prop !== null) {
+      e.setAttribute("stroke-dasharray", "7 4");
+      el("title", {}, e).textContent = `proposed by the model${prop ? ` (${Math.round(prop * 100)}%)` : ""}`;
+    }
+    return e;
   });
   s.delBtn.disabled = s.sel < 0 || s.mode === "view";
   renderHandles(s);
+}
+
+function samePoints(a, b) {
+  return a.length === b.length && a.every((q, j) => Math.abs(q[0] - b[j][0]) < 0.02 && Math.abs(q[1] - b[j][1]) < 0.02);
+}
+
+function proposedScore(s, p) {
+  for (const q of s.proposed) {
+    if (q.class_id === p.class_id && samePoints(q.points, p.points)) return q.score || 0;
+  }
+  return null;
+}
+
+function sendPrompt(s, accept) {
+  s.seq += 1;
+  s.sentAt[s.seq] = performance.now();
+  s.setStateValue("prompt", { item: s.item, rev: s.rev, seq: s.seq, points: s.clicks.map((q) => [...q]),
+    box: s.box ? [...s.box] : null, accept: !!accept });
+  renderPrompt(s);
+}
+
+function renderPrompt(s) {
+  s.gPrompt.replaceChildren();
+  s.gPreview.replaceChildren();
+  const r = 6 * pxPerScreen(s);
+  const pv = s.preview;
+  const live = pv && pv.rev === s.rev && pv.item === s.item && (s.clicks.length || s.box);
+  if (live && pv.points && pv.points.length >= 3) {
+    const c = (s.classes[s.drawClass] || {}).color || "#ffffff";
+    el("polygon", { points: pv.points.map((q) => q.join(",")).join(" "), fill: rgba(c, 0.35), stroke: "#ffffff",
+      "stroke-width": 2, "stroke-dasharray": "5 3", "vector-effect": "non-scaling-stroke", class: "pe-preview",
+      "pointer-events": "none" }, s.gPreview);
+  }
+  if (s.box) {
+    const [x1, y1, x2, y2] = s.box;
+    el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, fill: "none", stroke: "#ffe600", "stroke-width": 2,
+      "stroke-dasharray": "6 4", "vector-effect": "non-scaling-stroke", "pointer-events": "none" }, s.gPrompt);
+  }
+  s.clicks.forEach((q) => el("circle", { cx: q[0], cy: q[1], r, fill: q[2] ? "#22c55e" : "#ef4444", stroke: "#fff",
+    "stroke-width": 2, "vector-effect": "non-scaling-stroke", class: q[2] ? "pe-pos" : "pe-neg",
+    "pointer-events": "none" }, s.gPrompt));
+  if (s.addBtn) s.addBtn.disabled = !(live && pv.points);
+}
+
+function clearPrompt(s, send) {
+  const had = s.clicks.length || s.box;
+  s.clicks = [];
+  s.box = null;
+  if (had && send) sendPrompt(s, false);
+  renderPrompt(s);
 }
 
 function updatePoly(s, i) {
@@ -184,9 +256,20 @@ function near(s, a, b, px) {
 }
 
 function onDown(s, e) {
+  if (e.button === 2 && s.mode === "click") {
+    s.wrap.focus();
+    s.clicks.push([...clamp(s, toImage(s, e)), 0]);
+    sendPrompt(s, false);
+    return;
+  }
   if (e.button !== 0) return;
   s.wrap.focus();
   const pt = toImage(s, e);
+  if (s.mode === "box") {
+    s.svg.setPointerCapture(e.pointerId);
+    s.drag = { kind: "box", start: clamp(s, pt), moved: false };
+    return;
+  }
   const t = e.target;
   s.svg.setPointerCapture(e.pointerId);
   if (t.dataset && t.dataset.v !== undefined && s.mode !== "view") {
@@ -217,6 +300,13 @@ function onMove(s, e) {
     return;
   }
   const d = s.drag;
+  if (d.kind === "box") {
+    const q = clamp(s, pt);
+    d.moved = true;
+    s.box = [Math.min(d.start[0], q[0]), Math.min(d.start[1], q[1]), Math.max(d.start[0], q[0]), Math.max(d.start[1], q[1])];
+    renderPrompt(s);
+    return;
+  }
   if (d.kind === "vertex") {
     d.moved = true;
     s.polys[s.sel].points[d.j] = clamp(s, pt);
@@ -249,6 +339,17 @@ function onUp(s, e) {
   s.drag = null;
   if (!d) return;
   if ((d.kind === "vertex" || d.kind === "poly") && d.moved) { send(s); return; }
+  if (d.kind === "box") {
+    const b = s.box;
+    if (b && (b[2] - b[0]) > 4 * pxPerScreen(s) && (b[3] - b[1]) > 4 * pxPerScreen(s)) sendPrompt(s, false);
+    else { s.box = null; renderPrompt(s); }
+    return;
+  }
+  if (d.kind === "pan" && !d.moved && s.mode === "click") {
+    s.clicks.push([...clamp(s, d.pt), e.shiftKey || e.altKey ? 0 : 1]);
+    sendPrompt(s, false);
+    return;
+  }
   if (d.kind === "pan" && !d.moved) {
     if (s.mode === "draw") {
       const pt = clamp(s, d.pt);
@@ -290,6 +391,16 @@ function onWheel(s, e) {
 }
 
 function onKey(s, e) {
+  if (s.mode === "click" || s.mode === "box") {
+    if (e.key === "Enter" && s.preview && s.preview.points && (s.clicks.length || s.box)) {
+      sendPrompt(s, true); e.preventDefault(); e.stopPropagation(); return;
+    }
+    if (e.key === "Escape" && (s.clicks.length || s.box)) { clearPrompt(s, true); e.stopPropagation(); return; }
+    if (e.key === "Backspace" && (s.clicks.length || s.box)) {
+      if (s.clicks.length) s.clicks.pop(); else s.box = null;
+      sendPrompt(s, false); e.preventDefault(); e.stopPropagation(); return;
+    }
+  }
   if (e.key === "Escape" && s.draft.length) { s.draft = []; s.hover = null; renderDraft(s); e.stopPropagation(); }
   else if (e.key === "Backspace" && s.draft.length) { s.draft.pop(); renderDraft(s); e.preventDefault(); e.stopPropagation(); }
   else if ((e.key === "Delete" || e.key === "Backspace") && s.sel >= 0 && s.mode !== "view") {
@@ -313,12 +424,30 @@ function update(s, data) {
     s.polys = (data.polygons || []).map((p) => ({ class_id: p.class_id, points: p.points.map((q) => [...q]) }));
     if (s.sel >= s.polys.length) s.sel = -1;
     s.draft = [];
+    s.clicks = [];
+    s.box = null;
+  }
+  s.proposed = data.proposed || [];
+  s.sam = !!data.sam;
+  s.clickBtn.style.display = s.boxBtn.style.display = s.addBtn.style.display = s.sam && data.mode !== "view" ? "" : "none";
+  if (!s.sam && (s.mode === "click" || s.mode === "box")) setMode(s, "draw");
+  s.preview = data.preview || null;
+  if (s.preview && s.sentAt[s.preview.seq] !== undefined && s.preview.rev === s.rev) {
+    const ms = performance.now() - s.sentAt[s.preview.seq];
+    delete s.sentAt[s.preview.seq];
+    window.__annotaSegment = window.__annotaSegment || [];
+    window.__annotaSegment.push({ seq: s.preview.seq, ms, server_ms: s.preview.ms });
   }
   if (!s.view) fit(s);
   if (s.modeFromData !== data.mode) { s.modeFromData = data.mode; setMode(s, data.mode === "view" ? "view" : s.mode === "view" ? "draw" : s.mode); }
   s.bar.classList.toggle("view", data.mode === "view");
+  if (data.start_mode && s.startMode !== data.start_mode && data.mode !== "view") {
+    s.startMode = data.start_mode;
+    setMode(s, data.start_mode === "click" && !s.sam ? "draw" : data.start_mode);
+  }
   renderPolys(s);
   renderDraft(s);
+  renderPrompt(s);
 }
 
 export default function (component) {

@@ -9,6 +9,12 @@ it is a zoomable image viewer.
 The editor keeps its own copy of the polygons while ``rev`` stays the same and sends each completed
 edit as state ``polygons`` = ``{"rev", "item", "polygons"}``; a new ``rev`` (after the object list
 changed something) makes it reload the polygons given.
+
+With ``sam=True`` it also offers segmentation prompts: "Click" (positive clicks; Shift/Alt/right-click
+negative) and "Box" (drag a box). Each change is sent as state ``prompt`` = ``{"item", "rev", "seq",
+"points": [[x, y, 1|0]], "box": [x1, y1, x2, y2] | None, "accept": bool}``; Python answers with
+``preview`` = ``{"item", "rev", "seq", "points", "score", "ms"}``, drawn dashed until kept.
+``proposed`` polygons (the model's, with ``score``) are drawn dashed while unchanged.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ _CSS = """
   font-size: 13px; cursor: pointer; }
 .pe-bar button.on { background: #ff4b4b; color: #fff; border-color: #ff4b4b; }
 .pe-bar button:disabled { opacity: .4; cursor: default; }
-.pe-bar.view button:nth-child(-n+3) { display: none; }
+.pe-bar.view button:nth-child(-n+6) { display: none; }
+.pe-bar button.on:nth-child(3), .pe-bar button.on:nth-child(4) { background: #16a34a; border-color: #16a34a; }
 .pe-hint { color: #777; font-size: 12px; margin-left: 6px; }
 .pe-svg { width: 100%; display: block; background: #222; border-radius: 4px; touch-action: none;
   user-select: none; cursor: crosshair; }
@@ -56,8 +63,12 @@ def polygon_editor(
     draw_class_id: int | None,
     height_px: int = 560,
     mode: str = "draw",
-) -> dict[str, Any] | None:
-    """Show the editor; returns the last state it sent (``{"rev", "item", "polygons"}``) or ``None``."""
+    sam: bool = False,
+    preview: dict[str, Any] | None = None,
+    proposed: list[dict[str, Any]] | None = None,
+    start_mode: str | None = None,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Show the editor; returns the last ``polygons`` state it sent and its last ``prompt`` (or ``None``s)."""
     result = _component(
         key=key,
         data={
@@ -71,10 +82,19 @@ def polygon_editor(
             "draw_class_id": draw_class_id,
             "height_px": height_px,
             "mode": mode,
+            "sam": sam,
+            "preview": preview,
+            "proposed": proposed or [],
+            "start_mode": start_mode,
         },
-        default={"polygons": None},
+        default={"polygons": None, "prompt": None},
         on_polygons_change=lambda: None,
+        on_prompt_change=lambda: None,
         height="content",
     )
-    value = result.get("polygons") if hasattr(result, "get") else getattr(result, "polygons", None)
+    return _state(result, "polygons"), _state(result, "prompt")
+
+
+def _state(result: Any, name: str) -> dict[str, Any] | None:
+    value = result.get(name) if hasattr(result, "get") else getattr(result, name, None)
     return value if isinstance(value, dict) else None

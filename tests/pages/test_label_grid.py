@@ -1,0 +1,101 @@
+"""Grid mode of the labeling screen through AppTest: a page of similar images, deselect, submit."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.assist.embeddings import to_blob
+from core.domain import ItemStatus, Source, TaskType
+from core.store import items, labels, queue
+from core.store.labels import utcnow
+from tests.pages.test_label_page import app, setup_project, texts
+
+MODEL = "test-backbone"
+
+
+def featurise(store, project_id: int, ids: list[int], clusters: int = 2) -> None:
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(clusters, 1280))
+    rows = [
+        (iid, project_id, MODEL, to_blob(centres[k % clusters] + 0.05 * rng.normal(size=1280)), utcnow())
+        for k, iid in enumerate(ids)
+    ]
+    store.write(
+        lambda cur: cur.executemany(
+            "INSERT INTO embeddings (item_id, project_id, model, vec, created_at) VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+    )
+
+
+def grid_app(runtime, tmp_path, task=TaskType.MULTICLASS, n=12):
+    project, classes, ids = setup_project(runtime, tmp_path, task, n=n)
+    featurise(runtime.store, project.id, ids)
+    at = app(project.id).run()
+    assert not at.exception, at.exception
+    return project, classes, ids, at
+
+
+def tiles(at) -> list[int]:
+    return [
+        int(b.key.rsplit("_", 1)[1]) for b in at.button if b.key and b.key.startswith("label_grid_toggle_")
+    ]
+
+
+def test_no_grid_without_embeddings(runtime, tmp_path):
+    project, _, _ = setup_project(runtime, tmp_path, n=12)
+    at = app(project.id).run()
+    assert not [s for s in at.segmented_control if s.key == "label_mode"]
+
+
+def test_grid_page_deselect_and_submit_saves_the_selected_only(runtime, tmp_path):
+    project, classes, ids, at = grid_app(runtime, tmp_path)
+    at.segmented_control(key="label_mode").set_value("Grid").run()
+    at.segmented_control(key="label_grid_size").set_value(4).run()
+    assert not at.exception, at.exception
+    shown = tiles(at)
+    assert len(shown) == 4
+    assert set(queue.leased_items(runtime.store, project.id)) >= set(shown)
+    assert at.button(key="label_grid_submit").disabled  # no class yet
+    odd = shown[1]
+    at.button(key=f"label_grid_toggle_{odd}").click().run()
+    assert "2 · left out" in at.button(key=f"label_grid_toggle_{odd}").label
+    assert "1 left out" in texts(at)
+    at.button(key=f"label_grid_cls_{classes[1].id}").click().run()
+    assert at.button(key="label_grid_submit").label == "Submit 3 images"
+    at.button(key="label_grid_submit").click().run()
+    assert not at.exception, at.exception
+    for iid in shown:
+        ann = labels.current_annotation(runtime.store, iid)
+        if iid == odd:
+            assert ann is None and items.get_item(runtime.store, iid).status is ItemStatus.NEW
+        else:
+            assert ann.payload == {"class_id": classes[1].id} and ann.source is Source.HUMAN
+            assert ann.author == "ann"
+    assert "3 images labeled **dog**; 1 went back to the queue." in texts(at)
+    nxt = tiles(at)
+    assert len(nxt) == 4 and not set(nxt) & set(shown) - {odd}
+
+
+def test_two_labelers_see_different_tiles(runtime, tmp_path):
+    project, _, _, a = grid_app(runtime, tmp_path)
+    a.segmented_control(key="label_mode").set_value("Grid").run()
+    a.segmented_control(key="label_grid_size").set_value(4).run()
+    b = app(project.id, "bob").run()
+    b.segmented_control(key="label_mode").set_value("Grid").run()
+    b.segmented_control(key="label_grid_size").set_value(4).run()
+    assert len(tiles(a)) == 4 and len(tiles(b)) == 4
+    assert not set(tiles(a)) & set(tiles(b))
+
+
+def test_multilabel_grid_adds_one_class(runtime, tmp_path):
+    project, classes, ids, at = grid_app(runtime, tmp_path, TaskType.MULTILABEL)
+    at.segmented_control(key="label_mode").set_value("Grid").run()
+    at.segmented_control(key="label_grid_size").set_value(6).run()
+    shown = tiles(at)
+    assert len(shown) == 6 and "Class to add" in texts(at)
+    at.button(key=f"label_grid_cls_{classes[2].id}").click().run()
+    at.button(key="label_grid_submit").click().run()
+    assert not at.exception, at.exception
+    for iid in shown:
+        assert labels.current_annotation(runtime.store, iid).payload == {"class_ids": [classes[2].id]}

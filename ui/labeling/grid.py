@@ -1,0 +1,269 @@
+"""Grid mode of the labeling screen: a page of 4, 6 or 9 similar unlabeled images labeled at once.
+
+The page comes from ``core.assist.cluster_pages`` (nearest neighbours in the stored embeddings, or a
+shared confident proposal) and is leased to the labeler. The labeler picks one class for the page
+(click or key), deselects the odd ones out (their button or number key 1-9) and submits: the
+selected images get the class, the others go back to the queue.
+
+Session state: ``label_mode`` ("One image" | "Grid"), ``label_grid_size`` (4/6/9),
+``label_grid_off`` ({page key: [deselected ids]}), ``label_grid_class`` ({page key: class id}),
+``label_grid_t0`` ({page key: seconds}), ``label_grid_avail`` ((project id, checked at, bool)).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import streamlit as st
+
+from core.assist import cluster_pages
+from core.domain import LabelClass, Project, TaskType, User
+from core.store import items
+from ui import resources
+from ui.labeling import images, shortcuts, state
+
+MODE_KEY = "label_mode"
+SIZE_KEY = "label_grid_size"
+OFF_KEY = "label_grid_off"
+CLASS_KEY = "label_grid_class"
+T0_KEY = "label_grid_t0"
+AVAIL_KEY = "label_grid_avail"
+ONE, GRID = "One image", "Grid"
+TILE_SIDE = 360  # px: the tiles' rendition
+AVAIL_TTL_S = 20.0
+_CSS = """<style>
+[class*="st-key-label_grid_tile_"] img { width: 100%; aspect-ratio: 4 / 3; object-fit: contain;
+  background: #1e1e1e; border-radius: 6px; border: 3px solid var(--grid-on, #3b82f6); }
+[class*="st-key-label_grid_tile_off_"] img { opacity: .28; filter: grayscale(1); border-color: #999;
+  border-style: dashed; }
+</style>"""
+
+
+def _dict(key: str) -> dict[Any, Any]:
+    if not isinstance(st.session_state.get(key), dict):
+        st.session_state[key] = {}
+    return st.session_state[key]
+
+
+def available(project: Project) -> bool:
+    """Grid mode is offered for classification projects with enough featurised unlabeled images."""
+    if not project.task_type.is_classification:
+        return False
+    cached = st.session_state.get(AVAIL_KEY)
+    now = time.monotonic()
+    if cached and cached[0] == project.id and now - cached[1] < AVAIL_TTL_S:
+        return bool(cached[2])
+    ok = cluster_pages.grid_available(resources.store(), project.id)
+    st.session_state[AVAIL_KEY] = (project.id, now, ok)
+    return ok
+
+
+def _mode_changed(project_id: int, user: str) -> None:
+    if st.session_state.get(MODE_KEY) != GRID:
+        cluster_pages.release_page(resources.store(), project_id, user)
+
+
+def mode_picker(project: Project, user: User) -> str:
+    """One image or Grid; Grid only where a page can be made."""
+    if not available(project):
+        if st.session_state.get(MODE_KEY) == GRID:
+            st.session_state[MODE_KEY] = ONE
+        return ONE
+    st.segmented_control(
+        "Mode",
+        [ONE, GRID],
+        key=MODE_KEY,
+        default=ONE,
+        label_visibility="collapsed",
+        help="Grid: label a page of similar images at once",
+        on_change=_mode_changed,
+        args=(project.id, user.username),
+    )
+    return str(st.session_state.get(MODE_KEY) or ONE)
+
+
+def _page_key(page: cluster_pages.GridPage) -> str:
+    return ",".join(str(i) for i in page.item_ids)
+
+
+def grid_class_shortcut(cls: LabelClass) -> str | None:
+    """In grid mode the number keys toggle tiles, so a class on a digit key takes Shift+digit."""
+    key = shortcuts.class_shortcut(cls)
+    if key and key.isdigit():
+        return f"Shift+{key}"
+    return key
+
+
+def _toggle(page_key: str, item_id: int) -> None:
+    off = set(_dict(OFF_KEY).get(page_key, []))
+    off ^= {item_id}
+    _dict(OFF_KEY)[page_key] = sorted(off)
+
+
+def _choose(page_key: str, class_id: int) -> None:
+    _dict(CLASS_KEY)[page_key] = class_id
+
+
+def _submit(project_id: int, user: str, task: TaskType, classes: Sequence[LabelClass]) -> None:
+    s = resources.store()
+    page = cluster_pages.current_page(s, project_id, user)
+    if page is None:
+        state.flash(
+            "warning", "This page was handed back to the queue (its lease ran out); here is a new one."
+        )
+        return
+    pk = _page_key(page)
+    class_id = _dict(CLASS_KEY).get(pk, page.suggested_class)
+    if class_id is None:
+        state.flash("warning", "Choose the page's class first.")
+        return
+    off = set(_dict(OFF_KEY).get(pk, []))
+    t0 = _dict(T0_KEY).get(pk)
+    duration = int((time.time() - t0) * 1000) if t0 else None
+    res = cluster_pages.submit_page(
+        s, page, [i for i in page.item_ids if i not in off], class_id, task, duration_ms=duration
+    )
+    for key in (OFF_KEY, CLASS_KEY, T0_KEY):
+        _dict(key).pop(pk, None)
+    st.session_state.pop(AVAIL_KEY, None)
+    resources.forget_reads()
+    name = next((c.name for c in classes if c.id == class_id), str(class_id))
+    verb = "added" if task is TaskType.MULTILABEL else "labeled"
+    msg = f"{len(res.saved)} image{'s' if len(res.saved) != 1 else ''} {verb} **{name}**"
+    if res.returned:
+        msg += f"; {len(res.returned)} went back to the queue"
+    if res.stale:
+        msg += f"; {len(res.stale)} had been labeled by someone else meanwhile (theirs kept)"
+    if res.errors:
+        msg += f"; {len(res.errors)} not saved ({next(iter(res.errors.values()))})"
+    state.flash("warning" if res.errors or res.stale else "success", msg + ".")
+
+
+def _new_page(project_id: int, user: str) -> None:
+    cluster_pages.hand_back(resources.store(), project_id, user)
+
+
+def render(project: Project, classes: Sequence[LabelClass], user: User, paths: Any) -> None:
+    """The grid: size chooser, the page's tiles, the class and Submit."""
+    s = resources.store()
+    st.html(_CSS)
+    size = st.segmented_control(
+        "Images per page", list(cluster_pages.PAGE_SIZES), key=SIZE_KEY, default=9, width="content"
+    )
+    lease = float(project.settings.get("lease_minutes", 10))
+    page = cluster_pages.next_page(
+        s, project.id, user.username, project.task_type, int(size or 9), lease_minutes=lease
+    )
+    if page is None:
+        st.info(
+            "No page of similar images is waiting for you now (too few featurised unlabeled images "
+            "are free). Switch to **One image** to go on.",
+            icon=":material/grid_off:",
+        )
+        return
+    pk = _page_key(page)
+    _dict(T0_KEY).setdefault(pk, time.time())
+    off = set(_dict(OFF_KEY).get(pk, []))
+    chosen = _dict(CLASS_KEY).get(pk, page.suggested_class)
+    by_id = {c.id: c for c in classes}
+    tiles = items.get_items(s, list(page.item_ids))
+    order = {i: k for k, i in enumerate(page.item_ids)}
+    tiles.sort(key=lambda it: order[it.id])
+    left, right = st.columns([3, 1.25], gap="medium")
+    with left:
+        per_row = 2 if page.page_size == 4 else 3
+        color = by_id[chosen].color if chosen in by_id else "#3b82f6"
+        st.html(f"<style>[class*='st-key-label_grid_tile_on_'] {{ --grid-on: {color}; }}</style>")
+        for r in range(0, len(tiles), per_row):
+            cols = st.columns(per_row, gap="small")
+            for c, it in zip(cols, tiles[r : r + per_row], strict=False):
+                n = order[it.id] + 1
+                is_off = it.id in off
+                with c.container(key=f"label_grid_tile_{'off' if is_off else 'on'}_{it.id}"):
+                    try:
+                        st.image(images.screen_jpeg(it, paths, TILE_SIDE), width="stretch")
+                    except images.ImageUnavailable as exc:
+                        st.warning(f"Image {it.id} cannot be shown: {exc}")
+                    st.button(
+                        f"{n} · {'left out' if is_off else 'in'}",
+                        key=f"label_grid_toggle_{it.id}",
+                        shortcut=str(n),
+                        icon=":material/check_box_outline_blank:" if is_off else ":material/check_box:",
+                        type="secondary" if is_off else "tertiary",
+                        width="stretch",
+                        help="Leave this image out of the page's class (it goes back to the queue)"
+                        if not is_off
+                        else "Put this image back on the page",
+                        on_click=_toggle,
+                        args=(pk, it.id),
+                    )
+    with right:
+        _controls(project, page, classes, user, chosen, off)
+
+
+def _controls(
+    project: Project,
+    page: cluster_pages.GridPage,
+    classes: Sequence[LabelClass],
+    user: User,
+    chosen: int | None,
+    off: set[int],
+) -> None:
+    pk = _page_key(page)
+    n_in = len(page.item_ids) - len(off)
+    multilabel = project.task_type is TaskType.MULTILABEL
+    st.caption(
+        f"Page of {len(page.item_ids)} · {page.reason}"
+        + (f" · similarity {page.cohesion:.2f}" if page.suggested_class is None else "")
+    )
+    if page.suggested_class is not None:
+        sug = next((c.name for c in classes if c.id == page.suggested_class), "?")
+        st.markdown(f":material/auto_awesome: The model proposes **{sug}** for these.")
+    st.markdown("**Class to add to the selected images**" if multilabel else "**Class of the page**")
+    cols = st.columns(2)
+    for i, cls in enumerate(classes):
+        cols[i % 2].button(
+            cls.name,
+            key=f"label_grid_cls_{cls.id}",
+            shortcut=grid_class_shortcut(cls),
+            type="primary" if cls.id == chosen else "secondary",
+            icon=":material/check:" if cls.id == chosen else None,
+            width="stretch",
+            on_click=_choose,
+            args=(pk, cls.id),
+        )
+    label = f"Submit {n_in} image{'s' if n_in != 1 else ''}"
+    st.button(
+        label,
+        key="label_grid_submit",
+        shortcut=shortcuts.SUBMIT,
+        type="primary",
+        icon=":material/send:",
+        width="stretch",
+        disabled=chosen is None,
+        on_click=_submit,
+        args=(project.id, user.username, project.task_type, classes),
+    )
+    if off:
+        st.caption(f"{len(off)} left out: they go back to the queue.")
+    st.button(
+        "New page",
+        key="label_grid_new",
+        shortcut=shortcuts.NEXT,
+        icon=":material/autorenew:",
+        width="stretch",
+        help="Hand this page back unlabeled and take another",
+        on_click=_new_page,
+        args=(project.id, user.username),
+    )
+    with st.expander("Keyboard shortcuts", icon=":material/keyboard:"):
+        rows = [(grid_class_shortcut(c), f"{'add' if multilabel else 'choose'} {c.name}") for c in classes]
+        rows = [(k, a) for k, a in rows if k]
+        rows += [
+            ("1-9", "leave a tile out / put it back"),
+            (shortcuts.SUBMIT, "submit the page"),
+            (shortcuts.NEXT, "hand the page back and take another"),
+        ]
+        st.markdown(shortcuts.legend_markdown(rows))
