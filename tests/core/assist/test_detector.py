@@ -1,0 +1,116 @@
+"""The box detector: typed detections, metrics as tables, and a tiny real training on raccoon photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.assist_detect import load_voc
+from core.assist.detector import (
+    BoxDetector,
+    Detections,
+    DetectorConfig,
+    LabeledImage,
+    Truth,
+    average_precision,
+    calibrate_threshold,
+    match,
+    train_detector,
+)
+from core.config import shared_datasets
+from core.geometry import iou_matrix_xyxy
+
+
+def _dets(rows: list[tuple[float, float, float, float, int, float]]) -> Detections:
+    a = np.asarray(rows, np.float64).reshape(-1, 6)
+    return Detections(a[:, :4].astype(np.float32), a[:, 4].astype(np.int64), a[:, 5].astype(np.float32))
+
+
+TRUTH = Truth(np.array([[0, 0, 10, 10], [20, 20, 40, 40]], np.float32), np.array([1, 1]))
+
+
+@pytest.mark.parametrize(
+    ("rows", "iou", "expected"),
+    [
+        ([(0, 0, 10, 10, 1, 0.9)], 0.7, [True]),
+        ([(0, 0, 10, 10, 2, 0.9)], 0.7, [False]),  # wrong class
+        ([(0, 0, 10, 10, 1, 0.9), (0, 0, 10, 10, 1, 0.8)], 0.7, [True, False]),  # a box matches once
+        ([(0, 0, 10, 10, 1, 0.5), (0, 0, 10, 10, 1, 0.8)], 0.7, [False, True]),  # the higher score wins
+        ([(0, 0, 10, 8, 1, 0.9)], 0.7, [True]),  # IoU 0.8
+        ([(0, 0, 10, 6, 1, 0.9)], 0.7, [False]),  # IoU 0.6
+        ([(0, 0, 10, 6, 1, 0.9)], 0.5, [True]),
+    ],
+)
+def test_match_table(
+    rows: list[tuple[float, float, float, float, int, float]], iou: float, expected: list[bool]
+) -> None:
+    assert match(_dets(rows), TRUTH, iou).tolist() == expected
+
+
+def test_average_precision_perfect_and_half() -> None:
+    perfect = _dets([(0, 0, 10, 10, 1, 0.9), (20, 20, 40, 40, 1, 0.8)])
+    assert average_precision([perfect], [TRUTH]) == pytest.approx(1.0)
+    half = _dets([(0, 0, 10, 10, 1, 0.9), (60, 60, 70, 70, 1, 0.8)])
+    assert average_precision([half], [TRUTH]) == pytest.approx(0.5)
+    assert average_precision([Detections.empty()], [TRUTH]) == 0.0
+
+
+def test_calibration_picks_the_lowest_threshold_that_reaches_the_target() -> None:
+    # scores 0.9..0.4; right, right, right, wrong, right, wrong, wrong
+    truths, dets = [], []
+    right = [True, True, True, False, True, False, False]
+    for k, ok in enumerate(right):
+        truths.append(Truth(np.array([[0, 0, 10, 10]], np.float32), np.array([1])))
+        box = (0, 0, 10, 10) if ok else (50, 50, 60, 60)
+        dets.append(_dets([(*box, 1, 0.9 - 0.08 * k)]))
+    cal = calibrate_threshold(dets, truths, iou=0.7, target=0.8, min_support=3)
+    assert cal.reached and cal.n_proposals == 5 and cal.precision == pytest.approx(0.8)
+    assert cal.threshold == pytest.approx(0.9 - 0.08 * 4)
+    strict = calibrate_threshold(dets, truths, iou=0.7, target=1.0, min_support=3)
+    assert strict.reached and strict.n_proposals == 3
+    wrong = [k for k, ok in enumerate(right) if not ok]
+    impossible = calibrate_threshold([dets[k] for k in wrong], [truths[k] for k in wrong], target=0.5)
+    assert not impossible.reached and impossible.precision == 0.0
+    nothing = calibrate_threshold([Detections.empty()], truths[:1])
+    assert not nothing.reached and nothing.threshold == 1.0
+
+
+def test_detections_payload_is_the_domain_shape() -> None:
+    d = _dets([(10, 20, 40, 60, 3, 0.87654)])
+    assert d.to_payload() == {"boxes": [{"class_id": 3, "xywh": [10.0, 20.0, 30.0, 40.0], "score": 0.8765}]}
+    assert len(d.above(0.9)) == 0 and len(d.above(0.5)) == 1
+    with pytest.raises(ValueError):
+        Detections(np.zeros((2, 4)), np.zeros(1), np.zeros(2))
+
+
+@pytest.fixture(scope="module")
+def raccoons() -> list[tuple[Path, np.ndarray]]:
+    folder = shared_datasets() / "raccoon"
+    data = load_voc(folder)
+    if len(data) < 12:
+        pytest.skip(f"raccoon dataset not found under {folder}")
+    return data[:12]
+
+
+def test_tiny_training_learns_the_boxes(raccoons: list[tuple[Path, np.ndarray]], tmp_path: Path) -> None:
+    """10 photos, 256 px, a few epochs: the loss falls and the top box lands on the raccoon."""
+    cfg = DetectorConfig(input_size=256, epochs=14, batch_size=4, lr=3e-3)
+    labeled = [LabeledImage(p, b, np.full(len(b), 7), key=p.name) for p, b in raccoons[:10]]
+    det, report = train_detector(labeled, [7], cfg)
+    assert report.n_images == 10 and report.epochs == 14
+    assert report.losses[-1] < 0.6 * report.losses[0]
+    hits = 0
+    for p, boxes in raccoons[:10]:
+        found = det.predict(p)
+        assert set(found.class_id.tolist()) <= {7}
+        if len(found) and iou_matrix_xyxy(found.xyxy[:1], boxes).max() >= 0.5:
+            hits += 1
+    assert hits >= 7, f"the top box overlapped a raccoon on only {hits} of 10 training photos"
+
+    path = det.save(tmp_path / "det.pt", {"calibration": {"threshold": 0.3}})
+    again, extra = BoxDetector.load(path)
+    assert extra == {"calibration": {"threshold": 0.3}} and again.class_ids == [7]
+    a, b = det.predict(raccoons[0][0]), again.predict(raccoons[0][0])
+    assert np.allclose(a.xyxy, b.xyxy, atol=1e-3) and np.allclose(a.score, b.score, atol=1e-5)
