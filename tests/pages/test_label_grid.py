@@ -56,7 +56,10 @@ def test_grid_page_deselect_and_submit_saves_the_selected_only(runtime, tmp_path
     shown = tiles(at)
     assert len(shown) == 4
     assert set(queue.leased_items(runtime.store, project.id)) >= set(shown)
-    assert at.button(key="label_grid_submit").disabled  # no class yet
+    at.button(key="label_grid_submit").click().run()  # no class yet: nothing saved, said in words
+    assert "Choose the page's class first." in texts(at)
+    assert all(labels.current_annotation(runtime.store, i) is None for i in shown)
+    assert tiles(at) == shown
     odd = shown[1]
     at.button(key=f"label_grid_toggle_{odd}").click().run()
     assert "2 · left out" in at.button(key=f"label_grid_toggle_{odd}").label

@@ -222,9 +222,8 @@ def _controls(
         sug = next((c.name for c in classes if c.id == page.suggested_class), "?")
         st.markdown(f":material/auto_awesome: The model proposes **{sug}** for these.")
     st.markdown("**Class to add to the selected images**" if multilabel else "**Class of the page**")
-    cols = st.columns(2)
-    for i, cls in enumerate(classes):
-        cols[i % 2].button(
+    for cls in classes:
+        st.button(
             cls.name,
             key=f"label_grid_cls_{cls.id}",
             shortcut=grid_class_shortcut(cls),
@@ -242,7 +241,7 @@ def _controls(
         type="primary",
         icon=":material/send:",
         width="stretch",
-        disabled=chosen is None,
+        help=None if chosen is not None else "Choose the page's class first",
         on_click=_submit,
         args=(project.id, user.username, project.task_type, classes),
     )
