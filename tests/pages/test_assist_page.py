@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from core.assist import classify_jobs as cj
+from core.assist import status
 from core.assist.backbone import Backbone
 from core.config import PROJECT_ROOT, shared_datasets
 from core.images.probe import probe_file
@@ -33,13 +34,14 @@ def test_empty_project(runtime, admin):
     assert "No model job yet." in body
 
 
-def test_boxes_without_detector_jobs_say_so(runtime, admin, project):
+def test_boxes_start_off_and_say_when_assistance_is_missing(runtime, admin, project, monkeypatch):
     at = page(PAGE, admin, project.id).run()
     assert not at.exception and not at.error
-    from core.assist.status import availability
-
-    if availability("boxes").available:
-        pytest.skip("detector jobs are installed here")
+    if status.availability("boxes").available:
+        assert at.toggle(key="assist_enabled").value is False  # detection is opt-in (CPU cost)
+        assert "ML assistance is off for this project." in texts(at)
+    monkeypatch.setattr(status, "DETECT_JOBS", "core.assist.not_installed")
+    at = page(PAGE, admin, project.id).run()
     assert "not available in this installation" in texts(at)
     assert "ML assistance is off" in texts(at)
 
@@ -123,7 +125,7 @@ def test_runs_table_and_charts_after_a_real_training(runtime, admin, backbone):
     assert "Next training in 10 labels." in body
     assert "Clustering: pages of similar images." in body or "Pre-labeling:" in body
     values = {m.label: m.value for m in at.metric}
-    assert values["Runs"] == "3" and values["Images"] == "30" and values["Featurised"] == "30"
+    assert values["Runs"] == "3" and values["Images"] == "30" and values["Featurised"] == "30 · 100%"
     assert values["Labels for training"] == "15"
     frames = [d.value for d in at.dataframe]
     table = next(f for f in frames if "kind" in f.columns)

@@ -150,12 +150,13 @@ def test_tick_skips_projects_that_are_off_paused_or_unassisted(store: Store, tmp
     assert "3 images have no embedding" in decisions[0].reason
     assert sched.tick() == []  # already queued: not twice
     assert _count(store, "SELECT count(*) FROM jobs", []) == 1
-    avail = status.availability("boxes")
-    assert avail.available == (
-        status.DETECT_JOBS in sys.modules or status.importlib.util.find_spec(status.DETECT_JOBS) is not None
-    )
-    if not avail.available:
-        assert "not available" in avail.reason and not status.overview(store, boxes.id).counts.enabled
+    assert not status.overview(store, boxes.id).settings.enabled  # boxes and polygons: off until turned on
+    kinds = status.job_kinds("boxes")
+    if kinds is None:
+        assert "not available" in status.availability("boxes").reason
+    else:
+        update_project(store, boxes.id, settings={"assist_enabled": True})
+        assert [(d.project_id, d.kind) for d in sched.tick()] == [(boxes.id, kinds.featurize)]
     update_project(store, off.id, settings={"assist_enabled": True})
     assert [d.project_id for d in sched.tick()] == [off.id]
 

@@ -1,0 +1,167 @@
+"""ML assistance in real Chromium against a real ``streamlit run app.py``.
+
+A five-class flowers project is prepared through core (featurised, 40 labels, trained and calibrated by
+the real job handlers, proposals written), then the server starts with the assist scheduler on. In the
+browser: the Assist page shows the stage, the runs and the charts; on the label screen an image shows its
+proposal, the accept key (A) saves it (source ``prelabel``), and another image's proposal is corrected by
+choosing another class (source ``human``). Screenshots: artifacts/screens/assist-*.png.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.assist import classify_jobs as cj
+from core.assist.backbone import Backbone
+from core.config import PROJECT_ROOT, Paths, shared_datasets
+from core.domain import Source, TaskType
+from core.images.probe import probe_file
+from core.jobs import JobRunner
+from core.store import Store, items, labels, projects
+from core.store.items import NewItem
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_app
+from tests.e2e.helpers import (
+    IMG_READY_JS,
+    go,
+    main,
+    no_error_shown,
+    open_project,
+    settle,
+    shot,
+    sidebar,
+    sign_in,
+    unfocus,
+    wait_idle,
+)
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "assist-e2e-secret"
+NAMES = ["daisy", "dandelion", "rose", "sunflower", "tulip"]
+PROJECT = "Flowers assisted"
+
+
+def _prepare(data: Path) -> int:
+    """The project, featurised and trained through core (the real job handlers on a real job runner)."""
+    flowers = shared_datasets() / "flowers"
+    if not flowers.is_dir():
+        print(f"SKIP REASON: shared datasets not found at {flowers}", file=sys.stderr)
+        pytest.skip(f"shared datasets not found at {flowers}")
+    paths = Paths(data).ensure()
+    for onnx in (PROJECT_ROOT / "data" / "models").glob("efficientnet-lite0-*.onnx"):
+        shutil.copy(onnx, paths.models / onnx.name)  # the server loads the backbone without exporting it
+    cj.set_backbone(Backbone.load(cache_dir=paths.models))
+    store = Store(paths.db)
+    p = projects.create_project(
+        store, PROJECT, TaskType.MULTICLASS, NAMES, target_precision=0.75,
+        settings={"assist_queue_order": "confirm"},  # confident proposals first in the queue
+    )  # fmt: skip
+    files = {n: sorted((flowers / n).glob("*.jpg"))[2::5][:18] for n in NAMES}
+    new = []
+    for n in NAMES:
+        for f in files[n]:
+            pr = probe_file(f)
+            new.append(NewItem(str(f), pr.width, pr.height, pr.sha1, pr.bytes, pr.orientation))
+    items.add_items(store, p.id, new)
+    runner = JobRunner(store, workers=1, poll_s=0.1).start()
+    try:
+        job = runner.wait(runner.submit(cj.FEATURIZE, {}, project_id=p.id).id, timeout=120)
+        assert job.state == "done", job.error
+        ids = {str(r[1]): int(r[0]) for r in store.query("SELECT id, path FROM items")}
+        cls = {c.name: c.id for c in projects.list_classes(store, p.id)}
+        for n in NAMES:
+            for f in files[n][:8]:
+                labels.save_label(store, ids[str(f)], {"class_id": cls[n]}, author="seed", base_version=0)
+        job = runner.wait(runner.submit(cj.TRAIN, {}, project_id=p.id).id, timeout=120)
+        assert job.state == "done", job.error
+    finally:
+        runner.stop()
+    shown = store.scalar("SELECT count(*) FROM predictions WHERE project_id = ? AND shown", [p.id])
+    store.close()
+    assert shown >= 2, f"the model shows {shown} proposals; the test needs two"
+    return p.id
+
+
+def _item_id(page) -> int:  # type: ignore[no-untyped-def]
+    text = main(page).get_by_text(re.compile(r"^Image \d+ ·")).first.inner_text()
+    return int(re.match(r"Image (\d+)", text).group(1))  # type: ignore[union-attr]
+
+
+def _proposed(page) -> str:  # type: ignore[no-untyped-def]
+    box = main(page).get_by_test_id("stMarkdownContainer").filter(has_text="Model proposes:").first
+    name = box.inner_text().split("Model proposes:")[1].split("\n")[0].strip()
+    assert name in NAMES, box.inner_text()
+    return name
+
+
+def test_assist_page_and_proposals_in_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    data = tmp_path / "data"
+    project_id = _prepare(data)
+    monkeypatch.setenv("ANNOTA_ASSIST_SCHEDULER", "1")  # the test suite turns it off by default
+    server = start_app(data, PASSWORD)
+    from playwright.sync_api import sync_playwright
+
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.set_default_timeout(30_000)
+            sign_in(page, PASSWORD, url=server.url)
+            open_project(page, PROJECT)
+
+            go(page, "Assist")
+            main(page).get_by_text("Latest training").wait_for()
+            body = main(page).inner_text()
+            assert "Pre-labeling" in body and "40 labels" in body, body[:1500]
+            main(page).locator(".js-plotly-plot").nth(1).wait_for()  # both charts drawn
+            assert main(page).locator(".js-plotly-plot").count() == 2
+            no_error_shown(page)
+            shot(page, "assist-page")
+            main(page).get_by_role("heading", name="Jobs").scroll_into_view_if_needed()
+            page.wait_for_timeout(300)
+            shot(page, "assist-jobs")
+            main(page).get_by_text("Every run").scroll_into_view_if_needed()
+            page.wait_for_timeout(300)
+            shot(page, "assist-runs")
+
+            sidebar(page).get_by_test_id("stSidebarNav").get_by_role("link", name="Label", exact=True).click()
+            main(page).get_by_text("Model proposes:").wait_for()
+            accepted = _item_id(page)
+            accepted_class = _proposed(page)
+            page.wait_for_function(IMG_READY_JS)
+            shot(page, "assist-proposal", full_page=False)
+            unfocus(page)
+            page.keyboard.press("a")
+            settle(page)
+            main(page).get_by_text(f"Saved image {accepted}").wait_for()
+            main(page).get_by_text("Model proposes:").wait_for()
+            corrected = _item_id(page)
+            assert corrected != accepted
+            proposed = _proposed(page)
+            other = next(n for n in NAMES if n != proposed)
+            main(page).get_by_role("button", name=re.compile(rf"^{other}\b")).click()
+            settle(page)
+            main(page).get_by_text(f"Saved image {corrected}").wait_for()
+            wait_idle(page)
+            no_error_shown(page)
+            browser.close()
+    finally:
+        server.stop()
+
+    store = Store(data / "annota.duckdb")
+    try:
+        cls = {c.id: c.name for c in projects.list_classes(store, project_id)}
+        a = labels.current_annotation(store, accepted)
+        assert a is not None and a.source is Source.PRELABEL and cls[a.payload["class_id"]] == accepted_class
+        c = labels.current_annotation(store, corrected)
+        assert c is not None and c.source is Source.HUMAN
+        assert cls[c.payload["class_id"]] == other != proposed
+    finally:
+        store.close()
