@@ -185,6 +185,7 @@ def test_grid_and_click_to_segment_in_chromium(server):
             page.get_by_role("button", name="2 · left out").wait_for()
             page.keyboard.press("Shift+1")  # the first class, on digit 1, is Shift+1 in the grid
             page.get_by_role("button", name="Submit 3 images").wait_for()
+            page.locator("[class*='st-key-label_grid_cls_'] [data-testid=stBaseButton-primary]").wait_for()
             wait_idle(page)
             shot(page, "grid-deselected")
             unfocus(page)

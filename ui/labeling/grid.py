@@ -175,7 +175,11 @@ def render(project: Project, classes: Sequence[LabelClass], user: User, paths: A
     with left:
         per_row = 2 if page.page_size == 4 else 3
         color = by_id[chosen].color if chosen in by_id else "#3b82f6"
-        st.html(f"<style>[class*='st-key-label_grid_tile_on_'] {{ --grid-on: {color}; }}</style>")
+        rows = -(-len(tiles) // per_row)
+        st.html(  # the whole page fits the window: tiles as tall as the rows allow, letterboxed
+            f"<style>[class*='st-key-label_grid_tile_on_'] {{ --grid-on: {color}; }}"
+            f" [class*='st-key-label_grid_tile_'] img {{ max-height: {round(64 / rows)}vh; }}</style>"
+        )
         for r in range(0, len(tiles), per_row):
             cols = st.columns(per_row, gap="small")
             for c, it in zip(cols, tiles[r : r + per_row], strict=False):
