@@ -145,10 +145,10 @@ def test_tick_skips_projects_that_are_off_paused_or_unassisted(store: Store, tmp
     set_state(store, paused.id, ProjectState.PAUSED)
     boxes = _project_with_items(store, tmp_path, "boxes")
     sched = AssistScheduler(store, None)
-    decisions = sched.tick()
+    decisions = sched.tick(force=True)
     assert [(d.project_id, d.kind) for d in decisions] == [(on.id, cj.FEATURIZE)]
     assert "3 images have no embedding" in decisions[0].reason
-    assert sched.tick() == []  # already queued: not twice
+    assert sched.tick(force=True) == []  # already queued: not twice
     assert _count(store, "SELECT count(*) FROM jobs", []) == 1
     assert not status.overview(store, boxes.id).settings.enabled  # boxes and polygons: off until turned on
     kinds = status.job_kinds("boxes")
@@ -156,9 +156,9 @@ def test_tick_skips_projects_that_are_off_paused_or_unassisted(store: Store, tmp
         assert "not available" in status.availability("boxes").reason
     else:
         update_project(store, boxes.id, settings={"assist_enabled": True})
-        assert [(d.project_id, d.kind) for d in sched.tick()] == [(boxes.id, kinds.featurize)]
+        assert [(d.project_id, d.kind) for d in sched.tick(force=True)] == [(boxes.id, kinds.featurize)]
     update_project(store, off.id, settings={"assist_enabled": True})
-    assert [d.project_id for d in sched.tick()] == [off.id]
+    assert [d.project_id for d in sched.tick(force=True)] == [off.id]
 
 
 def test_failed_featurisation_waits_before_a_retry_and_broken_files_do_not_loop(
@@ -166,24 +166,41 @@ def test_failed_featurisation_waits_before_a_retry_and_broken_files_do_not_loop(
 ) -> None:
     project = _project_with_items(store, tmp_path)
     sched = AssistScheduler(store, None, retry_after_s=3600)
-    (first,) = sched.tick()
+    (first,) = sched.tick(force=True)
     store.execute("UPDATE jobs SET state = 'failed', started_at = now(), finished_at = ? WHERE id = ?",
                   [jobs.utcnow(), first.job_id])  # fmt: skip
-    assert sched.tick() == []  # backing off
+    assert sched.tick(force=True) == []  # backing off
     sched.retry_after = sched.retry_after * 0
-    assert [d.reason for d in sched.tick()] == ["retrying the featurisation that failed"]
+    assert [d.reason for d in sched.tick(force=True)] == ["retrying the featurisation that failed"]
     # a run that finished but could not read the files: not asked again until new images arrive
     store.execute(
         "UPDATE jobs SET state = 'done', started_at = ?, finished_at = ?", [jobs.utcnow(), jobs.utcnow()]
     )
-    assert sched.tick() == []
+    assert sched.tick(force=True) == []
     time.sleep(0.01)
     add_items(store, project.id, [NewItem(str(tmp_path / "new.jpg"), 10, 10, "new")])
-    assert [d.reason for d in sched.tick()] == ["1 new images have no embedding yet"]
+    assert [d.reason for d in sched.tick(force=True)] == ["1 new images have no embedding yet"]
 
 
 def test_in_order_queue_clears_model_ranks(store: Store, tmp_path: Path) -> None:
     project = _project_with_items(store, tmp_path, settings={"assist_in_order": True})
     store.execute("UPDATE items SET queue_rank = 3 - id WHERE project_id = ?", [project.id])
-    AssistScheduler(store, None).tick()
+    AssistScheduler(store, None).tick(force=True)
     assert _count(store, "SELECT count(*) FROM items WHERE queue_rank IS NOT NULL", []) == 0
+
+
+def test_quiet_projects_are_not_looked_at_again(store: Store, tmp_path: Path) -> None:
+    project = _project_with_items(store, tmp_path)
+    sched = AssistScheduler(store, None, recheck_s=3600, duty=1e9)  # only moved figures bring a new look
+    calls: list[int] = []
+    sched._project = lambda p, k: calls.append(p.id) or []  # type: ignore[method-assign]
+    sched.tick()
+    sched.tick()
+    assert calls == [project.id]  # nothing moved: not looked at again
+    add_items(store, project.id, [NewItem(str(tmp_path / "late.jpg"), 10, 10, "late")])
+    sched.tick()
+    update_project(store, project.id, settings={"assist_train_every": 5})
+    sched.tick()
+    store.execute("INSERT INTO jobs (project_id, kind) VALUES (?, 'x')", [project.id])
+    sched.tick()
+    assert calls == [project.id] * 4
