@@ -13,7 +13,6 @@ lease book, so several labelers never see the same tiles and the one-image queue
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,26 +109,12 @@ def grid_available(store: Store, project_id: int, page_size: int = min(PAGE_SIZE
 
 
 def _lease_all(store: Store, project_id: int, item_ids: Sequence[int], user: str, minutes: float) -> bool:
-    """Lease every item of a page to ``user`` (all or none).
-
-    The queue's ``claim`` keeps one lease per labeler (the item on screen); a page needs several, so
-    they are written into the same lease book directly. A candidate for ``core.store.queue.lease_many``.
-    """
-    q = queue._queue(store, project_id)
-    with q.lock:
-        now = time.monotonic()
-        if any(q.holder(i, now) not in (None, user) for i in item_ids):
-            return False
-        for i in item_ids:
-            q.leases[int(i)] = (user, now + minutes * 60)
-    return True
+    """Lease every item of a page to ``user`` (all or none)."""
+    return queue.lease_many(store, project_id, item_ids, user, lease_minutes=minutes)
 
 
 def _holds(store: Store, project_id: int, item_ids: Iterable[int], user: str) -> list[int]:
-    q = queue._queue(store, project_id)
-    with q.lock:
-        now = time.monotonic()
-        return [i for i in item_ids if q.holder(i, now) == user]
+    return queue.held_by(store, project_id, item_ids, user)
 
 
 def release_page(store: Store, project_id: int, user: str) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +105,31 @@ def claim(store: Store, project_id: int, item_id: int, user: str, *, lease_minut
             return False
         q.grant(item_id, user, lease_minutes, now)
     return True
+
+
+def lease_many(
+    store: Store, project_id: int, item_ids: Sequence[int], user: str, *, lease_minutes: float = 10
+) -> bool:
+    """Lease several items to ``user`` at once, all or none (a page of the cluster grid).
+
+    Unlike ``claim`` this does not replace the labeler's one-item lease; it does not check status
+    (the caller picked unlabeled items)."""
+    q = _queue(store, project_id)
+    with q.lock:
+        now = time.monotonic()
+        if any(q.holder(int(i), now) not in (None, user) for i in item_ids):
+            return False
+        for i in item_ids:
+            q.leases[int(i)] = (user, now + lease_minutes * 60)
+    return True
+
+
+def held_by(store: Store, project_id: int, item_ids: Iterable[int], user: str) -> list[int]:
+    """Those of ``item_ids`` whose lease ``user`` holds now."""
+    q = _queue(store, project_id)
+    with q.lock:
+        now = time.monotonic()
+        return [int(i) for i in item_ids if q.holder(int(i), now) == user]
 
 
 def release(store: Store, item_id: int, project_id: int | None = None) -> None:
