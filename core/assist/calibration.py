@@ -29,6 +29,7 @@ from core.assist.heads import HeadConfig, LabelSpace, train_head
 DEFAULT_TARGET = 0.95
 DEFAULT_CONFIDENCE_LEVEL = 0.8
 START_FRACTION = 0.1
+GROUP_SIZE = 25  # held-out folds are made of neighbour groups of about this size
 
 
 def precision_lower_bound(
@@ -136,11 +137,46 @@ def precision_curve(
 # ---------------------------------------------------------------- cross-validation
 
 
-def folds_for(space: LabelSpace, y: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
-    """A fold number per item; stratified by class for multi-class."""
+def neighbour_groups(x: np.ndarray, group_size: int = 9, seed: int = 0, iters: int = 10) -> np.ndarray:
+    """A group id per item: spherical k-means into clusters of about ``group_size`` items.
+
+    Labels come in clumps of near neighbours (a clustering page is 4-9 look-alikes); holding out
+    one item while training on its look-alikes would make held-out precision far too rosy. Folds
+    are therefore made of whole groups.
+    """
+    n = len(x)
+    k = max(1, min(n, int(np.ceil(n / max(group_size, 1)))))
+    rng = np.random.default_rng(seed)
+    u = np.asarray(x, dtype=np.float32)
+    centers = u[rng.choice(n, size=k, replace=False)]
+    assign = np.zeros(n, dtype=np.int64)
+    for _ in range(iters):
+        assign = (u @ centers.T).argmax(axis=1)
+        for c in range(k):
+            members = u[assign == c]
+            if len(members):
+                m = members.sum(axis=0)
+                centers[c] = m / max(float(np.linalg.norm(m)), 1e-12)
+    return assign
+
+
+def folds_for(
+    space: LabelSpace, y: np.ndarray, k: int, seed: int = 0, groups: np.ndarray | None = None
+) -> np.ndarray:
+    """A fold number per item; whole ``groups`` stay in one fold (largest first, to the smallest
+    fold); without groups, stratified by class for multi-class."""
     n = len(y)
     rng = np.random.default_rng(seed)
     fold = np.empty(n, dtype=np.int64)
+    if groups is not None:
+        sizes = np.zeros(k, dtype=np.int64)
+        ids, counts = np.unique(groups, return_counts=True)
+        for g in ids[np.lexsort((rng.random(len(ids)), -counts))]:
+            f = int(np.argmin(sizes))
+            members = groups == g
+            fold[members] = f
+            sizes[f] += int(members.sum())
+        return fold
     if space.multilabel:
         fold[rng.permutation(n)] = np.arange(n) % k
         return fold
@@ -160,11 +196,14 @@ def out_of_fold_proba(
     config: HeadConfig | None = None,
     center: np.ndarray | None = None,
     seed: int = 0,
+    group_size: int = GROUP_SIZE,
 ) -> np.ndarray:
-    """Each labeled item's probabilities from a head that did not see it, ``(n, C)``."""
+    """Each labeled item's probabilities from a head that did not see it (nor its look-alikes,
+    see ``neighbour_groups``; ``group_size=1`` for plain k-fold), ``(n, C)``."""
     n = len(x)
     k = max(2, min(folds, n))
-    fold = folds_for(space, y, k, seed)
+    groups = neighbour_groups(x, group_size, seed) if group_size > 1 else None
+    fold = folds_for(space, y, k, seed, groups)
     out = np.zeros((n, space.n_classes), dtype=np.float32)
     for f in range(k):
         test = fold == f
@@ -265,9 +304,10 @@ def calibrate(
     folds: int = 5,
     config: HeadConfig | None = None,
     center: np.ndarray | None = None,
+    group_size: int = GROUP_SIZE,
 ) -> Calibration:
-    """Cross-validate the head on the labeled items and choose the thresholds."""
-    proba = out_of_fold_proba(space, x, y, folds, config, center)
+    """Cross-validate the head on the labeled items (folds of neighbour groups) and choose the thresholds."""
+    proba = out_of_fold_proba(space, x, y, folds, config, center, group_size=group_size)
     return calibrate_from_heldout(space, proba, y, target, confidence_level)
 
 
