@@ -66,6 +66,24 @@ def controls(ov: status.AssistOverview, admin: bool) -> None:
         _request(project, kinds.train, "Training")
 
 
+def scheduler_note(ov: status.AssistOverview) -> None:
+    """Say so when nothing will start by itself: this server runs without the assist scheduler."""
+    sched = resources.runtime().scheduler
+    if not ov.counts.enabled:
+        return
+    if sched is None:
+        st.warning(
+            "This server runs without the assist scheduler (see ANNOTA_ASSIST_SCHEDULER): nothing starts by "
+            "itself; use **Featurise now** and **Train now**.",
+            icon=":material/pause_circle:",
+        )
+    elif sched.last_error:
+        st.warning(
+            f"The assist scheduler hit a problem and keeps trying: {sched.last_error}",
+            icon=":material/warning:",
+        )
+
+
 def main() -> None:
     session.require_user()
     project = session.require_project()
@@ -79,6 +97,7 @@ def main() -> None:
     )
     ov = status.overview(resources.store(), project.id)
     controls(ov, admin)
+    scheduler_note(ov)
     assist_view.stage_card(ov)
     assist_view.proposals_card(ov)
     new = assist_view.settings_form(ov, admin=admin)
