@@ -1,0 +1,141 @@
+"""What a person does in annota's browser UI, for the E2E tests: sign in, move by the sidebar, open a
+project, wait for Streamlit to finish a run, take screenshots, time the steps of a flow.
+
+Waits are on visible text, roles and Streamlit's "running" widget, never fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENS = ROOT / "artifacts" / "screens"
+PERF = ROOT / "artifacts" / "perf"
+ADMIN_PASSWORD = "flow-e2e-secret"  # ANNOTA_ADMIN_PASSWORD of the conftest's server
+
+IDLE_JS = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+IMG_READY_JS = (
+    "() => { const i = document.querySelector('[data-testid=stMain] [data-testid=stImage] img');"
+    " return !!i && i.complete && i.naturalWidth > 0; }"
+)
+
+
+def wait_idle(page, timeout: float = 30_000) -> None:  # type: ignore[no-untyped-def]
+    """Wait until Streamlit shows no "Running…" widget: the script run (and its reruns) ended."""
+    page.wait_for_function(IDLE_JS, timeout=timeout)
+
+
+def settle(page, timeout: float = 30_000) -> None:  # type: ignore[no-untyped-def]
+    """Wait for the run an action started: the status widget appears within a few frames, then goes."""
+    with suppress(Exception):  # too quick to see, or no run at all
+        page.wait_for_function("() => !!document.querySelector('[data-testid=stStatusWidget]')", timeout=600)
+    wait_idle(page, timeout)
+
+
+def unfocus(page) -> None:  # type: ignore[no-untyped-def]
+    """Move the keyboard focus off any input, so keys go to the page's shortcuts."""
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+
+
+def main(page):  # type: ignore[no-untyped-def]
+    return page.get_by_test_id("stMain")
+
+
+def sidebar(page):  # type: ignore[no-untyped-def]
+    return page.get_by_test_id("stSidebar")
+
+
+def sign_in(page, password: str = ADMIN_PASSWORD, username: str = "admin", url: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Sign in on the sign-in page (opened first when ``url`` is given)."""
+    if url is not None:
+        page.goto(url)
+    page.get_by_label("User name").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    sidebar(page).get_by_test_id("stSidebarNav").wait_for()
+    wait_idle(page)
+
+
+def go(page, title: str, heading: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Open a page by its sidebar link (a page load would start a new, signed-out session) and wait for its
+    heading (``title`` unless told: the label page's heading is the project's name)."""
+    sidebar(page).get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
+    main(page).get_by_role("heading", name=heading or title).first.wait_for()
+    wait_idle(page)
+
+
+def open_project(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Choose the project in the sidebar's "Open project" box (a combobox)."""
+    box = sidebar(page).get_by_role("combobox", name="Open project")
+    if box.input_value() == name:
+        return
+    box.click()
+    page.get_by_role("option", name=name, exact=True).click()
+    page.wait_for_function(
+        "(name) => [...document.querySelectorAll('[data-testid=stSidebar] input[role=combobox]')]"
+        ".some(i => i.value === name)",
+        arg=name,
+    )
+    settle(page)
+
+
+def choose(page, label: str, option: str) -> None:  # type: ignore[no-untyped-def]
+    """Pick ``option`` in the main area's selectbox labelled ``label``."""
+    main(page).get_by_role("combobox", name=label, exact=True).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    settle(page)
+
+
+def no_error_shown(page) -> None:  # type: ignore[no-untyped-def]
+    """The page shows no traceback and no "Could not show …" error box."""
+    text = main(page).inner_text()
+    assert "Traceback" not in text, text[:2000]
+    assert "Could not show" not in text, text[:2000]
+    assert page.get_by_test_id("stException").count() == 0, text[:2000]
+
+
+def shot(page, name: str, full_page: bool = True) -> Path:  # type: ignore[no-untyped-def]
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    path = SCREENS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+class StepClock:
+    """Times the steps of a flow; a step that raises leaves a screenshot ``<prefix>FAILED-<step>.png``.
+
+    ``write()`` saves ``{"steps": [{"step", "seconds", "ok"}], "total_s"}`` as JSON.
+    """
+
+    def __init__(self, page, prefix: str) -> None:  # type: ignore[no-untyped-def]
+        self.page = page
+        self.prefix = prefix
+        self.steps: list[dict[str, object]] = []
+        self.started = time.perf_counter()
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        ok = False
+        try:
+            yield
+            ok = True
+        except BaseException:
+            try:
+                shot(self.page, f"{self.prefix}FAILED-{name}")
+            except Exception as exc:
+                print(f"no screenshot of the failed step {name}: {exc}")
+            raise
+        finally:
+            secs = round(time.perf_counter() - t0, 2)
+            self.steps.append({"step": name, "seconds": secs, "ok": ok})
+            print(f"  step {name}: {secs:.1f} s{'' if ok else ' (FAILED)'}", flush=True)
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        total = round(time.perf_counter() - self.started, 2)
+        path.write_text(json.dumps({"steps": self.steps, "total_s": total}, indent=2) + "\n")
