@@ -5,6 +5,7 @@ Everything shown comes from ``core.assist.status.AssistOverview``; nothing here 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -342,13 +343,17 @@ def cost_chart(ov: status.AssistOverview) -> go.Figure:
             mode="lines+markers",
             line={"color": COST_HEX, "width": 2, "shape": "hv"},
             text=[f"{r.kind_title} (run {r.id})" for r in runs],
-            hovertemplate="%{text}<br>%{x|%H:%M:%S}: %{y:.4f} in all<extra></extra>",
+            hovertemplate="%{text}<br>%{x|%H:%M:%S}: %{y:.6f} in all<extra></extra>",
             name="Cost so far",
         )
     )
+    top = max(ys, default=0.0)
+    decimals = (
+        2 if top >= 0.1 or top <= 0 else min(8, 2 - math.floor(math.log10(top)))
+    )  # 3 significant digits
     return _layout(
         fig,
-        yaxis={"title": "Cost so far", "rangemode": "tozero", "tickformat": ".4f"},
+        yaxis={"title": "Cost so far", "rangemode": "tozero", "tickformat": f".{decimals}f"},
         xaxis={"title": "Finished"},
     )
 
