@@ -14,13 +14,9 @@ from core.store.db import Store, dumps, loads
 
 _PROJECT_COLS = "id, name, description, task_type, instructions, instructions_url, state, created_at, target_precision, settings"
 
+# Settings every project has; the assist keys (``assist_*``) and their defaults live in core.assist.status.
 DEFAULT_SETTINGS: dict[str, Any] = {
-    "queue_order": "learn_fastest",  # learn_fastest | confirm_fastest | in_order
-    "train_every": 20,  # retrain after this many new human labels
-    "auto_accept": False,
-    "auto_accept_precision": 0.99,
-    "price_per_hour": 0.40,  # compute price for the cost estimate, per hour
-    "lease_minutes": 10,
+    "lease_minutes": 10,  # how long an item handed out stays reserved for its labeler
 }
 
 
