@@ -54,14 +54,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     parser.add_argument("--holdout", type=float, default=0.2)
     args = parser.parse_args(argv if argv is not None else [])
 
-    from core.assist.detector import (
-        DetectorConfig,
-        LabeledImage,
-        Truth,
-        average_precision,
-        fit_detector,
-        match,
-    )
+    from core.assist.box_metrics import Truth, average_precision, match
+    from core.assist.detector import DetectorConfig, LabeledImage, fit_detector
 
     folder = shared_datasets() / "raccoon"
     data = load_voc(folder)

@@ -32,7 +32,8 @@ import numpy as np
 
 from core import jobs
 from core.assist import classify_jobs as cj
-from core.assist.detector import BoxDetector, Detections, DetectorConfig, LabeledImage, fit_detector
+from core.assist.box_metrics import Detections
+from core.assist.detector import BoxDetector, DetectorConfig, LabeledImage, fit_detector
 from core.assist.device import device_name
 from core.assist.polygonize import mask_to_polygon
 from core.assist.segmenter import load_rgb

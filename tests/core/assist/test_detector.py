@@ -8,17 +8,8 @@ import numpy as np
 import pytest
 
 from benchmarks.assist_detect import load_voc
-from core.assist.detector import (
-    BoxDetector,
-    Detections,
-    DetectorConfig,
-    LabeledImage,
-    Truth,
-    average_precision,
-    calibrate_threshold,
-    match,
-    train_detector,
-)
+from core.assist.box_metrics import Detections, Truth, average_precision, calibrate_threshold, match
+from core.assist.detector import BoxDetector, DetectorConfig, LabeledImage, train_detector
 from core.config import shared_datasets
 from core.geometry import iou_matrix_xyxy
 
