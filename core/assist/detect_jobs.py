@@ -32,6 +32,7 @@ import numpy as np
 
 from core import jobs
 from core.assist import classify_jobs as cj
+from core.assist import job_support as js
 from core.assist.box_metrics import Detections
 from core.assist.detector import BoxDetector, DetectorConfig, LabeledImage, fit_detector
 from core.assist.device import device_name
@@ -119,7 +120,7 @@ def latest_detector(store: Store, project_id: int) -> tuple[int, Path, dict[str,
 @jobs.register(FEATURIZE)
 def featurize(ctx: jobs.JobContext) -> dict[str, Any]:
     """Embed the items that have no backbone embedding yet, in committed chunks (resumable)."""
-    project_id = cj._project_id(ctx)
+    project_id = js.job_project_id(ctx)
     _, _, settings = _project(ctx.store, project_id)
     bb = cj.get_backbone()
     failed: dict[int, str] = {}
@@ -134,13 +135,13 @@ def featurize(ctx: jobs.JobContext) -> dict[str, Any]:
         cj.price_per_hour(settings),
     ) as rec:
         while True:
-            todo = cj._missing_items(ctx.store, project_id, bb.model_id, set(failed), cj.CHUNK)
+            todo = js.missing_items(ctx.store, project_id, bb.model_id, set(failed), cj.CHUNK)
             if not todo:
                 break
             ctx.progress(0.5 if done else 0.0, f"Featurising: {done:,} images done")
             ids = [i for i, _ in todo]
             errors: dict[int, str] = {}
-            vecs = bb.embed_paths([p for _, p in todo], on_error=cj._collector(errors))
+            vecs = bb.embed_paths([p for _, p in todo], on_error=js.error_collector(errors))
             failed.update({ids[k]: m for k, m in errors.items()})
             now = utcnow()
             rows = [
@@ -149,7 +150,7 @@ def featurize(ctx: jobs.JobContext) -> dict[str, Any]:
                 if k not in errors
             ]
             if rows:
-                cj._insert_embeddings(ctx.store, rows)
+                js.insert_embeddings(ctx.store, rows)
             done += len(rows)
         rec.n_items = done
         rec.metrics = {"featurised": done, "failed": len(failed), "errors": dict(list(failed.items())[:20])}
@@ -160,7 +161,7 @@ def featurize(ctx: jobs.JobContext) -> dict[str, Any]:
 @jobs.register(TRAIN)
 def train(ctx: jobs.JobContext) -> dict[str, Any]:
     """Train and calibrate the detector on every person's objects, save it, then run inference."""
-    project_id = cj._project_id(ctx)
+    project_id = js.job_project_id(ctx)
     task, class_ids, settings = _project(ctx.store, project_id)
     iou = float(settings.get("assist_detect_iou", DEFAULT_IOU))
     target = float(settings.get("assist_detect_target", DEFAULT_TARGET))
@@ -247,7 +248,7 @@ def _polygon_quality(items: list[tuple[str, dict[str, Any]]]) -> float | None:
 
 @jobs.register(INFER)
 def infer(ctx: jobs.JobContext) -> dict[str, Any]:
-    return infer_with(ctx, cj._project_id(ctx))
+    return infer_with(ctx, js.job_project_id(ctx))
 
 
 def _upcoming(store: Store, project_id: int, limit: int) -> list[tuple[int, str]]:
