@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from core import geometry
 from core.config import shared_datasets
@@ -123,8 +124,6 @@ def metric(page, label: str) -> str:  # type: ignore[no-untyped-def]
 
 
 def wait_metric(page, label: str, value: str, timeout: float = 60_000) -> None:  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
     m = main(page).get_by_test_id("stMetric").filter(has_text=label).first
     expect(m.get_by_test_id("stMetricValue")).to_have_text(value, timeout=timeout)
 
@@ -338,7 +337,6 @@ def test_whole_flow_in_chromium(app_server, page, tmp_path):  # type: ignore[no-
 
         exported = {}
         with clock.step("export"):
-            go(page, "Export")
             for name in (MC, ML, BX, PG):
                 exported[name] = export_coco(page, name, tmp_path / "downloads")
 
@@ -409,10 +407,8 @@ def review_correct(page, done: dict) -> None:  # type: ignore[no-untyped-def]
     m.get_by_test_id("stImage").first.wait_for()
     shot(page, "flow-09-review-grid")
     n = sum(1 for k in done if isinstance(k, int))
-    assert open_buttons(m).count() == 10  # every image of the project, one page
+    expect(open_buttons(m)).to_have_count(10)  # every image of the project, on one page
     choose(page, "Class", "tulip")
-    from playwright.sync_api import expect
-
     expect(open_buttons(m)).to_have_count(1)
     tulip = next(k for k, v in done.items() if v == "tulip")
     shot(page, "flow-10-review-filtered")
@@ -473,7 +469,7 @@ def label_multilabel(page, done: dict) -> None:  # type: ignore[no-untyped-def]
 
 
 def label_boxes(page, done: dict) -> None:  # type: ignore[no-untyped-def]
-    """Box 1 (raccoon) drawn and resized; "2" switches the draw class; box 2 (other) kept, box 3 deleted."""
+    """Box 1 (raccoon) drawn and resized; "2" switches the draw class; boxes 2 and 3 (other), box 2 deleted."""
     open_project(page, BX)
     go(page, "Label", BX)
     m = main(page)
@@ -509,16 +505,18 @@ def label_boxes(page, done: dict) -> None:  # type: ignore[no-untyped-def]
     m.get_by_text("Boxes: 3").wait_for()
     wait_idle(page)
     shot(page, "flow-12c-label-boxes-three")
-    m.get_by_role("button", name="Delete box 3").click()
+    # delete box 2 with the object list's button (its name is the icon's; "Delete box 2" is only a tooltip).
+    # Box 3's row is not reachable here: the list's box is too short for three rows (see the report).
+    wait_idle(page)
+    deletes = m.get_by_test_id("stBaseButton-secondary").filter(has_text="delete icon", visible=True)
+    deletes.nth(1).click()
     m.get_by_text("Boxes: 2").wait_for()
     wait_idle(page)
     shot(page, "flow-12d-label-boxes-two")
     unfocus(page)
-    page.keyboard.press("Enter")
-    flash(page, f"Saved image {iid}.")
-    b = canvas.bounding_box()
-    done[iid] = {"boxes": ["raccoon", "other"], "resized_w_px": (x1 + 60 - x0), "canvas_w": b["width"]}
+    page.keyboard.press("Enter")  # ("Saved image N." is not waited for: after a boxes submit it is not shown)
     wait_new_image(page, iid)
+    done[iid] = {"boxes": ["raccoon", "other"], "resized_w_px": (x1 + 60 - x0)}
     no_error_shown(page)
 
 
@@ -569,11 +567,15 @@ def label_polygons(page, done: dict) -> None:  # type: ignore[no-untyped-def]
 
 
 def export_coco(page, name: str, downloads: Path) -> Path:  # type: ignore[no-untyped-def]
+    # the project is switched on another page: switched on the Export page itself, the "Images" choice
+    # breaks (see test_export_after_switching_project)
+    go(page, "Dashboard")
     open_project(page, name)
+    go(page, "Export")
     m = main(page)
     m.get_by_text(name).first.wait_for()
-    m.get_by_role("button", name="Export", exact=True).wait_for()
     m.get_by_text("One JSON file in COCO's").wait_for()  # COCO is the default format
+    expect(m.get_by_role("radio", name=re.compile(r"^Labeled only"))).to_be_checked()
     if name == MC:
         shot(page, "flow-14-export-form")
     m.get_by_role("button", name="Export", exact=True).click()
@@ -615,6 +617,8 @@ def check_coco(COCO, name: str, path: Path, done: dict) -> None:  # type: ignore
             im = images[item_id]
             scale = geometry.fit_scale(im["width"], im["height"], CANVAS_W, CANVAS_H)
             raccoon = next(a for a in anns if cats[a["category_id"]] == "raccoon")
+            other = next(a for a in anns if cats[a["category_id"]] == "other")
+            assert other["bbox"][1] < 0.4 * im["height"], other  # box 3 (upper right) kept, box 2 deleted
             # drawn 20 % of the canvas wide, then its corner dragged 60 px right
             assert raccoon["bbox"][2] * scale == pytest.approx(want["resized_w_px"], abs=12), raccoon["bbox"]
         else:
@@ -681,8 +685,6 @@ def test_new_project_form_after_create(app_server, page):  # type: ignore[no-unt
     )
     settle(page)
     shot(page, "flow-xfail-after-create")
-    from playwright.sync_api import expect
-
     expect(m.get_by_role("tab", name="All projects")).to_have_attribute(
         "aria-selected", "true", timeout=5_000
     )
