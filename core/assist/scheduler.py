@@ -9,7 +9,8 @@ in the job runner's workers; the labeling screen never waits for them. Rules (cl
   Items a finished run could not read are not retried in a loop; "Featurise now" retries them.
 * **train** when ``core.assist.stages.project_stage`` says it is due: ``train_every`` new labels
   with an embedding since the last training (the first at ``min_labels_to_train``), labels of two
-  classes at least. The training job runs inference itself when it ends.
+  classes at least (boxes and polygons: one, ``status.stage_policy``). The training job runs
+  inference itself when it ends.
 * **infer** when a trained model exists, no featurisation is running, and items were featurised
   after the last inference began (new images get proposals without waiting for the next training).
 * **in-order queue**: with ``assist_in_order`` on, ranks the model wrote are cleared.
@@ -34,7 +35,7 @@ from typing import Any
 
 from core import jobs
 from core.assist import status
-from core.assist.stages import StagePolicy, project_stage
+from core.assist.stages import project_stage
 from core.assist.status import CLASSIFY_KINDS, JobKinds, job_kinds
 from core.domain import Project, ProjectState
 from core.store import projects
@@ -240,7 +241,7 @@ class AssistScheduler:
         if self._backing_off(last):
             return ""
         counts = status.assist_counts(self.store, project)
-        stage = project_stage(counts, StagePolicy.from_settings(project.settings))
+        stage = project_stage(counts, status.stage_policy(project))
         if not stage.should_train:
             return ""
         if counts.labels_at_last_training is None:

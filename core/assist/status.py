@@ -15,6 +15,9 @@ project's ``target_precision`` column. Keys and defaults:
 ``assist_auto_accept``      default ``false``: no proposal becomes a label without a person
 ``assist_auto_accept_target``  the stricter precision auto-accept needs (default 0.99)
 ``assist_train_every``      retrain after this many new labels (default 10, ``StagePolicy``)
+``assist_min_classes_to_train``  classes the people's labels must use before a training: default 2
+                            for classification, 1 for boxes and polygons (a detector learns one
+                            class against the background); see ``stage_policy``
 ``assist_price_per_hour``   compute price for the cost estimate (default ``$ANNOTA_PRICE_PER_HOUR``
                             or 0.10)
 ==========================  ======================================================================
@@ -25,7 +28,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -129,6 +132,17 @@ class AssistSettings:
             "assist_train_every": self.train_every,
             "assist_price_per_hour": self.price_per_hour,
         }
+
+
+def stage_policy(project: Project) -> StagePolicy:
+    """The project's ``StagePolicy``. A detector learns from boxes of a single class (the background is
+    its other class), so boxes and polygons need labels of one class unless the settings say more."""
+    policy = StagePolicy.from_settings(project.settings)
+    if not TaskType(project.task_type).is_classification and "assist_min_classes_to_train" not in (
+        project.settings
+    ):
+        policy = replace(policy, min_classes_to_train=1)
+    return policy
 
 
 def _flag(raw: object) -> bool:
@@ -248,6 +262,7 @@ def assist_counts(store: Store, project: Project, settings: AssistSettings | Non
     """The counts ``core.assist.stages.project_stage`` needs, from the store."""
     cfg = settings or read_settings(project)
     kinds = job_kinds(project.task_type)
+    train_kinds = {TRAIN} | ({kinds.train} if kinds is not None else set())
     n_items = int(store.scalar("SELECT count(*) FROM items WHERE project_id = ?", [project.id]) or 0)
     n_feat = int(
         store.scalar("SELECT count(DISTINCT item_id) FROM embeddings WHERE project_id = ?", [project.id]) or 0
@@ -267,7 +282,7 @@ def assist_counts(store: Store, project: Project, settings: AssistSettings | Non
         n_labeled=ready,
         n_classes_labeled=n_classes,
         labels_at_last_training=None if last is None or last["n_labels"] is None else int(last["n_labels"]),
-        training_running=kinds is not None and kinds.train in active_kinds(store, project.id),
+        training_running=bool(train_kinds & active_kinds(store, project.id)),
         threshold_found=metrics.get("threshold") is not None,
         target_precision=cfg.target_precision,
         precision_lower_bound=float(bound) if isinstance(bound, int | float) else None,
@@ -433,12 +448,16 @@ class AssistOverview:
         return done[-1] if done else None
 
     def empty_runs_text(self) -> str:
-        first = max(StagePolicy.from_settings(self.project.settings).min_labels_to_train, 1)
+        policy = stage_policy(self.project)
+        first = max(policy.min_labels_to_train, 1)
         if not self.counts.enabled:
             return f"No runs yet. With assistance on, the first training starts after {first} labels."
+        classes = (
+            f" of at least {policy.min_classes_to_train} classes" if policy.min_classes_to_train > 1 else ""
+        )
         return (
-            f"No runs yet: featurisation starts as images arrive, the first training after {first} labels "
-            f"of at least two classes ({self.counts.n_labeled} so far)."
+            f"No runs yet: featurisation starts as images arrive, the first training after {first} labels"
+            f"{classes} ({self.counts.n_labeled} so far)."
         )
 
 
@@ -446,7 +465,7 @@ def overview(store: Store, project_id: int) -> AssistOverview:
     project = projects.get_project(store, project_id)
     cfg = read_settings(project)
     counts = assist_counts(store, project, cfg)
-    policy = StagePolicy.from_settings(project.settings)
+    policy = stage_policy(project)
     n_people, _, _ = labels_ready(store, project_id)
     return AssistOverview(
         project=project,

@@ -1,0 +1,110 @@
+"""Assist status and scheduler rules for box and polygon projects (no model runs: counts on a real store)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core import jobs
+from core.assist import status
+from core.assist.job_support import insert_embeddings
+from core.assist.scheduler import AssistScheduler
+from core.domain import Project
+from core.store.db import Store
+from core.store.items import NewItem, add_items
+from core.store.labels import save_label, utcnow
+from core.store.projects import create_project, list_classes
+
+
+def _detect_kinds() -> status.JobKinds:
+    kinds = status.job_kinds("boxes")
+    if kinds is None:
+        pytest.skip(status.availability("boxes").reason)
+    return kinds
+
+
+def _featurised_project(store: Store, tmp_path: Path, task: str, n: int = 12, **settings: object) -> Project:
+    project = create_project(
+        store, f"p-{task}", task, ["raccoon", "other"], settings={"assist_enabled": True, **settings}
+    )
+    add_items(
+        store, project.id, [NewItem(str(tmp_path / f"{i}.jpg"), 40, 40, f"{task}{i}") for i in range(n)]
+    )
+    ids = [
+        int(r[0]) for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [project.id])
+    ]
+    insert_embeddings(store, [(i, project.id, "m", b"\x00" * 8, utcnow()) for i in ids])
+    return project
+
+
+def _label_one_class(store: Store, project: Project, n: int) -> None:
+    """``n`` images labeled with objects of the first class only (raccoon: one class in the photos)."""
+    cid = list_classes(store, project.id)[0].id
+    ids = [
+        int(r[0]) for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [project.id])
+    ]
+    for item_id in ids[:n]:
+        if project.task_type == "boxes":
+            payload: dict = {"boxes": [{"class_id": cid, "xywh": [2, 3, 20, 25]}]}
+        else:
+            payload = {"polygons": [{"class_id": cid, "points": [[2, 3], [30, 4], [20, 30]]}]}
+        save_label(store, item_id, payload, author="ann", base_version=0)
+
+
+@pytest.mark.parametrize("task", ["boxes", "polygons"])
+def test_single_class_detection_project_trains_by_itself(store: Store, tmp_path: Path, task: str) -> None:
+    kinds = _detect_kinds()
+    project = _featurised_project(store, tmp_path, task)
+    _label_one_class(store, project, 10)
+    counts = status.assist_counts(store, project)
+    assert (counts.n_labeled, counts.n_classes_labeled) == (10, 1)
+    assert status.stage_policy(project).min_classes_to_train == 1
+    assert status.overview(store, project.id).stage.should_train
+
+    decisions = AssistScheduler(store, None).tick(force=True)
+    assert [(d.kind, d.reason) for d in decisions] == [(kinds.train, "first training: 10 labels")]
+
+
+def test_detection_needs_an_object_and_the_settings_may_ask_for_more_classes(
+    store: Store, tmp_path: Path
+) -> None:
+    _detect_kinds()
+    project = _featurised_project(store, tmp_path, "boxes", assist_min_classes_to_train=2)
+    _label_one_class(store, project, 10)
+    assert status.stage_policy(project).min_classes_to_train == 2
+    assert AssistScheduler(store, None).tick(force=True) == []
+    empty = create_project(store, "empty", "boxes", ["a", "b"], settings={"assist_enabled": True})
+    add_items(store, empty.id, [NewItem(str(tmp_path / f"e{i}.jpg"), 40, 40, f"e{i}") for i in range(10)])
+    for (item_id,) in store.query("SELECT id FROM items WHERE project_id = ?", [empty.id]):
+        save_label(store, int(item_id), {"boxes": []}, author="ann", base_version=0)  # nothing in view
+    assert not status.overview(store, empty.id).stage.should_train  # no object: nothing to learn
+
+
+def test_classification_still_needs_two_classes(store: Store, tmp_path: Path) -> None:
+    project = create_project(store, "c", "multiclass", ["a", "b"])
+    add_items(store, project.id, [NewItem(str(tmp_path / f"c{i}.jpg"), 40, 40, f"c{i}") for i in range(12)])
+    ids = [
+        int(r[0]) for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [project.id])
+    ]
+    insert_embeddings(store, [(i, project.id, "m", b"\x00" * 8, utcnow()) for i in ids])
+    cid = list_classes(store, project.id)[0].id
+    for item_id in ids[:10]:
+        save_label(store, item_id, {"class_id": cid}, author="ann", base_version=0)
+    assert status.stage_policy(project).min_classes_to_train == 2
+    ov = status.overview(store, project.id)
+    assert ov.counts.n_classes_labeled == 1 and not ov.stage.should_train
+    assert AssistScheduler(store, None).tick(force=True) == []
+
+
+def test_a_running_detector_training_counts_as_training(store: Store, tmp_path: Path) -> None:
+    kinds = _detect_kinds()
+    project = _featurised_project(store, tmp_path, "boxes")
+    _label_one_class(store, project, 10)
+    job = jobs.submit(store, kinds.train, {}, project_id=project.id)
+    store.execute("UPDATE jobs SET state = 'running', started_at = ? WHERE id = ?", [utcnow(), job.id])
+    counts = status.assist_counts(store, project)
+    assert counts.training_running
+    stage = status.overview(store, project.id).stage
+    assert not stage.should_train and stage.next_training_text == "training now"
+    assert AssistScheduler(store, None).tick(force=True) == []  # no second training queued
