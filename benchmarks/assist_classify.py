@@ -54,6 +54,7 @@ class Sim:
     curve: list[dict[str, float]] = field(default_factory=list)
     cal: Calibration | None = None
     proba: np.ndarray | None = None
+    rejected: set[int] = field(default_factory=set)  # deselected from a proposal page since the last training
 
     @property
     def n(self) -> int:
@@ -80,6 +81,7 @@ class Sim:
         classes_seen = (y.sum(0) > 0).sum() if self.space.multilabel else len(np.unique(y))
         if len(rows) < 10 or classes_seen < 2:
             return
+        self.rejected.clear()
         center = self.x.mean(axis=0)
         self.cal = calibrate(self.space, self.x[rows], y, target=TARGET, center=center)
         head = train_head(self.space, self.x[rows], y, center=center)
@@ -130,7 +132,7 @@ class Sim:
         shown = np.zeros(len(rest), bool)
         if self.cal is not None and self.proba is not None:
             props = self.cal.propose(self.proba[rest])
-            shown = props.shown
+            shown = props.shown & ~np.isin(rest, list(self.rejected))
             if use_pages and not self.space.multilabel and shown.sum() >= self.page_size:
                 pages = prediction_pages(
                     rest[shown], props.classes[shown], props.confidence[shown], self.page_size
@@ -178,6 +180,8 @@ class Sim:
             chosen = max(set(classes), key=classes.count)
         odd = [r for r, c in zip(rows, classes, strict=True) if c != chosen]
         self.actions += 1 + len(odd)
+        if suggested is not None:
+            self.rejected.update(odd)
         for r, c in zip(rows, classes, strict=True):
             if c == chosen:
                 self.label(r)
