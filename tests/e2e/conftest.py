@@ -7,19 +7,13 @@ their data through the UI (``test_flow_e2e``). A failing test leaves a screensho
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.helpers import ADMIN_PASSWORD, ROOT, SCREENS
+from tests.e2e.helpers import SCREENS, AppServer, start_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -30,80 +24,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-HEALTH_TIMEOUT_S = 90
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class AppServer:
-    """A running ``streamlit run app.py``; ``stop()`` may be called early (to read the store afterwards)."""
-
-    url: str
-    data: Path
-    proc: subprocess.Popen
-    log_path: Path
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def log_tail(self, n: int = 4000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-n:]
-        except OSError:
-            return ""
-
-
-def start_app(data: Path, password: str = ADMIN_PASSWORD) -> AppServer:
-    """Start the app on ``data`` (ANNOTA_DATA_DIR) and wait until ``/_stcore/health`` answers ``ok``."""
-    data.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    env = {**os.environ, "ANNOTA_DATA_DIR": str(data), "ANNOTA_ADMIN_PASSWORD": password}
-    log_path = data.parent / f"streamlit-{port}.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.headless",
-                "true",
-                "--server.port",
-                str(port),
-                "--browser.gatherUsageStats",
-                "false",
-                "--server.fileWatcherType",
-                "none",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    server = AppServer(f"http://127.0.0.1:{port}", data, proc, log_path)
-    deadline = time.monotonic() + HEALTH_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"streamlit exited with {proc.returncode}:\n{server.log_tail()}")
-        try:
-            if urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2).read() == b"ok":
-                return server
-        except OSError:
-            time.sleep(0.25)
-    server.stop()
-    pytest.fail(f"streamlit did not answer /_stcore/health within {HEALTH_TIMEOUT_S} s:\n{server.log_tail()}")
 
 
 def _need_chromium() -> None:

@@ -1,4 +1,4 @@
-"""What a person does in annota's browser UI, for the E2E tests: sign in, move by the sidebar, open a
+"""Starting annota for a browser test, and what a person does in its UI: sign in, move by the sidebar, open a
 project, wait for Streamlit to finish a run, take screenshots, time the steps of a flow.
 
 Waits are on visible text, roles and Streamlit's "running" widget, never fixed sleeps.
@@ -7,21 +7,109 @@ Waits are on visible text, roles and Streamlit's "running" widget, never fixed s
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENS = ROOT / "artifacts" / "screens"
 PERF = ROOT / "artifacts" / "perf"
-ADMIN_PASSWORD = "flow-e2e-secret"  # ANNOTA_ADMIN_PASSWORD of the conftest's server
+ADMIN_PASSWORD = "flow-e2e-secret"  # ANNOTA_ADMIN_PASSWORD of the servers started here
+HEALTH_TIMEOUT_S = 90
 
 IDLE_JS = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 IMG_READY_JS = (
     "() => { const i = document.querySelector('[data-testid=stMain] [data-testid=stImage] img');"
     " return !!i && i.complete && i.naturalWidth > 0; }"
 )
+
+
+# -- the server ----------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class AppServer:
+    """A running ``streamlit run app.py``; ``stop()`` may be called early (to read the store afterwards)."""
+
+    url: str
+    data: Path
+    proc: subprocess.Popen
+    log_path: Path
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log_tail(self, n: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+
+def start_app(data: Path, password: str = ADMIN_PASSWORD) -> AppServer:
+    """Start the app on ``data`` (ANNOTA_DATA_DIR) and wait until ``/_stcore/health`` answers ``ok``."""
+    data.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {**os.environ, "ANNOTA_DATA_DIR": str(data), "ANNOTA_ADMIN_PASSWORD": password}
+    log_path = data.parent / f"streamlit-{port}.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(port),
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = AppServer(f"http://127.0.0.1:{port}", data, proc, log_path)
+    deadline = time.monotonic() + HEALTH_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"streamlit exited with {proc.returncode}:\n{server.log_tail()}")
+        try:
+            if urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2).read() == b"ok":
+                return server
+        except OSError:
+            time.sleep(0.25)
+    server.stop()
+    pytest.fail(f"streamlit did not answer /_stcore/health within {HEALTH_TIMEOUT_S} s:\n{server.log_tail()}")
+
+
+# -- the browser ---------------------------------------------------------------------------------------
 
 
 def wait_idle(page, timeout: float = 30_000) -> None:  # type: ignore[no-untyped-def]

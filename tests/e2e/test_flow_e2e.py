@@ -30,6 +30,7 @@ from core import geometry
 from core.config import shared_datasets
 from tests.e2e.helpers import (
     PERF,
+    SCREENS,
     StepClock,
     choose,
     go,
@@ -39,6 +40,7 @@ from tests.e2e.helpers import (
     settle,
     shot,
     sign_in,
+    start_app,
     unfocus,
     wait_idle,
 )
@@ -242,6 +244,10 @@ def test_whole_flow_in_chromium(app_server, page, tmp_path):  # type: ignore[no-
     from pycocotools.coco import COCO
 
     folders = photo_folders(tmp_path)
+    for old in SCREENS.glob("flow-[0-9]*.png"):  # this run's screens only (failures: flow-FAILED-*)
+        old.unlink()
+    for old in SCREENS.glob("flow-FAILED-*.png"):
+        old.unlink()
     clock = StepClock(page, "flow-")
     labeled: dict[str, dict[int, object]] = {
         MC: {},
@@ -371,9 +377,12 @@ def label_multiclass(page, done: dict) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_function(  # the previous image's controls are gone once its run has finished
         "() => document.querySelectorAll('input[aria-label=\"Skip reason (optional)\"]').length === 1"
     )
-    m.get_by_role("textbox", name="Skip reason (optional)").fill("blurry")
-    unfocus(page)  # the reason is sent when the box loses the focus
+    reason = m.get_by_role("textbox", name="Skip reason (optional)")
+    reason.click()
+    page.keyboard.type("blurry")
+    page.keyboard.press("Enter")  # Enter sends the text box's value (multi-class has no Enter shortcut)
     settle(page)
+    unfocus(page)
     page.keyboard.press("s")
     flash(page, f"Skipped image {iid} (blurry).")
     done["skipped_blurry"] = iid
@@ -690,3 +699,54 @@ def test_new_project_form_after_create(app_server, page):  # type: ignore[no-unt
     )
     m.get_by_role("tab", name="New project").click()
     expect(m.get_by_placeholder(NAME_HINT)).to_have_value("", timeout=5_000)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="pages/export.py: the 'Images' radio's labels hold the counts under one key for every project; "
+    "after switching project on the Export page no choice is selected and the export job fails with "
+    "\"include must be one of labeled, all, not 'Labeled only (1)'\"",
+)
+def test_export_after_switching_project(tmp_path, page):  # type: ignore[no-untyped-def]
+    """On the Export page, switch the project in the sidebar and export: the export succeeds."""
+    from core.domain import TaskType
+    from core.images.probe import probe_file
+    from core.store import Store, items, labels, projects
+    from core.store.items import NewItem
+
+    flowers = shared_datasets() / "flowers" / "daisy"
+    if not flowers.is_dir():
+        print(f"\nSKIP REASON: shared datasets not found at {flowers}")
+        pytest.skip(f"shared datasets not found at {flowers}")
+    files = sorted(flowers.glob("*.jpg"))[:3]
+    data = tmp_path / "data"
+    data.mkdir()
+    store = Store(data / "annota.duckdb")  # seeded before the server starts: the flow test does it by hand
+    for name, n_labeled in (("One labeled", 1), ("Two labeled", 2)):
+        p = projects.create_project(store, name, TaskType.MULTICLASS, ["daisy", "rose"])
+        probes = [(f, probe_file(f)) for f in files]
+        new = [NewItem(str(f), r.width, r.height, r.sha1, r.bytes, r.orientation) for f, r in probes]
+        items.add_items(store, p.id, new)
+        cid = projects.list_classes(store, p.id)[0].id
+        for (iid,) in store.query(
+            "SELECT id FROM items WHERE project_id = ? ORDER BY id LIMIT ?", [p.id, n_labeled]
+        ):
+            labels.save_label(store, iid, {"class_id": cid}, author="admin", base_version=0)
+    store.close()
+    server = start_app(data)
+    try:
+        sign_in(page, url=server.url)
+        open_project(page, "One labeled")
+        go(page, "Export")
+        m = main(page)
+        m.get_by_text("Labeled only (1)").wait_for()
+        open_project(page, "Two labeled")
+        m.get_by_text("Labeled only (2)").wait_for()
+        wait_idle(page)
+        shot(page, "flow-xfail-export-switched")
+        expect(m.get_by_role("radio", name="Labeled only (2)")).to_be_checked(timeout=5_000)
+        m.get_by_role("button", name="Export", exact=True).click()
+        m.get_by_role("button", name="Download").first.wait_for(timeout=30_000)
+        assert m.get_by_text("It failed").count() == 0
+    finally:
+        server.stop()
