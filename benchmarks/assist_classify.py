@@ -26,7 +26,8 @@ from PIL import Image, ImageDraw
 
 from benchmarks.common import RESULTS, print_table, write_json
 from core.assist.backbone import Backbone
-from core.assist.calibration import Calibration, calibrate
+from core.assist.calibration import Calibration, calibrate, calibrate_from_heldout
+from core.assist.classify_jobs import MIN_CALIBRATION_LABELS
 from core.assist.clustering import neighbour_pages, prediction_pages
 from core.assist.embeddings import EmbeddingIndex, normalize
 from core.assist.heads import LabelSpace, train_head
@@ -55,6 +56,7 @@ class Sim:
     cal: Calibration | None = None
     proba: np.ndarray | None = None
     rejected: set[int] = field(default_factory=set)  # deselected from a proposal page since the last training
+    page_rows: set[int] = field(default_factory=set)  # labeled through a page: never used to calibrate
 
     @property
     def n(self) -> int:
@@ -83,7 +85,13 @@ class Sim:
             return
         self.rejected.clear()
         center = self.x.mean(axis=0)
-        self.cal = calibrate(self.space, self.x[rows], y, target=TARGET, center=center)
+        single = np.array([k for k, r in enumerate(rows) if r not in self.page_rows], dtype=np.int64)
+        if len(single) < MIN_CALIBRATION_LABELS:  # as the product: no threshold from too few labels
+            self.cal = calibrate_from_heldout(
+                self.space, np.zeros((0, self.space.n_classes), np.float32), y[single]
+            )
+        else:
+            self.cal = calibrate(self.space, self.x[rows][single], y[single], target=TARGET, center=center)
         head = train_head(self.space, self.x[rows], y, center=center)
         self.proba = head.predict_proba(self.x)
         rest = self.unlabeled()
@@ -185,6 +193,7 @@ class Sim:
         for r, c in zip(rows, classes, strict=True):
             if c == chosen:
                 self.label(r)
+                self.page_rows.add(r)
 
 
 def _index(x: np.ndarray, folder: Path) -> EmbeddingIndex:

@@ -27,7 +27,7 @@ import numpy as np
 
 from core import jobs
 from core.assist.backbone import Backbone
-from core.assist.calibration import DEFAULT_CONFIDENCE_LEVEL, calibrate
+from core.assist.calibration import DEFAULT_CONFIDENCE_LEVEL, calibrate, calibrate_from_heldout
 from core.assist.embeddings import EmbeddingIndex, from_blob, index_folder, to_blob
 from core.assist.heads import LabelSpace, LinearHead, train_head
 from core.assist.sampling import QueueOrder, rank_queue
@@ -39,6 +39,7 @@ from core.store.labels import save_label, utcnow
 FEATURIZE, TRAIN, INFER = "assist_featurize", "assist_train", "assist_infer"
 AUTO_ACCEPT_AUTHOR = "annota:auto-accept"
 CHUNK = 256
+MIN_CALIBRATION_LABELS = 10  # one-at-a-time labels needed before a threshold is looked for
 
 _lock = threading.Lock()
 _backbone: Backbone | None = None
@@ -161,12 +162,18 @@ def project_index(
     return index
 
 
-def labeled_answers(store: Store, info: ProjectInfo) -> tuple[list[int], list[Any]]:
-    """Item ids and answers of the items a person labeled (auto-accepted ones excluded)."""
+def labeled_answers(
+    store: Store, info: ProjectInfo, *, one_at_a_time: bool = False
+) -> tuple[list[int], list[Any]]:
+    """Item ids and answers of the items a person labeled (auto-accepted ones excluded).
+
+    ``one_at_a_time``: only labels given to one image at a time (``annotations.via = 'item'``), the
+    ones calibration may use (cluster pages choose easy look-alikes: see ``core.store.labels``)."""
     rows = store.query(
         "SELECT i.id, i.class_ids FROM items i JOIN annotations a ON a.id = i.annotation_id"
-        " WHERE i.project_id = ? AND i.status IN ('labeled', 'reviewed') AND a.author <> ? ORDER BY i.id",
-        [info.id, AUTO_ACCEPT_AUTHOR],
+        " WHERE i.project_id = ? AND i.status IN ('labeled', 'reviewed') AND a.author <> ?"
+        " AND (NOT ? OR coalesce(a.via, 'item') = 'item') ORDER BY i.id",
+        [info.id, AUTO_ACCEPT_AUTHOR, one_at_a_time],
     )
     ids: list[int] = []
     answers: list[Any] = []
@@ -332,7 +339,15 @@ def train(ctx: jobs.JobContext) -> dict[str, Any]:
         ctx.progress(0.1, f"Calibrating on {len(ids):,} labels")
         x = index.get(ids)
         center = _project_center(index)
-        cal = calibrate(info.space, x, y, target=info.target, confidence_level=level, center=center)
+        single = set(labeled_answers(ctx.store, info, one_at_a_time=True)[0])
+        rows = [k for k, i in enumerate(ids) if i in single]  # calibrate on one-at-a-time labels only
+        if len(rows) >= MIN_CALIBRATION_LABELS:
+            cal = calibrate(
+                info.space, x[rows], y[rows], target=info.target, confidence_level=level, center=center
+            )
+        else:  # too few: no threshold, nothing proposed (the stage says why)
+            cal = calibrate_from_heldout(info.space, np.zeros((0, info.space.n_classes), np.float32), y[rows],
+                                         info.target, level)  # fmt: skip
         ctx.progress(0.6, "Training the head")
         head = train_head(info.space, x, y, center=center)
         path = head_path(ctx.store, project_id, rec.id)
@@ -341,6 +356,7 @@ def train(ctx: jobs.JobContext) -> dict[str, Any]:
         auto = cal.threshold_at(policy.auto_accept_target) if policy.auto_accept else float("inf")
         rec.metrics = {
             **cal.metrics,
+            "calibration_labels": len(rows),
             "head_path": str(path),
             "class_thresholds": [_finite(t) for t in cal.class_thresholds],
             "auto_accept_threshold": _finite(auto),

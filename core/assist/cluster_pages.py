@@ -305,6 +305,7 @@ def submit_page(
                 base_version=int(row[0]) if base is None else base,
                 source=Source.HUMAN,
                 duration_ms=per_item,
+                via="page",
             )
             saved.append(item_id)
         except labels.StaleEdit:

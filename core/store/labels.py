@@ -20,6 +20,8 @@ from core.store import queue
 from core.store.db import Store, dumps
 from core.store.items import _ANN_COLS, annotation_from_row
 
+VIA = frozenset({"item", "page"})
+
 
 class StaleEdit(RuntimeError):
     """Someone saved this item after the version the labeler started from."""
@@ -73,9 +75,17 @@ def save_label(
     base_version: int,
     source: Source | str = Source.HUMAN,
     duration_ms: int | None = None,
+    via: str = "item",
 ) -> Annotation:
-    """Validate and save a new version of an item's label. Raises ``ValidationError`` or ``StaleEdit``."""
+    """Validate and save a new version of an item's label. Raises ``ValidationError`` or ``StaleEdit``.
+
+    ``via`` says how the label was given: ``item`` (one image at a time) or ``page`` (a cluster page
+    of look-alike images labeled at once). Calibration uses only ``item`` labels: pages pick easy,
+    alike images, so their labels would make a model's held-out precision look better than it is.
+    """
     src = Source(source)
+    if via not in VIA:
+        raise ValueError(f"via must be one of {sorted(VIA)}")
 
     def tx(cur: duckdb.DuckDBPyConnection) -> Annotation | None:
         row = cur.execute(
@@ -102,7 +112,7 @@ def save_label(
             return None
         cur.execute(
             "INSERT INTO annotations (id, project_id, item_id, version, parent_id, author, source, payload, class_ids,"
-            " duration_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " duration_ms, created_at, via) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 ann_id,
                 project_id,
@@ -115,6 +125,7 @@ def save_label(
                 class_ids,
                 duration_ms,
                 now,
+                via,
             ],
         )
         return Annotation(ann_id, item_id, new_version, parent_id, author, src, clean, now)

@@ -164,4 +164,11 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        3,
+        "annotations.via: how a label was given (one image at a time, or a whole cluster page)",
+        """
+        ALTER TABLE annotations ADD COLUMN via VARCHAR DEFAULT 'item';
+        """,
+    ),
 ]

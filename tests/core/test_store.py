@@ -242,3 +242,12 @@ def test_filters_and_stats(store):
     assert items.count_items(store, p.id, ItemFilter(status="new")) == 2
     assert labels.recent_by(store, p.id, "ann") == [4, 1]
     assert stats.all_project_progress(store)[p.id] == (6, 3, 1)
+
+
+def test_labels_record_how_they_were_given(store):
+    p, cls = _project(store, n=3)
+    labels.save_label(store, 1, {"class_id": cls[0].id}, author="ann", base_version=0)
+    labels.save_label(store, 2, {"class_id": cls[0].id}, author="ann", base_version=0, via="page")
+    assert store.query("SELECT item_id, via FROM annotations ORDER BY item_id") == [(1, "item"), (2, "page")]
+    with pytest.raises(ValueError, match="via"):
+        labels.save_label(store, 3, {"class_id": cls[0].id}, author="ann", base_version=0, via="bulk")

@@ -105,6 +105,34 @@ def test_featurise_train_infer_on_a_store(cj_backbone: Backbone, tmp_path: Path)
     )
 
 
+def test_calibration_uses_only_labels_given_one_at_a_time(cj_backbone: Backbone, tmp_path: Path) -> None:
+    """Cluster pages pick easy look-alikes; their labels train the head but never calibrate it."""
+    if not FLOWERS.is_dir():
+        pytest.skip(f"shared flowers dataset absent at {FLOWERS}")
+    store = Store(tmp_path / "a.duckdb")
+    project = create_project(store, "flowers", "multiclass", CLASSES)
+    paths = [p for name in CLASSES for p in sorted((FLOWERS / name).glob("*.jpg"))[:8]]
+    add_items(store, project.id, [_new_item(p) for p in paths])
+    _run(store, cj.FEATURIZE, project.id)
+    classes = {c.name: c.id for c in _classes(store, project.id)}
+    items = store.query("SELECT id, path FROM items WHERE project_id = ? ORDER BY id", [project.id])
+    for n, (item_id, path) in enumerate(items[:35]):
+        via = "item" if n % 3 == 0 else "page"  # 12 one at a time, 23 from pages
+        save_label(
+            store,
+            item_id,
+            {"class_id": classes[Path(path).parent.name]},
+            author="ann",
+            base_version=0,
+            via=via,
+        )
+    _, result = _run(store, cj.TRAIN, project.id)
+    assert isinstance(result, dict) and result["n_labels"] == 35  # the head learns from every label
+    metrics = loads(store.scalar("SELECT metrics FROM model_runs WHERE kind = 'train'"))
+    assert metrics["calibration_labels"] == 12
+    assert metrics["n_labels"] == 12  # held-out predictions only for the one-at-a-time labels
+
+
 def _classes(store: Store, project_id: int) -> list:
     from core.store.projects import list_classes
 

@@ -85,6 +85,10 @@ def test_submit_labels_the_selected_and_returns_the_rest(store):
         ann = labels.current_annotation(store, iid)
         assert ann.payload == {"class_id": classes[1].id}
         assert ann.source is Source.HUMAN and ann.author == "ann" and ann.version == 1
+    vias = store.query(
+        "SELECT DISTINCT via FROM annotations WHERE item_id IN (SELECT unnest(?))", [list(res.saved)]
+    )
+    assert vias == [("page",)]  # kept out of calibration
     assert labels.current_annotation(store, odd) is None
     assert items.get_item(store, odd).status is ItemStatus.NEW
     assert odd not in queue.leased_items(store, p.id)  # back in the queue for anyone
