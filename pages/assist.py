@@ -54,14 +54,17 @@ def controls(ov: status.AssistOverview, admin: bool) -> None:
     if mid.button("Featurise now", key="assist_featurize_now", icon=":material/memory:", disabled=not admin,
                   width="stretch"):  # fmt: skip
         _request(project, kinds.featurize, "Featurisation")
-    can_train = ov.counts.n_classes_labeled >= 2
+    need = status.stage_policy(project).min_classes_to_train
+    can_train = ov.counts.n_classes_labeled >= need
     if right.button(
         "Train now",
         key="assist_train_now",
         icon=":material/model_training:",
         disabled=not (admin and can_train),
         width="stretch",
-        help=None if can_train else "Training needs labels of at least two classes.",
+        help=None
+        if can_train
+        else f"Training needs labels of at least {need} class{'es' if need > 1 else ''}.",
     ):
         _request(project, kinds.train, "Training")
 

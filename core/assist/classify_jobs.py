@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,7 @@ from core.assist.backbone import Backbone
 from core.assist.calibration import DEFAULT_CONFIDENCE_LEVEL, calibrate, calibrate_from_heldout
 from core.assist.embeddings import EmbeddingIndex, from_blob, index_folder, to_blob
 from core.assist.heads import LabelSpace, LinearHead, train_head
+from core.assist.job_support import error_collector, insert_embeddings, job_project_id, missing_items
 from core.assist.sampling import QueueOrder, rank_queue
 from core.assist.stages import StagePolicy
 from core.domain import Source, TaskType
@@ -228,22 +229,11 @@ def maybe_request_training(
 # ---------------------------------------------------------------- handlers
 
 
-def _missing_items(
-    store: Store, project_id: int, model_id: str, skip: set[int], limit: int
-) -> list[tuple[int, str]]:
-    rows = store.query(
-        "SELECT i.id, i.path FROM items i WHERE i.project_id = ? AND NOT EXISTS (SELECT 1 FROM embeddings e"
-        " WHERE e.item_id = i.id AND e.project_id = i.project_id AND e.model = ?) ORDER BY i.id LIMIT ?",
-        [project_id, model_id, limit + len(skip)],
-    )
-    return [(int(i), str(p)) for i, p in rows if int(i) not in skip][:limit]
-
-
 @jobs.register(FEATURIZE)
 def featurize(ctx: jobs.JobContext) -> dict[str, Any]:
     """Embed every item of the project that has no embedding yet, in committed chunks (resumable);
     items that arrive meanwhile are taken too."""
-    project_id = _project_id(ctx)
+    project_id = job_project_id(ctx)
     info = project_info(ctx.store, project_id)
     bb = get_backbone()
     batch = int(ctx.params.get("batch_size", 32))
@@ -253,20 +243,20 @@ def featurize(ctx: jobs.JobContext) -> dict[str, Any]:
                    price_per_hour(info.settings)) as rec:  # fmt: skip
         index = project_index(ctx.store, project_id, bb.model_id)
         while True:
-            todo = _missing_items(ctx.store, project_id, bb.model_id, set(failed), CHUNK)
+            todo = missing_items(ctx.store, project_id, bb.model_id, set(failed), CHUNK)
             if not todo:
                 break
             total = done + len(todo) + _count_missing(ctx.store, project_id, bb.model_id) - len(todo)
             ctx.progress(done / max(total, 1), f"Featurising: {done:,} of {total:,} images")
             ids = [i for i, _ in todo]
             errors: dict[int, str] = {}
-            vecs = bb.embed_paths([p for _, p in todo], batch_size=batch, on_error=_collector(errors))
+            vecs = bb.embed_paths([p for _, p in todo], batch_size=batch, on_error=error_collector(errors))
             failed.update({ids[k]: m for k, m in errors.items()})
             ok = [k for k in range(len(ids)) if k not in errors]
             now = utcnow()
             rows = [(ids[k], project_id, bb.model_id, to_blob(vecs[k]), now) for k in ok]
             if rows:
-                _insert_embeddings(ctx.store, rows)
+                insert_embeddings(ctx.store, rows)
                 index.add([ids[k] for k in ok], vecs[ok])
             done += len(ok)
         rec.n_items = done
@@ -275,23 +265,6 @@ def featurize(ctx: jobs.JobContext) -> dict[str, Any]:
         1.0, f"Featurised {done:,} images" + (f", {len(failed)} failed" if failed else ""), force=True
     )
     return {"featurised": done, "failed": len(failed)}
-
-
-def _collector(errors: dict[int, str]) -> Callable[[int, str, str], None]:
-    def on_error(k: int, _path: str, message: str) -> None:
-        errors[k] = message
-
-    return on_error
-
-
-def _insert_embeddings(store: Store, rows: list[tuple[Any, ...]]) -> None:
-    def tx(cur: Any) -> None:
-        cur.executemany(
-            "INSERT INTO embeddings (item_id, project_id, model, vec, created_at) VALUES (?, ?, ?, ?, ?)",
-            rows,
-        )
-
-    store.write(tx)
 
 
 def _count_missing(store: Store, project_id: int, model_id: str) -> int:
@@ -305,13 +278,6 @@ def _count_missing(store: Store, project_id: int, model_id: str) -> int:
     )
 
 
-def _project_id(ctx: jobs.JobContext) -> int:
-    pid = ctx.project_id if ctx.project_id is not None else ctx.params.get("project_id")
-    if pid is None:
-        raise ValueError("an assist job needs a project")
-    return int(pid)
-
-
 def head_path(store: Store, project_id: int, run_id: int) -> Path:
     return store.path.parent / "models" / f"p{project_id}-head-run{run_id}.npz"
 
@@ -319,7 +285,7 @@ def head_path(store: Store, project_id: int, run_id: int) -> Path:
 @jobs.register(TRAIN)
 def train(ctx: jobs.JobContext) -> dict[str, Any]:
     """Train the head on every human label, calibrate by cross-validation, then run inference."""
-    project_id = _project_id(ctx)
+    project_id = job_project_id(ctx)
     info = project_info(ctx.store, project_id)
     bb = get_backbone()
     level = float(info.settings.get("assist_confidence_level", DEFAULT_CONFIDENCE_LEVEL))
@@ -385,7 +351,7 @@ def _finite(v: float) -> float | None:
 @jobs.register(INFER)
 def infer(ctx: jobs.JobContext) -> dict[str, Any]:
     """Proposals for every unlabeled featurised item from the latest trained head."""
-    project_id = _project_id(ctx)
+    project_id = job_project_id(ctx)
     info = project_info(ctx.store, project_id)
     bb = get_backbone()
     row = ctx.store.query_one(
