@@ -54,15 +54,15 @@ def export_form(project: Project, formats: dict[str, str], user: str, labeled: i
             required=True,
         )
         st.caption(FORMAT_NOTES.get(fmt or "", ""))
+        # fixed option labels: labels that change (counts, another project) make Streamlit drop the choice
         include = st.radio(
             "Images",
             ["labeled", "all"],
-            format_func=lambda v: (
-                f"Labeled only ({labeled:,})" if v == "labeled" else f"All images ({total:,})"
-            ),
+            format_func=lambda v: "Labeled only" if v == "labeled" else "All images",
             horizontal=True,
             key="export_include",
         )
+        st.caption(f"{labeled:,} labeled of {total:,} images.")
         nothing = (labeled if include == "labeled" else total) == 0
         if nothing:
             st.caption(":orange[Nothing to export yet with this choice.]")

@@ -79,18 +79,26 @@ def _class_specs(table: pd.DataFrame) -> list[ClassSpec]:
     return specs
 
 
+FORM_GEN = "new_project_form_gen"
+
+
+def _k(name: str) -> str:
+    """The key of a new-project widget in the form's current generation."""
+    return f"{name}_{st.session_state.get(FORM_GEN, 0)}"
+
+
 def new_project_form(user: str) -> None:
     if not session.is_admin():
         st.info("Only an administrator can create projects.")
         return
     st.subheader("New project")
-    name = st.text_input("Name", key="new_name", placeholder="e.g. Street signs 2025")
-    description = st.text_area("Description", key="new_description", height=68)
+    name = st.text_input("Name", key=_k("new_name"), placeholder="e.g. Street signs 2025")
+    description = st.text_area("Description", key=_k("new_description"), height=68)
     task = st.selectbox(
         "Task type",
         list(TaskType),
         format_func=widgets.task_title,
-        key="new_task",
+        key=_k("new_task"),
         help="What labelers do with each image. It cannot change later.",
     )
     st.markdown("**Label classes**")
@@ -101,7 +109,7 @@ def new_project_form(user: str) -> None:
     start = pd.DataFrame({"name": ["", ""], "color": PALETTE[:2], "hotkey": ["1", "2"]})
     table = st.data_editor(
         start,
-        key=NEW_CLASSES_KEY,
+        key=_k(NEW_CLASSES_KEY),
         num_rows="dynamic",
         hide_index=True,
         column_config={
@@ -117,21 +125,23 @@ def new_project_form(user: str) -> None:
             for i, s in enumerate(specs)
         ]
         st.markdown(widgets.class_chips(shown), unsafe_allow_html=True)
-    kind = st.radio("Instructions", ["Text", "Link"], horizontal=True, key="new_instr_kind")
+    kind = st.radio("Instructions", ["Text", "Link"], horizontal=True, key=_k("new_instr_kind"))
     instructions, url = "", ""
     if kind == "Text":
         instructions = st.text_area(
-            "Instructions for labelers (markdown)", key="new_instructions", placeholder="What counts as a …?"
+            "Instructions for labelers (markdown)",
+            key=_k("new_instructions"),
+            placeholder="What counts as a …?",
         )
     else:
-        url = st.text_input("Link to the instructions", key="new_url", placeholder="https://…")
+        url = st.text_input("Link to the instructions", key=_k("new_url"), placeholder="https://…")
     precision = st.slider(
         "Target precision for pre-labels",
         min_value=0.80,
         max_value=0.99,
         value=0.95,
         step=0.01,
-        key="new_precision",
+        key=_k("new_precision"),
         format="percent",
         help="The model proposes labels only where its measured precision reaches this.",
     )
@@ -152,8 +162,8 @@ def new_project_form(user: str) -> None:
         if project is not None:
             resources.forget_reads()
             session.open_project(project.id)
-            for key in ("new_name", "new_description", NEW_CLASSES_KEY, "new_instructions", "new_url"):
-                st.session_state.pop(key, None)
+            # a new generation of keys gives an empty form (popping keys does not reset browser widgets)
+            st.session_state[FORM_GEN] = st.session_state.get(FORM_GEN, 0) + 1
             st.session_state["_goto_tab"] = "All projects"
             st.rerun()
 
@@ -340,7 +350,8 @@ def main() -> None:
     mine = session.visible_projects(user)
     project = session.current_project()
     default = "New project" if not mine and session.is_admin() else "All projects"
-    tab_list, tab_new, tab_settings = st.tabs(TABS, key=TAB_KEY, default=default)
+    # on_change="rerun" makes the tabs keep their state, so "_goto_tab" can select one
+    tab_list, tab_new, tab_settings = st.tabs(TABS, key=TAB_KEY, default=default, on_change="rerun")
     with tab_list:
         project_list(mine)
     with tab_new:

@@ -42,15 +42,15 @@ def test_list_shows_progress_and_open_sets_project(runtime, admin):
 
 def test_create_project_via_form(runtime, admin):
     at = page(PAGE, admin).run()
-    at.text_input(key="new_name").input("Street signs")
-    at.selectbox(key="new_task").select_index(2)  # boxes
-    at.session_state["new_classes"] = {
+    at.text_input(key="new_name_0").input("Street signs")
+    at.selectbox(key="new_task_0").select_index(2)  # boxes
+    at.session_state["new_classes_0"] = {
         "edited_rows": {0: {"name": "stop"}, 1: {"name": "yield", "color": "#123456", "hotkey": "y"}},
         "added_rows": [{"name": "speed"}],
         "deleted_rows": [],
     }
     at.run()
-    at.text_area(key="new_instructions").input("Draw a box around each sign.")
+    at.text_area(key="new_instructions_0").input("Draw a box around each sign.")
     at.button(key="create_project").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     (p,) = projects.list_projects(runtime.store)
@@ -63,12 +63,14 @@ def test_create_project_via_form(runtime, admin):
     assert [c.name for c in classes] == ["stop", "yield", "speed"]
     assert (classes[1].color, classes[1].hotkey) == ("#123456", "y")
     assert at.session_state["project_id"] == p.id
+    assert at.text_input(key="new_name_1").value == ""  # a fresh, empty form for the next project
+    assert at.session_state["projects_tab"] == "All projects"
 
 
 def test_create_with_one_class_is_refused_in_words(runtime, admin):
     at = page(PAGE, admin).run()
-    at.text_input(key="new_name").input("Lonely")
-    at.session_state["new_classes"] = {
+    at.text_input(key="new_name_0").input("Lonely")
+    at.session_state["new_classes_0"] = {
         "edited_rows": {0: {"name": "only"}},
         "added_rows": [],
         "deleted_rows": [],
