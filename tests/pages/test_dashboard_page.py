@@ -81,8 +81,9 @@ def test_fast_at_500k_items(runtime, admin):
     cur = runtime.store.cursor()
     cur.register("days", days)
     cur.execute(
-        "INSERT INTO annotations SELECT nextval('seq_annotations'), ?, 1, 1, NULL, 'ann', 'human', '{}', [?], NULL,"
-        " TIMESTAMP '2026-01-01' + INTERVAL (d) DAY FROM days, range(100)",
+        "INSERT INTO annotations (id, project_id, item_id, version, parent_id, author, source, payload, class_ids,"
+        " duration_ms, created_at) SELECT nextval('seq_annotations'), ?, 1, 1, NULL, 'ann', 'human', '{}', [?],"
+        " NULL, TIMESTAMP '2026-01-01' + INTERVAL (d) DAY FROM days, range(100)",
         [p.id, cat.id],
     )
     cur.unregister("days")
