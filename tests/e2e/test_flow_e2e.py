@@ -185,10 +185,11 @@ def create_project(page, name: str, task_title: str, classes: list[str]) -> None
     )
     settle(page)
     no_error_shown(page)
-    # The form keeps what was typed after a create (see test_new_project_form_after_create): leave the
-    # page and come back, as a person would, for an empty form. The list shows the project, open.
-    go(page, "Data")
-    go(page, "Projects")
+    # after a create the list tab shows the project, open (the form is empty again: see
+    # test_new_project_form_after_create)
+    expect(m.get_by_role("tab", name="All projects")).to_have_attribute(
+        "aria-selected", "true", timeout=5_000
+    )
     row = m.get_by_test_id("stVerticalBlock").filter(has=page.get_by_text(name, exact=True)).last
     row.get_by_text("Open", exact=True).wait_for()
     row.get_by_text(task_title).wait_for()
@@ -576,11 +577,8 @@ def label_polygons(page, done: dict) -> None:  # type: ignore[no-untyped-def]
 
 
 def export_coco(page, name: str, downloads: Path) -> Path:  # type: ignore[no-untyped-def]
-    # the project is switched on another page: switched on the Export page itself, the "Images" choice
-    # breaks (see test_export_after_switching_project)
-    go(page, "Dashboard")
-    open_project(page, name)
     go(page, "Export")
+    open_project(page, name)  # switched on the Export page itself (see test_export_after_switching_project)
     m = main(page)
     m.get_by_text(name).first.wait_for()
     m.get_by_text("One JSON file in COCO's").wait_for()  # COCO is the default format
@@ -668,12 +666,6 @@ def check_store(data: Path, done: dict[str, dict]) -> None:
         store.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pages/projects.py: after Create project the New project tab stays selected and keeps the typed "
-    "name and classes (st.tabs tracks no state without on_change, and popping widget keys does not reset "
-    "the browser's widgets)",
-)
 def test_new_project_form_after_create(app_server, page):  # type: ignore[no-untyped-def]
     """After "Create project" the page shows the list (All projects) and the form is empty again."""
     sign_in(page, url=app_server.url)
@@ -693,7 +685,7 @@ def test_new_project_form_after_create(app_server, page):  # type: ignore[no-unt
         ".some(i => i.value === 'First')"
     )
     settle(page)
-    shot(page, "flow-xfail-after-create")
+    shot(page, "flow-after-create")
     expect(m.get_by_role("tab", name="All projects")).to_have_attribute(
         "aria-selected", "true", timeout=5_000
     )
@@ -701,12 +693,6 @@ def test_new_project_form_after_create(app_server, page):  # type: ignore[no-unt
     expect(m.get_by_placeholder(NAME_HINT)).to_have_value("", timeout=5_000)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pages/export.py: the 'Images' radio's labels hold the counts under one key for every project; "
-    "after switching project on the Export page no choice is selected and the export job fails with "
-    "\"include must be one of labeled, all, not 'Labeled only (1)'\"",
-)
 def test_export_after_switching_project(tmp_path, page):  # type: ignore[no-untyped-def]
     """On the Export page, switch the project in the sidebar and export: the export succeeds."""
     from core.domain import TaskType
@@ -739,12 +725,12 @@ def test_export_after_switching_project(tmp_path, page):  # type: ignore[no-unty
         open_project(page, "One labeled")
         go(page, "Export")
         m = main(page)
-        m.get_by_text("Labeled only (1)").wait_for()
+        m.get_by_text("1 labeled of 3 images.").wait_for()
         open_project(page, "Two labeled")
-        m.get_by_text("Labeled only (2)").wait_for()
+        m.get_by_text("2 labeled of 3 images.").wait_for()
         wait_idle(page)
-        shot(page, "flow-xfail-export-switched")
-        expect(m.get_by_role("radio", name="Labeled only (2)")).to_be_checked(timeout=5_000)
+        shot(page, "flow-export-switched")
+        expect(m.get_by_role("radio", name="Labeled only")).to_be_checked(timeout=5_000)
         m.get_by_role("button", name="Export", exact=True).click()
         m.get_by_role("button", name="Download").first.wait_for(timeout=30_000)
         assert m.get_by_text("It failed").count() == 0
