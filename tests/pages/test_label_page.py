@@ -104,13 +104,31 @@ def test_multilabel_toggles_then_submit(runtime, tmp_path):
 def test_skip_with_a_reason(runtime, tmp_path):
     project, _, ids = setup_project(runtime, tmp_path)
     at = app(project.id).run()
-    at.text_input(key=f"label_reason_{ids[0]}").input("too dark")
+    at.text_input(key="label_reason").input("too dark")
     at.button(key="label_skip").click().run()
     assert not at.exception
     assert items.get_item(runtime.store, ids[0]).status is ItemStatus.SKIPPED
     rec = labels.skipped_items(runtime.store, project.id)
     assert [(r.item_id, r.reason, r.author) for r in rec] == [(ids[0], "too dark", "ann")]
     assert shown_item(at) == ids[1]
+
+
+def test_skip_reason_box_keeps_one_key_and_empties_for_the_next_item(runtime, tmp_path):
+    """The reason box has one widget key for every item (a key per item let a reason typed right after
+    an item change go to the previous item's widget, and the skip went out without it)."""
+    project, _, ids = setup_project(runtime, tmp_path)
+    at = app(project.id).run()
+    reasons = [t for t in at.text_input if t.label.startswith("Skip reason")]
+    assert [t.key for t in reasons] == ["label_reason"]
+    at.text_input(key="label_reason").input("blurry")
+    at.button(key="label_next").click().run()  # another item comes: the box is empty for it
+    assert shown_item(at) == ids[1]
+    assert at.text_input(key="label_reason").value == ""
+    at.text_input(key="label_reason").input("dark")
+    at.button(key="label_skip").click().run()
+    rec = labels.skipped_items(runtime.store, project.id)
+    assert [(r.item_id, r.reason) for r in rec] == [(ids[1], "dark")]
+    assert at.text_input(key="label_reason").value == ""
 
 
 def test_back_opens_the_previous_item_with_its_label(runtime, tmp_path):

@@ -142,9 +142,7 @@ def _all_done(project: Project) -> None:
 
 def _unreadable(project: Project, item: Item, user: User, reason: str) -> None:
     st.error(f"**Image {item.id} cannot be shown.** {reason}", icon=":material/broken_image:")
-    key = f"label_reason_{item.id}"
-    if key not in st.session_state:
-        st.session_state[key] = "image cannot be read"
+    key = _reason_box(item.id, "image cannot be read")
     st.text_input("Skip reason", key=key)
     c1, c2 = st.columns(2)
     c1.button(
@@ -266,8 +264,19 @@ def _proposal_banner(
         )
 
 
+def _reason_box(item_id: int, default: str = "") -> str:
+    """The skip-reason box's key: one key for every item, emptied when another item comes on screen.
+
+    A key per item made the browser send a reason typed just after an item change under the previous
+    item's widget id, and the skip then went out without it."""
+    if st.session_state.get(state.REASON_ITEM_KEY) != item_id:
+        st.session_state[state.REASON_ITEM_KEY] = item_id
+        st.session_state[state.REASON_KEY] = default
+    return state.REASON_KEY
+
+
 def _actions(project: Project, item: Item, user: User, initial: dict[str, Any]) -> None:
-    reason_key = f"label_reason_{item.id}"
+    reason_key = _reason_box(item.id)
     st.text_input("Skip reason (optional)", key=reason_key, placeholder="e.g. blurry, unsure")
     c1, c2 = st.columns(2)
     c1.button(

@@ -13,6 +13,7 @@ Keys (all start with ``label_``):
 * ``label_flash``: a one-shot message for the next run ("Saved", "Skipped", an error).
 * ``label_draw_class``: the class new boxes and polygons get.
 * ``label_zoom``: the box canvas zoom factor.
+* ``label_reason`` / ``label_reason_item``: the skip-reason box and the item it was typed for.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ STALE_KEY = "label_stale"
 FLASH_KEY = "label_flash"
 DRAW_CLASS_KEY = "label_draw_class"
 ZOOM_KEY = "label_zoom"
+REASON_KEY = "label_reason"  # the skip-reason box (one key for all items)
+REASON_ITEM_KEY = "label_reason_item"  # the item the box's text was typed for
 
 
 def work_id(item_id: int, version: int) -> str:
