@@ -334,3 +334,15 @@ def test_300_objects_stay_usable(runtime, tmp_path, task):
     at.button(key="label_submit").click().run()
     saved = labels.current_annotation(runtime.store, ids[0]).payload[key]
     assert len(saved) == 300
+
+
+
+def test_saved_flash_outlives_the_rerun_a_new_canvas_makes(runtime, tmp_path):
+    project, classes, ids = setup_project(runtime, tmp_path, TaskType.BOXES)
+    at = app(project.id).run()
+    _set_work(at, ids[0], 0, {"boxes": [{"class_id": classes[0].id, "xywh": [2.0, 3.0, 20.0, 10.0]}]})
+    at.run()
+    at.button(key="label_submit").click().run()
+    assert f"Saved image {ids[0]}." in texts(at)
+    at.run()  # the next image's canvas reports its first state: another run at once
+    assert f"Saved image {ids[0]}." in texts(at)

@@ -10,7 +10,7 @@ Keys (all start with ``label_``):
   the drawing widget reloads from the working payload.
 * ``label_t0``: ``{item_id: seconds}``, when the item was first shown (the saved ``duration_ms``).
 * ``label_stale``: the refused save waiting for the labeler's choice (see ``ui.labeling.stale``).
-* ``label_flash``: a one-shot message for the next run ("Saved", "Skipped", an error).
+* ``label_flash``: a short-lived message ("Saved", "Skipped", an error) shown for ``FLASH_S`` seconds.
 * ``label_draw_class``: the class new boxes and polygons get.
 * ``label_zoom``: the box canvas zoom factor.
 * ``label_reason`` / ``label_reason_item``: the skip-reason box and the item it was typed for.
@@ -102,9 +102,21 @@ def duration_ms(item_id: int) -> int | None:
     return int((time.time() - t0) * 1000) if t0 else None
 
 
+FLASH_S = 4.0  # s: a flash stays this long (the runs a new canvas or editor triggers must not eat it)
+
+
 def flash(kind: str, text: str) -> None:
-    st.session_state[FLASH_KEY] = (kind, text)
+    st.session_state[FLASH_KEY] = (kind, text, time.time())
 
 
 def pop_flash() -> tuple[str, str] | None:
-    return st.session_state.pop(FLASH_KEY, None)
+    """The flash to show in this run: it stays for ``FLASH_S`` seconds over the reruns that follow (a
+    freshly drawn canvas reruns at once), then goes; a newer flash replaces it."""
+    note = st.session_state.get(FLASH_KEY)
+    if not note:
+        return None
+    kind, text, t = note if len(note) == 3 else (*note, time.time())
+    if time.time() - float(t) > FLASH_S:
+        st.session_state.pop(FLASH_KEY, None)
+        return None
+    return (kind, text)
