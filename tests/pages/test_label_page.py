@@ -346,3 +346,11 @@ def test_saved_flash_outlives_the_rerun_a_new_canvas_makes(runtime, tmp_path):
     assert f"Saved image {ids[0]}." in texts(at)
     at.run()  # the next image's canvas reports its first state: another run at once
     assert f"Saved image {ids[0]}." in texts(at)
+
+
+def test_object_list_height_fits_its_rows():
+    from ui.labeling.draw import LIST_MAX_PX, list_height
+
+    assert list_height(1) == "content"  # a few rows: the list grows with them, none hidden
+    assert list_height(6) == "content"
+    assert list_height(12) == LIST_MAX_PX  # many: a fixed height that scrolls

@@ -24,6 +24,8 @@ CANVAS_W = 960  # px: the canvas at zoom 1 fits this box (the image is fitted, n
 CANVAS_H = 620
 ROWS_AS_WIDGETS = 25  # more objects than this are listed in one table editor (stays fast at 300)
 ZOOMS = [1.0, 1.5, 2.0, 3.0]
+LIST_ROW_PX = 62  # px: one object row (selectbox and delete button) as drawn
+LIST_MAX_PX = 380  # px: the object list grows up to this, then scrolls
 
 
 def draw_class(classes: Sequence[LabelClass]) -> LabelClass:
@@ -168,6 +170,12 @@ def zoom_picker() -> None:
     )
 
 
+def list_height(n_rows: int) -> int | str:
+    """The object list's height: "content" (it grows with its rows) up to ``LIST_MAX_PX``, then fixed
+    (it scrolls)."""
+    return "content" if n_rows * LIST_ROW_PX <= LIST_MAX_PX else LIST_MAX_PX
+
+
 def _obj_class_changed(
     task: TaskType, item: Item, index: int, widget_key: str, names: dict[str, int]
 ) -> None:
@@ -204,15 +212,15 @@ def object_list(
     if len(objs) > ROWS_AS_WIDGETS:
         _object_table(task, item, objs, classes, rev)
         return
-    with st.container(height=min(48 * len(objs) + 16, 360), border=False):
+    with st.container(height=list_height(len(objs)), border=False):
         for i, obj in enumerate(objs):
             cls = by_id.get(obj["class_id"])
-            c1, c2, c3 = st.columns([0.5, 3, 1], vertical_alignment="center")
+            c1, c2, c3 = st.columns([1, 3, 1], vertical_alignment="center")
             mark = "▨" if scores[i] is not None else "■"
-            c1.markdown(
-                f":material/square: **{i + 1}**"
-                if cls is None
-                else f"<span style='color:{cls.color}'>{mark}</span> **{i + 1}**",
+            color = cls.color if cls is not None else "#888"
+            c1.markdown(  # one line: the colour square beside the number
+                f"<span style='white-space:nowrap'><span style='color:{color}'>{mark}</span>&nbsp;"
+                f"<b>{i + 1}</b></span>",
                 unsafe_allow_html=True,
                 help=None if scores[i] is None else f"Proposed by the model ({scores[i]:.0%}), unchanged",
             )
