@@ -336,6 +336,22 @@ def test_300_objects_stay_usable(runtime, tmp_path, task):
     assert len(saved) == 300
 
 
+def test_boxes_canvas_restarts_from_the_work_after_a_class_switch(runtime, tmp_path):
+    """A box drawn, then another draw class: the canvas's starting drawing holds the box (a drawing
+    cached from before the box came back when the canvas started over, and the next box replaced it)."""
+    from ui.labeling.draw import CANVAS_INIT_KEY
+
+    project, classes, ids = setup_project(runtime, tmp_path, TaskType.BOXES)
+    at = app(project.id).run()
+    _set_work(at, ids[0], 0, {"boxes": [{"class_id": classes[0].id, "xywh": [2.0, 3.0, 20.0, 10.0]}]})
+    at.run()  # the box is in the work (as after a canvas edit); the canvas keeps its drawing
+    at.button(key=f"label_draw_{classes[1].id}").click().run()
+    assert not at.exception
+    init = at.session_state[CANVAS_INIT_KEY]
+    assert len(init) == 1
+    (drawing,) = init.values()
+    assert len(drawing["objects"]) == 1
+
 
 def test_saved_flash_outlives_the_rerun_a_new_canvas_makes(runtime, tmp_path):
     project, classes, ids = setup_project(runtime, tmp_path, TaskType.BOXES)

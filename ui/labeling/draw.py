@@ -24,6 +24,7 @@ CANVAS_W = 960  # px: the canvas at zoom 1 fits this box (the image is fitted, n
 CANVAS_H = 620
 ROWS_AS_WIDGETS = 25  # more objects than this are listed in one table editor (stays fast at 300)
 ZOOMS = [1.0, 1.5, 2.0, 3.0]
+CANVAS_INIT_KEY = "label_canvas_init"  # {"item:version:rev:zoom:class": starting drawing of the canvas}
 LIST_ROW_PX = 62  # px: one object row (selectbox and delete button) as drawn
 LIST_MAX_PX = 380  # px: the object list grows up to this, then scrolls
 
@@ -74,8 +75,12 @@ def boxes(
     zoom = float(st.session_state.get(state.ZOOM_KEY, 1.0))
     scale = canvas_scale(item, zoom)
     rev = state.rev(item.id, item.version)
-    init_store = st.session_state.setdefault("label_canvas_init", {})
-    init_key = f"{item.id}:{item.version}:{rev}:{zoom}"
+    init_store = st.session_state.setdefault(CANVAS_INIT_KEY, {})
+    # The starting drawing is what the canvas (re)loads from. A new class (label, colour) can make the
+    # canvas start over: a drawing cached from before the labeler's last boxes would then bring back
+    # an old state and the next box would replace the work with it. So the drawing is made afresh from
+    # the working payload whenever the class changes (as on a new rev or zoom), never restored stale.
+    init_key = f"{item.id}:{item.version}:{rev}:{zoom}:{current.id}"
     if init_key not in init_store:
         init_store.clear()  # one drawing at a time is enough
         init_store[init_key] = payloads.payload_to_canvas_drawing(work, scale, classes)
