@@ -190,7 +190,7 @@ def rescan(
 
 def _rescan(
     store: Store, src: SourceInfo, scan: FolderScan | None, *, progress: Progress | None = None,
-    workers: int | None = None,
+    workers: int | None = None, record_empty: bool = True,
 ) -> ImportReport:  # fmt: skip
     if src.kind != "folder":
         raise ValidationError("Only folder sources can be rescanned.")
@@ -206,7 +206,8 @@ def _rescan(
             workers=workers, report=report,
         )  # fmt: skip
         report.seconds = time.perf_counter() - t0
-        record_scan(store, src.id, report)
+        if record_empty or report.added or report.errors:
+            record_scan(store, src.id, report)
     return report
 
 
@@ -248,7 +249,8 @@ class _Watched:
 class FolderWatcher:
     """A thread that polls the watched folder sources every ``interval_s`` and imports new files.
 
-    The first poll of a source rescans it fully; later polls stat the known folders and list only
+    A source is watched once its first scan (the import job's) is done: the job imports and reports
+    a new folder, not the watcher. The first poll of a watched source rescans it fully; later polls stat the known folders and list only
     the changed ones. Files modified less than ``settle_s`` ago (perhaps still being copied) and
     refused files wait, and are looked at again when their size or time changes.
     """
@@ -305,8 +307,11 @@ class FolderWatcher:
     def _poll_source(self, src: SourceInfo) -> ImportReport | None:
         state = self._state.get(src.id)
         if state is None or state.root != src.path:
+            if src.last_scan_at is None:
+                return None  # a new source: its import job does the first scan, and reports it
             scan = scan_folder(src.path)
-            rep = _rescan(self.store, src, scan)
+            # a scan with nothing new keeps the source's last report (the import job's count)
+            rep = _rescan(self.store, src, scan, record_empty=False)
             self._state[src.id] = _Watched(src.path, scan.dir_mtimes)
             self._remember_refused(self._state[src.id], rep)
             return rep

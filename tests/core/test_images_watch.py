@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.images import FolderWatcher, add_folder, get_source
+from core.images import FolderWatcher, add_folder, get_source, rescan
 from core.images import sources as sources_mod
 from core.store import Store
 from core.store.items import count_items, list_items
@@ -46,7 +46,8 @@ def test_watcher_picks_up_new_files_within_seconds(tmp_path: Path, store: Store)
     folder = tmp_path / "watched"
     folder.mkdir()
     (folder / "first.png").write_bytes(png(1))
-    add_folder(store, pid, folder, watch=True)
+    src = add_folder(store, pid, folder, watch=True)
+    assert rescan(store, src.id).added == 1  # the import job's first scan
     unwatched = tmp_path / "unwatched"
     unwatched.mkdir()
     add_folder(store, pid, unwatched, watch=False)
@@ -88,7 +89,10 @@ def test_quiet_poll_lists_no_folder(tmp_path: Path, store: Store, monkeypatch: p
         (folder / sub / f"{sub}.png").write_bytes(png(ord(sub)))
     src = add_folder(store, pid, folder, watch=True)
     watcher = FolderWatcher(store, interval_s=60, settle_s=0.0)
-    assert watcher.poll()[src.id].added == 3  # first poll: full rescan
+    assert watcher.poll() == {}  # a new source: the import job scans it first
+    assert rescan(store, src.id).added == 3  # the job
+    assert watcher.poll() == {}  # first poll: a full rescan, nothing new
+    assert get_source(store, src.id).last_scan_added == 3  # and the job's report stays
     listed: list[str] = []
     real = sources_mod.list_dir
 
@@ -113,8 +117,9 @@ def test_watcher_survives_its_folder_going_and_coming_back(tmp_path: Path, store
     folder.mkdir()
     (folder / "a.png").write_bytes(png(50))
     src = add_folder(store, pid, folder, watch=True)
+    assert rescan(store, src.id).added == 1  # the import job's first scan
     watcher = FolderWatcher(store, interval_s=60, settle_s=0.0)
-    assert watcher.poll()[src.id].added == 1
+    assert watcher.poll() == {}
     moved = tmp_path / "elsewhere"
     folder.rename(moved)
     assert watcher.poll() == {}
@@ -122,3 +127,23 @@ def test_watcher_survives_its_folder_going_and_coming_back(tmp_path: Path, store
     (folder / "b.png").write_bytes(png(51))
     assert watcher.poll()[src.id].added == 1
     assert count_items(store, pid) == 2
+
+
+def test_a_new_source_is_imported_and_reported_by_its_job_not_the_watcher(
+    tmp_path: Path, store: Store
+) -> None:
+    """With watching on, the watcher used to import a new folder before the import job did: the job then
+    said "0 added, 8 already imported" and the source "Last scan: 0 added"."""
+    pid = create_project(store, "N", "multiclass", ["a", "b"]).id
+    folder = tmp_path / "new"
+    folder.mkdir()
+    for i in range(8):
+        (folder / f"{i}.png").write_bytes(png(100 + i))
+    src = add_folder(store, pid, folder, watch=True)
+    watcher = FolderWatcher(store, interval_s=60, settle_s=0.0)
+    assert watcher.poll() == {}
+    assert count_items(store, pid) == 0
+    report = rescan(store, src.id)  # the import job
+    assert (report.added, report.duplicates) == (8, [])
+    watcher.poll()
+    assert get_source(store, src.id).last_scan_added == 8
