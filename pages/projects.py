@@ -157,9 +157,9 @@ def new_project_form(user: str) -> None:
             instructions_url=url,
             created_by=user,
             target_precision=float(precision),
-            success="Project created.",
         )
         if project is not None:
+            widgets.toast_next_run("Project created.")  # shown after the rerun below
             resources.forget_reads()
             session.open_project(project.id)
             # a new generation of keys gives an empty form (popping keys does not reset browser widgets)
@@ -345,6 +345,7 @@ def main() -> None:
     user = session.require_user()
     st.title("Projects")
     st.caption("Pick the project to work on, or set one up.")
+    widgets.show_pending_toast()
     if "_goto_tab" in st.session_state:
         st.session_state[TAB_KEY] = st.session_state.pop("_goto_tab")
     mine = session.visible_projects(user)

@@ -71,6 +71,20 @@ def run_action(fn, *args, success: str | None = None, **kwargs):  # type: ignore
     return result
 
 
+TOAST_KEY = "_toast_next_run"
+
+
+def toast_next_run(text: str) -> None:
+    """A toast for the run after an ``st.rerun()`` (one shown just before a rerun is often never drawn)."""
+    st.session_state[TOAST_KEY] = text
+
+
+def show_pending_toast() -> None:
+    text = st.session_state.pop(TOAST_KEY, None)
+    if text:
+        st.toast(text, icon=":material/check_circle:")
+
+
 # -- words for core's values --------------------------------------------------------------------------
 
 # ``TaskType.title`` is shadowed by ``str.title`` on Python 3.11 (the property is lost), so the words live here.

@@ -176,8 +176,8 @@ def create_project(page, name: str, task_title: str, classes: list[str]) -> None
         shot(page, "flow-02-new-project-form")
     wait_idle(page)
     m.get_by_role("button", name="Create project").click()
-    # the new project is open (the sidebar says so); the toast "Project created." is not waited for: it
-    # comes just before a rerun and is sometimes never drawn
+    # the toast says so (carried over the page's rerun) and the new project is open (the sidebar says so)
+    page.get_by_text("Project created.").first.wait_for()
     page.wait_for_function(
         "(name) => [...document.querySelectorAll('[data-testid=stSidebar] input[role=combobox]')]"
         ".some(i => i.value === name)",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import streamlit as st
+
 from core import auth
 from core.domain import ProjectState
 from core.store import projects
@@ -65,6 +67,27 @@ def test_create_project_via_form(runtime, admin):
     assert at.session_state["project_id"] == p.id
     assert at.text_input(key="new_name_1").value == ""  # a fresh, empty form for the next project
     assert at.session_state["projects_tab"] == "All projects"
+    assert [t.value for t in at.toast] == ["Project created."]
+
+
+def test_created_toast_is_carried_over_the_rerun(runtime, admin, monkeypatch):
+    """The toast is kept in the session for the run after the page's rerun (one shown just before
+    ``st.rerun()`` was often never drawn)."""
+    from ui import widgets
+
+    pending: list[object] = []
+    monkeypatch.setattr(widgets, "show_pending_toast", lambda: pending.append(dict(st.session_state)))
+    at = page(PAGE, admin).run()
+    at.text_input(key="new_name_0").input("Signs")
+    at.session_state["new_classes_0"] = {
+        "edited_rows": {0: {"name": "stop"}, 1: {"name": "yield"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.run()
+    at.button(key="create_project").click().run()
+    assert not at.exception and not at.error
+    assert pending[-1].get(widgets.TOAST_KEY) == "Project created."  # what the run after the rerun shows
 
 
 def test_create_with_one_class_is_refused_in_words(runtime, admin):
