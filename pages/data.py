@@ -47,16 +47,16 @@ def sources_list(project: Project, user: str) -> None:
         return
     for src in folders:
         with st.container(border=True):
-            path_col, watch_col, scan_col = st.columns([5, 2, 2], vertical_alignment="center")
-            with path_col:
-                st.markdown(f":material/folder: `{src.path}`")
-                if src.last_scan_at is None:
-                    st.caption("Not scanned yet.")
-                else:
-                    refused = f", {src.last_scan_errors:,} refused" if src.last_scan_errors else ""
-                    st.caption(
-                        f"Last scan {widgets.ago(src.last_scan_at)}: {src.last_scan_added:,} added{refused}."
-                    )
+            # the path and the scan note have the card's whole width; Watch and Rescan share a line below
+            st.markdown(f":material/folder: `{src.path}`")
+            if src.last_scan_at is None:
+                st.caption("Not scanned yet.")
+            else:
+                refused = f", {src.last_scan_errors:,} refused" if src.last_scan_errors else ""
+                st.caption(
+                    f"Last scan {widgets.ago(src.last_scan_at)}: {src.last_scan_added:,} added{refused}."
+                )
+            watch_col, scan_col = st.columns(2, vertical_alignment="center")
             key = f"watch_{src.id}"
             watch_col.toggle(
                 "Watch",
