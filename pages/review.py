@@ -3,8 +3,6 @@ image to correct it on the label page."""
 
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
 from core.domain import Item, LabelClass, Project
@@ -56,9 +54,8 @@ def card(item: Item, project: Project, classes: list[LabelClass]) -> None:
             st.image(data, width="stretch")
         else:
             st.caption(":material/broken_image: image unavailable")
-        name = os.path.basename(item.path)
-        short = name if len(name) <= 30 else f"…{name[-29:]}"
-        st.markdown(f"{widgets.status_badge(item.status.value)} :gray[{short}]", help=item.path)
+        st.markdown(widgets.status_badge(item.status.value))
+        st.markdown(widgets.one_line_name(item.path), unsafe_allow_html=True)  # never broken mid-word
         ann = item.annotation
         st.caption(
             f"{ann.author} · version {ann.version} · {widgets.ago(ann.created_at)}" if ann else "No label yet"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -164,6 +165,15 @@ JOB_TITLES = {
 def status_badge(status: str) -> str:
     """Markdown for an item status badge."""
     return f":{STATUS_COLORS.get(status, 'gray')}-badge[{STATUS_TITLES.get(status, status)}]"
+
+
+def one_line_name(path: str) -> str:
+    """HTML for a file's name on one line, cut with an ellipsis when too long (the full path on hover)."""
+    name = html.escape(os.path.basename(path) or path)
+    return (
+        f'<div title="{html.escape(path)}" style="white-space:nowrap;overflow:hidden;'
+        f'text-overflow:ellipsis;color:gray;font-size:0.875rem">{name}</div>'
+    )
 
 
 def job_badge(state: str) -> str:

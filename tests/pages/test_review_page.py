@@ -81,3 +81,17 @@ def test_boxes_and_polygons_are_drawn_in_class_colours():
     tagged = draw_labels(img, TaskType.MULTICLASS, {"class_id": 2}, 1.0, look)
     assert tagged.getpixel((5, 5)) == (0, 0, 255)  # the name tag in the class colour
     assert draw_labels(img, TaskType.BOXES, None, 1.0, look).getpixel((50, 50)) == (255, 255, 255)
+
+
+def test_long_file_names_stay_on_one_line_with_an_ellipsis(runtime, admin, tmp_path):
+    p = make_project(runtime, "multiclass")
+    long = "a-very-long-file-name-from-a-camera-roll-2025-06-01-123456789.png"
+    (f,) = write_pngs(tmp_path / "imgs", 1, size=(64, 48))
+    f = f.rename(f.with_name(long))
+    add_items(runtime.store, p.id, [NewItem(str(f), 64, 48, "sha-long")])
+    at = page(PAGE, admin, p.id).run()
+    assert not at.exception and not at.error
+    (name,) = [m.value for m in at.markdown if long in m.value]
+    assert (
+        "white-space:nowrap" in name and "text-overflow:ellipsis" in name
+    )  # cut by the browser, not mid-word
