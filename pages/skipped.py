@@ -28,7 +28,9 @@ def skipped_list(project: Project, total: int) -> None:
                 if data:
                     st.image(data, width=120)
                 else:
-                    st.caption(":material/broken_image: image unavailable")
+                    st.markdown(
+                        thumbs.placeholder_html(thumbs.unavailable_reason(item)), unsafe_allow_html=True
+                    )
             with info:
                 name = os.path.basename(item.path) if item else f"item {rec.item_id}"
                 st.markdown(f"**{name}**")

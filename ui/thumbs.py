@@ -3,7 +3,9 @@ classification. Cached per item, label version and class look; the thumbnails co
 
 from __future__ import annotations
 
+import html
 import io
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -104,3 +106,30 @@ def labeled_thumbnail(item: Item, task: TaskType | str, classes: Sequence[LabelC
     """JPEG bytes of the item's thumbnail with its current label drawn on; None when the image is gone."""
     look: Look = tuple((c.id, c.name, c.color) for c in classes)
     return _rendered(str(resources.paths().root), item, TaskType(task).value, look)
+
+
+def unavailable_reason(item: Item | None) -> str:
+    """Why no thumbnail can be made for the item, in a few words."""
+    from core import images
+
+    if item is None:
+        return "the image is no longer in the project"
+    try:
+        images.load_thumbnail(resources.paths(), item)
+    except images.ImageUnavailable as exc:
+        # the file's name, not its whole path: the box is small (the full path is on the Review page)
+        return (str(exc) or "The file cannot be read.").replace(item.path, os.path.basename(item.path))
+    return "the thumbnail could not be made"
+
+
+def placeholder_html(reason: str, width: int = 120) -> str:
+    """HTML for a thumbnail-sized "image unavailable" box with the reason (instead of a blank area)."""
+    return (
+        f'<div title="{html.escape(reason)}" style="width:{width}px;height:{round(width * 0.75)}px;'
+        "display:flex;flex-direction:column;align-items:center;justify-content:center;gap:2px;"
+        "background:#f1f5f9;border:1px dashed #94a3b8;border-radius:6px;color:#475569;"
+        'font-size:0.75rem;text-align:center;padding:4px;overflow:hidden">'
+        '<span style="font-size:1.4rem">&#x1F5BC;</span><b>Image unavailable</b>'
+        f'<span style="display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;'
+        f'overflow:hidden">{html.escape(reason)}</span></div>'
+    )
