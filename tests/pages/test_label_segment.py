@@ -81,6 +81,11 @@ def test_missing_model_files_are_said_in_words_and_drawing_still_saves(runtime, 
     page = texts(at)
     assert "Click-to-segment is off" in page and "model files are missing" in page
     assert "Manual drawing works" in page
+    # one short line beside the image; the details (no absolute path) in an expander
+    (note,) = [c.value for c in at.caption if c.value.startswith(":material/block:")]
+    assert len(note) < 90 and str(tmp_path) not in note
+    assert str(tmp_path) not in page and "…/no-models" in page
+    assert [e.label for e in at.expander if e.label == "Why"] == ["Why"]
     prompt(at, iid, 1, [(10.0, 10.0, 1)])  # a stray prompt does nothing
     at.run()
     assert not at.exception and work(at, iid) == {"polygons": []}

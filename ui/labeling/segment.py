@@ -11,6 +11,7 @@ Session state ``label_sam``: ``{"<item_id>:<version>": {"sig", "rev", "seq", "po
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -121,10 +122,17 @@ def clear(item_id: int, version: int) -> None:
     state.bump_rev(item_id, version)
 
 
+def short_reason(reason: str) -> str:
+    """The reason without absolute paths (a folder's last name is enough beside the image)."""
+    return re.sub(r"(?<![\w.])/(?:[^\s()/]+/)*([^\s()/]+)/?", r"…/\1", reason)
+
+
 def controls(item: Item, class_id: int, reason: str | None) -> None:
     """Beside the image: whether click-to-segment works, the preview's facts, Add shape / Clear."""
     if reason:
-        st.info(reason, icon=":material/block:")
+        st.caption(":material/block: Click-to-segment is off here; draw the polygons by hand.")
+        with st.expander("Why", icon=":material/info:"):
+            st.caption(short_reason(reason))
         return
     cur = _store().get(state.work_id(item.id, item.version)) or {}
     rev = state.rev(item.id, item.version)
