@@ -370,3 +370,15 @@ def test_object_list_height_fits_its_rows():
     assert list_height(1) == "content"  # a few rows: the list grows with them, none hidden
     assert list_height(6) == "content"
     assert list_height(12) == LIST_MAX_PX  # many: a fixed height that scrolls
+
+
+def test_all_done_after_the_last_multilabel_image_shows_only_the_card(runtime, tmp_path):
+    project, classes, ids = setup_project(runtime, tmp_path, TaskType.MULTILABEL, n=1)
+    at = app(project.id).run()
+    _set_work(at, ids[0], 0, {"class_ids": [classes[0].id]})
+    at.run()
+    at.button(key="label_submit").click().run()
+    assert not at.exception
+    assert "All done" in texts(at)
+    keys = {b.key for b in at.button}
+    assert not {"label_submit", "label_skip", "label_next"} & keys  # none of the image's controls

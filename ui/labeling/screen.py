@@ -126,7 +126,9 @@ def labeling_area(project_id: int, user: User) -> None:
 
 
 def _all_done(project: Project) -> None:
-    with st.container(border=True):
+    # a keyed container is a new block: the columns of the previous image's screen, drawn at this place
+    # in the last run, are not reused for it (their buttons stayed inside the card until the run ended)
+    with st.container(border=True, key="label_all_done"):
         st.markdown("#### :material/celebration: All done for now")
         st.markdown(
             "No image is waiting for you in this project. New images appear here as they are added. "
