@@ -136,5 +136,8 @@ def _prelabel_condition(c: AssistCounts, p: StagePolicy) -> str:
         )
     need = c.min_labels_for_target
     bound = "" if c.precision_lower_bound is None else f" now {c.precision_lower_bound:.1%}"
-    more = f" (it needs at least {need} held-out labels)" if need and c.n_labeled < need else ""
-    return f"held-out precision reaches {target} with confidence (lower bound{bound}){more}."
+    more = f" (it needs at least {need} of them)" if need and c.n_labeled < need else ""
+    return (
+        f"held-out precision on labels given one image at a time (not grid pages) reaches {target} with "
+        f"confidence (lower bound{bound}){more}."
+    )
