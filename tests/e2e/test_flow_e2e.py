@@ -577,8 +577,12 @@ def label_polygons(page, done: dict) -> None:  # type: ignore[no-untyped-def]
 
 
 def export_coco(page, name: str, downloads: Path) -> Path:  # type: ignore[no-untyped-def]
+    # opened on another page, so the Export page draws once for it (switching on the Export page itself is
+    # test_export_after_switching_project; here a Download button of the previous project's list could be
+    # clicked while the page redraws)
+    go(page, "Dashboard")
+    open_project(page, name)
     go(page, "Export")
-    open_project(page, name)  # switched on the Export page itself (see test_export_after_switching_project)
     m = main(page)
     m.get_by_text(name).first.wait_for()
     m.get_by_text("One JSON file in COCO's").wait_for()  # COCO is the default format
