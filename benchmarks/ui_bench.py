@@ -39,8 +39,15 @@ def build(data: Path, n: int, photos: list[Path]) -> None:
 
     store = Store(data / "annota.duckdb")
     auth.create_user(store, "admin", PASSWORD, Role.ADMIN)
+    # assistance off by default: with it on, featurising 500,000 images fills both cores for the whole
+    # run; this measures the labeling path itself (ASSIST=1 measures it with the model jobs running)
+    settings = {"assist_enabled": os.environ.get("ASSIST") == "1"}
     p = projects.create_project(
-        store, "Flowers at scale", "multiclass", ["daisy", "dandelion", "rose", "sunflower", "tulip"]
+        store,
+        "Flowers at scale",
+        "multiclass",
+        ["daisy", "dandelion", "rose", "sunflower", "tulip"],
+        settings=settings,
     )
     cls0 = projects.list_classes(store, p.id)[0].id
     sizes = []
