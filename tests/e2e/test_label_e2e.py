@@ -223,6 +223,12 @@ def test_label_screen_in_chromium(server):
         unfocus(page)
         page.keyboard.press("s")
         page.get_by_text("Skipped image").first.wait_for()
+        page.wait_for_function(  # the next image is on screen and the rerun is over: "b" goes to its Back
+            "(s) => [...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
+            ".some(e => /^Image \\d+ ·/.test(e.innerText) && !e.innerText.startsWith(s + ' ·'))",
+            arg=skipped,
+        )
+        wait_idle(page)
         shot(page, "after-skip")
         page.keyboard.press("b")
         page.wait_for_function(
