@@ -26,7 +26,10 @@ PERF = ROOT / "artifacts" / "perf"
 ADMIN_PASSWORD = "flow-e2e-secret"  # ANNOTA_ADMIN_PASSWORD of the servers started here
 HEALTH_TIMEOUT_S = 90
 
-IDLE_JS = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+IDLE_JS = (  # no "Running…" widget, and no element left stale by a (fragment) rerun
+    "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+    " && !document.querySelector('[data-stale=\"true\"]')"
+)
 IMG_READY_JS = (
     "() => { const i = document.querySelector('[data-testid=stMain] [data-testid=stImage] img');"
     " return !!i && i.complete && i.naturalWidth > 0; }"

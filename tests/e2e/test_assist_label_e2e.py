@@ -140,7 +140,23 @@ def shot(page, name: str) -> None:
 
 
 def wait_idle(page) -> None:
-    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=30000)
+    """The script run is over: no "Running…" widget, and no element left stale by a (fragment) rerun."""
+    page.wait_for_timeout(120)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=stStatusWidget]') && !document.querySelector('[data-stale=true]')",
+        timeout=30000,
+    )
+
+
+KEY_SETTLE_MS = 250
+
+
+def press(page, key: str) -> None:
+    """Press a shortcut once the page is idle and its buttons had a moment to bind their keys (a key
+    pressed while a rerun replaces the buttons is lost, as it would be for a person)."""
+    wait_idle(page)
+    page.wait_for_timeout(KEY_SETTLE_MS)
+    page.keyboard.press(key)
 
 
 def open_project(page, name: str, task_words: str) -> None:
@@ -196,15 +212,15 @@ def test_grid_and_click_to_segment_in_chromium(server):
             page.wait_for_function(IMAGES_READY)
             shot(page, "grid-page")
             unfocus(page)
-            page.keyboard.press("2")
+            press(page, "2")
             page.get_by_role("button", name="2 · left out").wait_for()
-            page.keyboard.press("Shift+1")  # the first class, on digit 1, is Shift+1 in the grid
+            press(page, "Shift+1")  # the first class, on digit 1, is Shift+1 in the grid
             page.get_by_role("button", name="Submit 3 images").wait_for()
             page.locator("[class*='st-key-label_grid_cls_'] [data-testid=stBaseButton-primary]").wait_for()
             wait_idle(page)
             shot(page, "grid-deselected")
             unfocus(page)
-            page.keyboard.press("Enter")
+            press(page, "Enter")
             page.get_by_text("3 images labeled animal; 1 went back to the queue.").wait_for()
             page.get_by_role("button", name="Submit 4 images").wait_for()  # the next page, no class yet
             page.wait_for_function(IMAGES_READY)
@@ -236,13 +252,13 @@ def test_grid_and_click_to_segment_in_chromium(server):
                 page.keyboard.up("Shift")
                 page.wait_for_function(f"() => (window.__annotaSegment || []).length >= {k}", timeout=30000)
             wait_idle(page)
-            page.keyboard.press("Backspace")  # drop the last (negative) click again
+            press(page, "Backspace")  # drop the last (negative) click again
             page.wait_for_function(
                 f"() => (window.__annotaSegment || []).length >= {N_CLICKS + 1}", timeout=30000
             )
             wait_idle(page)
             samples = page.evaluate("() => window.__annotaSegment")
-            page.keyboard.press("Enter")  # keep the shape (inside the editor: not the page's Submit)
+            press(page, "Enter")  # keep the shape (inside the editor: not the page's Submit)
             page.get_by_text("Polygons: 1").wait_for()
             wait_idle(page)
             assert page.locator("polygon.pe-poly").count() == 1

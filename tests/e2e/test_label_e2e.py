@@ -182,7 +182,23 @@ def unfocus(page) -> None:
 
 
 def wait_idle(page) -> None:
-    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=15000)
+    """The script run is over: no "Running…" widget, and no element left stale by a (fragment) rerun."""
+    page.wait_for_timeout(120)  # let a key's rerun begin before looking for its end
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=stStatusWidget]') && !document.querySelector('[data-stale=true]')",
+        timeout=20000,
+    )
+
+
+KEY_SETTLE_MS = 250
+
+
+def press(page, key: str) -> None:
+    """Press a shortcut once the page is idle and its buttons had a moment to bind their keys (a key
+    pressed while a rerun replaces the buttons is lost, as it would be for a person)."""
+    wait_idle(page)
+    page.wait_for_timeout(KEY_SETTLE_MS)
+    page.keyboard.press(key)
 
 
 def test_label_screen_in_chromium(server):
@@ -205,7 +221,7 @@ def test_label_screen_in_chromium(server):
         page.wait_for_function(IMG_READY)
         shot(page, "multiclass")
         unfocus(page)
-        page.keyboard.press("1")
+        press(page, "1")
         page.wait_for_function(
             "(prev) => [...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
             ".some(e => e.innerText.includes('Image') && !e.innerText.includes(prev))",
@@ -221,7 +237,7 @@ def test_label_screen_in_chromium(server):
         )
         reason.fill("blurry")
         unfocus(page)
-        page.keyboard.press("s")
+        press(page, "s")
         page.get_by_text("Skipped image").first.wait_for()
         page.wait_for_function(  # the next image is on screen and the rerun is over: "b" goes to its Back
             "(s) => [...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
@@ -230,14 +246,14 @@ def test_label_screen_in_chromium(server):
         )
         wait_idle(page)
         shot(page, "after-skip")
-        page.keyboard.press("b")
+        press(page, "b")
         page.wait_for_function(
             "(s) => [...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
             ".some(e => e.innerText.startsWith(s + ' ·'))",
             arg=skipped,
         )
         shot(page, "back-to-skipped")
-        page.keyboard.press("2")  # label the skipped image: it leaves the skipped list
+        press(page, "2")  # label the skipped image: it leaves the skipped list
         wait_idle(page)
 
         latencies = []
@@ -246,6 +262,7 @@ def test_label_screen_in_chromium(server):
             page.wait_for_function(f"() => ({src_js})() !== null")
             wait_idle(page)
             prev = page.evaluate(src_js)
+            page.wait_for_timeout(KEY_SETTLE_MS)
             t0 = time.perf_counter()
             page.keyboard.press("3")
             page.wait_for_function(
@@ -278,15 +295,18 @@ def test_label_screen_in_chromium(server):
         open_project(page, "Flowers many", "any number of classes")
         caption_item(page)
         unfocus(page)
-        page.keyboard.press("1")
+        press(page, "1")
+        page.wait_for_function(
+            "() => document.querySelectorAll('[data-testid=stBaseButton-primary]').length === 2"
+        )
         wait_idle(page)
-        page.keyboard.press("3")
+        press(page, "3")
         # two classes on: two primary toggles besides Submit
         page.wait_for_function(
             "() => document.querySelectorAll('[data-testid=stBaseButton-primary]').length === 3"
         )
         shot(page, "multilabel-toggled")
-        page.keyboard.press("Enter")
+        press(page, "Enter")
         page.get_by_text("Saved image").first.wait_for()
 
         # -- boxes: draw by dragging, then resize with the canvas's edit toggle
@@ -315,7 +335,7 @@ def test_label_screen_in_chromium(server):
         wait_idle(page)
         shot(page, "box-resized")
         unfocus(page)
-        page.keyboard.press("Enter")
+        press(page, "Enter")
         page.get_by_text("Saved image").first.wait_for()
 
         # -- polygons: click points, close on the first, drag a vertex
@@ -341,7 +361,7 @@ def test_label_screen_in_chromium(server):
         wait_idle(page)
         shot(page, "polygon-vertex-moved")
         unfocus(page)
-        page.keyboard.press("Enter")
+        press(page, "Enter")
         page.get_by_text("Saved image").first.wait_for()
         shot(page, "polygon-next")
 
