@@ -27,7 +27,6 @@ Boxes and polygons: the same rules over the kinds ``core.assist.detect_jobs`` de
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +36,7 @@ from core import jobs
 from core.assist import status
 from core.assist.stages import project_stage
 from core.assist.status import CLASSIFY_KINDS, JobKinds, job_kinds
+from core.background import Periodic
 from core.domain import Project, ProjectState
 from core.store import projects
 from core.store.db import Store
@@ -64,8 +64,11 @@ def request(store: Store, kind: str, project_id: int, runner: jobs.JobRunner | N
     return request_job(store, kind, project_id, runner)
 
 
-class AssistScheduler:
+class AssistScheduler(Periodic):
     """The background thread; ``tick()`` is one pass and may be called directly (tests, scripts)."""
+
+    thread_name = "annota-assist"
+    step_first = False
 
     def __init__(
         self,
@@ -77,45 +80,17 @@ class AssistScheduler:
         recheck_s: float = 30.0,
         duty: float = 0.05,
     ) -> None:
+        super().__init__(interval_s)
         self.store = store
         self.runner = runner
-        self.interval_s = interval_s
         self.retry_after = timedelta(seconds=retry_after_s)
         self.recheck_s = recheck_s  # a project whose counts did not move is looked at again after this
         self.duty = duty  # at most this share of the time on one project's checks (large projects)
         self._seen: dict[int, tuple[tuple[Any, ...], float, float]] = {}  # id -> (fingerprint, at, cost)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.last_error: str | None = None
         self.ticks = 0
 
-    # ------------------------------------------------------------ thread
-
-    def start(self) -> AssistScheduler:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="annota-assist", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.tick()
-                self.last_error = None
-            except Exception as exc:  # the store may be closing; never let the thread die
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("assist scheduler: %s", self.last_error)
+    def step(self) -> object:
+        return self.tick()
 
     # ------------------------------------------------------------ decisions
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from core.background import Periodic
 from core.domain import NotFound, ValidationError
 from core.images.importer import ImportReport, Progress, import_paths, known_among, record_scan
 from core.images.probe import is_image_name
@@ -246,7 +247,7 @@ class _Watched:
     )  # path: ((size, mtime), fresh)
 
 
-class FolderWatcher:
+class FolderWatcher(Periodic):
     """A thread that polls the watched folder sources every ``interval_s`` and imports new files.
 
     A source is watched once its first scan (the import job's) is done: the job imports and reports
@@ -255,40 +256,18 @@ class FolderWatcher:
     refused files wait, and are looked at again when their size or time changes.
     """
 
+    thread_name = "annota-watcher"
+
     def __init__(self, store: Store, interval_s: float = 2.0, *, settle_s: float = 1.0) -> None:
+        super().__init__(interval_s)
         self.store = store
-        self.interval_s = interval_s
         self.settle_s = settle_s
         self._state: dict[int, _Watched] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.polls = 0
         self.last_reports: dict[int, ImportReport] = {}
 
-    def start(self) -> FolderWatcher:
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="annota-watcher", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll()
-            except Exception:  # the store may be closing; keep watching
-                log.exception("folder watcher: poll failed")
-            self._stop.wait(self.interval_s)
+    def step(self) -> object:
+        return self.poll()
 
     def poll(self) -> dict[int, ImportReport]:
         """One pass over the watched sources; returns the reports of sources where something happened."""
