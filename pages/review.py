@@ -8,6 +8,7 @@ import streamlit as st
 from core.domain import Item, LabelClass, Project
 from core.store.items import ItemFilter, count_items, list_items
 from ui import resources, session, thumbs, widgets
+from ui.labeling.payloads import describe
 
 PAGE_SIZE = 24
 COLUMNS = 4
@@ -57,6 +58,8 @@ def card(item: Item, project: Project, classes: list[LabelClass]) -> None:
         st.markdown(widgets.status_badge(item.status.value))
         st.markdown(widgets.one_line_name(item.path), unsafe_allow_html=True)  # never broken mid-word
         ann = item.annotation
+        if ann:
+            st.markdown(f"**{describe(project.task_type, ann.payload, classes)}**")
         st.caption(
             f"{ann.author} · version {ann.version} · {widgets.ago(ann.created_at)}" if ann else "No label yet"
         )

@@ -51,6 +51,7 @@ def test_grid_filters_and_hand_over(runtime, admin, labeler, tmp_path):
     assert len(at.image) == 2
     at.selectbox(key="review_class").select(dog.id).run()
     assert len(at.image) == 1 and "lena" in texts(at)
+    assert "1 box: 1 × dog" in texts(at)  # the card says what the label is
     at.selectbox(key="review_labeler").select("admin").run()
     assert "No image matches" in texts(at)
     at.selectbox(key="review_labeler").set_value(None).run()
