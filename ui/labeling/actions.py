@@ -100,6 +100,10 @@ def skip(item_id: int, author: str, reason_key: str) -> None:
 
 
 def back(project_id: int, author: str, current: int | None) -> None:
+    # The item on screen is the one pinned in the session now, not the one this button was drawn
+    # for: a click that lands while a skip's rerun draws the next image carries the old item, and
+    # "back" from it would skip one image too far (or seem to do nothing).
+    current = state.current_item_id()
     recent = labels.recent_by(store(), project_id, author, limit=200)
     target = payloads.back_target(recent, current)
     if target is None:
