@@ -42,6 +42,7 @@ from core.formats.records import (
     SaveSummary,
     classification_payload,
     image_class_ids,
+    part_path,
     write_all,
 )
 
@@ -51,10 +52,9 @@ _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 class CocoWriter:
     def __init__(self, path: Path | str, task_type: TaskType | str, categories: CategorySet) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.task = TaskType(task_type)
         self.categories = categories
-        self._part = self.path.with_name(self.path.name + ".part")
+        self._part = part_path(self.path)
         self._out: IO[str] = open(self._part, "w", encoding="utf-8")  # noqa: SIM115 (closed in close/abort)
         self._anns: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8", dir=self.path.parent)  # noqa: SIM115
         self._n_images = 0

@@ -172,6 +172,13 @@ class FormatWriter(Protocol):
     def abort(self) -> None: ...
 
 
+def part_path(path: Path) -> Path:
+    """Where a writer writes until it closes: ``<path>.part`` beside the target (its folder made), so a
+    cancelled or failed export never leaves a file under the final name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.with_name(path.name + ".part")
+
+
 def write_all(writer: FormatWriter, records: Iterable[ExportRecord]) -> SaveSummary:
     """Feed every record to a writer, collecting ``RecordProblem``s as issues; close it (abort on error)."""
     images = annotations = 0

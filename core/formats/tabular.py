@@ -31,6 +31,7 @@ from core.formats.records import (
     SaveSummary,
     image_class_ids,
     objects_of,
+    part_path,
     write_all,
 )
 
@@ -103,10 +104,9 @@ def _n_labels(task: TaskType, rec: ExportRecord) -> int:
 class _TextWriter:
     def __init__(self, path: Path | str, task_type: TaskType | str, categories: CategorySet) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.task = TaskType(task_type)
         self.categories = categories
-        self._part = self.path.with_name(self.path.name + ".part")
+        self._part = part_path(self.path)
         self._out: IO[str] = open(self._part, "w", encoding="utf-8", newline="")  # noqa: SIM115
 
     def close(self) -> list[Path]:

@@ -12,6 +12,8 @@ import zipfile
 from pathlib import Path
 from typing import Protocol
 
+from core.formats.records import part_path
+
 
 class WriteTree(Protocol):
     def write_text(self, rel: str, text: str) -> None: ...
@@ -26,8 +28,7 @@ class WriteTree(Protocol):
 class ZipTree:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._part = self.path.with_name(self.path.name + ".part")
+        self._part = part_path(self.path)
         self._zip = zipfile.ZipFile(self._part, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
 
     def write_text(self, rel: str, text: str) -> None:
@@ -51,7 +52,7 @@ class ZipTree:
 class DirTree:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self._part = self.path.with_name(self.path.name + ".part")
+        self._part = part_path(self.path)
         if self._part.exists():
             shutil.rmtree(self._part)
         self._part.mkdir(parents=True)
