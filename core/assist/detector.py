@@ -29,6 +29,7 @@ from torch import nn
 from torchvision.ops import batched_nms, box_iou, generalized_box_iou_loss, sigmoid_focal_loss
 
 from core.assist.box_metrics import Calibration, Detections, Truth, average_precision, calibrate_threshold
+from core.assist.device import torch_device
 from core.assist.segmenter import ImageLike, load_rgb
 
 MODEL_NAME = "fcos-lite0"
@@ -112,7 +113,7 @@ def _trunk() -> FeaturePyramidLite0:
     from core.assist.backbone import default_weights_path
 
     net = EfficientNet.from_pretrained(BACKBONE, weights_path=str(default_weights_path()))
-    trunk = FeaturePyramidLite0(net).eval()
+    trunk = FeaturePyramidLite0(net).eval().to(torch_device())  # CUDA where present (core.assist.device)
     for p in trunk.parameters():
         p.requires_grad_(False)
     return trunk
@@ -236,7 +237,7 @@ class BoxDetector:
     """A trained head plus the shared frozen trunk; ``predict`` gives ``Detections`` in image pixels."""
 
     def __init__(self, head: FcosHead, class_ids: Sequence[int], config: DetectorConfig) -> None:
-        self.head = head.eval()
+        self.head = head.eval().to(torch_device())
         self.class_ids = [int(c) for c in class_ids]
         self.config = config
 
@@ -256,7 +257,7 @@ class BoxDetector:
         rgb = load_rgb(image)
         h, w = rgb.shape[:2]
         x, scale = _letterbox(rgb, self.config.input_size)
-        cls, ltrb, ctr = self.head(_trunk()(x))
+        cls, ltrb, ctr = (t.float().cpu() for t in self.head(_trunk()(x.to(torch_device()))))
         n = cls.shape[-1]
         points = _grid(n)
         scores = torch.sqrt(
@@ -285,7 +286,7 @@ class BoxDetector:
         tmp = path.with_suffix(".part")
         payload = {
             "model": MODEL_NAME,
-            "state_dict": self.head.state_dict(),
+            "state_dict": {k: v.cpu() for k, v in self.head.state_dict().items()},
             "class_ids": self.class_ids,
             "config": asdict(self.config),
             "extra": extra or {},
@@ -312,8 +313,8 @@ class BoxDetector:
 def _features(rgb: np.ndarray, size: int, flip: bool) -> tuple[list[torch.Tensor], float]:
     x, scale = _letterbox(rgb, size, flip)
     with torch.inference_mode():
-        feats = _trunk()(x)
-    return [f[0].to(torch.float16) for f in feats], scale
+        feats = _trunk()(x.to(torch_device()))
+    return [f[0].to(torch.float16).cpu() for f in feats], scale
 
 
 FeatureCache = dict[tuple[str, int, bool], tuple[list[torch.Tensor], float, int]]
@@ -367,10 +368,12 @@ def train_detector(
     feature_s = time.perf_counter() - t0
 
     trunk = _trunk()
-    head = FcosHead(trunk.out_channels, len(ids), cfg.channels)
+    dev = torch_device()
+    head = FcosHead(trunk.out_channels, len(ids), cfg.channels).to(dev)
     n_grid = cfg.input_size // STRIDE
     points = _grid(n_grid)
     targets = [_targets(points, b, lab, len(ids)) for _, b, lab in samples]
+    points = points.to(dev)
     steps_per_epoch = max(1, int(np.ceil(len(samples) / cfg.batch_size)))
     opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -386,10 +389,10 @@ def train_detector(
             batch = order[s * cfg.batch_size : (s + 1) * cfg.batch_size]
             if len(batch) == 0:
                 continue
-            feats = [torch.stack([samples[i][0][lvl] for i in batch]).float() for lvl in range(3)]
-            cls_t = torch.stack([targets[i][0] for i in batch])
-            box_t = torch.stack([targets[i][1] for i in batch])
-            pos = torch.stack([targets[i][2] for i in batch])
+            feats = [torch.stack([samples[i][0][lvl] for i in batch]).to(dev).float() for lvl in range(3)]
+            cls_t = torch.stack([targets[i][0] for i in batch]).to(dev)
+            box_t = torch.stack([targets[i][1] for i in batch]).to(dev)
+            pos = torch.stack([targets[i][2] for i in batch]).to(dev)
             loss = _loss(head(feats), points, cls_t, box_t, pos)
             opt.zero_grad()
             loss.backward()
