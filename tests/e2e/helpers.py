@@ -1,19 +1,22 @@
 """Starting annota for a browser test, and what a person does in its UI: sign in, move by the sidebar, open a
-project, wait for Streamlit to finish a run, take screenshots, time the steps of a flow.
+project (or its label screen), wait for Streamlit to finish a run, press a shortcut, take screenshots, time
+the steps of a flow.
 
-Waits are on visible text, roles and Streamlit's "running" widget, never fixed sleeps.
+Waits are on visible text, roles and Streamlit's "running" widget; the only fixed pauses are the short ones
+before a shortcut key (``press``) and before looking for the end of a run a key just started (``wait_quiet``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,14 +28,28 @@ SCREENS = ROOT / "artifacts" / "screens"
 PERF = ROOT / "artifacts" / "perf"
 ADMIN_PASSWORD = "flow-e2e-secret"  # ANNOTA_ADMIN_PASSWORD of the servers started here
 HEALTH_TIMEOUT_S = 90
+RUN_START_MS = 120  # a key's or click's rerun has begun by then (``wait_quiet``)
+KEY_SETTLE_MS = 250  # a rerun's new buttons have bound their shortcut keys by then (``press``)
 
-IDLE_JS = (  # no "Running…" widget, and no element left stale by a (fragment) rerun
-    "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+SCRIPT_STATE_JS = (  # Streamlit's own run state on the app's root (what Streamlit's E2E tests wait on)
+    "(document.querySelector('[data-testid=stApp]') || {getAttribute: () => null})"
+    ".getAttribute('data-test-script-state')"
+)
+IDLE_JS = (  # the run state says "notRunning" (the "Running…" widget shows only after a run's first 500 ms),
+    # no "Running…" widget (still fading out), and no element left stale by a (fragment) rerun
+    f"() => {SCRIPT_STATE_JS} === 'notRunning'"
+    " && !document.querySelector('[data-testid=\"stStatusWidget\"]')"
     " && !document.querySelector('[data-stale=\"true\"]')"
+)
+RUN_SEEN_JS = (  # a run was asked for or is under way
+    f"() => {SCRIPT_STATE_JS} !== 'notRunning' || !!document.querySelector('[data-testid=stStatusWidget]')"
 )
 IMG_READY_JS = (
     "() => { const i = document.querySelector('[data-testid=stMain] [data-testid=stImage] img');"
     " return !!i && i.complete && i.naturalWidth > 0; }"
+)
+IMAGES_LOADED_JS = (  # every image of the main area decoded (thumbnails on the review grid)
+    "() => [...document.querySelectorAll('[data-testid=stMain] img')].every(i => i.complete && i.naturalWidth > 0)"
 )
 
 
@@ -70,11 +87,12 @@ class AppServer:
             return ""
 
 
-def start_app(data: Path, password: str = ADMIN_PASSWORD) -> AppServer:
-    """Start the app on ``data`` (ANNOTA_DATA_DIR) and wait until ``/_stcore/health`` answers ``ok``."""
+def start_app(data: Path, password: str = ADMIN_PASSWORD, env: Mapping[str, str] | None = None) -> AppServer:
+    """Start the app on ``data`` (ANNOTA_DATA_DIR; it may hold a store seeded beforehand) with ``env`` added to
+    this process's environment, and wait until ``/_stcore/health`` answers ``ok``."""
     data.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    env = {**os.environ, "ANNOTA_DATA_DIR": str(data), "ANNOTA_ADMIN_PASSWORD": password}
+    env = {**os.environ, **(env or {}), "ANNOTA_DATA_DIR": str(data), "ANNOTA_ADMIN_PASSWORD": password}
     log_path = data.parent / f"streamlit-{port}.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
@@ -115,16 +133,32 @@ def start_app(data: Path, password: str = ADMIN_PASSWORD) -> AppServer:
 # -- the browser ---------------------------------------------------------------------------------------
 
 
-def wait_idle(page, timeout: float = 30_000) -> None:  # type: ignore[no-untyped-def]
-    """Wait until Streamlit shows no "Running…" widget: the script run (and its reruns) ended."""
+def wait_idle(page, timeout: float | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Wait until Streamlit shows no "Running…" widget: the script run (and its reruns) ended. ``timeout``
+    (ms) defaults to the page's default timeout."""
     page.wait_for_function(IDLE_JS, timeout=timeout)
 
 
-def settle(page, timeout: float = 30_000) -> None:  # type: ignore[no-untyped-def]
+def settle(page, timeout: float | None = None) -> None:  # type: ignore[no-untyped-def]
     """Wait for the run an action started: the status widget appears within a few frames, then goes."""
     with suppress(Exception):  # too quick to see, or no run at all
-        page.wait_for_function("() => !!document.querySelector('[data-testid=stStatusWidget]')", timeout=600)
+        page.wait_for_function(RUN_SEEN_JS, timeout=600)
     wait_idle(page, timeout)
+
+
+def wait_quiet(page, timeout: float | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Give the rerun a key or click may just have started ``RUN_START_MS`` to begin, then ``wait_idle``
+    (cheaper than ``settle`` where most calls follow no run at all)."""
+    page.wait_for_timeout(RUN_START_MS)
+    wait_idle(page, timeout)
+
+
+def press(page, key: str) -> None:  # type: ignore[no-untyped-def]
+    """Press a shortcut once the page is idle and its buttons had a moment to bind their keys (a key pressed
+    while a rerun replaces the buttons is lost, as it would be for a person)."""
+    wait_quiet(page)
+    page.wait_for_timeout(KEY_SETTLE_MS)
+    page.keyboard.press(key)
 
 
 def unfocus(page) -> None:  # type: ignore[no-untyped-def]
@@ -174,6 +208,27 @@ def open_project(page, name: str) -> None:  # type: ignore[no-untyped-def]
     settle(page)
 
 
+def open_label(page, name: str, task_words: str) -> None:  # type: ignore[no-untyped-def]
+    """Open the project in the sidebar, then its label screen: wait for its heading (the project's name) and
+    its task words (the new project's screen, not the previous one still shown)."""
+    open_project(page, name)
+    go(page, "Label", heading=name)
+    main(page).get_by_text(task_words).wait_for()
+    wait_quiet(page)
+
+
+def image_caption(page) -> str:  # type: ignore[no-untyped-def]
+    """The caption of the image on the label screen: "Image N · status …"."""
+    cap = main(page).get_by_test_id("stCaptionContainer").filter(has_text=re.compile(r"^Image \d+ · ")).first
+    cap.wait_for()
+    return cap.inner_text()
+
+
+def image_id(page) -> int:  # type: ignore[no-untyped-def]
+    """The id of the image on the label screen, from its caption."""
+    return int(re.match(r"Image (\d+)", image_caption(page)).group(1))  # type: ignore[union-attr]
+
+
 def choose(page, label: str, option: str) -> None:  # type: ignore[no-untyped-def]
     """Pick ``option`` in the main area's selectbox labelled ``label``."""
     main(page).get_by_role("combobox", name=label, exact=True).click()
@@ -187,6 +242,11 @@ def no_error_shown(page) -> None:  # type: ignore[no-untyped-def]
     assert "Traceback" not in text, text[:2000]
     assert "Could not show" not in text, text[:2000]
     assert page.get_by_test_id("stException").count() == 0, text[:2000]
+
+
+def wait_images(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until every image of the main area is loaded and decoded (before a screenshot)."""
+    page.wait_for_function(IMAGES_LOADED_JS)
 
 
 def shot(page, name: str, full_page: bool = True) -> Path:  # type: ignore[no-untyped-def]

@@ -26,10 +26,10 @@ from core.images.probe import probe_file
 from core.jobs import JobRunner
 from core.store import Store, items, labels, projects
 from core.store.items import NewItem
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_app
 from tests.e2e.helpers import (
     IMG_READY_JS,
     go,
+    image_id,
     main,
     no_error_shown,
     open_project,
@@ -43,7 +43,6 @@ from tests.e2e.helpers import (
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "assist-e2e-secret"
 NAMES = ["daisy", "dandelion", "rose", "sunflower", "tulip"]
 PROJECT = "Flowers assisted"
 
@@ -95,11 +94,6 @@ def _prepare(data: Path, monkeypatch: pytest.MonkeyPatch) -> int:
     return p.id
 
 
-def _item_id(page) -> int:  # type: ignore[no-untyped-def]
-    text = main(page).get_by_text(re.compile(r"^Image \d+ ·")).first.inner_text()
-    return int(re.match(r"Image (\d+)", text).group(1))  # type: ignore[union-attr]
-
-
 def _proposed(page) -> str:  # type: ignore[no-untyped-def]
     box = main(page).get_by_test_id("stMarkdownContainer").filter(has_text="Model proposes:").first
     name = box.inner_text().split("Model proposes:")[1].split("\n")[0].strip()
@@ -107,61 +101,52 @@ def _proposed(page) -> str:  # type: ignore[no-untyped-def]
     return name
 
 
-def test_assist_page_and_proposals_in_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
+def test_assist_page_and_proposals_in_chromium(
+    serve, page, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     data = tmp_path / "data"
     project_id = _prepare(data, monkeypatch)
-    monkeypatch.setenv("ANNOTA_ASSIST_SCHEDULER", "1")  # the test suite turns it off by default
-    server = start_app(data, PASSWORD)
-    from playwright.sync_api import sync_playwright
+    # the test suite turns the assist scheduler off by default
+    server = serve(data, env={"ANNOTA_ASSIST_SCHEDULER": "1"})
+    sign_in(page, url=server.url)
+    open_project(page, PROJECT)
 
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            page.set_default_timeout(30_000)
-            sign_in(page, PASSWORD, url=server.url)
-            open_project(page, PROJECT)
+    go(page, "Assist")
+    main(page).get_by_text("Latest training").wait_for()
+    body = main(page).inner_text()
+    assert "Pre-labeling" in body and "40 labels" in body, body[:1500]
+    main(page).locator(".js-plotly-plot").nth(1).wait_for()  # both charts drawn
+    assert main(page).locator(".js-plotly-plot").count() == 2
+    no_error_shown(page)
+    shot(page, "assist-page")
+    main(page).get_by_role("heading", name="Jobs").scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    shot(page, "assist-jobs")
+    main(page).get_by_text("Every run").scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    shot(page, "assist-runs")
 
-            go(page, "Assist")
-            main(page).get_by_text("Latest training").wait_for()
-            body = main(page).inner_text()
-            assert "Pre-labeling" in body and "40 labels" in body, body[:1500]
-            main(page).locator(".js-plotly-plot").nth(1).wait_for()  # both charts drawn
-            assert main(page).locator(".js-plotly-plot").count() == 2
-            no_error_shown(page)
-            shot(page, "assist-page")
-            main(page).get_by_role("heading", name="Jobs").scroll_into_view_if_needed()
-            page.wait_for_timeout(300)
-            shot(page, "assist-jobs")
-            main(page).get_by_text("Every run").scroll_into_view_if_needed()
-            page.wait_for_timeout(300)
-            shot(page, "assist-runs")
-
-            sidebar(page).get_by_test_id("stSidebarNav").get_by_role("link", name="Label", exact=True).click()
-            main(page).get_by_text("Model proposes:").wait_for()
-            accepted = _item_id(page)
-            accepted_class = _proposed(page)
-            page.wait_for_function(IMG_READY_JS)
-            shot(page, "assist-proposal", full_page=False)
-            unfocus(page)
-            page.keyboard.press("a")
-            settle(page)
-            main(page).get_by_text(f"Saved image {accepted}").wait_for()
-            main(page).get_by_text("Model proposes:").wait_for()
-            corrected = _item_id(page)
-            assert corrected != accepted
-            proposed = _proposed(page)
-            other = next(n for n in NAMES if n != proposed)
-            main(page).get_by_role("button", name=re.compile(rf"^{other}\b")).click()
-            settle(page)
-            main(page).get_by_text(f"Saved image {corrected}").wait_for()
-            wait_idle(page)
-            no_error_shown(page)
-            browser.close()
-    finally:
-        server.stop()
+    sidebar(page).get_by_test_id("stSidebarNav").get_by_role("link", name="Label", exact=True).click()
+    main(page).get_by_text("Model proposes:").wait_for()
+    accepted = image_id(page)
+    accepted_class = _proposed(page)
+    page.wait_for_function(IMG_READY_JS)
+    shot(page, "assist-proposal", full_page=False)
+    unfocus(page)
+    page.keyboard.press("a")
+    settle(page)
+    main(page).get_by_text(f"Saved image {accepted}").wait_for()
+    main(page).get_by_text("Model proposes:").wait_for()
+    corrected = image_id(page)
+    assert corrected != accepted
+    proposed = _proposed(page)
+    other = next(n for n in NAMES if n != proposed)
+    main(page).get_by_role("button", name=re.compile(rf"^{other}\b")).click()
+    settle(page)
+    main(page).get_by_text(f"Saved image {corrected}").wait_for()
+    wait_idle(page)
+    no_error_shown(page)
+    server.stop()
 
     store = Store(data / "annota.duckdb")
     try:

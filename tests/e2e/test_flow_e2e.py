@@ -29,18 +29,19 @@ from playwright.sync_api import expect
 from core import geometry
 from core.config import shared_datasets
 from tests.e2e.helpers import (
+    IMG_READY_JS,
     PERF,
     SCREENS,
     StepClock,
     choose,
     go,
+    image_id,
     main,
     no_error_shown,
     open_project,
     settle,
     shot,
     sign_in,
-    start_app,
     unfocus,
     wait_idle,
 )
@@ -91,18 +92,8 @@ def photo_folders(tmp: Path) -> dict[str, object]:
 # -- screens --------------------------------------------------------------------------------------------
 
 
-def image_id(page) -> int:  # type: ignore[no-untyped-def]
-    """The id of the image on the label screen, from its caption "Image N · status …"."""
-    cap = main(page).get_by_test_id("stCaptionContainer").filter(has_text=re.compile(r"^Image \d+ · ")).first
-    cap.wait_for()
-    return int(re.match(r"Image (\d+)", cap.inner_text()).group(1))  # type: ignore[union-attr]
-
-
 def wait_image_ready(page) -> None:  # type: ignore[no-untyped-def]
-    page.wait_for_function(
-        "() => { const i = document.querySelector('[data-testid=stMain] [data-testid=stImage] img');"
-        " return !!i && i.complete && i.naturalWidth > 0; }"
-    )
+    page.wait_for_function(IMG_READY_JS)
 
 
 def wait_new_image(page, prev: int) -> int:  # type: ignore[no-untyped-def]
@@ -697,7 +688,7 @@ def test_new_project_form_after_create(app_server, page):  # type: ignore[no-unt
     expect(m.get_by_placeholder(NAME_HINT)).to_have_value("", timeout=5_000)
 
 
-def test_export_after_switching_project(tmp_path, page):  # type: ignore[no-untyped-def]
+def test_export_after_switching_project(serve, page, tmp_path):  # type: ignore[no-untyped-def]
     """On the Export page, switch the project in the sidebar and export: the export succeeds."""
     from core.domain import TaskType
     from core.images.probe import probe_file
@@ -723,20 +714,17 @@ def test_export_after_switching_project(tmp_path, page):  # type: ignore[no-unty
         ):
             labels.save_label(store, iid, {"class_id": cid}, author="admin", base_version=0)
     store.close()
-    server = start_app(data)
-    try:
-        sign_in(page, url=server.url)
-        open_project(page, "One labeled")
-        go(page, "Export")
-        m = main(page)
-        m.get_by_text("1 labeled of 3 images.").wait_for()
-        open_project(page, "Two labeled")
-        m.get_by_text("2 labeled of 3 images.").wait_for()
-        wait_idle(page)
-        shot(page, "flow-export-switched")
-        expect(m.get_by_role("radio", name="Labeled only")).to_be_checked(timeout=5_000)
-        m.get_by_role("button", name="Export", exact=True).click()
-        m.get_by_role("button", name="Download").first.wait_for(timeout=30_000)
-        assert m.get_by_text("It failed").count() == 0
-    finally:
-        server.stop()
+    server = serve(data)
+    sign_in(page, url=server.url)
+    open_project(page, "One labeled")
+    go(page, "Export")
+    m = main(page)
+    m.get_by_text("1 labeled of 3 images.").wait_for()
+    open_project(page, "Two labeled")
+    m.get_by_text("2 labeled of 3 images.").wait_for()
+    wait_idle(page)
+    shot(page, "flow-export-switched")
+    expect(m.get_by_role("radio", name="Labeled only")).to_be_checked(timeout=5_000)
+    m.get_by_role("button", name="Export", exact=True).click()
+    m.get_by_role("button", name="Download").first.wait_for(timeout=30_000)
+    assert m.get_by_text("It failed").count() == 0

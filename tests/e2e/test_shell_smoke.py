@@ -6,13 +6,8 @@ app.py`` on it, signs in as the admin and takes a screenshot of each page into a
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,23 +18,12 @@ from core.domain import TaskType
 from core.images import import_folder
 from core.store import Store, items, labels, projects
 from core.store.projects import ClassSpec
+from tests.e2e.helpers import go, main, no_error_shown, settle, shot, sign_in, wait_images
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENS = ROOT / "artifacts" / "screens"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]  # fmt: skip
-PASSWORD = "smoke-secret-pw"
 PAGES = [("projects", "Projects"), ("data", "Data"), ("skipped", "Skipped"), ("review", "Review"),
          ("dashboard", "Dashboard"), ("export", "Export")]  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def seed(data: Path, coco: Path) -> None:
@@ -81,79 +65,47 @@ def seed(data: Path, coco: Path) -> None:
     store.close()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
+@pytest.fixture
+def viewport() -> dict[str, int]:
+    return {"width": 1440, "height": 1800}
+
+
+@pytest.fixture
+def server(serve, tmp_path: Path):  # type: ignore[no-untyped-def]
     coco = shared_datasets() / "coco128-seg"
     if not coco.is_dir():
         print(f"SKIP REASON: shared datasets not found at {coco}", file=sys.stderr)
         pytest.skip(f"shared datasets not found at {coco}")
-    data = tmp_path_factory.mktemp("smoke") / "data"
+    data = tmp_path / "data"
     data.mkdir()
     seed(data, coco)
-    port = _free_port()
-    env = {**os.environ, "ANNOTA_DATA_DIR": str(data), "ANNOTA_ADMIN_PASSWORD": PASSWORD}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.25)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start")
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    return serve(data)
 
 
-def _settle(page) -> None:  # type: ignore[no-untyped-def]
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=20_000
-    )
-    page.wait_for_timeout(700)
-
-
-def test_sign_in_and_visit_every_page(server):
-    from playwright.sync_api import sync_playwright
-
-    SCREENS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 1800})
-        page.goto(server)
-        page.get_by_label("User name").wait_for(timeout=30_000)
-        _settle(page)
-        assert "FIRST-SIGN-IN.txt" in page.inner_text("body")
-        page.screenshot(path=str(SCREENS / "shell_sign_in.png"), full_page=True)
-        page.get_by_label("User name").fill("admin")
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.get_by_role("heading", name="Projects").wait_for(timeout=30_000)
-        _settle(page)
-        # open the project from the list
-        page.locator('[data-testid="stMain"]').get_by_role("button", name="Open", exact=True).first.click()
-        _settle(page)
-        for slug, title in PAGES:
-            # a page load would start a new session (signed out): move with the sidebar's links
-            page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
-            page.get_by_role("heading", name=title).first.wait_for(timeout=30_000)
-            _settle(page)
-            body = page.inner_text("body")
-            assert "Traceback" not in body and "Could not show" not in body, f"{title}: {body[:500]}"
-            page.screenshot(path=str(SCREENS / f"shell_{slug}.png"), full_page=True)
-            if slug == "projects":
-                for tab in ("New project", "Settings"):
-                    page.get_by_role("tab", name=tab).click()
-                    _settle(page)
-                    name = tab.lower().replace(" ", "_")
-                    page.screenshot(path=str(SCREENS / f"shell_projects_{name}.png"), full_page=True)
-        browser.close()
+def test_sign_in_and_visit_every_page(server, page):  # type: ignore[no-untyped-def]
+    page.goto(server.url)
+    page.get_by_label("User name").wait_for()
+    settle(page)
+    assert "FIRST-SIGN-IN.txt" in page.inner_text("body")
+    shot(page, "shell_sign_in")
+    sign_in(page)
+    main(page).get_by_role("heading", name="Projects").wait_for()
+    settle(page)
+    # open the project from the list
+    main(page).get_by_role("button", name="Open", exact=True).first.click()
+    settle(page)
+    for slug, title in PAGES:
+        # a page load would start a new session (signed out): move with the sidebar's links
+        go(page, title)
+        body = page.inner_text("body")
+        assert "Traceback" not in body and "Could not show" not in body, f"{title}: {body[:500]}"
+        no_error_shown(page)
+        wait_images(page)
+        shot(page, f"shell_{slug}")
+        if slug == "projects":
+            for tab in ("New project", "Settings"):
+                main(page).get_by_role("tab", name=tab).click()
+                settle(page)
+                no_error_shown(page)
+                wait_images(page)
+                shot(page, f"shell_projects_{tab.lower().replace(' ', '_')}")
