@@ -146,24 +146,7 @@ def _unreadable(project: Project, item: Item, user: User, reason: str) -> None:
     st.error(f"**Image {item.id} cannot be shown.** {reason}", icon=":material/broken_image:")
     key = _reason_box(item.id, "image cannot be read")
     st.text_input("Skip reason", key=key)
-    c1, c2 = st.columns(2)
-    c1.button(
-        "Skip this image",
-        key="label_skip",
-        shortcut=shortcuts.SKIP,
-        type="primary",
-        icon=":material/redo:",
-        on_click=actions.skip,
-        args=(item.id, user.username, key),
-    )
-    c2.button(
-        "Back",
-        key="label_back",
-        shortcut=shortcuts.BACK,
-        icon=":material/arrow_back:",
-        on_click=actions.back,
-        args=(project.id, user.username, item.id),
-    )
+    _skip_and_back(project, item, user, key, "Skip this image", primary=True)
 
 
 def _fitted_width(item: Item) -> int:
@@ -277,14 +260,17 @@ def _reason_box(item_id: int, default: str = "") -> str:
     return state.REASON_KEY
 
 
-def _actions(project: Project, item: Item, user: User, initial: dict[str, Any]) -> None:
-    reason_key = _reason_box(item.id)
-    st.text_input("Skip reason (optional)", key=reason_key, placeholder="e.g. blurry, unsure")
+def _skip_and_back(
+    project: Project, item: Item, user: User, reason_key: str, skip_label: str, primary: bool = False
+) -> None:
+    """Skip (with the reason typed in the box at ``reason_key``) and Back, side by side: the same keys and
+    shortcuts whether the image could be shown or not."""
     c1, c2 = st.columns(2)
     c1.button(
-        "Skip",
+        skip_label,
         key="label_skip",
         shortcut=shortcuts.SKIP,
+        type="primary" if primary else "secondary",
         icon=":material/redo:",
         width="stretch",
         on_click=actions.skip,
@@ -299,6 +285,12 @@ def _actions(project: Project, item: Item, user: User, initial: dict[str, Any]) 
         on_click=actions.back,
         args=(project.id, user.username, item.id),
     )
+
+
+def _actions(project: Project, item: Item, user: User, initial: dict[str, Any]) -> None:
+    reason_key = _reason_box(item.id)
+    st.text_input("Skip reason (optional)", key=reason_key, placeholder="e.g. blurry, unsure")
+    _skip_and_back(project, item, user, reason_key, "Skip")
     c3, c4 = st.columns(2)
     c3.button(
         "Next",
