@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import posixpath
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
@@ -45,6 +44,7 @@ from core.formats.records import (
     safe_names,
     write_all,
 )
+from core.formats.spool import Spool
 from core.formats.tree import ReadTree, open_write_tree
 
 
@@ -72,15 +72,15 @@ class VocWriter:
         self.task = TaskType(task_type)
         self.categories = categories
         self.tree = open_write_tree(path)
-        self._tmp = tempfile.TemporaryDirectory(prefix="annota-voc-")
-        tmp = Path(self._tmp.name)
-        self._manifest: IO[str] = open(tmp / "manifest.csv", "w", encoding="utf-8", newline="")  # noqa: SIM115
+        self._spool = Spool(self.tree, "annota-voc-")
+        self._manifest = self._spool.open("manifest.csv", newline="")
         self._manifest.write(",".join(MANIFEST_COLUMNS) + "\n")
-        self._trainval: IO[str] = open(tmp / "trainval.txt", "w", encoding="utf-8")  # noqa: SIM115
+        self._trainval = self._spool.open("ImageSets/Main/trainval.txt")
         self._lists: list[IO[str]] = []
-        self._list_names = [f"ImageSets/Main/{s}_trainval.txt" for s in safe_names(categories.names)]
         if self.task.is_classification:
-            self._lists = [open(tmp / f"list{k}.txt", "w", encoding="utf-8") for k in range(len(categories))]  # noqa: SIM115
+            self._lists = [
+                self._spool.open(f"ImageSets/Main/{s}_trainval.txt") for s in safe_names(categories.names)
+            ]
 
     def _objects(self, payload: dict[str, Any] | None) -> list[tuple[str, list[float]]]:
         if not payload or self.task.is_classification:
@@ -112,25 +112,15 @@ class VocWriter:
         return n
 
     def close(self) -> list[Path]:
-        try:
-            self.tree.write_text("labels.txt", "".join(n + "\n" for n in self.categories.names))
-            self.tree.write_text("annota.json", meta_json("voc", self.task, self.categories))
-            for fh, rel in [(self._manifest, "manifest.csv"), (self._trainval, "ImageSets/Main/trainval.txt"),
-                            *zip(self._lists, self._list_names, strict=False)]:  # fmt: skip
-                fh.close()
-                self.tree.add_file(rel, Path(fh.name))
-            return [self.tree.close()]
-        except BaseException:
-            self.abort()
-            raise
-        finally:
-            self._tmp.cleanup()
+        return self._spool.finish(
+            {
+                "labels.txt": "".join(n + "\n" for n in self.categories.names),
+                "annota.json": meta_json("voc", self.task, self.categories),
+            }
+        )
 
     def abort(self) -> None:
-        for fh in [self._manifest, self._trainval, *self._lists]:
-            fh.close()
-        self.tree.abort()
-        self._tmp.cleanup()
+        self._spool.abort()
 
 
 def save_voc(

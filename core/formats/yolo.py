@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -47,6 +46,7 @@ from core.formats.records import (
     safe_names,
     write_all,
 )
+from core.formats.spool import Spool
 from core.formats.tree import ReadTree, open_write_tree
 
 YOLO_TASK = {TaskType.BOXES: "detect", TaskType.POLYGONS: "segment", TaskType.MULTICLASS: "classify",
@@ -112,14 +112,12 @@ class YoloWriter:
         self.task = TaskType(task_type)
         self.categories = categories
         self.tree = open_write_tree(path)
-        self._tmp = tempfile.TemporaryDirectory(prefix="annota-yolo-")
-        tmp = Path(self._tmp.name)
-        self._manifest: IO[str] = open(tmp / "manifest.csv", "w", encoding="utf-8", newline="")  # noqa: SIM115
+        self._spool = Spool(self.tree, "annota-yolo-")
+        self._manifest = self._spool.open("manifest.csv", newline="")
         self._manifest.write(",".join(MANIFEST_COLUMNS) + "\n")
         self._lists: list[IO[str]] = []
-        self._list_names = [f"lists/{s}.txt" for s in safe_names(categories.names)]
         if self.task.is_classification:
-            self._lists = [open(tmp / f"list{k}.txt", "w", encoding="utf-8") for k in range(len(categories))]  # noqa: SIM115
+            self._lists = [self._spool.open(f"lists/{s}.txt") for s in safe_names(categories.names)]
 
     def _lines(self, record: ExportRecord) -> list[str]:
         w, h = record.width, record.height
@@ -152,26 +150,15 @@ class YoloWriter:
         return n
 
     def close(self) -> list[Path]:
-        try:
-            self.tree.write_text("data.yaml", data_yaml(self.task, self.categories))
-            self.tree.write_text("annota.json", meta_json("yolo", self.task, self.categories))
-            self._manifest.close()
-            self.tree.add_file("manifest.csv", Path(self._manifest.name))
-            for fh, rel in zip(self._lists, self._list_names, strict=False):
-                fh.close()
-                self.tree.add_file(rel, Path(fh.name))
-            return [self.tree.close()]
-        except BaseException:
-            self.abort()
-            raise
-        finally:
-            self._tmp.cleanup()
+        return self._spool.finish(
+            {
+                "data.yaml": data_yaml(self.task, self.categories),
+                "annota.json": meta_json("yolo", self.task, self.categories),
+            }
+        )
 
     def abort(self) -> None:
-        for fh in [self._manifest, *self._lists]:
-            fh.close()
-        self.tree.abort()
-        self._tmp.cleanup()
+        self._spool.abort()
 
 
 def save_yolo(
