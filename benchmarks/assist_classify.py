@@ -56,6 +56,10 @@ class Sim:
     cal: Calibration | None = None
     proba: np.ndarray | None = None
     rejected: set[int] = field(default_factory=set)  # deselected from a proposal page since the last training
+    returned: set[int] = field(
+        default_factory=set
+    )  # deselected from a grouping page: one at a time from now on
+    page_thr: float = float("inf")  # grouping pages from this confidence (calibration.page_threshold)
     page_rows: set[int] = field(default_factory=set)  # labeled through a page: never used to calibrate
 
     @property
@@ -94,6 +98,7 @@ class Sim:
             self.cal = calibrate(self.space, self.x[rows][single], y[single], target=TARGET, center=center)
         head = train_head(self.space, self.x[rows], y, center=center)
         self.proba = head.predict_proba(self.x)
+        self.page_thr = self.cal.page_threshold if not self.space.multilabel else float("inf")
         rest = self.unlabeled()
         props = self.cal.propose(self.proba[rest])
         ok = self._correct(props.classes, rest)
@@ -159,6 +164,21 @@ class Sim:
                     self.actions += 1
                 self.label(row)
                 return
+        if use_pages and not self.space.multilabel and self.proba is not None:  # grouping pages
+            cls = np.array(self.space.class_ids)[self.proba[rest].argmax(1)]
+            conf = self.proba[rest].max(1)
+            pages = prediction_pages(
+                rest,
+                cls,
+                conf,
+                self.page_size,
+                min_confidence=self.page_thr,
+                exclude=self.returned,
+                suggest=False,
+            )
+            if pages:
+                self._do_page(list(pages[0].item_ids), suggested=None)
+                return
         ranks = rank_queue(
             rest,
             QueueOrder.LEARN,
@@ -169,10 +189,9 @@ class Sim:
             diverse_head=16,
         )
         order = ranks.order()
-        if use_pages and not self.space.multilabel and len(rest) >= self.page_size:
-            pages = neighbour_pages(
-                self.index, rest.tolist(), self.page_size, n_pages=1, seed_ids=order[:16].tolist()
-            )
+        if use_pages and not self.space.multilabel and self.proba is None and len(rest) >= self.page_size:
+            pool = [r for r in rest.tolist() if r not in self.returned]
+            pages = neighbour_pages(self.index, pool, self.page_size, n_pages=1, seed_ids=order[:16].tolist())
             if pages:
                 self._do_page(list(pages[0].item_ids), suggested=None)
                 return
@@ -190,6 +209,8 @@ class Sim:
         self.actions += 1 + len(odd)
         if suggested is not None:
             self.rejected.update(odd)
+        else:
+            self.returned.update(odd)
         for r, c in zip(rows, classes, strict=True):
             if c == chosen:
                 self.label(r)

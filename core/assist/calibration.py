@@ -27,6 +27,9 @@ from scipy.special import betaincinv
 from core.assist.heads import HeadConfig, LabelSpace, train_head
 
 DEFAULT_TARGET = 0.95
+PAGE_PURITY = 0.8  # grouping pages: the held-out share right among items at or above the page threshold
+PAGE_MIN_HELDOUT = 20  # held-out labels needed before the page threshold comes from them
+DEFAULT_PAGE_CONFIDENCE = 0.9  # the page threshold before that (heads with few labels are overconfident)
 DEFAULT_CONFIDENCE_LEVEL = 0.8
 START_FRACTION = 0.1
 GROUP_SIZE = 25  # held-out folds are made of neighbour groups of about this size
@@ -132,6 +135,34 @@ def precision_curve(
         lb = float(precision_lower_bound(k, m, confidence_level))
         out.append({"threshold": float(t), "precision": k / m, "lower_bound": lb, "coverage": m / len(conf)})
     return out
+
+
+def page_threshold(
+    confidence: np.ndarray,
+    correct: np.ndarray,
+    purity: float = PAGE_PURITY,
+    min_heldout: int = PAGE_MIN_HELDOUT,
+    default: float = DEFAULT_PAGE_CONFIDENCE,
+) -> float:
+    """The confidence from which items sharing a predicted class may be grouped on one page.
+
+    Not a proposal threshold: a grouping page carries no class, the labeler gives it one and
+    deselects the odd ones out, so a wrong grouping costs a click, never a wrong label. The rule is
+    economic: a page of 9 beats labeling one at a time while more than about 5 of its items belong
+    together, so the threshold is the lowest confidence where the held-out share right (a point
+    estimate over at least 5 items) is still ``purity``; with fewer than ``min_heldout`` held-out
+    labels, ``default``, never lower than it.
+    """
+    conf = np.asarray(confidence, dtype=np.float64)
+    ok = np.asarray(correct, dtype=bool)
+    if len(conf) < min_heldout:
+        return default
+    order = np.argsort(-conf, kind="stable")
+    share = np.cumsum(ok[order]) / np.arange(1, len(conf) + 1)
+    good = np.flatnonzero((share >= purity) & (np.arange(1, len(conf) + 1) >= 5))
+    if len(good) == 0:
+        return max(default, float(conf.max()) + 1e-6)
+    return float(conf[order][good[-1]])
 
 
 # ---------------------------------------------------------------- cross-validation
@@ -275,6 +306,11 @@ class Calibration:
         return self.choice.threshold
 
     @property
+    def page_threshold(self) -> float:
+        """Confidence from which same-class grouping pages are made (see ``page_threshold``)."""
+        return page_threshold(self.heldout_confidence, self.heldout_correct)
+
+    @property
     def class_thresholds(self) -> np.ndarray:
         return np.array([c.threshold for c in self.class_choices], dtype=np.float64)
 
@@ -366,6 +402,7 @@ def _metrics(cal: Calibration, proba: np.ndarray, y: np.ndarray) -> dict[str, An
         "precision_lower_bound": cal.choice.lower_bound,
         "heldout_coverage": float(props.shown.mean()) if len(ok) else 0.0,
         "min_labels_for_target": min_shown_for(cal.target, cal.confidence_level),
+        "page_threshold": cal.page_threshold if not space.multilabel else None,
         "per_class": per_class,
         "curve": precision_curve(cal.heldout_confidence, ok, cal.confidence_level),
     }

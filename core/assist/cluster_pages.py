@@ -1,9 +1,11 @@
 """Cluster pages for one labeler: 4, 6 or 9 unlabeled images that belong together, leased as a page.
 
 ``next_page`` hands a labeler their page: their current one while its lease holds, else a new one
-built from the project's stored embeddings (``clustering.neighbour_pages``, seeded at the head of
-the queue) or, where shown proposals exist, from a shared confident prediction
-(``clustering.prediction_pages``). Every item of the page is leased to the labeler in the queue's
+built, in this order of preference, from a shared shown proposal (``clustering.prediction_pages``,
+the labeler confirms the proposed class), from a shared prediction of the latest head at or above
+its page threshold (``calibration.page_threshold``; the page carries no class, the labeler gives
+it one), or, before any head exists, from the project's stored embeddings
+(``clustering.neighbour_pages``, seeded at the head of the queue). Every item of the page is leased to the labeler in the queue's
 lease book, so several labelers never see the same tiles and the one-image queue skips them too.
 
 ``submit_page`` gives the selected items the page's class (one new version each through
@@ -16,6 +18,8 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from core.assist import clustering
 from core.assist.classify_jobs import project_index
@@ -196,18 +200,52 @@ def _prediction_pages(
             conf.append(float(confidence))
     if len(ids) < max(page_size, PREDICTION_MIN_SHARE * len(pool)):
         return []
-    import numpy as np
 
     return clustering.prediction_pages(ids, np.asarray(cls), np.asarray(conf), page_size)
+
+
+def _page_threshold(store: Store, project_id: int) -> float | None:
+    """The latest trained head's page threshold; ``None`` when no head has been trained."""
+    row = store.query_one(
+        "SELECT metrics FROM model_runs WHERE project_id = ? AND kind = 'train' AND state = 'done'"
+        " AND metrics LIKE '%head_path%' ORDER BY id DESC LIMIT 1",
+        [project_id],
+    )
+    if row is None:
+        return None
+    value = (loads(row[0]) if isinstance(row[0], str) else row[0] or {}).get("page_threshold")
+    return float(value) if value is not None else float("inf")
+
+
+def _grouping_pages(
+    store: Store, project_id: int, pool: Sequence[int], page_size: int, threshold: float
+) -> list[clustering.ClusterPage]:
+    """Pages of items the latest head puts in one class with confidence >= ``threshold``; no class shown."""
+    rows = store.query(
+        "SELECT item_id, payload, confidence FROM predictions WHERE project_id = ? AND confidence >= ?",
+        [project_id, threshold],
+    )
+    allowed = set(pool)
+    ids, cls, conf = [], [], []
+    for item_id, payload, confidence in rows:
+        p = loads(payload) if isinstance(payload, str) else payload
+        if int(item_id) in allowed and isinstance(p, dict) and "class_id" in p:
+            ids.append(int(item_id))
+            cls.append(int(p["class_id"]))
+            conf.append(float(confidence))
+    return clustering.prediction_pages(ids, np.asarray(cls), np.asarray(conf), page_size, suggest=False)
 
 
 def _candidates(
     store: Store, project_id: int, task: TaskType, pool: Sequence[int], page_size: int, model: str
 ) -> list[clustering.ClusterPage]:
     pages: list[clustering.ClusterPage] = []
+    threshold = _page_threshold(store, project_id)
     if task is TaskType.MULTICLASS:
         pages = _prediction_pages(store, project_id, pool, page_size)
-    if not pages:
+        if not pages and threshold is not None and np.isfinite(threshold):
+            pages = _grouping_pages(store, project_id, pool, page_size, threshold)
+    if not pages and (threshold is None or task is not TaskType.MULTICLASS):
         index = project_index(store, project_id, model, store.path.parent / "cache" / "embeddings")
         pages = clustering.neighbour_pages(
             index, pool, page_size=page_size, n_pages=3, candidates=SEEDS, seed_ids=list(pool[:SEEDS])

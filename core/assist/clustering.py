@@ -89,11 +89,14 @@ def prediction_pages(
     page_size: int = 9,
     min_confidence: float = 0.0,
     exclude: Iterable[int] = (),
+    suggest: bool = True,
 ) -> list[ClusterPage]:
     """Pages of items sharing a predicted class (multi-class), most confident first.
 
-    ``classes`` holds one class id per item, ``confidence`` the head's confidence. A page carries
-    the class as its suggestion; the labeler confirms it for the page and deselects the odd ones.
+    ``classes`` holds one class id per item, ``confidence`` the head's confidence. With ``suggest``
+    (shown proposals) a page carries the class as its suggestion and the labeler confirms it for
+    the page; without (a grouping page below the proposal threshold) it carries none and the
+    labeler gives the page its class. Either way the odd ones are deselected.
     """
     _check_size(page_size)
     ids = np.asarray(item_ids, dtype=np.int64)
@@ -111,8 +114,8 @@ def prediction_pages(
                 ClusterPage(
                     tuple(int(i) for i in ids[chunk]),
                     float(conf[chunk].mean()),
-                    suggested_class=int(c),
-                    reason="same proposed class",
+                    suggested_class=int(c) if suggest else None,
+                    reason="same proposed class" if suggest else "same predicted class",
                 )
             )
     pages.sort(key=lambda p: -p.cohesion)

@@ -218,10 +218,12 @@ def _controls(
     pk = _page_key(page)
     n_in = len(page.item_ids) - len(off)
     multilabel = project.task_type is TaskType.MULTILABEL
-    st.caption(
-        f"Page of {len(page.item_ids)} · {page.reason}"
-        + (f" · similarity {page.cohesion:.2f}" if page.suggested_class is None else "")
-    )
+    detail = ""
+    if page.reason == "nearest neighbours":
+        detail = f" · similarity {page.cohesion:.2f}"
+    elif page.suggested_class is None:  # grouped by the model below the proposal threshold
+        detail = " · grouped by the model, which is not yet sure enough to propose a class"
+    st.caption(f"Page of {len(page.item_ids)} · {page.reason}{detail}")
     if page.suggested_class is not None:
         sug = next((c.name for c in classes if c.id == page.suggested_class), "?")
         st.markdown(f":material/auto_awesome: The model proposes **{sug}** for these.")

@@ -139,3 +139,17 @@ def test_multilabel_proposals_need_every_claimed_class_to_pass() -> None:
     exact = np.all(props.classes == truth, axis=1)
     if props.shown.any():
         assert exact[props.shown].mean() >= 0.9
+
+
+def test_page_threshold_is_the_lowest_confidence_with_the_purity():
+    from core.assist.calibration import DEFAULT_PAGE_CONFIDENCE, page_threshold
+
+    conf = np.linspace(1.0, 0.01, 100)
+    correct = np.r_[np.ones(40, bool), np.tile([True, False], 30)]  # 40 right, then half right
+    t = page_threshold(conf, correct, purity=0.8)
+    top = conf >= t
+    assert correct[top].mean() >= 0.8  # the grouped items are right at least as often as asked
+    assert correct[conf >= conf[conf < t].max()].mean() < 0.8  # one step lower would not be
+    # too few held-out labels: the fixed default; none pure enough: nothing is grouped
+    assert page_threshold(conf[:10], correct[:10]) == DEFAULT_PAGE_CONFIDENCE
+    assert page_threshold(conf, np.zeros(100, bool)) > conf.max()

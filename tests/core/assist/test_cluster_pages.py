@@ -146,3 +146,44 @@ def test_shown_proposals_make_pages_with_a_suggested_class(store):
     page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 6)
     assert page.suggested_class in (classes[0].id, classes[1].id)
     assert page.reason == "same proposed class"
+
+
+def _head_run(store, project_id, page_threshold):
+    metrics = f'{{"head_path": "/nowhere/head.npz", "page_threshold": {page_threshold}}}'
+    store.execute(
+        "INSERT INTO model_runs (project_id, kind, state, metrics) VALUES (?, 'train', 'done', ?)",
+        [project_id, metrics],
+    )
+
+
+def _predictions(store, rows):
+    store.write(
+        lambda cur: cur.executemany(
+            "INSERT INTO predictions (item_id, project_id, payload, confidence, shown) VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+    )
+
+
+def test_unshown_predictions_above_the_page_threshold_make_pages_without_a_class(store):
+    p, classes, ids, _ = _project(store)
+    # the head predicts dog for every item; only the 12 most confident clear the page threshold
+    _predictions(
+        store,
+        [(iid, p.id, f'{{"class_id": {classes[1].id}}}', 0.5 + k / 100, False) for k, iid in enumerate(ids)],
+    )
+    _head_run(store, p.id, 0.5 + (len(ids) - 12) / 100)
+    page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 9)
+    assert page is not None and page.reason == "same predicted class"
+    assert page.suggested_class is None  # below the proposal threshold: the labeler gives the class
+    assert set(page.item_ids) <= set(ids[-12:])  # only items at or above the page threshold
+    # the 3 left above the threshold cannot fill another page, and the neighbour pages are not
+    # used once a head exists: the other labeler is sent to one-image labeling
+    assert cluster_pages.next_page(store, p.id, "bob", TaskType.MULTICLASS, 9) is None
+
+
+def test_no_grouping_pages_when_the_head_has_no_page_threshold(store):
+    p, classes, ids, _ = _project(store)
+    _predictions(store, [(iid, p.id, f'{{"class_id": {classes[0].id}}}', 0.99, False) for iid in ids])
+    _head_run(store, p.id, "null")  # e.g. a multi-label head: no grouping by prediction
+    assert cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 4) is None
