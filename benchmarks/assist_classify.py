@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw
 
 from benchmarks.common import RESULTS, print_table, write_json
 from core.assist.backbone import Backbone
-from core.assist.calibration import Calibration, calibrate, calibrate_from_heldout
+from core.assist.calibration import Calibration, calibrate, uncalibrated
 from core.assist.classify_jobs import MIN_CALIBRATION_LABELS
 from core.assist.clustering import neighbour_pages, prediction_pages
 from core.assist.embeddings import EmbeddingIndex, normalize
@@ -91,9 +91,7 @@ class Sim:
         center = self.x.mean(axis=0)
         single = np.array([k for k, r in enumerate(rows) if r not in self.page_rows], dtype=np.int64)
         if len(single) < MIN_CALIBRATION_LABELS:  # as the product: no threshold from too few labels
-            self.cal = calibrate_from_heldout(
-                self.space, np.zeros((0, self.space.n_classes), np.float32), y[single]
-            )
+            self.cal = uncalibrated(self.space, TARGET)
         else:
             self.cal = calibrate(self.space, self.x[rows][single], y[single], target=TARGET, center=center)
         head = train_head(self.space, self.x[rows], y, center=center)

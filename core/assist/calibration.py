@@ -347,6 +347,15 @@ def calibrate(
     return calibrate_from_heldout(space, proba, y, target, confidence_level)
 
 
+def uncalibrated(
+    space: LabelSpace, target: float = DEFAULT_TARGET, confidence_level: float = DEFAULT_CONFIDENCE_LEVEL
+) -> Calibration:
+    """No held-out evidence yet (too few one-at-a-time labels): no threshold, nothing proposed."""
+    return calibrate_from_heldout(
+        space, np.zeros((0, space.n_classes), np.float32), space.encode([]), target, confidence_level
+    )
+
+
 def calibrate_from_heldout(
     space: LabelSpace,
     proba: np.ndarray,
@@ -355,6 +364,8 @@ def calibrate_from_heldout(
     confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
 ) -> Calibration:
     """Thresholds and metrics from held-out probabilities ``(n, C)`` and encoded answers ``y``."""
+    if len(proba) != len(y):
+        raise ValueError(f"{len(proba)} held-out predictions for {len(y)} answers")
     classes, conf = proposal_confidence(space, proba)
     correct = proposal_correct(space, classes, y)
     choice = choose_threshold(conf, correct, target, confidence_level)

@@ -27,7 +27,7 @@ import numpy as np
 
 from core import jobs
 from core.assist.backbone import Backbone
-from core.assist.calibration import DEFAULT_CONFIDENCE_LEVEL, calibrate, calibrate_from_heldout
+from core.assist.calibration import DEFAULT_CONFIDENCE_LEVEL, calibrate, uncalibrated
 from core.assist.embeddings import EmbeddingIndex, from_blob, index_folder, to_blob
 from core.assist.heads import LabelSpace, LinearHead, train_head
 from core.assist.job_support import error_collector, insert_embeddings, job_project_id, missing_items
@@ -312,8 +312,7 @@ def train(ctx: jobs.JobContext) -> dict[str, Any]:
                 info.space, x[rows], y[rows], target=info.target, confidence_level=level, center=center
             )
         else:  # too few: no threshold, nothing proposed (the stage says why)
-            cal = calibrate_from_heldout(info.space, np.zeros((0, info.space.n_classes), np.float32), y[rows],
-                                         info.target, level)  # fmt: skip
+            cal = uncalibrated(info.space, info.target, level)
         ctx.progress(0.6, "Training the head")
         head = train_head(info.space, x, y, center=center)
         path = head_path(ctx.store, project_id, rec.id)

@@ -133,6 +133,34 @@ def test_calibration_uses_only_labels_given_one_at_a_time(cj_backbone: Backbone,
     assert metrics["n_labels"] == 12  # held-out predictions only for the one-at-a-time labels
 
 
+def test_a_few_one_at_a_time_labels_train_without_a_threshold(cj_backbone: Backbone, tmp_path: Path) -> None:
+    """Mostly grid pages and fewer than MIN_CALIBRATION_LABELS single labels: the head trains, nothing is shown."""
+    if not FLOWERS.is_dir():
+        pytest.skip(f"shared flowers dataset absent at {FLOWERS}")
+    store = Store(tmp_path / "a.duckdb")
+    project = create_project(store, "flowers", "multiclass", CLASSES)
+    paths = [p for name in CLASSES for p in sorted((FLOWERS / name).glob("*.jpg"))[:6]]
+    add_items(store, project.id, [_new_item(p) for p in paths])
+    _run(store, cj.FEATURIZE, project.id)
+    classes = {c.name: c.id for c in _classes(store, project.id)}
+    items = store.query("SELECT id, path FROM items WHERE project_id = ? ORDER BY id", [project.id])
+    for n, (item_id, path) in enumerate(items[:25]):
+        via = "item" if n % 5 == 0 else "page"  # 5 one at a time, 20 from pages
+        save_label(
+            store,
+            item_id,
+            {"class_id": classes[Path(path).parent.name]},
+            author="ann",
+            base_version=0,
+            via=via,
+        )
+    _, result = _run(store, cj.TRAIN, project.id)
+    assert isinstance(result, dict) and result["trained"] and result["threshold"] is None
+    metrics = loads(store.scalar("SELECT metrics FROM model_runs WHERE kind = 'train'"))
+    assert metrics["calibration_labels"] == 5 and metrics["page_threshold"] is not None
+    assert store.scalar("SELECT count(*) FROM predictions WHERE project_id = ? AND shown", [project.id]) == 0
+
+
 def _classes(store: Store, project_id: int) -> list:
     from core.store.projects import list_classes
 
