@@ -122,7 +122,12 @@ def project_stage(c: AssistCounts, policy: StagePolicy | None = None) -> StageSt
             f"(lower bound {(c.precision_lower_bound or 0):.1%}); {c.n_proposals_shown:,} proposals shown."
         )
         return StageStatus(Stage.PRELABELING, reason, k, should_train, counts, c.training_running)
-    reason = f"Clustering: pages of similar images. Pre-labels start when {_prelabel_condition(c, p)}"
+    pages = (
+        "pages of similar images"
+        if c.labels_at_last_training is None
+        else "pages the model groups by the class it guesses (you give the class)"
+    )
+    reason = f"Clustering: {pages}. Pre-labels start when {_prelabel_condition(c, p)}"
     return StageStatus(Stage.CLUSTERING, reason, k, should_train, counts, c.training_running)
 
 

@@ -124,7 +124,7 @@ def test_runs_table_and_charts_after_a_real_training(runtime, admin, backbone):
     body = texts(at)
     assert "Latest training" in body and "15 labels" in body
     assert "Next training in 10 labels." in body
-    assert "Clustering: pages of similar images." in body or "Pre-labeling:" in body
+    assert "Clustering: pages the model groups by the class it guesses" in body or "Pre-labeling:" in body
     values = {m.label: m.value for m in at.metric}
     assert values["Runs"] == "3" and values["Images"] == "30" and values["Featurised"] == "30 · 100%"
     assert values["Labels for training"] == "15"
