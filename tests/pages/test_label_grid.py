@@ -102,3 +102,27 @@ def test_multilabel_grid_adds_one_class(runtime, tmp_path):
     assert not at.exception, at.exception
     for iid in shown:
         assert labels.current_annotation(runtime.store, iid).payload == {"class_ids": [classes[2].id]}
+
+
+def test_a_page_grouped_by_the_model_shows_no_class_and_says_why(runtime, tmp_path):
+    project, classes, ids, at = grid_app(runtime, tmp_path)
+    s = runtime.store
+    s.execute(
+        "INSERT INTO model_runs (project_id, kind, state, metrics) VALUES (?, 'train', 'done', ?)",
+        [project.id, '{"head_path": "/nowhere/head.npz", "page_threshold": 0.8}'],
+    )
+    rows = [(iid, project.id, f'{{"class_id": {classes[0].id}}}', 0.9, False) for iid in ids[:6]]
+    s.write(
+        lambda cur: cur.executemany(
+            "INSERT INTO predictions (item_id, project_id, payload, confidence, shown) VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+    )
+    at.segmented_control(key="label_mode").set_value("Grid").run()
+    at.segmented_control(key="label_grid_size").set_value(4).run()
+    assert not at.exception, at.exception
+    assert set(tiles(at)) <= set(ids[:6])
+    body = texts(at)
+    assert "same predicted class" in body and "not yet sure enough to propose a class" in body
+    assert "The model proposes" not in body  # below the proposal threshold: no class is suggested
+    assert all(b.type != "primary" for b in at.button if b.key and b.key.startswith("label_grid_cls_"))
