@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-ALL = ["store", "import", "export", "ui", "assist_classify", "assist_detect", "assist_segment"]
+ALL = ["store", "import", "export", "ui", "assist_classify", "assist_detect", "assist_segment", "backbone"]
 MODULES = {
     "store": "benchmarks.store_bench",
     "import": "benchmarks.import_bench",
@@ -19,6 +19,7 @@ MODULES = {
     "assist_classify": "benchmarks.assist_classify",
     "assist_detect": "benchmarks.assist_detect",
     "assist_segment": "benchmarks.assist_segment",
+    "backbone": "benchmarks.backbone_speed",
 }
 
 
