@@ -127,7 +127,8 @@ def segment_item(
     cached = key in sam.cache
     t0 = time.perf_counter()
     emb = sam.embed(image, key)
-    res = sam.segment(emb, prompt.positive, prompt.negative, prompt.box_xyxy)
+    # a box alone on a small object runs the encoder once more on a crop around it (about 1 s)
+    res = sam.segment(emb, prompt.positive, prompt.negative, prompt.box_xyxy, pixels=image)
     area = int(res.mask.sum())
     poly = None
     if area:
