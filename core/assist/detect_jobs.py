@@ -274,7 +274,7 @@ def proposal(
         if sam is not None and len(chosen):
             emb = sam.embed(image)
             for box, cid, s in zip(chosen.xyxy, chosen.class_id, chosen.score, strict=True):
-                poly = mask_to_polygon(sam.segment(emb, box_xyxy=box).mask)
+                poly = mask_to_polygon(sam.segment(emb, box_xyxy=box, pixels=image).mask)
                 if poly:
                     pts = [[round(x, 2), round(y, 2)] for x, y in poly]
                     polygons.append({"class_id": int(cid), "points": pts, "score": round(float(s), 4)})
