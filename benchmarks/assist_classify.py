@@ -118,6 +118,13 @@ class Sim:
                 "oracle_precision_top_half": float(ok[top].mean()) if len(rest) else float("nan"),
             }
         )
+        if self.space.multilabel:  # pre-ticked classes where the whole set is not proposed
+            sure = self._sure(rest) & ~shown[:, None]
+            right = sure & (self.truth[rest] >= 0.5)
+            self.curve[-1]["sure_claims_precision"] = (
+                float(right.sum() / sure.sum()) if sure.any() else float("nan")
+            )
+            self.curve[-1]["sure_coverage"] = float(sure.any(axis=1).mean()) if len(rest) else 0.0
 
     def _correct(self, classes: np.ndarray, rows: np.ndarray) -> np.ndarray:
         if self.space.multilabel:
@@ -201,8 +208,17 @@ class Sim:
                 self._do_page(list(pages[0].item_ids), suggested=None)
                 return
         row = int(order[0])
-        self.actions += self.hand_cost(row)
+        sure = self._sure(np.array([row]))[0]
+        if sure.any():  # multi-label partial proposal: the sure classes come ticked
+            self.actions += 1 + int(np.sum(sure != (self.truth[row] >= 0.5)))
+        else:
+            self.actions += self.hand_cost(row)
         self.label(row)
+
+    def _sure(self, rows: np.ndarray) -> np.ndarray:
+        if self.cal is None or self.proba is None or not self.space.multilabel:
+            return np.zeros((len(rows), self.space.n_classes), bool)
+        return self.cal.sure(self.proba[rows])
 
     def _do_page(self, rows: list[int], suggested: int | None) -> None:
         classes = [int(self.truth[r]) for r in rows]

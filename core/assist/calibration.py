@@ -300,6 +300,8 @@ class Calibration:
     heldout_confidence: np.ndarray
     heldout_correct: np.ndarray
     metrics: dict[str, Any] = field(default_factory=dict)
+    # multi-label: one threshold for "class present" claims pooled over every class (see ``sure``)
+    claim_choice: ThresholdChoice = ThresholdChoice(float("inf"), 0, 0, 0, 0.0)
 
     @property
     def threshold(self) -> float:
@@ -313,6 +315,23 @@ class Calibration:
     @property
     def class_thresholds(self) -> np.ndarray:
         return np.array([c.threshold for c in self.class_choices], dtype=np.float64)
+
+    @property
+    def claim_threshold(self) -> float:
+        return self.claim_choice.threshold
+
+    def sure(self, proba: np.ndarray) -> np.ndarray:
+        """Multi-label: ``(n, C)`` the classes the model may pre-tick as present.
+
+        A partial proposal: where the whole set of classes is not sure enough to propose, the
+        classes whose probability passes the pooled claim threshold are still right at the target
+        precision (as claims, pooled over classes); the labeler completes the rest. Multi-class:
+        all false.
+        """
+        p = np.atleast_2d(np.asarray(proba, dtype=np.float64))
+        if not self.space.multilabel:
+            return np.zeros(p.shape, dtype=bool)
+        return p >= self.claim_threshold
 
     def threshold_at(self, target: float) -> float:
         """The threshold for another (e.g. a stricter auto-accept) target, same rule."""
@@ -376,9 +395,16 @@ def calibrate_from_heldout(
             choose_threshold(proba[:, j], truth[:, j], target, confidence_level)
             for j in range(space.n_classes)
         )
-    cal = Calibration(space, target, confidence_level, choice, class_choices, conf, correct)
+    claim = Calibration.claim_choice
+    if space.multilabel and len(proba):
+        # claims pooled over classes; the sequence starts at about START_FRACTION of the positives
+        rate = float(truth.mean())
+        claim = choose_threshold(
+            np.asarray(proba).ravel(), truth.ravel(), target, confidence_level, START_FRACTION * rate
+        )
+    cal = Calibration(space, target, confidence_level, choice, class_choices, conf, correct, {}, claim)
     metrics = _metrics(cal, proba, y)
-    return Calibration(space, target, confidence_level, choice, class_choices, conf, correct, metrics)
+    return Calibration(space, target, confidence_level, choice, class_choices, conf, correct, metrics, claim)
 
 
 def _metrics(cal: Calibration, proba: np.ndarray, y: np.ndarray) -> dict[str, Any]:
@@ -414,6 +440,8 @@ def _metrics(cal: Calibration, proba: np.ndarray, y: np.ndarray) -> dict[str, An
         "heldout_coverage": float(props.shown.mean()) if len(ok) else 0.0,
         "min_labels_for_target": min_shown_for(cal.target, cal.confidence_level),
         "page_threshold": cal.page_threshold if not space.multilabel else None,
+        "claim_threshold": _finite(cal.claim_threshold) if space.multilabel else None,
+        "claim_lower_bound": cal.claim_choice.lower_bound if space.multilabel else None,
         "per_class": per_class,
         "curve": precision_curve(cal.heldout_confidence, ok, cal.confidence_level),
     }

@@ -396,6 +396,12 @@ def infer_with(
         if info.space.multilabel and len(class_thr) == info.space.n_classes:
             thr = np.array([t if t is not None else np.inf for t in class_thr])
             shown &= np.all(~classes | (proba >= thr[None, :]), axis=1)
+        claim_thr = metrics.get("claim_threshold")
+        sure = (
+            (proba >= claim_thr) & ~shown[:, None]
+            if info.space.multilabel and claim_thr is not None
+            else np.zeros(proba.shape, dtype=bool)
+        )
         now = utcnow()
         rows = []
         for k, item in enumerate(item_ids.tolist()):
@@ -404,6 +410,8 @@ def infer_with(
             )
             payload: dict[str, Any] = {"class_ids": cids} if info.space.multilabel else {"class_id": cids[0]}
             payload["score"] = round(float(conf[k]), 4)
+            if sure[k].any():  # a partial proposal: these classes come pre-ticked (Calibration.sure)
+                payload["sure_class_ids"] = info.space.decode(np.flatnonzero(sure[k]))
             rows.append((item, info.id, rec.id, dumps(payload), float(conf[k]), bool(shown[k]), cids, now))
 
         def replace(cur: Any) -> None:
@@ -430,6 +438,7 @@ def infer_with(
             "proposals": len(rows),
             "shown": int(shown.sum()),
             "coverage": float(shown.mean()) if len(rows) else 0.0,
+            "pre_ticked": int(sure.any(axis=1).sum()),
             "auto_accepted": accepted,
             "queue_order": order.value,
         }

@@ -125,4 +125,4 @@ def test_a_page_grouped_by_the_model_shows_no_class_and_says_why(runtime, tmp_pa
     body = texts(at)
     assert "same predicted class" in body and "not yet sure enough to propose a class" in body
     assert "The model proposes" not in body  # below the proposal threshold: no class is suggested
-    assert all(b.type != "primary" for b in at.button if b.key and b.key.startswith("label_grid_cls_"))
+    assert all(b.proto.type != "primary" for b in at.button if b.key and b.key.startswith("label_grid_cls_"))

@@ -87,6 +87,28 @@ def test_multiclass_click_saves_as_human_and_shows_the_next_item(runtime, tmp_pa
     assert "Saved image" in texts(at)
 
 
+def test_multilabel_sure_classes_come_pre_ticked_and_the_labeler_completes_them(runtime, tmp_path):
+    project, classes, ids = setup_project(runtime, tmp_path, TaskType.MULTILABEL)
+    payload = f'{{"class_ids": [{classes[0].id}], "score": 0.6, "sure_class_ids": [{classes[0].id}]}}'
+    runtime.store.execute(
+        "INSERT INTO predictions (item_id, project_id, payload, confidence, shown) VALUES (?, ?, ?, 0.6, false)",
+        [ids[0], project.id, payload],
+    )
+    at = app(project.id).run()
+    assert not at.exception, at.exception
+    assert shown_item(at) == ids[0]
+    assert "Pre-ticked by the model: **cat**" in texts(at)
+    assert at.button(key=f"label_tog_{classes[0].id}").proto.type == "primary"  # ticked
+    assert at.button(key=f"label_tog_{classes[2].id}").proto.type == "secondary"
+    assert not [b for b in at.button if b.key == "label_accept"]  # not a whole proposal: nothing to accept
+    at.button(key=f"label_tog_{classes[2].id}").click().run()  # the labeler adds what the model left out
+    at.button(key="label_submit").click().run()
+    ann = labels.current_annotation(runtime.store, ids[0])
+    assert ann.payload == {"class_ids": sorted([classes[0].id, classes[2].id])}
+    assert ann.source is Source.HUMAN  # a person decided the set
+    assert "Pre-ticked" not in texts(at)  # the next image has no prediction
+
+
 def test_multilabel_toggles_then_submit(runtime, tmp_path):
     project, classes, ids = setup_project(runtime, tmp_path, TaskType.MULTILABEL)
     at = app(project.id).run()

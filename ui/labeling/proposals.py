@@ -32,3 +32,16 @@ def shown_proposal(store: Store, item_id: int) -> Proposal | None:
     if found is None:
         return None
     return Proposal(dict(found.payload), found.confidence, found.run_id)
+
+
+def sure_classes(store: Store, item_id: int) -> list[int]:
+    """Multi-label: the classes the model may pre-tick on an item whose whole set it does not propose
+    (``core.assist.calibration.Calibration.sure``); empty when none or on a read error."""
+    try:
+        found = predictions.prediction(store, item_id)
+    except Exception as exc:
+        log.info("reading the prediction of item %s failed: %s", item_id, exc)
+        return []
+    if found is None or found.shown:
+        return []
+    return [int(c) for c in found.payload.get("sure_class_ids", [])]

@@ -16,7 +16,7 @@ from core.domain import Item, LabelClass, NotFound, Project, ProjectState, TaskT
 from core.store import items, projects, queue
 from ui import resources
 from ui.labeling import actions, classify, draw, grid, images, payloads, segment, shortcuts, stale, state
-from ui.labeling.proposals import Proposal, shown_proposal
+from ui.labeling.proposals import Proposal, shown_proposal, sure_classes
 
 PREFETCH = 3
 IMAGE_MAX_H = 620  # px: the classification image is fitted into this height and the column width
@@ -106,11 +106,21 @@ def labeling_area(project_id: int, user: User) -> None:
         _all_done(project)
         return
     proposal = shown_proposal(s, item.id) if item.annotation is None else None
+    sure: list[int] = []
+    if project.task_type is TaskType.MULTILABEL and item.annotation is None and proposal is None:
+        sure = sure_classes(s, item.id)
     initial = payloads.initial_payload(
         project.task_type,
         item.annotation.payload if item.annotation else None,
-        proposal.payload if proposal else None,
+        proposal.payload if proposal else ({"class_ids": sure} if sure else None),
     )
+    if sure:
+        names = ", ".join(f"**{c.name}**" for c in classes if c.id in sure)
+        st.info(
+            f"Pre-ticked by the model: {names}. Such claims are right at the project's target "
+            "precision; tick every other class that applies, then submit.",
+            icon=":material/auto_awesome:",
+        )
     work = state.ensure_work(item.id, item.version, initial)
     try:
         images.screen_jpeg(item, paths)

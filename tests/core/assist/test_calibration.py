@@ -153,3 +153,26 @@ def test_page_threshold_is_the_lowest_confidence_with_the_purity():
     # too few held-out labels: the fixed default; none pure enough: nothing is grouped
     assert page_threshold(conf[:10], correct[:10]) == DEFAULT_PAGE_CONFIDENCE
     assert page_threshold(conf, np.zeros(100, bool)) > conf.max()
+
+
+def test_multilabel_sure_claims_are_pooled_over_classes_and_honest():
+    """Claims "class present" from all classes share one threshold; noise gives none."""
+    rng = np.random.default_rng(3)
+    space = LabelSpace(TaskType.MULTILABEL, (1, 2, 3))
+    n = 120
+    truth = rng.random((n, 3)) < 0.3
+    # confident where present, unsure elsewhere; 2 % of absent classes get a high score too
+    proba = np.where(truth, rng.uniform(0.85, 1.0, (n, 3)), rng.uniform(0.0, 0.6, (n, 3)))
+    flip = rng.random((n, 3)) < 0.02
+    proba = np.where(flip & ~truth, rng.uniform(0.85, 0.9, (n, 3)), proba)  # errors score lower
+    cal = calibrate_from_heldout(space, proba.astype(np.float32), truth.astype(np.float32), target=0.9)
+    assert np.isfinite(cal.claim_threshold) and cal.claim_choice.lower_bound >= 0.9
+    sure = cal.sure(proba)
+    assert truth[sure].mean() >= 0.9 and sure.any(axis=1).mean() > 0.3
+    assert cal.metrics["claim_threshold"] == pytest.approx(cal.claim_threshold)
+    noise = calibrate_from_heldout(space, rng.random((n, 3)).astype(np.float32), truth.astype(np.float32))
+    assert not np.isfinite(noise.claim_threshold) and not noise.sure(proba).any()
+    multiclass = calibrate_from_heldout(
+        LabelSpace(TaskType.MULTICLASS, (1, 2, 3)), proba / proba.sum(1, keepdims=True), truth.argmax(1)
+    )
+    assert not multiclass.sure(proba).any() and multiclass.metrics["claim_threshold"] is None

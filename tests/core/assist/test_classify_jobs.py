@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -159,6 +160,41 @@ def test_a_few_one_at_a_time_labels_train_without_a_threshold(cj_backbone: Backb
     metrics = loads(store.scalar("SELECT metrics FROM model_runs WHERE kind = 'train'"))
     assert metrics["calibration_labels"] == 5 and metrics["page_threshold"] is not None
     assert store.scalar("SELECT count(*) FROM predictions WHERE project_id = ? AND shown", [project.id]) == 0
+
+
+def test_multilabel_inference_stores_the_classes_to_pre_tick(cj_backbone: Backbone, tmp_path: Path) -> None:
+    """Where the whole set is not shown, the classes above the pooled claim threshold are stored."""
+    if not FLOWERS.is_dir():
+        pytest.skip(f"shared flowers dataset absent at {FLOWERS}")
+    store = Store(tmp_path / "a.duckdb")
+    project = create_project(store, "flowers", "multilabel", CLASSES)
+    paths = [p for name in CLASSES for p in sorted((FLOWERS / name).glob("*.jpg"))[:6]]
+    add_items(store, project.id, [_new_item(p) for p in paths])
+    _run(store, cj.FEATURIZE, project.id)
+    classes = {c.name: c.id for c in _classes(store, project.id)}
+    items = store.query("SELECT id, path FROM items WHERE project_id = ? ORDER BY id", [project.id])
+    for item_id, path in items[::2]:
+        save_label(
+            store, item_id, {"class_ids": [classes[Path(path).parent.name]]}, author="ann", base_version=0
+        )
+    _, trained = _run(store, cj.TRAIN, project.id)
+    assert isinstance(trained, dict) and trained["trained"]
+    metrics = loads(store.scalar("SELECT metrics FROM model_runs WHERE kind = 'train'"))
+    assert "claim_threshold" in metrics and "claim_lower_bound" in metrics
+    # as if the held-out claims had passed at 0.5: every unshown "present" claim is pre-ticked
+    metrics.update(claim_threshold=0.5, threshold=None)
+    store.execute("UPDATE model_runs SET metrics = ? WHERE kind = 'train'", [json.dumps(metrics)])
+    _, inferred = _run(store, cj.INFER, project.id)
+    assert isinstance(inferred, dict) and inferred["shown"] == 0
+    rows = [
+        loads(p) for (p,) in store.query("SELECT payload FROM predictions WHERE project_id = ?", [project.id])
+    ]
+    assert len(rows) == 15
+    ticked = [r for r in rows if r.get("sure_class_ids")]
+    assert ticked and all(r["sure_class_ids"] == r["class_ids"] for r in ticked)
+    assert all("sure_class_ids" not in r for r in rows if not r["class_ids"])
+    run = loads(store.scalar("SELECT metrics FROM model_runs WHERE kind = 'infer' ORDER BY id DESC LIMIT 1"))
+    assert run["pre_ticked"] == len(ticked)
 
 
 def _classes(store: Store, project_id: int) -> list:
