@@ -460,6 +460,6 @@ def _auto_accept(
         if version is None:
             continue
         save_label(store, int(item_ids[k]), loads(rows[k][3]), author=AUTO_ACCEPT_AUTHOR,
-                   base_version=int(version), source=Source.PRELABEL)  # fmt: skip
+                   base_version=int(version), source=Source.PRELABEL, proposal_kept=True)  # fmt: skip
         n += 1
     return n

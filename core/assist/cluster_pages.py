@@ -344,6 +344,8 @@ def submit_page(
                 source=Source.HUMAN,
                 duration_ms=per_item,
                 via="page",
+                # a page of shown proposals: the labeler kept the proposed class, or gave another
+                proposal_kept=None if page.suggested_class is None else class_id == page.suggested_class,
             )
             saved.append(item_id)
         except labels.StaleEdit:

@@ -9,10 +9,10 @@ Counts (``proposal_stats``):
 * ``shown``: items with a shown proposal from the latest inference.
 * ``accepted``: items whose current label has source ``prelabel`` (a proposal saved unchanged),
   over the project's whole history; ``auto_accepted`` is the part the model saved itself.
-* ``corrected``: items with a shown proposal whose current label is a person's (``human``) and
-  differs from the proposal; ``agreed``: the same, but equal to it (typed in by hand).
-  Both are counted against the latest inference's proposals: an inference forgets the proposals of
-  items labeled before it (the table has no history), so these two count since the last inference.
+* ``corrected``: items whose current label changed the proposal shown when it was given;
+  ``agreed``: items whose current label kept it but was given by a person (e.g. a page of shown
+  proposals confirmed). Every label records this at save time (``annotations.proposal_kept``, since
+  migration 4), so both count over the project's whole history, like ``accepted``.
 """
 
 from __future__ import annotations
@@ -115,6 +115,7 @@ def accept(store: Store, item_id: int, author: str, base_version: int) -> Annota
         author=author,
         base_version=base_version,
         source=Source.PRELABEL,
+        proposal_kept=True,
     )
 
 
@@ -123,8 +124,8 @@ class ProposalStats:
     shown: int  # items with a shown proposal (latest inference)
     accepted: int  # current labels saved from a proposal (source prelabel), all time
     auto_accepted: int  # of those, saved by the model itself (auto-accept)
-    corrected: int  # a person's label that differs from the shown proposal (since the latest inference)
-    agreed: int  # a person's label equal to the shown proposal, typed by hand (same window)
+    corrected: int  # current labels that changed the proposal shown when they were given, all time
+    agreed: int  # current labels that kept it but were typed by a person (e.g. a page of proposals)
     pending: int  # shown proposals on items nobody has labeled yet
     proposals: int  # every stored proposal, shown or not
 
@@ -150,14 +151,12 @@ def proposal_stats(store: Store, project_id: int) -> ProposalStats:
         " ON a.id = i.annotation_id WHERE i.project_id = ? AND a.source = 'prelabel'",
         [AUTO_ACCEPT_AUTHOR, project_id],
     ) or (0, 0)
-    # A person's label on an item with a shown proposal: the same classes is "agreed" for classification;
-    # for boxes and polygons the screen saves an unchanged proposal as ``prelabel``, so ``human`` differs.
-    same = "list_sort(a.class_ids) IS NOT DISTINCT FROM list_sort(p.class_ids) AND pr.task_type IN ('multiclass', 'multilabel')"
+    # Each label records whether it kept the proposal shown when it was given (annotations.proposal_kept),
+    # so these count all time, over the items' current labels.
     corrected, agreed = store.query_one(
-        f"SELECT count(*) FILTER (WHERE NOT ({same})), count(*) FILTER (WHERE {same})"
-        " FROM predictions p JOIN items i ON i.id = p.item_id JOIN annotations a ON a.id = i.annotation_id"
-        " JOIN projects pr ON pr.id = p.project_id"
-        " WHERE p.project_id = ? AND p.shown AND a.source = 'human'",
+        "SELECT count(*) FILTER (WHERE NOT a.proposal_kept), count(*) FILTER (WHERE a.proposal_kept"
+        " AND a.source = 'human') FROM items i JOIN annotations a ON a.id = i.annotation_id"
+        " WHERE i.project_id = ?",
         [project_id],
     ) or (0, 0)
     return ProposalStats(

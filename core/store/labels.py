@@ -76,12 +76,15 @@ def save_label(
     source: Source | str = Source.HUMAN,
     duration_ms: int | None = None,
     via: str = "item",
+    proposal_kept: bool | None = None,
 ) -> Annotation:
     """Validate and save a new version of an item's label. Raises ``ValidationError`` or ``StaleEdit``.
 
     ``via`` says how the label was given: ``item`` (one image at a time) or ``page`` (a cluster page
     of look-alike images labeled at once). Calibration uses only ``item`` labels: pages pick easy,
     alike images, so their labels would make a model's held-out precision look better than it is.
+    ``proposal_kept``: where the model's proposal was shown, whether this label kept it (``None``:
+    no proposal was shown); the live precision of proposals counts these, for all time.
     """
     src = Source(source)
     if via not in VIA:
@@ -112,7 +115,7 @@ def save_label(
             return None
         cur.execute(
             "INSERT INTO annotations (id, project_id, item_id, version, parent_id, author, source, payload, class_ids,"
-            " duration_ms, created_at, via) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " duration_ms, created_at, via, proposal_kept) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 ann_id,
                 project_id,
@@ -126,6 +129,7 @@ def save_label(
                 duration_ms,
                 now,
                 via,
+                proposal_kept,
             ],
         )
         return Annotation(ann_id, item_id, new_version, parent_id, author, src, clean, now)

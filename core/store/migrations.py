@@ -171,4 +171,11 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE annotations ADD COLUMN via VARCHAR DEFAULT 'item';
         """,
     ),
+    (
+        4,
+        "annotations.proposal_kept: whether the label kept the model's shown proposal (NULL: none shown)",
+        """
+        ALTER TABLE annotations ADD COLUMN proposal_kept BOOLEAN;
+        """,
+    ),
 ]

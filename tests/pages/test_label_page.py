@@ -316,6 +316,29 @@ def test_a_shown_proposal_is_accepted_with_one_key(runtime, tmp_path):
     assert labels.current_annotation(runtime.store, ids[1]).source is Source.HUMAN
 
 
+def test_each_label_records_whether_it_kept_the_shown_proposal(runtime, tmp_path):
+    from core.assist.predictions import proposal_stats
+
+    project, classes, ids = setup_project(runtime, tmp_path)
+    for item_id in ids[:2]:
+        runtime.store.execute(
+            "INSERT INTO predictions (item_id, project_id, payload, confidence, shown) VALUES (?, ?, ?, ?, true)",
+            [item_id, project.id, json.dumps({"class_id": classes[1].id}), 0.97],
+        )
+    at = app(project.id).run()
+    at.button(key="label_accept").click().run()  # kept
+    at.button(key=f"label_cls_{classes[2].id}").click().run()  # the proposal said dog: corrected
+    at.button(key=f"label_cls_{classes[0].id}").click().run()  # no proposal shown
+    kept = dict(
+        runtime.store.query(
+            "SELECT a.item_id, a.proposal_kept FROM annotations a WHERE a.project_id = ?", [project.id]
+        )
+    )
+    assert kept == {ids[0]: True, ids[1]: False, ids[2]: None}
+    stats = proposal_stats(runtime.store, project.id)
+    assert (stats.accepted, stats.corrected) == (1, 1) and stats.live_precision == 0.5
+
+
 def test_two_labelers_get_different_items(runtime, tmp_path):
     project, _, _ = setup_project(runtime, tmp_path)
     a = app(project.id, "ann").run()

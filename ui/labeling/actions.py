@@ -37,6 +37,7 @@ def save(
             base_version=version,
             source=src,
             duration_ms=state.duration_ms(item_id),
+            proposal_kept=None if not proposal else src is Source.PRELABEL,
         )
     except labels.StaleEdit as exc:
         st.session_state[state.STALE_KEY] = {

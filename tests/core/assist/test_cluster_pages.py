@@ -146,6 +146,14 @@ def test_shown_proposals_make_pages_with_a_suggested_class(store):
     page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 6)
     assert page.suggested_class in (classes[0].id, classes[1].id)
     assert page.reason == "same proposed class"
+    keep, change = page.item_ids[:3], page.item_ids[3:]
+    cluster_pages.submit_page(store, page, keep, page.suggested_class, TaskType.MULTICLASS)
+    other = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 6)
+    wrong = next(c.id for c in classes if c.id != other.suggested_class)
+    cluster_pages.submit_page(store, other, other.item_ids, wrong, TaskType.MULTICLASS)  # another class
+    kept = dict(store.query("SELECT item_id, proposal_kept FROM annotations WHERE project_id = ?", [p.id]))
+    assert all(kept[i] is True for i in keep) and not set(change) & set(kept) - set(other.item_ids)
+    assert all(kept[i] is False for i in other.item_ids)
 
 
 def _head_run(store, project_id, page_threshold):

@@ -83,16 +83,24 @@ def test_proposal_stats_count_shown_accepted_corrected(store: Store) -> None:
     for i, shown in zip(ids[:5], [True, True, True, True, False], strict=True):
         _predict(store, pid, i, {"class_id": cat}, 0.95 if shown else 0.5, shown, [cat])
     pr.accept(store, ids[0], "lena", 0)  # accepted
-    save_label(store, ids[1], {"class_id": dog}, author="lena", base_version=0)  # corrected
-    save_label(store, ids[2], {"class_id": cat}, author="lena", base_version=0)  # agreed, by hand
+    save_label(
+        store, ids[1], {"class_id": dog}, author="lena", base_version=0, proposal_kept=False
+    )  # corrected
+    save_label(store, ids[2], {"class_id": cat}, author="lena", base_version=0, proposal_kept=True)  # agreed
     save_label(store, ids[4], {"class_id": fox}, author="lena", base_version=0)  # not shown: not counted
     save_label(
-        store, ids[5], {"class_id": cat}, author="annota:auto-accept", base_version=0, source="prelabel"
-    )
+        store, ids[5], {"class_id": cat}, author="annota:auto-accept", base_version=0, source="prelabel",
+        proposal_kept=True,
+    )  # fmt: skip
     s = pr.proposal_stats(store, pid)
     assert (s.shown, s.accepted, s.auto_accepted, s.corrected, s.agreed, s.pending, s.proposals) == (
         4, 2, 1, 1, 1, 1, 5,
     )  # fmt: skip
     assert s.decided == 4 and s.live_precision == pytest.approx(3 / 4)
+    # a new inference replaces the proposals; what people did with the old ones still counts
+    store.execute("DELETE FROM predictions WHERE project_id = ?", [pid])
+    after = pr.proposal_stats(store, pid)
+    assert (after.shown, after.accepted, after.corrected, after.agreed) == (0, 2, 1, 1)
+    assert after.live_precision == pytest.approx(3 / 4)
     empty = pr.proposal_stats(store, create_project(store, "none", "multiclass", ["a", "b"]).id)
     assert empty.live_precision is None and empty.shown == 0
