@@ -95,14 +95,14 @@ def proposals_card(ov: status.AssistOverview) -> None:
         "Corrected",
         f"{p.corrected:,}",
         border=True,
-        help="A person changed the proposal (since the latest inference).",
+        help="Labels where a person changed the proposal they were shown (all time).",
     )
     live = p.live_precision
     d.metric(
         "Kept by people",
         "—" if live is None else f"{live:.0%}",
         border=True,
-        help="Of the proposals people decided on, the share they kept (accepted or typed the same).",
+        help="Of the proposals people decided on, the share they kept: the live precision, to hold against the target.",
     )
 
 
