@@ -10,7 +10,17 @@ import subprocess
 import sys
 import time
 
-ALL = ["store", "import", "export", "ui", "assist_classify", "assist_detect", "assist_segment", "backbone"]
+ALL = [
+    "store",
+    "import",
+    "export",
+    "ui",
+    "assist_classify",
+    "assist_detect",
+    "assist_segment",
+    "backbone",
+    "grid",
+]
 MODULES = {
     "store": "benchmarks.store_bench",
     "import": "benchmarks.import_bench",
@@ -20,6 +30,7 @@ MODULES = {
     "assist_detect": "benchmarks.assist_detect",
     "assist_segment": "benchmarks.assist_segment",
     "backbone": "benchmarks.backbone_speed",
+    "grid": "benchmarks.grid_bench",
 }
 
 

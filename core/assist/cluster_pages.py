@@ -168,40 +168,64 @@ def current_page(store: Store, project_id: int, user: str) -> GridPage | None:
     return None
 
 
-def _pool(store: Store, project_id: int, user: str, model: str) -> list[int]:
-    """Unlabeled featurised items nobody else holds, in queue order."""
+def _excluded(store: Store, project_id: int, user: str) -> set[int]:
+    """Items this labeler may not get on a page: leased to someone else, or deselected by them lately."""
+    held = {i for i, u in queue.leased_items(store, project_id).items() if u != user}
+    book = _book(store)
+    with book.lock:
+        held.update(book.returned.get((project_id, user), []))
+    return held
+
+
+def _pool(store: Store, project_id: int, model: str, excluded: set[int]) -> list[int]:
+    """Unlabeled featurised items nobody else holds, in queue order (for neighbour pages)."""
     rows = store.query(
         "SELECT i.id FROM items i WHERE i.project_id = ? AND i.status = 'new' AND EXISTS"
         " (SELECT 1 FROM embeddings e WHERE e.item_id = i.id AND e.project_id = i.project_id AND e.model = ?)"
         " ORDER BY i.queue_rank NULLS LAST, i.id",
         [project_id, model],
     )
-    held = {i for i, u in queue.leased_items(store, project_id).items() if u != user}
-    book = _book(store)
-    with book.lock:
-        held.update(book.returned.get((project_id, user), []))
-    return [int(r[0]) for r in rows if int(r[0]) not in held]
+    return [int(r[0]) for r in rows if int(r[0]) not in excluded]
+
+
+def _top_predictions(
+    store: Store, project_id: int, page_size: int, excluded: set[int], *, shown_only: bool, threshold: float
+) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """The most confident unlabeled items of each predicted class (multi-class), a few pages' worth.
+
+    Done in the database (a window per class), so a page costs the same at 500,000 predictions as
+    at 500: only ``3 * page_size`` items per class (plus the excluded ones) come back.
+    """
+    per_class = 3 * page_size + len(excluded)
+    rows = store.query(
+        "SELECT p.item_id, p.class_ids[1] AS cls, p.confidence FROM predictions p JOIN items i ON i.id = p.item_id"
+        " WHERE p.project_id = ? AND i.status = 'new' AND p.confidence >= ? AND (p.shown OR NOT ?)"
+        " AND len(p.class_ids) = 1"
+        " QUALIFY row_number() OVER (PARTITION BY cls ORDER BY p.confidence DESC, p.item_id) <= ?",
+        [project_id, threshold, shown_only, per_class],
+    )
+    rows = [r for r in rows if int(r[0]) not in excluded]
+    ids = [int(r[0]) for r in rows]
+    return ids, np.array([int(r[1]) for r in rows], dtype=np.int64), np.array([float(r[2]) for r in rows])
 
 
 def _prediction_pages(
-    store: Store, project_id: int, pool: Sequence[int], page_size: int
+    store: Store, project_id: int, page_size: int, excluded: set[int]
 ) -> list[clustering.ClusterPage]:
-    """Pages of items sharing a shown multi-class proposal (most confident first)."""
-    rows = store.query(
-        "SELECT item_id, payload, confidence FROM predictions WHERE project_id = ? AND shown", [project_id]
+    """Pages of items sharing a shown multi-class proposal (most confident first), once at least
+    ``PREDICTION_MIN_SHARE`` of the unlabeled featurised items have one."""
+    shown = int(
+        store.scalar(
+            "SELECT count(*) FROM predictions p JOIN items i ON i.id = p.item_id"
+            " WHERE p.project_id = ? AND p.shown AND i.status = 'new'",
+            [project_id],
+        )
+        or 0
     )
-    allowed = set(pool)
-    ids, cls, conf = [], [], []
-    for item_id, payload, confidence in rows:
-        p = loads(payload) if isinstance(payload, str) else payload
-        if int(item_id) in allowed and isinstance(p, dict) and "class_id" in p:
-            ids.append(int(item_id))
-            cls.append(int(p["class_id"]))
-            conf.append(float(confidence))
-    if len(ids) < max(page_size, PREDICTION_MIN_SHARE * len(pool)):
+    if shown < page_size or shown < PREDICTION_MIN_SHARE * featurised_unlabeled(store, project_id):
         return []
-
-    return clustering.prediction_pages(ids, np.asarray(cls), np.asarray(conf), page_size)
+    ids, cls, conf = _top_predictions(store, project_id, page_size, excluded, shown_only=True, threshold=0.0)
+    return clustering.prediction_pages(ids, cls, conf, page_size)
 
 
 def _page_threshold(store: Store, project_id: int) -> float | None:
@@ -218,34 +242,29 @@ def _page_threshold(store: Store, project_id: int) -> float | None:
 
 
 def _grouping_pages(
-    store: Store, project_id: int, pool: Sequence[int], page_size: int, threshold: float
+    store: Store, project_id: int, page_size: int, threshold: float, excluded: set[int]
 ) -> list[clustering.ClusterPage]:
     """Pages of items the latest head puts in one class with confidence >= ``threshold``; no class shown."""
-    rows = store.query(
-        "SELECT item_id, payload, confidence FROM predictions WHERE project_id = ? AND confidence >= ?",
-        [project_id, threshold],
+    ids, cls, conf = _top_predictions(
+        store, project_id, page_size, excluded, shown_only=False, threshold=threshold
     )
-    allowed = set(pool)
-    ids, cls, conf = [], [], []
-    for item_id, payload, confidence in rows:
-        p = loads(payload) if isinstance(payload, str) else payload
-        if int(item_id) in allowed and isinstance(p, dict) and "class_id" in p:
-            ids.append(int(item_id))
-            cls.append(int(p["class_id"]))
-            conf.append(float(confidence))
-    return clustering.prediction_pages(ids, np.asarray(cls), np.asarray(conf), page_size, suggest=False)
+    return clustering.prediction_pages(ids, cls, conf, page_size, suggest=False)
 
 
 def _candidates(
-    store: Store, project_id: int, task: TaskType, pool: Sequence[int], page_size: int, model: str
+    store: Store, project_id: int, task: TaskType, user: str, page_size: int, model: str
 ) -> list[clustering.ClusterPage]:
+    excluded = _excluded(store, project_id, user)
     pages: list[clustering.ClusterPage] = []
     threshold = _page_threshold(store, project_id)
     if task is TaskType.MULTICLASS:
-        pages = _prediction_pages(store, project_id, pool, page_size)
+        pages = _prediction_pages(store, project_id, page_size, excluded)
         if not pages and threshold is not None and np.isfinite(threshold):
-            pages = _grouping_pages(store, project_id, pool, page_size, threshold)
+            pages = _grouping_pages(store, project_id, page_size, threshold, excluded)
     if not pages and (threshold is None or task is not TaskType.MULTICLASS):
+        pool = _pool(store, project_id, model, excluded)
+        if len(pool) < page_size:
+            return []
         index = project_index(store, project_id, model, store.path.parent / "cache" / "embeddings")
         pages = clustering.neighbour_pages(
             index, pool, page_size=page_size, n_pages=3, candidates=SEEDS, seed_ids=list(pool[:SEEDS])
@@ -275,10 +294,7 @@ def next_page(
     if model is None:
         return None
     for _ in range(3):  # another labeler may lease some of the items between our read and our lease
-        pool = _pool(store, project_id, user, model)
-        if len(pool) < page_size:
-            return None
-        for cand in _candidates(store, project_id, task, pool, page_size, model):
+        for cand in _candidates(store, project_id, task, user, page_size, model):
             if _lease_all(store, project_id, cand.item_ids, user, lease_minutes):
                 ids = tuple(int(i) for i in cand.item_ids)
                 page = GridPage(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from core.assist.embeddings import to_blob
@@ -114,8 +116,9 @@ def test_a_page_grouped_by_the_model_shows_no_class_and_says_why(runtime, tmp_pa
     rows = [(iid, project.id, f'{{"class_id": {classes[0].id}}}', 0.9, False) for iid in ids[:6]]
     s.write(
         lambda cur: cur.executemany(
-            "INSERT INTO predictions (item_id, project_id, payload, confidence, shown) VALUES (?, ?, ?, ?, ?)",
-            rows,
+            "INSERT INTO predictions (item_id, project_id, payload, confidence, shown, class_ids)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(*r, [json.loads(r[2])["class_id"]]) for r in rows],  # class_ids as the inference writes them
         )
     )
     at.segmented_control(key="label_mode").set_value("Grid").run()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -139,8 +141,9 @@ def test_shown_proposals_make_pages_with_a_suggested_class(store):
     ]
     store.write(
         lambda cur: cur.executemany(
-            "INSERT INTO predictions (item_id, project_id, payload, confidence, shown) VALUES (?, ?, ?, ?, ?)",
-            rows,
+            "INSERT INTO predictions (item_id, project_id, payload, confidence, shown, class_ids)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(*r, [json.loads(r[2])["class_id"]]) for r in rows],  # class_ids as the inference writes them
         )
     )
     page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 6)
@@ -167,8 +170,9 @@ def _head_run(store, project_id, page_threshold):
 def _predictions(store, rows):
     store.write(
         lambda cur: cur.executemany(
-            "INSERT INTO predictions (item_id, project_id, payload, confidence, shown) VALUES (?, ?, ?, ?, ?)",
-            rows,
+            "INSERT INTO predictions (item_id, project_id, payload, confidence, shown, class_ids)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(*r, [json.loads(r[2])["class_id"]]) for r in rows],  # class_ids as the inference writes them
         )
     )
 
