@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from core.domain import NotFound
-from core.store.db import Store, dumps, loads
+from core.store.db import Store, WriteConflict, dumps, loads
 from core.store.labels import utcnow
 
 log = logging.getLogger(__name__)
@@ -94,10 +94,14 @@ class JobContext:
         now = time.monotonic()
         if force or now - self._last_write > 0.25 or fraction >= 1.0:
             self._last_write = now
-            row = self.store.execute(
-                "UPDATE jobs SET progress = ?, message = ?, heartbeat_at = ? WHERE id = ? RETURNING cancel_requested",
-                [max(0.0, min(1.0, float(fraction))), message[:500], utcnow(), self.job.id],
-            )
+            try:
+                row = self.store.execute(
+                    "UPDATE jobs SET progress = ?, message = ?, heartbeat_at = ? WHERE id = ? RETURNING cancel_requested",
+                    [max(0.0, min(1.0, float(fraction))), message[:500], utcnow(), self.job.id],
+                )
+            except WriteConflict:  # the row is busy (e.g. a cancel being written): progress can wait
+                self.check_cancelled()
+                return
             if row and row[0][0]:
                 raise Cancelled()
 
@@ -285,9 +289,22 @@ class JobRunner:
 
     def _finish(self, job_id: int, state: str, *, result: Any = None, error: str | None = None, message: str = "",
                 trace: str = "") -> None:  # fmt: skip
-        self.store.execute(
-            "UPDATE jobs SET state = ?, finished_at = ?, result = ?, error = ?, message = ?,"
-            " progress = CASE WHEN ? = 'done' THEN 1.0 ELSE progress END WHERE id = ?",
-            [state, utcnow(), dumps(result) if result is not None else None,
-             (error + ("\n" + trace if trace else "")) if error else None, message, state, job_id],
-        )  # fmt: skip
+        """Record how the job ended. Never raises: a busy row is tried again for a while (a job left
+        'running' after its handler ended would block its kind), then the failure is logged and the
+        restart recovery (``recover``) settles the job."""
+        params = [state, utcnow(), dumps(result) if result is not None else None,
+                  (error + ("\n" + trace if trace else "")) if error else None, message, state, job_id]  # fmt: skip
+        for attempt in range(20):
+            try:
+                self.store.execute(
+                    "UPDATE jobs SET state = ?, finished_at = ?, result = ?, error = ?, message = ?,"
+                    " progress = CASE WHEN ? = 'done' THEN 1.0 ELSE progress END WHERE id = ?",
+                    params,
+                )
+                return
+            except WriteConflict:
+                time.sleep(0.05 * (attempt + 1))
+            except Exception:  # the store closing under us: nothing more can be written
+                log.exception("job %s: could not record its end (%s)", job_id, state)
+                return
+        log.error("job %s: could not record its end (%s): the database stayed busy", job_id, state)

@@ -125,3 +125,29 @@ def test_restart_gives_up_after_max_attempts(store):
     assert r.recover() == []
     failed = jobs.get_job(store, job.id)
     assert failed.state == "failed" and "restart" in failed.error
+
+
+def test_a_busy_row_never_leaves_a_job_running(runner, store, monkeypatch):
+    """Progress writes that meet a write conflict are skipped, and the end of the job is written once the
+    row is free again: the worker thread never dies with the job left 'running'."""
+    from core.store.db import WriteConflict
+
+    real = store.execute
+    busy = {"progress": 3, "finish": 2}
+
+    def flaky(sql, params=None):
+        for what, marker in (
+            ("progress", "SET progress = ?, message"),
+            ("finish", "SET state = ?, finished_at"),
+        ):
+            if marker in sql and busy[what] > 0:
+                busy[what] -= 1
+                raise WriteConflict("busy")
+        return real(sql, params)
+
+    monkeypatch.setattr(store, "execute", flaky)
+    done = runner.wait(runner.submit("test_count", {"n": 6}).id, timeout=20)
+    assert done.state == "done" and done.result == {"counted": 6}
+    assert busy == {"progress": 0, "finish": 0}  # both kinds of write did meet the conflict
+    again = runner.wait(runner.submit("test_count", {"n": 2}).id, timeout=20)
+    assert again.state == "done"  # the worker thread is still alive
