@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -106,28 +107,33 @@ def test_featurise_train_infer_on_a_store(cj_backbone: Backbone, tmp_path: Path)
     )
 
 
-def test_calibration_uses_only_labels_given_one_at_a_time(cj_backbone: Backbone, tmp_path: Path) -> None:
-    """Cluster pages pick easy look-alikes; their labels train the head but never calibrate it."""
+def _featurised_flowers(tmp_path: Path, task: str, per_class: int) -> tuple[Store, int, list, dict[str, int]]:
+    """A flowers project of ``per_class`` photos a class, featurised by the real job: (store, project id,
+    its ``(item id, path)`` rows in id order, class ids by name)."""
     if not FLOWERS.is_dir():
         pytest.skip(f"shared flowers dataset absent at {FLOWERS}")
     store = Store(tmp_path / "a.duckdb")
-    project = create_project(store, "flowers", "multiclass", CLASSES)
-    paths = [p for name in CLASSES for p in sorted((FLOWERS / name).glob("*.jpg"))[:8]]
+    project = create_project(store, "flowers", task, CLASSES)
+    paths = [p for name in CLASSES for p in sorted((FLOWERS / name).glob("*.jpg"))[:per_class]]
     add_items(store, project.id, [_new_item(p) for p in paths])
     _run(store, cj.FEATURIZE, project.id)
     classes = {c.name: c.id for c in _classes(store, project.id)}
     items = store.query("SELECT id, path FROM items WHERE project_id = ? ORDER BY id", [project.id])
-    for n, (item_id, path) in enumerate(items[:35]):
-        via = "item" if n % 3 == 0 else "page"  # 12 one at a time, 23 from pages
-        save_label(
-            store,
-            item_id,
-            {"class_id": classes[Path(path).parent.name]},
-            author="ann",
-            base_version=0,
-            via=via,
-        )
-    _, result = _run(store, cj.TRAIN, project.id)
+    return store, project.id, items, classes
+
+
+def _label(store: Store, items: list, classes: dict[str, int], via_of: Any) -> None:
+    """Label each ``(item id, path)`` with its folder's class, ``via_of(n)`` saying how (multi-class)."""
+    for n, (item_id, path) in enumerate(items):
+        cid = classes[Path(path).parent.name]
+        save_label(store, item_id, {"class_id": cid}, author="ann", base_version=0, via=via_of(n))
+
+
+def test_calibration_uses_only_labels_given_one_at_a_time(cj_backbone: Backbone, tmp_path: Path) -> None:
+    """Cluster pages pick easy look-alikes; their labels train the head but never calibrate it."""
+    store, pid, items, classes = _featurised_flowers(tmp_path, "multiclass", 8)
+    _label(store, items[:35], classes, lambda n: "item" if n % 3 == 0 else "page")  # 12 alone, 23 on pages
+    _, result = _run(store, cj.TRAIN, pid)
     assert isinstance(result, dict) and result["n_labels"] == 35  # the head learns from every label
     metrics = loads(store.scalar("SELECT metrics FROM model_runs WHERE kind = 'train'"))
     assert metrics["calibration_labels"] == 12
@@ -136,59 +142,32 @@ def test_calibration_uses_only_labels_given_one_at_a_time(cj_backbone: Backbone,
 
 def test_a_few_one_at_a_time_labels_train_without_a_threshold(cj_backbone: Backbone, tmp_path: Path) -> None:
     """Mostly grid pages and fewer than MIN_CALIBRATION_LABELS single labels: the head trains, nothing is shown."""
-    if not FLOWERS.is_dir():
-        pytest.skip(f"shared flowers dataset absent at {FLOWERS}")
-    store = Store(tmp_path / "a.duckdb")
-    project = create_project(store, "flowers", "multiclass", CLASSES)
-    paths = [p for name in CLASSES for p in sorted((FLOWERS / name).glob("*.jpg"))[:6]]
-    add_items(store, project.id, [_new_item(p) for p in paths])
-    _run(store, cj.FEATURIZE, project.id)
-    classes = {c.name: c.id for c in _classes(store, project.id)}
-    items = store.query("SELECT id, path FROM items WHERE project_id = ? ORDER BY id", [project.id])
-    for n, (item_id, path) in enumerate(items[:25]):
-        via = "item" if n % 5 == 0 else "page"  # 5 one at a time, 20 from pages
-        save_label(
-            store,
-            item_id,
-            {"class_id": classes[Path(path).parent.name]},
-            author="ann",
-            base_version=0,
-            via=via,
-        )
-    _, result = _run(store, cj.TRAIN, project.id)
+    store, pid, items, classes = _featurised_flowers(tmp_path, "multiclass", 6)
+    _label(store, items[:25], classes, lambda n: "item" if n % 5 == 0 else "page")  # 5 alone, 20 on pages
+    _, result = _run(store, cj.TRAIN, pid)
     assert isinstance(result, dict) and result["trained"] and result["threshold"] is None
     metrics = loads(store.scalar("SELECT metrics FROM model_runs WHERE kind = 'train'"))
     assert metrics["calibration_labels"] == 5 and metrics["page_threshold"] is not None
-    assert store.scalar("SELECT count(*) FROM predictions WHERE project_id = ? AND shown", [project.id]) == 0
+    assert store.scalar("SELECT count(*) FROM predictions WHERE project_id = ? AND shown", [pid]) == 0
 
 
 def test_multilabel_inference_stores_the_classes_to_pre_tick(cj_backbone: Backbone, tmp_path: Path) -> None:
     """Where the whole set is not shown, the classes above the pooled claim threshold are stored."""
-    if not FLOWERS.is_dir():
-        pytest.skip(f"shared flowers dataset absent at {FLOWERS}")
-    store = Store(tmp_path / "a.duckdb")
-    project = create_project(store, "flowers", "multilabel", CLASSES)
-    paths = [p for name in CLASSES for p in sorted((FLOWERS / name).glob("*.jpg"))[:6]]
-    add_items(store, project.id, [_new_item(p) for p in paths])
-    _run(store, cj.FEATURIZE, project.id)
-    classes = {c.name: c.id for c in _classes(store, project.id)}
-    items = store.query("SELECT id, path FROM items WHERE project_id = ? ORDER BY id", [project.id])
+    store, pid, items, classes = _featurised_flowers(tmp_path, "multilabel", 6)
     for item_id, path in items[::2]:
         save_label(
             store, item_id, {"class_ids": [classes[Path(path).parent.name]]}, author="ann", base_version=0
         )
-    _, trained = _run(store, cj.TRAIN, project.id)
+    _, trained = _run(store, cj.TRAIN, pid)
     assert isinstance(trained, dict) and trained["trained"]
     metrics = loads(store.scalar("SELECT metrics FROM model_runs WHERE kind = 'train'"))
     assert "claim_threshold" in metrics and "claim_lower_bound" in metrics
     # as if the held-out claims had passed at 0.5: every unshown "present" claim is pre-ticked
     metrics.update(claim_threshold=0.5, threshold=None)
     store.execute("UPDATE model_runs SET metrics = ? WHERE kind = 'train'", [json.dumps(metrics)])
-    _, inferred = _run(store, cj.INFER, project.id)
+    _, inferred = _run(store, cj.INFER, pid)
     assert isinstance(inferred, dict) and inferred["shown"] == 0
-    rows = [
-        loads(p) for (p,) in store.query("SELECT payload FROM predictions WHERE project_id = ?", [project.id])
-    ]
+    rows = [loads(p) for (p,) in store.query("SELECT payload FROM predictions WHERE project_id = ?", [pid])]
     assert len(rows) == 15
     ticked = [r for r in rows if r.get("sure_class_ids")]
     assert ticked and all(r["sure_class_ids"] == r["class_ids"] for r in ticked)
