@@ -84,6 +84,11 @@ def proposals_card(ov: status.AssistOverview) -> None:
         help="Unlabeled images that show a proposal.",
         border=True,
     )
+    if p.pre_ticked:
+        a.caption(
+            f":material/auto_awesome: and {p.pre_ticked:,} with classes pre-ticked "
+            "(multi-label: the classes the model is sure of; the labeler completes the set)"
+        )
     b.metric(
         "Accepted",
         f"{p.accepted:,}",

@@ -128,6 +128,7 @@ class ProposalStats:
     agreed: int  # current labels that kept it but were typed by a person (e.g. a page of proposals)
     pending: int  # shown proposals on items nobody has labeled yet
     proposals: int  # every stored proposal, shown or not
+    pre_ticked: int = 0  # multi-label: unlabeled items whose sure classes come pre-ticked (no whole proposal)
 
     @property
     def decided(self) -> int:
@@ -141,11 +142,13 @@ class ProposalStats:
 
 def proposal_stats(store: Store, project_id: int) -> ProposalStats:
     """How the project's proposals fared (see the module's notes for the windows)."""
-    shown, pending, total = store.query_one(
+    shown, pending, total, ticked = store.query_one(
         "SELECT count(*) FILTER (WHERE p.shown), count(*) FILTER (WHERE p.shown AND i.status IN ('new', 'skipped')),"
-        " count(*) FROM predictions p JOIN items i ON i.id = p.item_id WHERE p.project_id = ?",
+        " count(*), count(*) FILTER (WHERE NOT p.shown AND i.status IN ('new', 'skipped')"
+        " AND p.payload LIKE '%sure_class_ids%')"
+        " FROM predictions p JOIN items i ON i.id = p.item_id WHERE p.project_id = ?",
         [project_id],
-    ) or (0, 0, 0)  # fmt: skip
+    ) or (0, 0, 0, 0)  # fmt: skip
     accepted, auto = store.query_one(
         "SELECT count(*), count(*) FILTER (WHERE a.author = ?) FROM items i JOIN annotations a"
         " ON a.id = i.annotation_id WHERE i.project_id = ? AND a.source = 'prelabel'",
@@ -167,4 +170,5 @@ def proposal_stats(store: Store, project_id: int) -> ProposalStats:
         agreed=int(agreed or 0),
         pending=int(pending or 0),
         proposals=int(total or 0),
+        pre_ticked=int(ticked or 0),
     )

@@ -104,3 +104,18 @@ def test_proposal_stats_count_shown_accepted_corrected(store: Store) -> None:
     assert after.live_precision == pytest.approx(3 / 4)
     empty = pr.proposal_stats(store, create_project(store, "none", "multiclass", ["a", "b"]).id)
     assert empty.live_precision is None and empty.shown == 0
+
+
+def test_pre_ticked_counts_unlabeled_multilabel_items_with_sure_classes(store: Store) -> None:
+    pid, ids, (cat, dog, _) = _setup(store, "multilabel", n=4)
+    _predict(
+        store, pid, ids[0], {"class_ids": [cat], "score": 0.6, "sure_class_ids": [cat]}, 0.6, False, [cat]
+    )
+    _predict(store, pid, ids[1], {"class_ids": [dog], "score": 0.99}, 0.99, True, [dog])  # a whole proposal
+    _predict(store, pid, ids[2], {"class_ids": [dog], "score": 0.4}, 0.4, False, [dog])  # nothing sure
+    _predict(
+        store, pid, ids[3], {"class_ids": [cat], "score": 0.6, "sure_class_ids": [cat]}, 0.6, False, [cat]
+    )
+    save_label(store, ids[3], {"class_ids": [cat, dog]}, author="lena", base_version=0)  # labeled since
+    s = pr.proposal_stats(store, pid)
+    assert (s.pre_ticked, s.shown, s.pending) == (1, 1, 1)
