@@ -84,7 +84,7 @@ def ml_runs_section(project: Project) -> None:
     b.metric(
         "Compute", widgets.duration(total_compute), help="Process CPU (or GPU) seconds, summed over runs."
     )
-    c.metric("Compute cost", f"{total_cost:,.4f}", help="Compute time × the project's price per hour.")
+    c.metric("Compute cost", widgets.money(total_cost), help="Compute time × the project's price per hour.")
     assist_view.runs_table(runs, key="dash_runs_table")
     try:
         st.page_link(

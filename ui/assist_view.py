@@ -206,7 +206,7 @@ def runs_table(runs: Sequence[status.RunRow], key: str) -> None:
             "images": r.n_items,
             "duration": widgets.duration(r.duration_s),
             "compute s": r.compute_s,
-            "cost": r.cost,
+            "cost": widgets.money(r.cost),
             "device": r.device,
             "started": r.started_at,
         }
@@ -220,7 +220,9 @@ def runs_table(runs: Sequence[status.RunRow], key: str) -> None:
         column_config={
             "started": st.column_config.DatetimeColumn("started", format="D MMM, HH:mm:ss"),
             "compute s": st.column_config.NumberColumn(format="%.1f"),
-            "cost": st.column_config.NumberColumn(format="%.4f"),
+            "cost": st.column_config.TextColumn(help="Compute time x the price per hour"),
+            "labels": st.column_config.NumberColumn(format="%d"),
+            "images": st.column_config.NumberColumn(format="%d"),
             "metrics": st.column_config.TextColumn(width="large"),
         },
     )
@@ -237,7 +239,7 @@ def totals(ov: status.AssistOverview) -> None:
     )
     c.metric(
         "Compute cost",
-        f"{ov.total_cost:,.4f}",
+        widgets.money(ov.total_cost),
         border=True,
         help=f"Compute time × {ov.settings.price_per_hour:.2f} per hour (the price set below).",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+import math
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -211,6 +212,18 @@ def duration(seconds: float | None) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.1f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def money(value: float | None) -> str:
+    """A cost: two decimals from 0.01 up, else two significant digits (0.000079), never "0.0000"."""
+    if value is None:
+        return "—"
+    if value == 0:
+        return "0"
+    if abs(value) >= 0.01:
+        return f"{value:,.2f}"
+    decimals = min(10, 1 - math.floor(math.log10(abs(value))))
+    return f"{value:.{decimals}f}"
 
 
 def file_size(n: int | float) -> str:

@@ -1,0 +1,11 @@
+"""Small screen helpers that format numbers for people."""
+
+from __future__ import annotations
+
+
+def test_money_never_shows_a_cost_as_zero():
+    from ui.widgets import money
+
+    assert [money(v) for v in (0, 7.9e-05, 0.000123456, 0.0123, 1.5, 1234.5, None)] == [
+        "0", "0.000079", "0.00012", "0.01", "1.50", "1,234.50", "—",
+    ]  # fmt: skip
