@@ -62,6 +62,8 @@ class AssistCounts:
     precision_lower_bound: float | None = None  # of the last calibration, at its best threshold
     min_labels_for_target: int | None = None
     n_proposals_shown: int = 0
+    grouping_pages: bool = False  # the last head groups grid pages by its guess (multi-class, decision 0003)
+    pre_ticks: bool = False  # the last head's sure classes come pre-ticked (multi-label, decision 0004)
 
 
 @dataclass(frozen=True)
@@ -123,11 +125,12 @@ def project_stage(c: AssistCounts, policy: StagePolicy | None = None) -> StageSt
         )
         return StageStatus(Stage.PRELABELING, reason, k, should_train, counts, c.training_running)
     pages = (
-        "pages of similar images"
-        if c.labels_at_last_training is None
-        else "pages the model groups by the class it guesses (you give the class)"
+        "pages the model groups by the class it guesses (you give the class)"
+        if c.grouping_pages
+        else "pages of similar images"
     )
-    reason = f"Clustering: {pages}. Pre-labels start when {_prelabel_condition(c, p)}"
+    ticks = " Meanwhile the classes the model is sure of come pre-ticked." if c.pre_ticks else ""
+    reason = f"Clustering: {pages}. Pre-labels start when {_prelabel_condition(c, p)}{ticks}"
     return StageStatus(Stage.CLUSTERING, reason, k, should_train, counts, c.training_running)
 
 

@@ -92,3 +92,13 @@ def test_policy_from_settings_ignores_junk() -> None:
         and p.min_labels_to_train == StagePolicy().min_labels_to_train
     )
     assert StagePolicy.from_settings({"assist_auto_accept": True}).auto_accept is True
+
+
+def test_the_clustering_reason_names_the_help_the_last_head_gives() -> None:
+    trained = {"n_labeled": 30, "n_classes_labeled": 3, "labels_at_last_training": 30}
+    plain = project_stage(_with(**trained), StagePolicy()).reason
+    assert "pages of similar images" in plain and "pre-ticked" not in plain
+    grouped = project_stage(_with(**trained, grouping_pages=True), StagePolicy()).reason
+    assert "pages the model groups by the class it guesses" in grouped
+    ticked = project_stage(_with(**trained, pre_ticks=True), StagePolicy()).reason
+    assert "pages of similar images" in ticked and "sure of come pre-ticked" in ticked
