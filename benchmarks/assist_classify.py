@@ -289,35 +289,48 @@ def _first_reaching(curve: list[dict[str, float]], precision: float, coverage: f
     return float("nan")
 
 
-def plot(path: Path, title: str, curves: dict[str, list[dict[str, float]]]) -> None:
-    """Precision (solid) and coverage (dashed) of shown proposals vs human labels, with Pillow."""
-    w, h, m = 900, 520, 60
+SERIES = (  # key in a curve point, legend, colour, line width
+    ("true_precision", "true precision of shown proposals", (31, 119, 180), 3),
+    ("coverage", "coverage: share of the rest shown a proposal", (255, 127, 14), 2),
+    ("oracle_precision_top_half", "best any threshold could do on the top half", (150, 150, 150), 1),
+    ("sure_claims_precision", "multi-label: pre-ticked classes right", (44, 160, 44), 2),
+    ("sure_coverage", "multi-label: share of the rest with pre-ticks", (148, 103, 189), 1),
+)
+
+
+def plot(path: Path, title: str, curve: list[dict[str, float]], target: float = TARGET) -> None:
+    """The scenario's curves against the number of human labels, drawn with Pillow (one colour each)."""
+    w, h, m = 960, 560, 70
     im = Image.new("RGB", (w, h), "white")
     d = ImageDraw.Draw(im)
-    xmax = max((p["human_labels"] for c in curves.values() for p in c), default=1) or 1
+    xmax = max((p["human_labels"] for p in curve), default=1) or 1
+
+    def xy(x: float, v: float) -> tuple[float, float]:
+        return m + (w - 2 * m) * x / xmax, h - m - v * (h - 2 * m)
+
     d.text((m, 15), title, fill="black")
     d.rectangle([m, m, w - m, h - m], outline="black")
-    for v in (0.0, 0.5, 0.95, 1.0):
-        y = h - m - v * (h - 2 * m)
-        d.line([m, y, w - m, y], fill=(220, 220, 220))
-        d.text((10, y - 6), f"{v:.2f}", fill="black")
-    for k in range(0, 6):
-        xv = xmax * k / 5
-        d.text((m + (w - 2 * m) * k / 5 - 10, h - m + 8), f"{xv:.0f}", fill="black")
-    d.text((w // 2 - 60, h - 25), "human labels", fill="black")
-    colors = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189)]
-    for n, (name, curve) in enumerate(curves.items()):
-        col = colors[n % len(colors)]
-        d.text((w - m - 260, m + 10 + 15 * n), f"{name}: precision -, coverage --", fill=col)
-        for key, dashed in (("true_precision", False), ("coverage", True)):
-            pts = [
-                (m + (w - 2 * m) * p["human_labels"] / xmax, h - m - p[key] * (h - 2 * m))
-                for p in curve
-                if np.isfinite(p[key])
-            ]
-            for i, (a, b) in enumerate(itertools.pairwise(pts)):
-                if not dashed or i % 2 == 0:
-                    d.line([a, b], fill=col, width=2)
+    for v in (0.0, 0.25, 0.5, 0.75, 1.0):
+        d.line([xy(0, v), xy(xmax, v)], fill=(230, 230, 230))
+        d.text((15, xy(0, v)[1] - 6), f"{v:.2f}", fill="black")
+    d.line([xy(0, target), xy(xmax, target)], fill=(214, 39, 40))
+    d.text((w - m - 90, xy(0, target)[1] - 14), f"target {target:.0%}", fill=(214, 39, 40))
+    for k in range(6):
+        x = xmax * k / 5
+        d.text((xy(x, 0)[0] - 10, h - m + 8), f"{x:.0f}", fill="black")
+    d.text((w // 2 - 40, h - 30), "human labels", fill="black")
+    row = 0
+    for key, legend, colour, width in SERIES:
+        pts = [xy(p["human_labels"], p[key]) for p in curve if key in p and np.isfinite(p[key])]
+        if not pts:
+            continue
+        for a, b in itertools.pairwise(pts):
+            d.line([a, b], fill=colour, width=width)
+        for pt in pts if len(pts) < 3 else ():
+            d.ellipse([pt[0] - 3, pt[1] - 3, pt[0] + 3, pt[1] + 3], fill=colour)
+        d.line([m + 10, m + 14 + 16 * row, m + 40, m + 14 + 16 * row], fill=colour, width=max(2, width))
+        d.text((m + 48, m + 8 + 16 * row), legend, fill="black")
+        row += 1
     path.parent.mkdir(parents=True, exist_ok=True)
     im.save(path)
 
@@ -398,11 +411,7 @@ def main() -> None:
         ],
     )
     for name, sc in results["scenarios"].items():
-        plot(
-            RESULTS / f"assist_classify_{name.replace(' ', '_').replace(',', '')}.png",
-            name,
-            {name: sc["curve"]},
-        )
+        plot(RESULTS / f"assist_classify_{name.replace(' ', '_').replace(',', '')}.png", name, sc["curve"])
     path = write_json("assist_classify", results)
     print(f"\nJSON: {path}; plots: {RESULTS}/assist_classify_*.png")
     print(
