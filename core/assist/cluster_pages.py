@@ -5,8 +5,9 @@ built, in this order of preference, from a shared shown proposal (``clustering.p
 the labeler confirms the proposed class), from a shared prediction of the latest head at or above
 its page threshold (``calibration.page_threshold``; the page carries no class, the labeler gives
 it one), or, before any head exists, from the project's stored embeddings
-(``clustering.neighbour_pages``, seeded at the head of the queue). Every item of the page is leased to the labeler in the queue's
-lease book, so several labelers never see the same tiles and the one-image queue skips them too.
+(``clustering.neighbour_pages``, seeded at the head of the queue). Every item of the page is
+leased to the labeler in the queue's lease book, so several labelers never see the same tiles and
+the one-image queue skips them too.
 
 ``submit_page`` gives the selected items the page's class (one new version each through
 ``core.store.labels.save_label``, source ``human``) and hands the deselected ones back to the queue.
