@@ -129,6 +129,12 @@ def test_label_screen_in_chromium(server, page):  # type: ignore[no-untyped-def]
         arg=first.split("·")[0].strip(),
     )
     page.get_by_text("Saved image").first.wait_for()
+    page.wait_for_function(  # the old image's caption is gone too (a rerun keeps stale elements a while)
+        "(prev) => { const c = [...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
+        ".filter(e => /^Image \\d+ ·/.test(e.innerText)); return c.length === 1 && !c[0].innerText.startsWith(prev + ' ·'); }",
+        arg=first.split("·")[0].strip(),
+    )
+    wait_quiet(page)
 
     # skip with a reason, then Back brings the skipped image again
     skipped = image_caption(page).split("·")[0].strip()
