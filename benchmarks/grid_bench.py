@@ -5,8 +5,10 @@
 A multi-class project with N unlabeled items and a stored prediction for each (random classes and
 confidences), one trained head's page threshold, and one embedding row (grouping and proposal pages
 read predictions, not embeddings). Measures ``cluster_pages.next_page`` for new labelers: grouping
-pages (no proposal shown), then pages of shown proposals (every prediction shown). Nearest-neighbour
-pages are not measured here (they need N embeddings; see ``EmbeddingIndex`` search in assist_classify).
+pages (no proposal shown), then pages of shown proposals (every prediction shown). Then, unless
+``ANNOTA_BENCH_NEIGHBOURS=0``, the cold start before any model: a second project with N embeddings
+(random vectors around 500 centres, float16 as stored) and nearest-neighbour pages; the first call
+also builds the project's search index (once per server process).
 """
 
 from __future__ import annotations
@@ -84,6 +86,58 @@ def _time_pages(store: Store, project_id: int, prefix: str, runs: int = 15) -> t
     return times, reason
 
 
+def _seed_embeddings(store: Store, n: int) -> int:
+    p = projects.create_project(store, "neighbours", TaskType.MULTICLASS, ["a", "b", "c"])
+    items.add_items(store, p.id, [NewItem(f"/bench/nb/{i}.jpg", 64, 48, f"nb{i:038x}") for i in range(n)])
+    ids = np.array(
+        [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [p.id])]
+    )
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(500, 1280)).astype(np.float32)
+    now = utcnow()
+    for s in range(0, len(ids), 50_000):
+        part = ids[s : s + 50_000]
+        vecs = centres[rng.integers(0, len(centres), len(part))] + 0.3 * rng.normal(size=(len(part), 1280))
+        blobs = [np.asarray(v, dtype="<f2").tobytes() for v in vecs]
+        chunk = pa.table(
+            {
+                "item_id": part,
+                "project_id": np.full(len(part), p.id),
+                "model": ["bench"] * len(part),
+                "vec": pa.array(blobs, type=pa.binary()),
+                "created_at": [now] * len(part),
+            }
+        )
+
+        def insert(cur: Any, chunk: pa.Table = chunk) -> None:
+            cur.register("chunk", chunk)
+            cur.execute(
+                "INSERT INTO embeddings (item_id, project_id, model, vec, created_at) SELECT * FROM chunk"
+            )
+            cur.unregister("chunk")
+
+        store.write(insert)
+    return p.id
+
+
+def _neighbours(store: Store, n: int) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    pid = _seed_embeddings(store, n)
+    seeded = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    first = cluster_pages.next_page(store, pid, "first", TaskType.MULTICLASS, 9)
+    first_ms = (time.perf_counter() - t1) * 1000
+    times, reason = _time_pages(store, pid, "n", runs=7)
+    return {
+        "neighbour_seed_s": seeded,
+        "neighbour_first_ms": first_ms,
+        "neighbour_first_reason": first.reason if first else "none",
+        "neighbour_ms_median": median(times),
+        "neighbour_ms_p90": percentile(times, 0.9),
+        "neighbour_reason": reason,
+    }
+
+
 def main() -> dict[str, Any]:
     n = int(os.environ.get("ANNOTA_BENCH_N", "500000"))
     with tempfile.TemporaryDirectory(prefix="annota-grid-") as tmp:
@@ -94,6 +148,7 @@ def main() -> dict[str, Any]:
         grouping, r1 = _time_pages(store, pid, "g")
         store.execute("UPDATE predictions SET shown = true WHERE project_id = ?", [pid])
         proposals, r2 = _time_pages(store, pid, "p")
+        nb = _neighbours(store, n) if os.environ.get("ANNOTA_BENCH_NEIGHBOURS", "1") != "0" else {}
         store.close()
     out = {
         "items": n,
@@ -103,6 +158,7 @@ def main() -> dict[str, Any]:
         "proposal_pages_ms_median": median(proposals),
         "proposal_pages_ms_p90": percentile(proposals, 0.9),
         "proposal_pages_reason": r2,
+        **nb,
     }
     print_table(
         f"Grid pages at {n:,} items (next_page for a new labeler, 15 runs)",
@@ -114,6 +170,24 @@ def main() -> dict[str, Any]:
                 r1,
             ],
             ["page of shown proposals", out["proposal_pages_ms_median"], out["proposal_pages_ms_p90"], r2],
+            *(
+                [
+                    [
+                        "first neighbour page (builds the index)",
+                        nb["neighbour_first_ms"],
+                        "",
+                        nb["neighbour_first_reason"],
+                    ],
+                    [
+                        "neighbour page (before any model)",
+                        nb["neighbour_ms_median"],
+                        nb["neighbour_ms_p90"],
+                        nb["neighbour_reason"],
+                    ],
+                ]
+                if nb
+                else []
+            ),
         ],
         ["page", "median ms", "p90 ms", "reason"],
     )

@@ -150,9 +150,13 @@ def project_index(
         if index is None:
             index = EmbeddingIndex(index_folder(cache_root, project_id, model_id))
             store.caches[key] = index
-    ids = [int(r[0]) for r in store.query("SELECT item_id FROM embeddings WHERE project_id = ? AND model = ?",
-                                          [project_id, model_id])]  # fmt: skip
-    missing = [i for i in ids if i not in index]
+    stored = int(store.scalar("SELECT count(*) FROM embeddings WHERE project_id = ? AND model = ?",
+                              [project_id, model_id]) or 0)  # fmt: skip
+    if stored == len(index):  # nothing new (embeddings are only ever added): no id scan
+        return index
+    ids = np.array([r[0] for r in store.query("SELECT item_id FROM embeddings WHERE project_id = ? AND model = ?",
+                                              [project_id, model_id])], dtype=np.int64)  # fmt: skip
+    missing = ids[~index.contains_many(ids)].tolist()
     for s in range(0, len(missing), 4096):
         part = missing[s : s + 4096]
         rows = store.query(

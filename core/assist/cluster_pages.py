@@ -178,15 +178,22 @@ def _excluded(store: Store, project_id: int, user: str) -> set[int]:
     return held
 
 
-def _pool(store: Store, project_id: int, model: str, excluded: set[int]) -> list[int]:
+def _pool(store: Store, project_id: int, model: str, excluded: set[int]) -> np.ndarray:
     """Unlabeled featurised items nobody else holds, in queue order (for neighbour pages)."""
-    rows = store.query(
-        "SELECT i.id FROM items i WHERE i.project_id = ? AND i.status = 'new' AND EXISTS"
-        " (SELECT 1 FROM embeddings e WHERE e.item_id = i.id AND e.project_id = i.project_id AND e.model = ?)"
-        " ORDER BY i.queue_rank NULLS LAST, i.id",
-        [project_id, model],
+    ids = (
+        store.cursor()
+        .execute(
+            "SELECT i.id FROM items i WHERE i.project_id = ? AND i.status = 'new' AND EXISTS"
+            " (SELECT 1 FROM embeddings e WHERE e.item_id = i.id AND e.project_id = i.project_id"
+            " AND e.model = ?) ORDER BY i.queue_rank NULLS LAST, i.id",
+            [project_id, model],
+        )
+        .fetchnumpy()["id"]
     )
-    return [int(r[0]) for r in rows if int(r[0]) not in excluded]
+    ids = np.asarray(ids, dtype=np.int64)
+    if excluded:
+        ids = ids[~np.isin(ids, np.fromiter(excluded, dtype=np.int64, count=len(excluded)))]
+    return ids
 
 
 def _top_predictions(
@@ -268,7 +275,7 @@ def _candidates(
             return []
         index = project_index(store, project_id, model, store.path.parent / "cache" / "embeddings")
         pages = clustering.neighbour_pages(
-            index, pool, page_size=page_size, n_pages=3, candidates=SEEDS, seed_ids=list(pool[:SEEDS])
+            index, pool, page_size=page_size, n_pages=3, candidates=SEEDS, seed_ids=pool[:SEEDS]
         )
     return pages
 

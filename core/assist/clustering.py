@@ -32,12 +32,12 @@ def _check_size(page_size: int) -> None:
 
 def neighbour_pages(
     index: EmbeddingIndex,
-    unlabeled_ids: Sequence[int],
+    unlabeled_ids: Sequence[int] | np.ndarray,
     page_size: int = 9,
     n_pages: int = 1,
     candidates: int = 64,
     seed: int = 0,
-    seed_ids: Sequence[int] | None = None,
+    seed_ids: Sequence[int] | np.ndarray | None = None,
 ) -> list[ClusterPage]:
     """Up to ``n_pages`` disjoint pages of mutually near unlabeled items, most cohesive first.
 
@@ -46,18 +46,20 @@ def neighbour_pages(
     and the tightest pages win. Items without an embedding are never paged.
     """
     _check_size(page_size)
-    pool = np.array([i for i in unlabeled_ids if int(i) in index], dtype=np.int64)
+    pool = np.asarray(list(unlabeled_ids), dtype=np.int64)
+    pool = pool[index.contains_many(pool)]
     if len(pool) < page_size:
         return []
     rng = np.random.default_rng(seed)
     if seed_ids is not None:
-        chosen = np.array([i for i in seed_ids if int(i) in index], dtype=np.int64)[:candidates]
+        seeds = np.asarray(list(seed_ids), dtype=np.int64)
+        chosen = seeds[index.contains_many(seeds)][:candidates]
     else:
         chosen = rng.choice(pool, size=min(candidates, len(pool)), replace=False)
     if len(chosen) == 0:
         return []
     k = page_size * 2  # spare neighbours in case another page took some
-    nb = index.search(index.get(chosen.tolist()), k=k, allowed_ids=pool.tolist())
+    nb = index.search(index.get(chosen), k=k, allowed_ids=pool)
     drafts = []
     for row, seed_id in enumerate(chosen.tolist()):
         ids = [int(seed_id)] + [int(i) for i in nb.ids[row] if i >= 0 and i != seed_id]

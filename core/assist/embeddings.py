@@ -74,6 +74,7 @@ class EmbeddingIndex:
         self._pca_rows = int(meta.get("pca_rows", 0))
         self._open(max(self._capacity, 1024))
         self._row_of: dict[int, int] = {int(i): r for r, i in enumerate(self._ids[: self._count])}
+        self._lookup: tuple[int, np.ndarray, np.ndarray] | None = None  # (count, sorted ids, their rows)
         self._pca: tuple[np.ndarray, np.ndarray] | None = None
         if self._pca_rows and (self.folder / "pca.npz").exists():
             with np.load(self.folder / "pca.npz") as z:
@@ -185,8 +186,23 @@ class EmbeddingIndex:
             return np.array(self._ids[: self._count])
 
     def rows_of(self, item_ids: Iterable[int]) -> np.ndarray:
-        """The row of each id, ``-1`` where absent."""
-        return np.array([self._row_of.get(int(i), -1) for i in item_ids], dtype=np.int64)
+        """The row of each id, ``-1`` where absent (vectorised: a sorted copy of the ids, kept until
+        the index grows; an id's row never changes)."""
+        ids = np.asarray(item_ids if isinstance(item_ids, np.ndarray) else list(item_ids), dtype=np.int64)
+        with self._lock:
+            n = self._count
+            if n == 0 or len(ids) == 0:
+                return np.full(len(ids), -1, dtype=np.int64)
+            if self._lookup is None or self._lookup[0] != n:
+                order = np.argsort(self._ids[:n], kind="stable")
+                self._lookup = (n, self._ids[:n][order], order)
+            _, sorted_ids, order = self._lookup
+        pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+        return np.where(sorted_ids[pos] == ids, order[pos], -1).astype(np.int64)
+
+    def contains_many(self, item_ids: Iterable[int]) -> np.ndarray:
+        """A bool per id: has it a vector here."""
+        return self.rows_of(item_ids) >= 0
 
     def get(self, item_ids: Iterable[int], unit: bool = True) -> np.ndarray:
         """Vectors of the given ids as float32 (unit length unless ``unit=False``); missing ids raise."""

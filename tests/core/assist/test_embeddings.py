@@ -80,3 +80,16 @@ def test_approximate_search_recalls_the_exact_neighbours(tmp_path: Path) -> None
     np.testing.assert_allclose(approx.scores[:, 0], exact.scores[:, 0], atol=1e-3)
     reopened = EmbeddingIndex(tmp_path / "a", dim=256, exact_limit=1000)
     assert (reopened.search(q, k=10).ids == approx.ids).all()
+
+
+def test_rows_of_is_vectorised_and_follows_the_index_as_it_grows(tmp_path) -> None:
+    idx = EmbeddingIndex(tmp_path / "ix", dim=4)
+    assert idx.rows_of([1, 2]).tolist() == [-1, -1]  # empty
+    rng = np.random.default_rng(0)
+    idx.add([30, 10, 20], rng.normal(size=(3, 4)))
+    assert idx.rows_of(np.array([10, 20, 30, 40])).tolist() == [1, 2, 0, -1]
+    assert idx.contains_many([40, 30]).tolist() == [False, True]
+    idx.add([40, 10], rng.normal(size=(2, 4)))  # one new id, one overwritten: rows stay put
+    assert idx.rows_of([10, 20, 30, 40, 5]).tolist() == [1, 2, 0, 3, -1]
+    reopened = EmbeddingIndex(tmp_path / "ix", dim=4)
+    assert reopened.rows_of([40, 30]).tolist() == [3, 0]
