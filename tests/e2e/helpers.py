@@ -16,12 +16,15 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from core.images.probe import probe_file
+from core.store.items import NewItem
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENS = ROOT / "artifacts" / "screens"
@@ -128,6 +131,19 @@ def start_app(data: Path, password: str = ADMIN_PASSWORD, env: Mapping[str, str]
             time.sleep(0.25)
     server.stop()
     pytest.fail(f"streamlit did not answer /_stcore/health within {HEALTH_TIMEOUT_S} s:\n{server.log_tail()}")
+
+
+# -- seeding a store through core ----------------------------------------------------------------------
+
+
+def new_items(files: Sequence[Path]) -> list[NewItem]:
+    """Real image files as items to add (probed: size, hash, EXIF orientation), for stores seeded before a
+    server starts."""
+    out = []
+    for f in files:
+        p = probe_file(f)
+        out.append(NewItem(str(f), p.width, p.height, p.sha1, p.bytes, p.orientation))
+    return out
 
 
 # -- the browser ---------------------------------------------------------------------------------------

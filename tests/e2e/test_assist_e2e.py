@@ -22,15 +22,14 @@ from core.assist import classify_jobs as cj
 from core.assist.backbone import Backbone
 from core.config import PROJECT_ROOT, Paths, shared_datasets
 from core.domain import Source, TaskType
-from core.images.probe import probe_file
 from core.jobs import JobRunner
 from core.store import Store, items, labels, projects
-from core.store.items import NewItem
 from tests.e2e.helpers import (
     IMG_READY_JS,
     go,
     image_id,
     main,
+    new_items,
     no_error_shown,
     open_project,
     settle,
@@ -68,12 +67,7 @@ def _prepare(data: Path, monkeypatch: pytest.MonkeyPatch) -> int:
         settings={"assist_queue_order": "confirm"},  # confident proposals first in the queue
     )  # fmt: skip
     files = {n: sorted((flowers / n).glob("*.jpg"))[2::5][:18] for n in NAMES}
-    new = []
-    for n in NAMES:
-        for f in files[n]:
-            pr = probe_file(f)
-            new.append(NewItem(str(f), pr.width, pr.height, pr.sha1, pr.bytes, pr.orientation))
-    items.add_items(store, p.id, new)
+    items.add_items(store, p.id, new_items([f for n in NAMES for f in files[n]]))
     runner = JobRunner(store, workers=1, poll_s=0.1).start()
     try:
         job = runner.wait(runner.submit(cj.FEATURIZE, {}, project_id=p.id).id, timeout=120)

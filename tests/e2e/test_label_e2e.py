@@ -19,14 +19,13 @@ import pytest
 from core import geometry
 from core.config import shared_datasets
 from core.domain import TaskType
-from core.images.probe import probe_file
 from core.store import Store, items, labels, projects
-from core.store.items import NewItem
 from tests.e2e.helpers import (
     IMG_READY_JS,
     KEY_SETTLE_MS,
     PERF,
     image_caption,
+    new_items,
     open_label,
     press,
     shot,
@@ -38,14 +37,6 @@ from tests.e2e.helpers import (
 pytestmark = pytest.mark.e2e
 
 N_LATENCY = 20
-
-
-def _new_items(files: list[Path]) -> list[NewItem]:
-    out = []
-    for f in files:
-        p = probe_file(f)
-        out.append(NewItem(str(f), p.width, p.height, p.sha1, p.bytes, p.orientation))
-    return out
 
 
 @pytest.fixture
@@ -76,14 +67,14 @@ def server(serve, tmp_path: Path):  # type: ignore[no-untyped-def]
     ml = projects.create_project(store, "Flowers many", TaskType.MULTILABEL, names)
     bx = projects.create_project(store, "Flower boxes", TaskType.BOXES, ["flower", "leaf"])
     pg = projects.create_project(store, "Flower shapes", TaskType.POLYGONS, ["flower", "leaf"])
-    items.add_items(store, mc.id, _new_items(daisies[: N_LATENCY + 8]))
-    items.add_items(store, ml.id, _new_items(roses[:3]))
-    items.add_items(store, bx.id, _new_items(roses[3:5]))
-    items.add_items(store, pg.id, _new_items(roses[5:7]))
+    items.add_items(store, mc.id, new_items(daisies[: N_LATENCY + 8]))
+    items.add_items(store, ml.id, new_items(roses[:3]))
+    items.add_items(store, bx.id, new_items(roses[3:5]))
+    items.add_items(store, pg.id, new_items(roses[5:7]))
     many_b = projects.create_project(store, "Many boxes", TaskType.BOXES, ["flower", "leaf"])
     many_p = projects.create_project(store, "Many shapes", TaskType.POLYGONS, ["flower", "leaf"])
     for proj, key in ((many_b, "boxes"), (many_p, "polygons")):
-        items.add_items(store, proj.id, _new_items(roses[7:8]))
+        items.add_items(store, proj.id, new_items(roses[7:8]))
         (iid,) = store.query("SELECT id FROM items WHERE project_id = ?", [proj.id])[0]
         cids = [c.id for c in projects.list_classes(store, proj.id)]
         objs = [

