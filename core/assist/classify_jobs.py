@@ -351,20 +351,28 @@ def _finite(v: float) -> float | None:
     return float(v) if np.isfinite(v) else None
 
 
+def latest_head_metrics(store: Store, project_id: int) -> dict[str, Any] | None:
+    """The metrics of the newest training that saved a head (``None``: none yet)."""
+    row = store.query_one(
+        "SELECT metrics FROM model_runs WHERE project_id = ? AND kind = 'train' AND state = 'done'"
+        " AND metrics LIKE '%head_path%' ORDER BY id DESC LIMIT 1",
+        [project_id],
+    )
+    if row is None:
+        return None
+    metrics = loads(row[0]) if isinstance(row[0], str) else row[0]
+    return dict(metrics or {})
+
+
 @jobs.register(INFER)
 def infer(ctx: jobs.JobContext) -> dict[str, Any]:
     """Proposals for every unlabeled featurised item from the latest trained head."""
     project_id = job_project_id(ctx)
     info = project_info(ctx.store, project_id)
     bb = get_backbone()
-    row = ctx.store.query_one(
-        "SELECT metrics FROM model_runs WHERE project_id = ? AND kind = 'train' AND state = 'done'"
-        " AND metrics LIKE '%head_path%' ORDER BY id DESC LIMIT 1",
-        [project_id],
-    )
-    if row is None:
+    metrics = latest_head_metrics(ctx.store, project_id)
+    if metrics is None:
         return {"inferred": 0, "reason": "no trained head yet"}
-    metrics = loads(row[0])
     head = LinearHead.from_bytes(Path(metrics["head_path"]).read_bytes())
     if head.space != info.space:
         return {"inferred": 0, "reason": "the label classes changed since the last training"}

@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from core.assist import clustering
-from core.assist.classify_jobs import project_index
+from core.assist.classify_jobs import latest_head_metrics, project_index
 from core.domain import NotFound, Source, TaskType, ValidationError
 from core.store import labels, queue
-from core.store.db import Store, WriteConflict, loads
+from core.store.db import Store, WriteConflict
 
 PAGE_SIZES = clustering.PAGE_SIZES
 SEEDS = 32  # seeds drawn from the head of the queue per new page
@@ -238,14 +238,10 @@ def _prediction_pages(
 
 def _page_threshold(store: Store, project_id: int) -> float | None:
     """The latest trained head's page threshold; ``None`` when no head has been trained."""
-    row = store.query_one(
-        "SELECT metrics FROM model_runs WHERE project_id = ? AND kind = 'train' AND state = 'done'"
-        " AND metrics LIKE '%head_path%' ORDER BY id DESC LIMIT 1",
-        [project_id],
-    )
-    if row is None:
+    metrics = latest_head_metrics(store, project_id)
+    if metrics is None:
         return None
-    value = (loads(row[0]) if isinstance(row[0], str) else row[0] or {}).get("page_threshold")
+    value = metrics.get("page_threshold")
     return float(value) if value is not None else float("inf")
 
 
