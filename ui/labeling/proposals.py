@@ -1,4 +1,4 @@
-"""The model's proposal for an item, when ``core.assist`` has stored one above its threshold."""
+"""What the model offers on an item: its proposal above the calibrated threshold, or multi-label pre-ticks."""
 
 from __future__ import annotations
 
@@ -19,29 +19,20 @@ class Proposal:
     run_id: int | None = None
 
 
-def shown_proposal(store: Store, item_id: int) -> Proposal | None:
-    """The item's shown proposal (``core.assist.predictions.shown_prediction``), or ``None``.
+def model_help(store: Store, item_id: int) -> tuple[Proposal | None, list[int]]:
+    """What the model offers on an item, from one read of its newest prediction: the shown proposal
+    (``None`` below the calibrated threshold), else, multi-label, the classes it may pre-tick
+    (``core.assist.calibration.Calibration.sure``).
 
-    Proposals are help, never a reason to fail the screen: a read error shows no proposal.
+    Proposals are help, never a reason to fail the screen: a read error offers nothing.
     """
-    try:
-        found = predictions.shown_prediction(store, item_id)
-    except Exception as exc:
-        log.info("reading the proposal of item %s failed: %s", item_id, exc)
-        return None
-    if found is None:
-        return None
-    return Proposal(dict(found.payload), found.confidence, found.run_id)
-
-
-def sure_classes(store: Store, item_id: int) -> list[int]:
-    """Multi-label: the classes the model may pre-tick on an item whose whole set it does not propose
-    (``core.assist.calibration.Calibration.sure``); empty when none or on a read error."""
     try:
         found = predictions.prediction(store, item_id)
     except Exception as exc:
         log.info("reading the prediction of item %s failed: %s", item_id, exc)
-        return []
-    if found is None or found.shown:
-        return []
-    return [int(c) for c in found.payload.get("sure_class_ids", [])]
+        return None, []
+    if found is None:
+        return None, []
+    if found.shown:
+        return Proposal(dict(found.payload), found.confidence, found.run_id), []
+    return None, [int(c) for c in found.payload.get("sure_class_ids", [])]

@@ -16,7 +16,7 @@ from core.domain import Item, LabelClass, NotFound, Project, ProjectState, TaskT
 from core.store import items, projects, queue
 from ui import resources
 from ui.labeling import actions, classify, draw, grid, images, payloads, segment, shortcuts, stale, state
-from ui.labeling.proposals import Proposal, shown_proposal, sure_classes
+from ui.labeling.proposals import Proposal, model_help
 
 PREFETCH = 3
 IMAGE_MAX_H = 620  # px: the classification image is fitted into this height and the column width
@@ -105,10 +105,7 @@ def labeling_area(project_id: int, user: User) -> None:
     if item is None:
         _all_done(project)
         return
-    proposal = shown_proposal(s, item.id) if item.annotation is None else None
-    sure: list[int] = []
-    if project.task_type is TaskType.MULTILABEL and item.annotation is None and proposal is None:
-        sure = sure_classes(s, item.id)
+    proposal, sure = model_help(s, item.id) if item.annotation is None else (None, [])
     initial = payloads.initial_payload(
         project.task_type,
         item.annotation.payload if item.annotation else None,
