@@ -5,10 +5,10 @@
 Scenarios: flowers multi-class (5 classes, 1,000 photos); flowers multi-label (the same photos,
 the tool not told one class per photo); coco128 image-level tags of its 10 most frequent classes.
 The labeler works in the order the tool chooses, as the product's grid and queue hand it out:
-clustering pages (give the page one class, deselect the odd ones: 1 action + 1 per deselection;
-nearest neighbours before the first head, then items the head puts in one class at or above its
-page threshold; deselected items come back one at a time), pages of items sharing a shown proposal
-(confirm: 1 action + 1 per deselection), single proposals (accept or correct: 1 action; for
+clustering pages (give the page one class, give each odd one out its own class on the page: 1 action
++ 1 click per odd one; nearest neighbours before the first head, then items the head puts in one
+class at or above its page threshold), pages of items sharing a shown proposal (confirm: 1 action + 1
+per odd one), single proposals (accept or correct: 1 action; for
 multi-label 1 + classes toggled) and plain labeling (multi-class 1 action; multi-label 1 + classes
 ticked). Hand labeling costs the plain-labeling actions for every image. The head retrains every 10
 labels, as the product's default. After each training the true precision and coverage of the shown
@@ -32,6 +32,7 @@ from benchmarks.common import RESULTS, print_table, write_json
 from core.assist.backbone import Backbone
 from core.assist.calibration import Calibration, calibrate, uncalibrated
 from core.assist.classify_jobs import MIN_CALIBRATION_LABELS
+from core.assist.cluster_pages import ONE_CLICK_CLASSES
 from core.assist.clustering import neighbour_pages, prediction_pages
 from core.assist.embeddings import EmbeddingIndex, normalize
 from core.assist.heads import LabelSpace, train_head
@@ -221,12 +222,23 @@ class Sim:
         return self.cal.sure(self.proba[rows])
 
     def _do_page(self, rows: list[int], suggested: int | None) -> None:
+        """Multi-class: the page gets its majority class (or keeps the suggested one), each odd one out
+        its own class in place (one click up to ``ONE_CLICK_CLASSES`` classes, else two). Multi-label:
+        the page's class is added to the images that have it; the others are deselected and come back
+        one at a time."""
         classes = [int(self.truth[r]) for r in rows]
         if suggested is not None:
             chosen = self.space.column(suggested)
         else:
             chosen = max(set(classes), key=classes.count)
         odd = [r for r, c in zip(rows, classes, strict=True) if c != chosen]
+        if not self.space.multilabel:
+            per_fix = 1 if self.space.n_classes <= ONE_CLICK_CLASSES else 2
+            self.actions += 1 + per_fix * len(odd)
+            for r in rows:
+                self.label(r)
+                self.page_rows.add(r)
+            return
         self.actions += 1 + len(odd)
         if suggested is not None:
             self.rejected.update(odd)

@@ -27,7 +27,7 @@ from scipy.special import betaincinv
 from core.assist.heads import HeadConfig, LabelSpace, train_head
 
 DEFAULT_TARGET = 0.95
-PAGE_PURITY = 0.8  # grouping pages: the held-out share right among items at or above the page threshold
+PAGE_PURITY = 0.5  # grouping pages: the held-out share right among items at or above the page threshold
 PAGE_MIN_HELDOUT = 20  # held-out labels needed before the page threshold comes from them
 DEFAULT_PAGE_CONFIDENCE = 0.9  # the page threshold before that (heads with few labels are overconfident)
 DEFAULT_CONFIDENCE_LEVEL = 0.8
@@ -146,11 +146,12 @@ def page_threshold(
 ) -> float:
     """The confidence from which items sharing a predicted class may be grouped on one page.
 
-    Not a proposal threshold: a grouping page carries no class, the labeler gives it one and
-    deselects the odd ones out, so a wrong grouping costs a click, never a wrong label. The rule is
-    economic: a page of 9 beats labeling one at a time while more than about 5 of its items belong
-    together, so the threshold is the lowest confidence where the held-out share right (a point
-    estimate over at least 5 items) is still ``purity``; with fewer than ``min_heldout`` held-out
+    Not a proposal threshold: a grouping page carries no class, the labeler gives it one and fixes
+    the odd ones out in place (one click on the tile's own class), so a wrong grouping costs a click,
+    never a wrong label. A page of 9 costs 1 action plus 1 per odd one, against 9 one at a time, so it
+    pays while the page has a clear majority: the threshold is the lowest confidence where the
+    held-out share right (a point estimate over at least 5 items) is still ``purity`` (a half, so
+    the page's class is the class of most of its images); with fewer than ``min_heldout`` held-out
     labels, ``default``, never lower than it.
     """
     conf = np.asarray(confidence, dtype=np.float64)

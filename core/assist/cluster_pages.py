@@ -10,13 +10,15 @@ leased to the labeler in the queue's lease book, so several labelers never see t
 the one-image queue skips them too.
 
 ``submit_page`` gives the selected items the page's class (one new version each through
-``core.store.labels.save_label``, source ``human``) and hands the deselected ones back to the queue.
+``core.store.labels.save_label``, source ``human``), or the class the labeler gave a tile of its own
+(an odd one out fixed in place, one click instead of a deselection now and a label later), and hands
+the deselected ones back to the queue.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +34,9 @@ PAGE_SIZES = clustering.PAGE_SIZES
 SEEDS = 32  # seeds drawn from the head of the queue per new page
 RETURNED_MEMORY = 200  # deselected items remembered per labeler
 PREDICTION_MIN_SHARE = 0.5  # use proposal pages when at least this share of the pool has a shown one
+# multi-class pages: up to this many classes a tile's own class is one click (chips under the tile);
+# with more, a drop-down (two clicks)
+ONE_CLICK_CLASSES = 8
 
 
 @dataclass(frozen=True)
@@ -335,15 +340,26 @@ def submit_page(
     store: Store,
     page: GridPage,
     selected: Iterable[int],
-    class_id: int,
+    class_id: int | None,
     task: TaskType | str,
     *,
     duration_ms: int | None = None,
+    own: Mapping[int, int] | None = None,
 ) -> PageResult:
-    """Save ``class_id`` on the selected items of the page (multi-label: added to their classes);
-    the others go back to the queue. Each save is one version, source ``human``."""
+    """Save ``class_id`` on the selected items of the page (multi-label: added to their classes), or
+    the item's own class where ``own`` gives one (a tile the labeler fixed in place); the others go
+    back to the queue. Each save is one version, source ``human``. ``class_id`` may be None only
+    when every selected item has its own class."""
     task = TaskType(task)
-    chosen = [i for i in page.item_ids if i in set(selected)]
+    own = {int(k): int(v) for k, v in (own or {}).items()}
+    picked = set(selected) | set(own)
+    answers: dict[int, int] = {}  # item -> the class it gets
+    for item_id in (i for i in page.item_ids if i in picked):
+        given = own.get(item_id, class_id)
+        if given is None:
+            raise ValidationError("Choose the page's class first.")
+        answers[item_id] = given
+    chosen = list(answers)
     saved, stale = [], []
     errors: dict[int, str] = {}
     per_item = None if duration_ms is None else max(1, duration_ms // max(1, len(chosen)))
@@ -354,18 +370,19 @@ def submit_page(
             continue
         base = page.version_of(item_id)
         ann = labels.current_annotation(store, item_id)
+        given = answers[item_id]
         try:
             labels.save_label(
                 store,
                 item_id,
-                _payload(task, ann.payload if ann else None, class_id),
+                _payload(task, ann.payload if ann else None, given),
                 author=page.user,
                 base_version=int(row[0]) if base is None else base,
                 source=Source.HUMAN,
                 duration_ms=per_item,
                 via="page",
                 # a page of shown proposals: the labeler kept the proposed class, or gave another
-                proposal_kept=None if page.suggested_class is None else class_id == page.suggested_class,
+                proposal_kept=None if page.suggested_class is None else given == page.suggested_class,
             )
             saved.append(item_id)
         except labels.StaleEdit:

@@ -106,6 +106,11 @@ def test_grid_and_click_to_segment_in_chromium(server, page):  # type: ignore[no
     unfocus(page)
     press(page, "2")
     page.get_by_role("button", name="2 · left out").wait_for()
+    # an odd one out fixed in place: one click on the chip under its tile
+    page.locator("[class*='st-key-label_grid_own_']").nth(2).get_by_text("thing", exact=True).click()
+    page.get_by_role("button", name="3 · thing").wait_for()
+    wait_quiet(page)
+    unfocus(page)
     press(page, "Shift+1")  # the first class, on digit 1, is Shift+1 in the grid
     page.get_by_role("button", name="Submit 3 images").wait_for()
     page.locator("[class*='st-key-label_grid_cls_'] [data-testid=stBaseButton-primary]").wait_for()
@@ -113,7 +118,7 @@ def test_grid_and_click_to_segment_in_chromium(server, page):  # type: ignore[no
     snap(page, "grid-deselected")
     unfocus(page)
     press(page, "Enter")
-    page.get_by_text("3 images labeled animal; 1 went back to the queue.").wait_for()
+    page.get_by_text("2 images labeled animal; 1 given its own class; 1 went back to the queue.").wait_for()
     page.get_by_role("button", name="Submit 4 images").wait_for()  # the next page, no class yet
     page.wait_for_function(IMAGES_READY)
     snap(page, "grid-submitted")
@@ -185,6 +190,11 @@ def test_grid_and_click_to_segment_in_chromium(server, page):  # type: ignore[no
             [kinds.id],
         )
         assert len(rows) == 3 and all(r[2] == Source.HUMAN.value for r in rows)
+        given = sorted(
+            json.loads(r[1])["class_id"] if isinstance(r[1], str) else r[1]["class_id"] for r in rows
+        )
+        thing = next(c.id for c in projects.list_classes(store, kinds.id) if c.name == "thing")
+        assert given.count(thing) == 1  # the tile fixed in place, the two others the page's class
         ann = labels.current_annotation(store, server["zebra"])
         assert ann is not None and len(ann.payload["polygons"]) == 1
         assert 3 <= len(ann.payload["polygons"][0]["points"]) <= ss.MAX_VERTICES

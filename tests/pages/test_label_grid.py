@@ -82,6 +82,61 @@ def test_grid_page_deselect_and_submit_saves_the_selected_only(runtime, tmp_path
     assert len(nxt) == 4 and not set(nxt) & set(shown) - {odd}
 
 
+def own_picker(at, item_id):
+    return next(
+        w for w in at.pills if w.key and w.key.startswith("label_grid_own_") and w.key.endswith(f"_{item_id}")
+    )
+
+
+def test_an_odd_one_gets_its_own_class_in_place(runtime, tmp_path):
+    """One click under a tile gives it its own class; leaving it out takes that back."""
+    project, classes, ids, at = grid_app(runtime, tmp_path)
+    at.segmented_control(key="label_mode").set_value("Grid").run()
+    at.segmented_control(key="label_grid_size").set_value(4).run()
+    shown = tiles(at)
+    assert len([w for w in at.pills if w.key.startswith("label_grid_own_")]) == 4
+    odd, dropped = shown[0], shown[3]
+    own_picker(at, odd).set_value(classes[0].id).run()
+    assert not at.exception, at.exception
+    assert at.button(key=f"label_grid_toggle_{odd}").label == f"1 · {classes[0].name}"
+    own_picker(at, dropped).set_value(classes[0].id).run()
+    at.button(key=f"label_grid_toggle_{dropped}").click().run()  # left out: its own class is dropped
+    assert at.button(key=f"label_grid_toggle_{dropped}").label == "4 · left out"
+    assert own_picker(at, dropped).value is None
+    at.button(key=f"label_grid_cls_{classes[1].id}").click().run()
+    assert at.button(key="label_grid_submit").label == "Submit 3 images"
+    at.button(key="label_grid_submit").click().run()
+    assert not at.exception, at.exception
+    got = {i: labels.current_annotation(runtime.store, i) for i in shown}
+    assert got[odd].payload == {"class_id": classes[0].id} and got[odd].author == "ann"
+    assert all(got[i].payload == {"class_id": classes[1].id} for i in shown[1:3])
+    assert got[dropped] is None
+    assert (
+        f"2 images labeled **{classes[1].name}**; 1 given its own class; 1 went back to the queue."
+        in texts(at)
+    )
+
+
+def test_many_classes_give_a_drop_down_instead_of_chips(runtime, tmp_path, monkeypatch):
+    from core.assist import cluster_pages
+
+    monkeypatch.setattr(cluster_pages, "ONE_CLICK_CLASSES", 1)
+    project, classes, ids, at = grid_app(runtime, tmp_path)
+    at.segmented_control(key="label_mode").set_value("Grid").run()
+    at.segmented_control(key="label_grid_size").set_value(4).run()
+    odd = tiles(at)[2]
+    boxes = [w for w in at.selectbox if w.key and w.key.startswith("label_grid_own_")]
+    assert len(boxes) == 4 and not [w for w in at.pills if w.key and w.key.startswith("label_grid_own_")]
+    next(b for b in boxes if b.key.endswith(f"_{odd}")).set_value(classes[1].id).run()
+    assert at.button(key=f"label_grid_toggle_{odd}").label == f"3 · {classes[1].name}"
+
+
+def test_multilabel_pages_have_no_own_class_chips(runtime, tmp_path):
+    project, classes, ids, at = grid_app(runtime, tmp_path, TaskType.MULTILABEL)
+    at.segmented_control(key="label_mode").set_value("Grid").run()
+    assert tiles(at) and not [w for w in at.pills if w.key and w.key.startswith("label_grid_own_")]
+
+
 def test_two_labelers_see_different_tiles(runtime, tmp_path):
     project, _, _, a = grid_app(runtime, tmp_path)
     a.segmented_control(key="label_mode").set_value("Grid").run()

@@ -2,24 +2,28 @@
 
 The page comes from ``core.assist.cluster_pages`` (nearest neighbours in the stored embeddings, or a
 shared confident proposal) and is leased to the labeler. The labeler picks one class for the page
-(click or key), deselects the odd ones out (their button or number key 1-9) and submits: the
-selected images get the class, the others go back to the queue.
+(click or key). Multi-class: an odd one out gets its own class in place (one click on the chips under
+its tile; a drop-down beyond ``cluster_pages.ONE_CLICK_CLASSES`` classes). Any tile can be left out
+(its button or number key 1-9): it goes back to the queue. Submit saves the rest.
 
 Session state: ``label_mode`` ("One image" | "Grid"), ``label_grid_size`` (4/6/9),
 ``label_grid_off`` ({page key: [deselected ids]}), ``label_grid_class`` ({page key: class id}),
-``label_grid_t0`` ({page key: seconds}), ``label_grid_avail`` ((project id, checked at, bool)).
+``label_grid_own`` ({page key: {item id: class id}}), ``label_grid_t0`` ({page key: seconds}),
+``label_grid_avail`` ((project id, checked at, bool)); the own-class widgets are
+``label_grid_own_<page>_<item>``.
 """
 
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
 import streamlit as st
 
 from core.assist import cluster_pages
-from core.domain import LabelClass, Project, TaskType, User
+from core.domain import LabelClass, Project, TaskType, User, ValidationError
 from core.store import items
 from ui import resources
 from ui.labeling import images, shortcuts, state
@@ -28,6 +32,7 @@ MODE_KEY = "label_mode"
 SIZE_KEY = "label_grid_size"
 OFF_KEY = "label_grid_off"
 CLASS_KEY = "label_grid_class"
+OWN_KEY = "label_grid_own"
 T0_KEY = "label_grid_t0"
 AVAIL_KEY = "label_grid_avail"
 ONE, GRID = "One image", "Grid"
@@ -38,6 +43,10 @@ _CSS = """<style>
   background: #1e1e1e; border-radius: 6px; border: 3px solid var(--grid-on, #3b82f6); }
 [class*="st-key-label_grid_tile_off_"] img { opacity: .28; filter: grayscale(1); border-color: #999;
   border-style: dashed; }
+[class*="st-key-label_grid_own_"] { opacity: .5; margin-top: -.6rem; }
+[class*="st-key-label_grid_own_"] button { min-height: 1.6rem; padding: 0 .5rem; font-size: .8rem; }
+[class*="st-key-label_grid_tile_"]:hover [class*="st-key-label_grid_own_"],
+[class*="st-key-label_grid_tile_own_"] [class*="st-key-label_grid_own_"] { opacity: 1; }
 </style>"""
 
 
@@ -96,9 +105,28 @@ def grid_class_shortcut(cls: LabelClass) -> str | None:
     return key
 
 
+def _own_widget(page_key: str, item_id: int) -> str:
+    return f"label_grid_own_{zlib.crc32(page_key.encode()):08x}_{item_id}"
+
+
 def _toggle(page_key: str, item_id: int) -> None:
     off = set(_dict(OFF_KEY).get(page_key, []))
     off ^= {item_id}
+    _dict(OFF_KEY)[page_key] = sorted(off)
+    if item_id in off:  # a tile left out loses the class of its own
+        _dict(OWN_KEY).get(page_key, {}).pop(item_id, None)
+        st.session_state[_own_widget(page_key, item_id)] = None
+
+
+def _own(page_key: str, item_id: int) -> None:
+    """The tile's own class from its chips (None: the page's class again)."""
+    value = st.session_state.get(_own_widget(page_key, item_id))
+    mine = _dict(OWN_KEY).setdefault(page_key, {})
+    if value is None:
+        mine.pop(item_id, None)
+        return
+    mine[item_id] = int(value)
+    off = set(_dict(OFF_KEY).get(page_key, [])) - {item_id}  # giving a class puts it back on the page
     _dict(OFF_KEY)[page_key] = sorted(off)
 
 
@@ -116,22 +144,35 @@ def _submit(project_id: int, user: str, task: TaskType, classes: Sequence[LabelC
         return
     pk = _page_key(page)
     class_id = _dict(CLASS_KEY).get(pk, page.suggested_class)
-    if class_id is None:
-        state.flash("warning", "Choose the page's class first.")
-        return
     off = set(_dict(OFF_KEY).get(pk, []))
+    own = dict(_dict(OWN_KEY).get(pk, {}))
     t0 = _dict(T0_KEY).get(pk)
     duration = int((time.time() - t0) * 1000) if t0 else None
-    res = cluster_pages.submit_page(
-        s, page, [i for i in page.item_ids if i not in off], class_id, task, duration_ms=duration
-    )
-    for key in (OFF_KEY, CLASS_KEY, T0_KEY):
+    try:
+        res = cluster_pages.submit_page(
+            s,
+            page,
+            [i for i in page.item_ids if i not in off],
+            class_id,
+            task,
+            duration_ms=duration,
+            own=own,
+        )
+    except ValidationError as exc:
+        state.flash("warning", str(exc))
+        return
+    for key in (OFF_KEY, CLASS_KEY, OWN_KEY, T0_KEY):
         _dict(key).pop(pk, None)
     st.session_state.pop(AVAIL_KEY, None)
     resources.forget_reads()
     name = next((c.name for c in classes if c.id == class_id), str(class_id))
     verb = "added" if task is TaskType.MULTILABEL else "labeled"
-    msg = f"{len(res.saved)} image{'s' if len(res.saved) != 1 else ''} {verb} **{name}**"
+    n_own = sum(1 for i in res.saved if i in own)
+    n_page = len(res.saved) - n_own
+    msg = f"{n_page} image{'s' if n_page != 1 else ''} {verb} **{name}**"
+    if n_own:
+        own_part = f"{n_own} given {'its' if n_own == 1 else 'their'} own class"
+        msg = f"{msg}; {own_part}" if n_page else f"{own_part[0].upper()}{own_part[1:]}"
     if res.returned:
         msg += f"; {len(res.returned)} went back to the queue"
     if res.stale:
@@ -166,8 +207,10 @@ def render(project: Project, classes: Sequence[LabelClass], user: User, paths: A
     pk = _page_key(page)
     _dict(T0_KEY).setdefault(pk, time.time())
     off = set(_dict(OFF_KEY).get(pk, []))
+    own = _dict(OWN_KEY).get(pk, {})
     chosen = _dict(CLASS_KEY).get(pk, page.suggested_class)
     by_id = {c.id: c for c in classes}
+    fix_in_place = project.task_type is TaskType.MULTICLASS
     tiles = items.get_items(s, list(page.item_ids))
     order = {i: k for k, i in enumerate(page.item_ids)}
     tiles.sort(key=lambda it: order[it.id])
@@ -176,22 +219,29 @@ def render(project: Project, classes: Sequence[LabelClass], user: User, paths: A
         per_row = 2 if page.page_size == 4 else 3
         color = by_id[chosen].color if chosen in by_id else "#3b82f6"
         rows = -(-len(tiles) // per_row)
+        own_css = "".join(
+            f" .st-key-label_grid_tile_own_{i} {{ --grid-on: {by_id[c].color}; }}"
+            for i, c in own.items()
+            if c in by_id
+        )
         st.html(  # the whole page fits the window: tiles as tall as the rows allow, letterboxed
-            f"<style>[class*='st-key-label_grid_tile_on_'] {{ --grid-on: {color}; }}"
-            f" [class*='st-key-label_grid_tile_'] img {{ max-height: {round(64 / rows)}vh; }}</style>"
+            f"<style>[class*='st-key-label_grid_tile_on_'] {{ --grid-on: {color}; }}{own_css}"
+            f" [class*='st-key-label_grid_tile_'] img {{ max-height: {round(56 / rows)}vh; }}</style>"
         )
         for r in range(0, len(tiles), per_row):
             cols = st.columns(per_row, gap="small")
             for c, it in zip(cols, tiles[r : r + per_row], strict=False):
                 n = order[it.id] + 1
                 is_off = it.id in off
-                with c.container(key=f"label_grid_tile_{'off' if is_off else 'on'}_{it.id}"):
+                mine = by_id.get(own.get(it.id, -1))
+                look = "off" if is_off else ("own" if mine else "on")
+                with c.container(key=f"label_grid_tile_{look}_{it.id}"):
                     try:
                         st.image(images.screen_jpeg(it, paths, TILE_SIDE), width="stretch")
                     except images.ImageUnavailable as exc:
                         st.warning(f"Image {it.id} cannot be shown: {exc}")
                     st.button(
-                        f"{n} · {'left out' if is_off else 'in'}",
+                        f"{n} · {_tile_state(is_off, mine, by_id.get(chosen) if chosen else None)}",
                         key=f"label_grid_toggle_{it.id}",
                         shortcut=str(n),
                         icon=":material/check_box_outline_blank:" if is_off else ":material/check_box:",
@@ -203,8 +253,37 @@ def render(project: Project, classes: Sequence[LabelClass], user: User, paths: A
                         on_click=_toggle,
                         args=(pk, it.id),
                     )
+                    if fix_in_place:
+                        _own_picker(pk, it.id, classes)
     with right:
         _controls(project, page, classes, user, chosen, off)
+
+
+def _tile_state(is_off: bool, own: LabelClass | None, page_class: LabelClass | None) -> str:
+    """What the tile's button says it will get: its own class, the page's, or nothing."""
+    if is_off:
+        return "left out"
+    cls = own or page_class
+    return cls.name if cls else "in"
+
+
+def _own_picker(page_key: str, item_id: int, classes: Sequence[LabelClass]) -> None:
+    """Chips (a drop-down for many classes) that give one tile its own class: an odd one out is
+    fixed with one click instead of going back to the queue."""
+    key = _own_widget(page_key, item_id)
+    ids = [c.id for c in classes]
+    names = {c.id: c.name for c in classes}
+    kwargs: dict[str, Any] = {
+        "key": key,
+        "format_func": lambda i: names.get(i, str(i)),
+        "label_visibility": "collapsed",
+        "on_change": _own,
+        "args": (page_key, item_id),
+    }
+    if len(ids) <= cluster_pages.ONE_CLICK_CLASSES:
+        st.pills("Its own class", ids, help="Give this image its own class", **kwargs)
+    else:
+        st.selectbox("Its own class", ids, index=None, placeholder="Its own class…", **kwargs)
 
 
 def _controls(
@@ -251,6 +330,8 @@ def _controls(
         on_click=_submit,
         args=(project.id, user.username, project.task_type, classes),
     )
+    if project.task_type is TaskType.MULTICLASS:
+        st.caption("An odd one out? Click its class under the tile.")
     if off:
         st.caption(f"{len(off)} left out: they go back to the queue.")
     st.button(

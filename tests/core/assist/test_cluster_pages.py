@@ -9,7 +9,7 @@ import pytest
 
 from core.assist import cluster_pages
 from core.assist.embeddings import to_blob
-from core.domain import ItemStatus, Source, TaskType
+from core.domain import ItemStatus, Source, TaskType, ValidationError
 from core.store import items, labels, projects, queue
 from core.store.items import NewItem
 from core.store.labels import utcnow
@@ -100,6 +100,40 @@ def test_submit_labels_the_selected_and_returns_the_rest(store):
     assert not set(nxt.item_ids) & set(res.saved)
 
 
+def test_odd_ones_get_their_own_class_in_place(store):
+    """A tile given a class of its own is saved with it (not returned); the rest get the page's class."""
+    p, classes, _, _ = _project(store)
+    page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 6)
+    odd, left_out = page.item_ids[1], page.item_ids[4]
+    selected = [i for i in page.item_ids if i != left_out]
+    res = cluster_pages.submit_page(
+        store, page, selected, classes[0].id, TaskType.MULTICLASS, own={odd: classes[1].id}
+    )
+    assert set(res.saved) == set(selected) and res.returned == (left_out,)
+    for iid in selected:
+        ann = labels.current_annotation(store, iid)
+        want = classes[1].id if iid == odd else classes[0].id
+        assert ann.payload == {"class_id": want} and ann.source is Source.HUMAN and ann.author == "ann"
+    assert labels.current_annotation(store, left_out) is None
+    vias = store.query("SELECT DISTINCT via FROM annotations WHERE project_id = ?", [p.id])
+    assert vias == [("page",)]  # fixed tiles stay out of calibration too
+
+
+def test_a_page_needs_its_class_unless_every_tile_has_its_own(store):
+    p, classes, _, _ = _project(store)
+    page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 4)
+    first = page.item_ids[0]
+    with pytest.raises(ValidationError, match="Choose the page's class first"):
+        cluster_pages.submit_page(
+            store, page, page.item_ids, None, TaskType.MULTICLASS, own={first: classes[1].id}
+        )
+    assert all(labels.current_annotation(store, i) is None for i in page.item_ids)  # nothing half-saved
+    own = {i: classes[k % 2].id for k, i in enumerate(page.item_ids)}
+    res = cluster_pages.submit_page(store, page, page.item_ids, None, TaskType.MULTICLASS, own=own)
+    assert set(res.saved) == set(page.item_ids) and not res.returned
+    assert {i: labels.current_annotation(store, i).payload["class_id"] for i in page.item_ids} == own
+
+
 def test_multilabel_page_adds_the_class(store):
     p, classes, ids, _ = _project(store, TaskType.MULTILABEL)
     for iid in ids[::2]:  # half of them carry a class already and are back in the queue
@@ -154,9 +188,16 @@ def test_shown_proposals_make_pages_with_a_suggested_class(store):
     other = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 6)
     wrong = next(c.id for c in classes if c.id != other.suggested_class)
     cluster_pages.submit_page(store, other, other.item_ids, wrong, TaskType.MULTICLASS)  # another class
+    third = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 4)
+    fixed = third.item_ids[0]
+    elsewhere = next(c.id for c in classes if c.id != third.suggested_class)
+    cluster_pages.submit_page(
+        store, third, third.item_ids, third.suggested_class, TaskType.MULTICLASS, own={fixed: elsewhere}
+    )
     kept = dict(store.query("SELECT item_id, proposal_kept FROM annotations WHERE project_id = ?", [p.id]))
     assert all(kept[i] is True for i in keep) and not set(change) & set(kept) - set(other.item_ids)
     assert all(kept[i] is False for i in other.item_ids)
+    assert kept[fixed] is False and all(kept[i] is True for i in third.item_ids[1:])  # one tile corrected
 
 
 def _head_run(store, project_id, page_threshold):
