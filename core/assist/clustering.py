@@ -1,6 +1,7 @@
 """Clustering pages: 4, 6 or 9 unlabeled images that belong together, labeled at once.
 
-The labeler gives the page one class and deselects the odd ones out. Pages come from nearest
+The labeler gives the page one class and fixes the odd ones out (multi-class: their own class on the
+page; multi-label, or when unsure: left out, back to the queue). Pages come from nearest
 neighbours in embedding space (any stage once items are featurised) or, once a head exists, from
 a shared confident prediction (the page then carries a suggested class).
 """
@@ -98,7 +99,7 @@ def prediction_pages(
     ``classes`` holds one class id per item, ``confidence`` the head's confidence. With ``suggest``
     (shown proposals) a page carries the class as its suggestion and the labeler confirms it for
     the page; without (a grouping page below the proposal threshold) it carries none and the
-    labeler gives the page its class. Either way the odd ones are deselected.
+    labeler gives the page its class. Either way the odd ones get their own class or are left out.
     """
     _check_size(page_size)
     ids = np.asarray(item_ids, dtype=np.int64)

