@@ -5,10 +5,10 @@
 Scenarios: flowers multi-class (5 classes, 1,000 photos); flowers multi-label (the same photos,
 the tool not told one class per photo); coco128 image-level tags of its 10 most frequent classes.
 The labeler works in the order the tool chooses, as the product's grid and queue hand it out:
-clustering pages (give the page one class, give each odd one out its own class on the page: 1 action
-+ 1 click per odd one; nearest neighbours before the first head, then items the head puts in one
-class at or above its page threshold), pages of items sharing a shown proposal (confirm: 1 action + 1
-per odd one), single proposals (accept or correct: 1 action; for
+clustering pages (give the page one class and submit, give each odd one out its own class on the
+page: 2 actions + 1 click per odd one; nearest neighbours before the first head, then items the head
+puts in one class at or above its page threshold), pages of items sharing a shown proposal (confirm:
+1 action + 1 per odd one), single proposals (accept or correct: 1 action; for
 multi-label 1 + classes toggled) and plain labeling (multi-class 1 action; multi-label 1 + classes
 ticked). Hand labeling costs the plain-labeling actions for every image. The head retrains every 10
 labels, as the product's default. After each training the true precision and coverage of the shown
@@ -222,10 +222,10 @@ class Sim:
         return self.cal.sure(self.proba[rows])
 
     def _do_page(self, rows: list[int], suggested: int | None) -> None:
-        """Multi-class: the page gets its majority class (or keeps the suggested one), each odd one out
-        its own class in place (one click up to ``ONE_CLICK_CLASSES`` classes, else two). Multi-label:
-        the page's class is added to the images that have it; the others are deselected and come back
-        one at a time."""
+        """Multi-class: the page gets its majority class (a click or key, then Submit; a suggested class
+        only needs Submit), each odd one out its own class in place (one click up to
+        ``ONE_CLICK_CLASSES`` classes, else two). Multi-label: the page's class is added to the images
+        that have it; the others are deselected and come back one at a time."""
         classes = [int(self.truth[r]) for r in rows]
         if suggested is not None:
             chosen = self.space.column(suggested)
@@ -234,7 +234,7 @@ class Sim:
         odd = [r for r, c in zip(rows, classes, strict=True) if c != chosen]
         if not self.space.multilabel:
             per_fix = 1 if self.space.n_classes <= ONE_CLICK_CLASSES else 2
-            self.actions += 1 + per_fix * len(odd)
+            self.actions += (1 if suggested is not None else 2) + per_fix * len(odd)
             for r in rows:
                 self.label(r)
                 self.page_rows.add(r)

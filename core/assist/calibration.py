@@ -27,7 +27,7 @@ from scipy.special import betaincinv
 from core.assist.heads import HeadConfig, LabelSpace, train_head
 
 DEFAULT_TARGET = 0.95
-PAGE_PURITY = 0.5  # grouping pages: the held-out share right among items at or above the page threshold
+PAGE_PURITY = 0.25  # grouping pages: the held-out share right among items at or above the page threshold
 PAGE_MIN_HELDOUT = 20  # held-out labels needed before the page threshold comes from them
 DEFAULT_PAGE_CONFIDENCE = 0.9  # the page threshold before that (heads with few labels are overconfident)
 DEFAULT_CONFIDENCE_LEVEL = 0.8
@@ -148,11 +148,11 @@ def page_threshold(
 
     Not a proposal threshold: a grouping page carries no class, the labeler gives it one and fixes
     the odd ones out in place (one click on the tile's own class), so a wrong grouping costs a click,
-    never a wrong label. A page of 9 costs 1 action plus 1 per odd one, against 9 one at a time, so it
-    pays while the page has a clear majority: the threshold is the lowest confidence where the
-    held-out share right (a point estimate over at least 5 items) is still ``purity`` (a half, so
-    the page's class is the class of most of its images); with fewer than ``min_heldout`` held-out
-    labels, ``default``, never lower than it.
+    never a wrong label. A page of 9 costs 2 actions (its class, Submit) plus 1 per odd one, against 9
+    one at a time, so it pays while its largest class holds more than 2 of the 9: the threshold is
+    the lowest confidence where the held-out share right (a point estimate over at least 5 items) is
+    still ``purity`` (a quarter); with fewer than ``min_heldout`` held-out labels, ``default``, never
+    lower than it.
     """
     conf = np.asarray(confidence, dtype=np.float64)
     ok = np.asarray(correct, dtype=bool)
