@@ -3,14 +3,16 @@
     python -c "import benchmarks.assist_classify as m; m.main()"
 
 Scenarios: flowers multi-class (5 classes, 1,000 photos); flowers multi-label (the same photos,
-the tool not told one class per photo); coco128 image-level tags of its 10 most frequent classes.
+the tool not told one class per photo); coco128 image-level tags of its 10 most frequent classes;
+each with the grid and one image at a time ("no pages").
 The labeler works in the order the tool chooses, as the product's grid and queue hand it out:
 clustering pages (give the page one class and submit, give each odd one out its own class on the
-page: 2 actions + 1 click per odd one; nearest neighbours before the first head, then items the head
-puts in one class at or above its page threshold), pages of items sharing a shown proposal (confirm:
-1 action + 1 per odd one), single proposals (accept or correct: 1 action; for
-multi-label 1 + classes toggled) and plain labeling (multi-class 1 action; multi-label 1 + classes
-ticked). Hand labeling costs the plain-labeling actions for every image. The head retrains every 10
+page: 2 actions + 1 click per odd one; multi-class: nearest neighbours before the first head, then
+items the head puts in one class at or above its page threshold; multi-label: nearest neighbours,
+each tile's chips toggled from the page's class to its set, a click per class), pages of items
+sharing a shown proposal (confirm: 1 action + 1 per odd one), single proposals (accept or correct:
+1 action; for multi-label 1 + classes toggled) and plain labeling (multi-class 1 action; multi-label
+1 + classes ticked). Hand labeling costs the plain-labeling actions for every image. The head retrains every 10
 labels, as the product's default. After each training the true precision and coverage of the shown
 proposals on the still unlabeled images are recorded, and the precision of the head's most confident
 half of them (what a perfect threshold at 50 % coverage would give: the ceiling for the target).
@@ -60,10 +62,6 @@ class Sim:
     curve: list[dict[str, float]] = field(default_factory=list)
     cal: Calibration | None = None
     proba: np.ndarray | None = None
-    rejected: set[int] = field(default_factory=set)  # deselected from a proposal page since the last training
-    returned: set[int] = field(
-        default_factory=set
-    )  # deselected from a grouping page: one at a time from now on
     page_thr: float = float("inf")  # grouping pages from this confidence (calibration.page_threshold)
     page_rows: set[int] = field(default_factory=set)  # labeled through a page: never used to calibrate
 
@@ -92,7 +90,6 @@ class Sim:
         classes_seen = (y.sum(0) > 0).sum() if self.space.multilabel else len(np.unique(y))
         if len(rows) < 10 or classes_seen < 2:
             return
-        self.rejected.clear()
         center = self.x.mean(axis=0)
         single = np.array([k for k, r in enumerate(rows) if r not in self.page_rows], dtype=np.int64)
         if len(single) < MIN_CALIBRATION_LABELS:  # as the product: no threshold from too few labels
@@ -155,10 +152,17 @@ class Sim:
 
     def step(self, use_pages: bool) -> None:
         rest = self.unlabeled()
+        if use_pages and self.space.multilabel:  # as the product's grid: look-alike pages throughout
+            pool = rest.tolist()
+            if len(pool) >= self.page_size:
+                pages = neighbour_pages(self.index, pool, self.page_size, n_pages=1, seed_ids=pool[:16])
+                if pages:
+                    self._do_page(list(pages[0].item_ids), suggested=None)
+                    return
         shown = np.zeros(len(rest), bool)
         if self.cal is not None and self.proba is not None:
             props = self.cal.propose(self.proba[rest])
-            shown = props.shown & ~np.isin(rest, list(self.rejected))
+            shown = props.shown
             if use_pages and not self.space.multilabel and shown.sum() >= self.page_size:
                 pages = prediction_pages(
                     rest[shown], props.classes[shown], props.confidence[shown], self.page_size
@@ -186,7 +190,6 @@ class Sim:
                 conf,
                 self.page_size,
                 min_confidence=self.page_thr,
-                exclude=self.returned,
                 suggest=False,
             )
             if pages:
@@ -203,7 +206,7 @@ class Sim:
         )
         order = ranks.order()
         if use_pages and not self.space.multilabel and self.proba is None and len(rest) >= self.page_size:
-            pool = [r for r in rest.tolist() if r not in self.returned]
+            pool = rest.tolist()
             pages = neighbour_pages(self.index, pool, self.page_size, n_pages=1, seed_ids=order[:16].tolist())
             if pages:
                 self._do_page(list(pages[0].item_ids), suggested=None)
@@ -224,30 +227,30 @@ class Sim:
     def _do_page(self, rows: list[int], suggested: int | None) -> None:
         """Multi-class: the page gets its majority class (a click or key, then Submit; a suggested class
         only needs Submit), each odd one out its own class in place (one click up to
-        ``ONE_CLICK_CLASSES`` classes, else two). Multi-label: the page's class is added to the images
-        that have it; the others are deselected and come back one at a time."""
+        ``ONE_CLICK_CLASSES`` classes, else two). Multi-label: the page gets its most frequent class
+        (click, Submit); each tile's chips show that class ticked, and the labeler toggles them to the
+        tile's true set (a click per class toggled; none ticked is a valid answer)."""
+        per_fix = 1 if self.space.n_classes <= ONE_CLICK_CLASSES else 2
+        if self.space.multilabel:
+            sets = self.truth[rows] >= 0.5
+            c = int(np.argmax(sets.sum(axis=0)))
+            page_class = np.zeros(self.space.n_classes, bool)
+            page_class[c] = True
+            self.actions += 2 + per_fix * int(np.sum(sets != page_class))
+            for r in rows:
+                self.label(r)
+                self.page_rows.add(r)
+            return
         classes = [int(self.truth[r]) for r in rows]
         if suggested is not None:
             chosen = self.space.column(suggested)
         else:
             chosen = max(set(classes), key=classes.count)
         odd = [r for r, c in zip(rows, classes, strict=True) if c != chosen]
-        if not self.space.multilabel:
-            per_fix = 1 if self.space.n_classes <= ONE_CLICK_CLASSES else 2
-            self.actions += (1 if suggested is not None else 2) + per_fix * len(odd)
-            for r in rows:
-                self.label(r)
-                self.page_rows.add(r)
-            return
-        self.actions += 1 + len(odd)
-        if suggested is not None:
-            self.rejected.update(odd)
-        else:
-            self.returned.update(odd)
-        for r, c in zip(rows, classes, strict=True):
-            if c == chosen:
-                self.label(r)
-                self.page_rows.add(r)
+        self.actions += (1 if suggested is not None else 2) + per_fix * len(odd)
+        for r in rows:
+            self.label(r)
+            self.page_rows.add(r)
 
 
 def _index(x: np.ndarray, folder: Path) -> EmbeddingIndex:
@@ -361,20 +364,30 @@ def main() -> None:
         scenarios: list[tuple[str, LabelSpace, np.ndarray, np.ndarray, bool]] = [
             ("flowers multi-class", LabelSpace(TaskType.MULTICLASS, (1, 2, 3, 4, 5)), x, y, True),
             ("flowers multi-class, no pages", LabelSpace(TaskType.MULTICLASS, (1, 2, 3, 4, 5)), x, y, False),
-            (
-                "flowers multi-label",
-                LabelSpace(TaskType.MULTILABEL, (1, 2, 3, 4, 5)),
-                x,
-                np.eye(5, dtype=np.float32)[y],
-                False,
+            *(
+                (
+                    f"flowers multi-label{'' if pages else ', no pages'}",
+                    LabelSpace(TaskType.MULTILABEL, (1, 2, 3, 4, 5)),
+                    x,
+                    np.eye(5, dtype=np.float32)[y],
+                    pages,
+                )
+                for pages in (True, False)
             ),
         ]
         if (data / "coco128-seg").is_dir():
             cx, cy, names = coco_tags(bb, data / "coco128-seg")
             results["coco_tags"] = names
-            scenarios.append(
-                ("coco128 tags (10)", LabelSpace(TaskType.MULTILABEL, tuple(range(1, 11))), cx, cy, False)
-            )
+            scenarios += [
+                (
+                    f"coco128 tags (10){'' if pages else ', no pages'}",
+                    LabelSpace(TaskType.MULTILABEL, tuple(range(1, 11))),
+                    cx,
+                    cy,
+                    pages,
+                )
+                for pages in (True, False)
+            ]
         else:
             print(f"coco128 scenario skipped: {data / 'coco128-seg'} absent")
         for n, (name, space, sx, sy, pages) in enumerate(scenarios):

@@ -10,9 +10,9 @@ leased to the labeler in the queue's lease book, so several labelers never see t
 the one-image queue skips them too.
 
 ``submit_page`` gives the selected items the page's class (one new version each through
-``core.store.labels.save_label``, source ``human``), or the class the labeler gave a tile of its own
-(an odd one out fixed in place, one click instead of a deselection now and a label later), and hands
-the deselected ones back to the queue.
+``core.store.labels.save_label``, source ``human``), or what the labeler gave a tile of its own (an
+odd one out fixed in place: its class, or for multi-label its set of classes; a click instead of a
+deselection now and a label later), and hands the deselected ones back to the queue.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ PAGE_SIZES = clustering.PAGE_SIZES
 SEEDS = 32  # seeds drawn from the head of the queue per new page
 RETURNED_MEMORY = 200  # deselected items remembered per labeler
 PREDICTION_MIN_SHARE = 0.5  # use proposal pages when at least this share of the pool has a shown one
-# multi-class pages: up to this many classes a tile's own class is one click (chips under the tile);
-# with more, a drop-down (two clicks)
+# up to this many classes a tile's own class is one click (chips under the tile); with more, a
+# drop-down (two clicks)
 ONE_CLICK_CLASSES = 8
 
 
@@ -329,11 +329,19 @@ def _versions(store: Store, ids: Sequence[int]) -> tuple[int, ...]:
     return tuple(by_id.get(i, 0) for i in ids)
 
 
-def _payload(task: TaskType, current: dict[str, Any] | None, class_id: int) -> dict[str, Any]:
+def _payload(task: TaskType, current: dict[str, Any] | None, class_ids: tuple[int, ...]) -> dict[str, Any]:
     if task is TaskType.MULTILABEL:
         ids = set((current or {}).get("class_ids", []))
-        return {"class_ids": sorted(ids | {class_id})}
-    return {"class_id": class_id}
+        return {"class_ids": sorted(ids | set(class_ids))}
+    return {"class_id": class_ids[0]}
+
+
+def _own_answer(task: TaskType, value: int | Sequence[int]) -> tuple[int, ...]:
+    """A tile's own answer: one class (multi-class), or a set of classes, maybe none (multi-label)."""
+    ids = (int(value),) if isinstance(value, int | np.integer) else tuple(sorted({int(v) for v in value}))
+    if task is not TaskType.MULTILABEL and len(ids) != 1:
+        raise ValidationError("An image on a one-class page gets exactly one class of its own.")
+    return ids
 
 
 def submit_page(
@@ -344,21 +352,24 @@ def submit_page(
     task: TaskType | str,
     *,
     duration_ms: int | None = None,
-    own: Mapping[int, int] | None = None,
+    own: Mapping[int, int | Sequence[int]] | None = None,
 ) -> PageResult:
     """Save ``class_id`` on the selected items of the page (multi-label: added to their classes), or
-    the item's own class where ``own`` gives one (a tile the labeler fixed in place); the others go
-    back to the queue. Each save is one version, source ``human``. ``class_id`` may be None only
-    when every selected item has its own class."""
+    the item's own answer where ``own`` gives one (a tile the labeler fixed in place: a class, or for
+    multi-label the tile's whole set, which replaces the page's class and may be empty); the others
+    go back to the queue. Each save is one version, source ``human``. ``class_id`` may be None only
+    when every selected item has its own answer."""
     task = TaskType(task)
-    own = {int(k): int(v) for k, v in (own or {}).items()}
-    picked = set(selected) | set(own)
-    answers: dict[int, int] = {}  # item -> the class it gets
+    mine = {int(k): _own_answer(task, v) for k, v in (own or {}).items()}
+    picked = set(selected) | set(mine)
+    answers: dict[int, tuple[int, ...]] = {}  # item -> the classes it gets
     for item_id in (i for i in page.item_ids if i in picked):
-        given = own.get(item_id, class_id)
-        if given is None:
+        if item_id in mine:
+            answers[item_id] = mine[item_id]
+        elif class_id is None:
             raise ValidationError("Choose the page's class first.")
-        answers[item_id] = given
+        else:
+            answers[item_id] = (int(class_id),)
     chosen = list(answers)
     saved, stale = [], []
     errors: dict[int, str] = {}
@@ -382,7 +393,7 @@ def submit_page(
                 duration_ms=per_item,
                 via="page",
                 # a page of shown proposals: the labeler kept the proposed class, or gave another
-                proposal_kept=None if page.suggested_class is None else given == page.suggested_class,
+                proposal_kept=None if page.suggested_class is None else given == (page.suggested_class,),
             )
             saved.append(item_id)
         except labels.StaleEdit:

@@ -1,21 +1,28 @@
-"""Multi-label pre-ticks in real Chromium: the classes the model is sure of come ticked, the labeler adds
-the one it left out by key and submits with Enter; the label saved is the labeler's (source ``human``).
+"""Multi-label help in real Chromium.
 
-The project and its stored prediction (a partial proposal, ``sure_class_ids``) are seeded through core; the
-calibration that produces such rows is tested in tests/core/assist. Screenshot:
-artifacts/screens/multilabel-pretick.png.
+Pre-ticks: the classes the model is sure of come ticked, the labeler adds the one it left out by key and
+submits with Enter; the label saved is the labeler's (source ``human``). Grid: a page of 4 look-alikes
+gets one class by key, the chips under each tile show it ticked, one tile gets a second class by a click
+on its chip, and Submit saves each tile's set.
+
+The projects, their stored prediction (a partial proposal, ``sure_class_ids``) and embeddings are seeded
+through core; the calibration that produces such rows is tested in tests/core/assist. Screenshots:
+artifacts/screens/multilabel-pretick.png, multilabel-grid.png.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from core.assist.embeddings import to_blob
 from core.config import Paths
 from core.domain import Source, TaskType
 from core.store import Store, labels, projects
 from core.store.items import add_items
+from core.store.labels import utcnow
 from tests.e2e.helpers import (
     image_id,
     main,
@@ -25,7 +32,9 @@ from tests.e2e.helpers import (
     settle,
     shot,
     sign_in,
+    unfocus,
     wait_images,
+    wait_quiet,
 )
 from tests.pages.test_label_page import make_images
 
@@ -78,5 +87,75 @@ def test_sure_classes_come_ticked_and_the_labeler_completes_the_set(serve, page,
         ann = labels.current_annotation(store, ids[0])
         assert ann is not None and ann.payload == {"class_ids": sorted([cls["cat"], cls["bird"]])}
         assert ann.source is Source.HUMAN
+    finally:
+        store.close()
+
+
+def _seed_grid(data: Path) -> tuple[list[int], dict[str, int]]:
+    """A multi-label project of 8 images whose embeddings form two tight clusters (no backbone runs)."""
+    paths = Paths(data).ensure()
+    store = Store(paths.db)
+    try:
+        p = projects.create_project(store, "Tag pages", TaskType.MULTILABEL, ["cat", "dog", "bird"])
+        add_items(store, p.id, make_images(data.parent / "grid-imgs", 8))
+        ids = [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [p.id])]
+        rng = np.random.default_rng(0)
+        centres = rng.normal(size=(2, 1280))
+        rows = [
+            (iid, p.id, "seeded", to_blob(centres[k % 2] + 0.05 * rng.normal(size=1280)), utcnow())
+            for k, iid in enumerate(ids)
+        ]
+        store.write(
+            lambda cur: cur.executemany(
+                "INSERT INTO embeddings (item_id, project_id, model, vec, created_at) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+        )
+        return ids, {c.name: c.id for c in projects.list_classes(store, p.id)}
+    finally:
+        store.close()
+
+
+def test_a_multilabel_grid_page_saves_each_tiles_set(serve, page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = tmp_path / "data"
+    ids, cls = _seed_grid(data)
+    server = serve(data)
+    sign_in(page, url=server.url)
+    open_label(page, "Tag pages", "any number of classes per image")
+    m = main(page)
+    m.get_by_test_id("stButtonGroup").get_by_text("Grid", exact=True).click()
+    wait_quiet(page)
+    m.get_by_test_id("stButtonGroup").get_by_text("4", exact=True).click()
+    m.get_by_text("Page of 4").wait_for()
+    wait_quiet(page)
+    unfocus(page)
+    press(page, "Shift+3")  # bird, on digit 3, is Shift+3 in the grid
+    m.get_by_role("button", name="Submit 4 images").wait_for()
+    m.get_by_role("button", name="1 · bird").wait_for()  # each tile says what it will get
+    wait_quiet(page)
+    first_tile_chips = m.locator("[class*='st-key-label_grid_own_']").first
+    first_tile_chips.get_by_text("cat", exact=True).click()
+    m.get_by_role("button", name="1 · cat, bird").wait_for()
+    wait_quiet(page)
+    wait_images(page)
+    shot(page, "multilabel-grid")
+    no_error_shown(page)
+    unfocus(page)
+    press(page, "Enter")
+    m.get_by_text("3 images added bird; 1 given its own classes.").wait_for()
+    server.stop()
+    store = Store(Paths(data).db)
+    try:
+        got = {
+            int(r[0]): sorted(r[1])
+            for r in store.query(
+                "SELECT i.id, i.class_ids FROM items i WHERE i.annotation_id IS NOT NULL AND i.id IN (SELECT unnest(?))",
+                [ids],
+            )
+        }
+        assert len(got) == 4
+        assert sorted(got.values()) == sorted([[cls["bird"]]] * 3 + [sorted([cls["cat"], cls["bird"]])])
+        for iid in got:
+            assert labels.current_annotation(store, iid).source is Source.HUMAN
     finally:
         store.close()

@@ -132,10 +132,33 @@ def test_many_classes_give_a_drop_down_instead_of_chips(runtime, tmp_path, monke
     assert at.button(key=f"label_grid_toggle_{odd}").label == f"3 · {classes[1].name}"
 
 
-def test_multilabel_pages_have_no_own_class_chips(runtime, tmp_path):
+def test_multilabel_tiles_show_and_change_their_whole_set(runtime, tmp_path):
+    """Multi-label chips show the page's class ticked; ticking more, or none, is the tile's own set."""
     project, classes, ids, at = grid_app(runtime, tmp_path, TaskType.MULTILABEL)
     at.segmented_control(key="label_mode").set_value("Grid").run()
-    assert tiles(at) and not [w for w in at.pills if w.key and w.key.startswith("label_grid_own_")]
+    at.segmented_control(key="label_grid_size").set_value(4).run()
+    shown = tiles(at)
+    more, none, plain, out = shown
+    cat, dog, bird = classes
+    assert all(own_picker(at, i).value == [] for i in shown)  # no page class yet: nothing ticked
+    at.button(key=f"label_grid_cls_{bird.id}").click().run()
+    assert all(own_picker(at, i).value == [bird.id] for i in shown)  # what Submit would save
+    own_picker(at, more).set_value([bird.id, cat.id]).run()
+    own_picker(at, none).set_value([]).run()
+    at.button(key=f"label_grid_toggle_{out}").click().run()
+    assert not at.exception, at.exception
+    assert at.button(key=f"label_grid_toggle_{more}").label == "1 · cat, bird"
+    assert at.button(key=f"label_grid_toggle_{none}").label == "2 · no class"
+    assert at.button(key=f"label_grid_toggle_{plain}").label == "3 · bird"
+    assert own_picker(at, out).value == []
+    at.button(key="label_grid_submit").click().run()
+    assert not at.exception, at.exception
+    got = {i: labels.current_annotation(runtime.store, i) for i in shown}
+    assert got[more].payload == {"class_ids": sorted([cat.id, bird.id])}
+    assert got[none].payload == {"class_ids": []}
+    assert got[plain].payload == {"class_ids": [bird.id]}
+    assert got[out] is None
+    assert "1 image added **bird**; 2 given their own classes; 1 went back to the queue." in texts(at)
 
 
 def test_two_labelers_see_different_tiles(runtime, tmp_path):

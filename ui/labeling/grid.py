@@ -2,21 +2,19 @@
 
 The page comes from ``core.assist.cluster_pages`` (nearest neighbours in the stored embeddings, or a
 shared confident proposal) and is leased to the labeler. The labeler picks one class for the page
-(click or key). Multi-class: an odd one out gets its own class in place (one click on the chips under
-its tile; a drop-down beyond ``cluster_pages.ONE_CLICK_CLASSES`` classes). Any tile can be left out
-(its button or number key 1-9): it goes back to the queue. Submit saves the rest.
+(click or key). An odd one out gets its own answer in place, with the chips under its tile
+(``grid_tiles``): a class, or for multi-label its set of classes. Any tile can be left out (its
+button or number key 1-9): it goes back to the queue. Submit saves the rest.
 
 Session state: ``label_mode`` ("One image" | "Grid"), ``label_grid_size`` (4/6/9),
 ``label_grid_off`` ({page key: [deselected ids]}), ``label_grid_class`` ({page key: class id}),
-``label_grid_own`` ({page key: {item id: class id}}), ``label_grid_t0`` ({page key: seconds}),
-``label_grid_avail`` ((project id, checked at, bool)); the own-class widgets are
-``label_grid_own_<page>_<item>``.
+``label_grid_t0`` ({page key: seconds}), ``label_grid_avail`` ((project id, checked at, bool));
+the tiles' own answers: ``grid_tiles``.
 """
 
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,13 +24,12 @@ from core.assist import cluster_pages
 from core.domain import LabelClass, Project, TaskType, User, ValidationError
 from core.store import items
 from ui import resources
-from ui.labeling import images, shortcuts, state
+from ui.labeling import grid_tiles, images, shortcuts, state
+from ui.labeling.grid_tiles import OFF_KEY, OWN_KEY
 
 MODE_KEY = "label_mode"
 SIZE_KEY = "label_grid_size"
-OFF_KEY = "label_grid_off"
 CLASS_KEY = "label_grid_class"
-OWN_KEY = "label_grid_own"
 T0_KEY = "label_grid_t0"
 AVAIL_KEY = "label_grid_avail"
 ONE, GRID = "One image", "Grid"
@@ -50,10 +47,7 @@ _CSS = """<style>
 </style>"""
 
 
-def _dict(key: str) -> dict[Any, Any]:
-    if not isinstance(st.session_state.get(key), dict):
-        st.session_state[key] = {}
-    return st.session_state[key]
+_dict = grid_tiles.page_dict
 
 
 def available(project: Project) -> bool:
@@ -105,31 +99,6 @@ def grid_class_shortcut(cls: LabelClass) -> str | None:
     return key
 
 
-def _own_widget(page_key: str, item_id: int) -> str:
-    return f"label_grid_own_{zlib.crc32(page_key.encode()):08x}_{item_id}"
-
-
-def _toggle(page_key: str, item_id: int) -> None:
-    off = set(_dict(OFF_KEY).get(page_key, []))
-    off ^= {item_id}
-    _dict(OFF_KEY)[page_key] = sorted(off)
-    if item_id in off:  # a tile left out loses the class of its own
-        _dict(OWN_KEY).get(page_key, {}).pop(item_id, None)
-        st.session_state[_own_widget(page_key, item_id)] = None
-
-
-def _own(page_key: str, item_id: int) -> None:
-    """The tile's own class from its chips (None: the page's class again)."""
-    value = st.session_state.get(_own_widget(page_key, item_id))
-    mine = _dict(OWN_KEY).setdefault(page_key, {})
-    if value is None:
-        mine.pop(item_id, None)
-        return
-    mine[item_id] = int(value)
-    off = set(_dict(OFF_KEY).get(page_key, [])) - {item_id}  # giving a class puts it back on the page
-    _dict(OFF_KEY)[page_key] = sorted(off)
-
-
 def _choose(page_key: str, class_id: int) -> None:
     _dict(CLASS_KEY)[page_key] = class_id
 
@@ -144,8 +113,8 @@ def _submit(project_id: int, user: str, task: TaskType, classes: Sequence[LabelC
         return
     pk = _page_key(page)
     class_id = _dict(CLASS_KEY).get(pk, page.suggested_class)
-    off = set(_dict(OFF_KEY).get(pk, []))
-    own = dict(_dict(OWN_KEY).get(pk, {}))
+    off = grid_tiles.left_out(pk)
+    own = grid_tiles.own_answers(pk)
     t0 = _dict(T0_KEY).get(pk)
     duration = int((time.time() - t0) * 1000) if t0 else None
     try:
@@ -171,7 +140,8 @@ def _submit(project_id: int, user: str, task: TaskType, classes: Sequence[LabelC
     n_page = len(res.saved) - n_own
     msg = f"{n_page} image{'s' if n_page != 1 else ''} {verb} **{name}**"
     if n_own:
-        own_part = f"{n_own} given {'its' if n_own == 1 else 'their'} own class"
+        what = "classes" if task is TaskType.MULTILABEL else "class"
+        own_part = f"{n_own} given {'its' if n_own == 1 else 'their'} own {what}"
         msg = f"{msg}; {own_part}" if n_page else f"{own_part[0].upper()}{own_part[1:]}"
     if res.returned:
         msg += f"; {len(res.returned)} went back to the queue"
@@ -206,11 +176,12 @@ def render(project: Project, classes: Sequence[LabelClass], user: User, paths: A
         return
     pk = _page_key(page)
     _dict(T0_KEY).setdefault(pk, time.time())
-    off = set(_dict(OFF_KEY).get(pk, []))
-    own = _dict(OWN_KEY).get(pk, {})
+    off = grid_tiles.left_out(pk)
+    own = grid_tiles.own_answers(pk)
     chosen = _dict(CLASS_KEY).get(pk, page.suggested_class)
     by_id = {c.id: c for c in classes}
-    fix_in_place = project.task_type is TaskType.MULTICLASS
+    names = {c.id: c.name for c in classes}
+    multilabel = project.task_type is TaskType.MULTILABEL
     tiles = items.get_items(s, list(page.item_ids))
     order = {i: k for k, i in enumerate(page.item_ids)}
     tiles.sort(key=lambda it: order[it.id])
@@ -220,9 +191,8 @@ def render(project: Project, classes: Sequence[LabelClass], user: User, paths: A
         color = by_id[chosen].color if chosen in by_id else "#3b82f6"
         rows = -(-len(tiles) // per_row)
         own_css = "".join(
-            f" .st-key-label_grid_tile_own_{i} {{ --grid-on: {by_id[c].color}; }}"
-            for i, c in own.items()
-            if c in by_id
+            f" .st-key-label_grid_tile_own_{i} {{ --grid-on: {by_id[a[0]].color if a and a[0] in by_id else '#999'}; }}"
+            for i, a in own.items()
         )
         st.html(  # the whole page fits the window: tiles as tall as the rows allow, letterboxed
             f"<style>[class*='st-key-label_grid_tile_on_'] {{ --grid-on: {color}; }}{own_css}"
@@ -233,15 +203,14 @@ def render(project: Project, classes: Sequence[LabelClass], user: User, paths: A
             for c, it in zip(cols, tiles[r : r + per_row], strict=False):
                 n = order[it.id] + 1
                 is_off = it.id in off
-                mine = by_id.get(own.get(it.id, -1))
-                look = "off" if is_off else ("own" if mine else "on")
+                look = "off" if is_off else ("own" if it.id in own else "on")
                 with c.container(key=f"label_grid_tile_{look}_{it.id}"):
                     try:
                         st.image(images.screen_jpeg(it, paths, TILE_SIDE), width="stretch")
                     except images.ImageUnavailable as exc:
                         st.warning(f"Image {it.id} cannot be shown: {exc}")
                     st.button(
-                        f"{n} · {_tile_state(is_off, mine, by_id.get(chosen) if chosen else None)}",
+                        f"{n} · {grid_tiles.caption(it.id, off, own, chosen, names)}",
                         key=f"label_grid_toggle_{it.id}",
                         shortcut=str(n),
                         icon=":material/check_box_outline_blank:" if is_off else ":material/check_box:",
@@ -250,40 +219,19 @@ def render(project: Project, classes: Sequence[LabelClass], user: User, paths: A
                         help="Leave this image out of the page's class (it goes back to the queue)"
                         if not is_off
                         else "Put this image back on the page",
-                        on_click=_toggle,
+                        on_click=grid_tiles.toggle,
                         args=(pk, it.id),
                     )
-                    if fix_in_place:
-                        _own_picker(pk, it.id, classes)
+                    grid_tiles.chips(
+                        pk,
+                        it.id,
+                        classes,
+                        multilabel=multilabel,
+                        page_class=chosen,
+                        answer=grid_tiles.shown_answer(it.id, off, own, chosen),
+                    )
     with right:
         _controls(project, page, classes, user, chosen, off)
-
-
-def _tile_state(is_off: bool, own: LabelClass | None, page_class: LabelClass | None) -> str:
-    """What the tile's button says it will get: its own class, the page's, or nothing."""
-    if is_off:
-        return "left out"
-    cls = own or page_class
-    return cls.name if cls else "in"
-
-
-def _own_picker(page_key: str, item_id: int, classes: Sequence[LabelClass]) -> None:
-    """Chips (a drop-down for many classes) that give one tile its own class: an odd one out is
-    fixed with one click instead of going back to the queue."""
-    key = _own_widget(page_key, item_id)
-    ids = [c.id for c in classes]
-    names = {c.id: c.name for c in classes}
-    kwargs: dict[str, Any] = {
-        "key": key,
-        "format_func": lambda i: names.get(i, str(i)),
-        "label_visibility": "collapsed",
-        "on_change": _own,
-        "args": (page_key, item_id),
-    }
-    if len(ids) <= cluster_pages.ONE_CLICK_CLASSES:
-        st.pills("Its own class", ids, help="Give this image its own class", **kwargs)
-    else:
-        st.selectbox("Its own class", ids, index=None, placeholder="Its own class…", **kwargs)
 
 
 def _controls(
@@ -330,8 +278,11 @@ def _controls(
         on_click=_submit,
         args=(project.id, user.username, project.task_type, classes),
     )
-    if project.task_type is TaskType.MULTICLASS:
-        st.caption("An odd one out? Click its class under the tile.")
+    st.caption(
+        "An odd one out? Tick its classes under the tile."
+        if multilabel
+        else "An odd one out? Click its class under the tile."
+    )
     if off:
         st.caption(f"{len(off)} left out: they go back to the queue.")
     st.button(

@@ -148,6 +148,33 @@ def test_multilabel_page_adds_the_class(store):
         assert ann.payload == {"class_ids": sorted([*before, classes[2].id])} and ann.author == "ann"
 
 
+def test_multilabel_tiles_get_their_own_set_which_may_be_empty(store):
+    p, classes, _, _ = _project(store, TaskType.MULTILABEL)
+    page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTILABEL, 4)
+    a, b, c, d = page.item_ids
+    own = {a: [classes[0].id, classes[2].id], b: []}
+    res = cluster_pages.submit_page(store, page, [a, b, c], classes[2].id, TaskType.MULTILABEL, own=own)
+    assert set(res.saved) == {a, b, c} and res.returned == (d,)
+    assert labels.current_annotation(store, a).payload == {"class_ids": sorted(own[a])}
+    assert labels.current_annotation(store, b).payload == {"class_ids": []}  # none of these classes
+    assert labels.current_annotation(store, c).payload == {"class_ids": [classes[2].id]}
+
+
+def test_a_one_class_tile_cannot_get_two_classes(store):
+    p, classes, _, _ = _project(store)
+    page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 4)
+    with pytest.raises(ValidationError, match="exactly one class"):
+        cluster_pages.submit_page(
+            store,
+            page,
+            page.item_ids,
+            classes[0].id,
+            TaskType.MULTICLASS,
+            own={page.item_ids[0]: [classes[0].id, classes[1].id]},
+        )
+    assert all(labels.current_annotation(store, i) is None for i in page.item_ids)
+
+
 def test_a_page_someone_else_saved_meanwhile_keeps_theirs(store):
     p, classes, _, _ = _project(store)
     page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 4)
