@@ -36,7 +36,7 @@ RETURNED_MEMORY = 200  # deselected items remembered per labeler
 PREDICTION_MIN_SHARE = 0.5  # use proposal pages when at least this share of the pool has a shown one
 # up to this many classes a tile's own class is one click (chips under the tile); with more, a
 # drop-down (two clicks)
-ONE_CLICK_CLASSES = 8
+ONE_CLICK_CLASSES = 12
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,10 @@ _CSS = """<style>
 [class*="st-key-label_grid_tile_off_"] img { opacity: .28; filter: grayscale(1); border-color: #999;
   border-style: dashed; }
 [class*="st-key-label_grid_own_"] { opacity: .5; margin-top: -.6rem; }
-[class*="st-key-label_grid_own_"] button { min-height: 1.6rem; padding: 0 .5rem; font-size: .8rem; }
+[class*="st-key-label_grid_own_"] button { min-height: 1.35rem; padding: 0 .45rem; font-size: .74rem;
+  line-height: 1.3; }
+[class*="st-key-label_grid_own_"] div { gap: .2rem; }
+[class*="st-key-label_grid_own_"] button p { font-size: .74rem; }
 [class*="st-key-label_grid_tile_"]:hover [class*="st-key-label_grid_own_"],
 [class*="st-key-label_grid_tile_own_"] [class*="st-key-label_grid_own_"] { opacity: 1; }
 </style>"""
@@ -279,7 +282,7 @@ def _controls(
         args=(project.id, user.username, project.task_type, classes),
     )
     st.caption(
-        "An odd one out? Tick its classes under the tile."
+        "Each image gets the classes ticked under it: tick the others it has."
         if multilabel
         else "An odd one out? Click its class under the tile."
     )
