@@ -350,6 +350,17 @@ def plot(path: Path, title: str, curve: list[dict[str, float]], target: float = 
     im.save(path)
 
 
+def _subsets(x: np.ndarray, y: np.ndarray, folder: Path, n: int = 6, size: int = 800) -> dict[str, Any]:
+    """The multi-class grid run on random subsets of the photos: how far the ratio moves with the data."""
+    ratios = []
+    for seed in range(n):
+        pick = np.sort(np.random.default_rng(seed).choice(len(x), size, replace=False))
+        space = LabelSpace(TaskType.MULTICLASS, (1, 2, 3, 4, 5))
+        sim = Sim(f"subset {seed}", space, x[pick], y[pick], _index(x[pick], folder / f"sub{seed}"))
+        ratios.append(float(sim.run(use_pages=True)["ratio"]))
+    return {"size": size, "ratios": ratios, "median": float(np.median(ratios))}
+
+
 def main() -> None:
     data = shared_datasets()
     if not (data / "flowers").is_dir():
@@ -434,6 +445,12 @@ def main() -> None:
             "by hand",
             "ratio",
         ],
+    )
+    with tempfile.TemporaryDirectory(prefix="annota-bench-") as tmp:
+        results["flowers_subsets"] = subsets = _subsets(x, y, Path(tmp))
+    print(
+        f"flowers multi-class on {len(subsets['ratios'])} random subsets of {subsets['size']} photos:"
+        f" actions ratio median {subsets['median']:.3f}, {min(subsets['ratios']):.3f}-{max(subsets['ratios']):.3f}"
     )
     for name, sc in results["scenarios"].items():
         plot(RESULTS / f"assist_classify_{name.replace(' ', '_').replace(',', '')}.png", name, sc["curve"])
