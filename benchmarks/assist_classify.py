@@ -7,9 +7,9 @@ the tool not told one class per photo); coco128 image-level tags of its 10 most 
 each with the grid and one image at a time ("no pages").
 The labeler works in the order the tool chooses, as the product's grid and queue hand it out:
 clustering pages (give the page one class and submit, give each odd one out its own class on the
-page: 2 actions + 1 click per odd one; multi-class: nearest neighbours before the first head, then
-items the head puts in one class at or above its page threshold; multi-label: nearest neighbours,
-each tile's chips toggled from the page's class to its set, a click per class), pages of items
+page: 2 actions + 1 click per odd one; nearest neighbours before the first head, then items the head
+puts in one class at or above its page threshold, multi-label falling back to nearest neighbours;
+multi-label tiles' chips are toggled from the page's class to the tile's set, a click per class), pages of items
 sharing a shown proposal (confirm: 1 action + 1 per odd one), single proposals (accept or correct:
 1 action; for multi-label 1 + classes toggled) and plain labeling (multi-class 1 action; multi-label
 1 + classes ticked). Hand labeling costs the plain-labeling actions for every image. The head retrains every 10
@@ -98,7 +98,7 @@ class Sim:
             self.cal = calibrate(self.space, self.x[rows][single], y[single], target=TARGET, center=center)
         head = train_head(self.space, self.x[rows], y, center=center)
         self.proba = head.predict_proba(self.x)
-        self.page_thr = self.cal.page_threshold if not self.space.multilabel else float("inf")
+        self.page_thr = self.cal.page_threshold
         rest = self.unlabeled()
         props = self.cal.propose(self.proba[rest])
         ok = self._correct(props.classes, rest)
@@ -152,8 +152,22 @@ class Sim:
 
     def step(self, use_pages: bool) -> None:
         rest = self.unlabeled()
-        if use_pages and self.space.multilabel:  # as the product's grid: look-alike pages throughout
-            pool = rest.tolist()
+        if use_pages and self.space.multilabel:  # as the product's grid
+            if self.cal is not None and self.proba is not None:  # items the head gives one class
+                props = self.cal.propose(self.proba[rest])
+                one = props.classes.sum(axis=1) == 1
+                pages = prediction_pages(
+                    rest[one],
+                    np.array(self.space.class_ids)[props.classes[one].argmax(axis=1)],
+                    props.confidence[one],
+                    self.page_size,
+                    min_confidence=self.page_thr,
+                    suggest=False,
+                )
+                if pages:
+                    self._do_page(list(pages[0].item_ids), suggested=None)
+                    return
+            pool = rest.tolist()  # else look-alikes
             if len(pool) >= self.page_size:
                 pages = neighbour_pages(self.index, pool, self.page_size, n_pages=1, seed_ids=pool[:16])
                 if pages:

@@ -440,7 +440,7 @@ def _metrics(cal: Calibration, proba: np.ndarray, y: np.ndarray) -> dict[str, An
         "precision_lower_bound": cal.choice.lower_bound,
         "heldout_coverage": float(props.shown.mean()) if len(ok) else 0.0,
         "min_labels_for_target": min_shown_for(cal.target, cal.confidence_level),
-        "page_threshold": cal.page_threshold if not space.multilabel else None,
+        "page_threshold": cal.page_threshold,
         "claim_threshold": _finite(cal.claim_threshold) if space.multilabel else None,
         "claim_lower_bound": cal.claim_choice.lower_bound if space.multilabel else None,
         "per_class": per_class,

@@ -2,9 +2,10 @@
 
 ``next_page`` hands a labeler their page: their current one while its lease holds, else a new one
 built, in this order of preference, from a shared shown proposal (``clustering.prediction_pages``,
-the labeler confirms the proposed class), from a shared prediction of the latest head at or above
-its page threshold (``calibration.page_threshold``; the page carries no class, the labeler gives
-it one), or, before any head exists, from the project's stored embeddings
+the labeler confirms the proposed class; multi-class), from a shared prediction of the latest head at
+or above its page threshold (``calibration.page_threshold``; multi-label: items predicted to hold
+exactly that one class; the page carries no class, the labeler gives it one), or, before any head
+exists (multi-label: also when no such page is left), from the project's stored embeddings
 (``clustering.neighbour_pages``, seeded at the head of the queue). Every item of the page is
 leased to the labeler in the queue's lease book, so several labelers never see the same tiles and
 the one-image queue skips them too.
@@ -204,7 +205,8 @@ def _pool(store: Store, project_id: int, model: str, excluded: set[int]) -> np.n
 def _top_predictions(
     store: Store, project_id: int, page_size: int, excluded: set[int], *, shown_only: bool, threshold: float
 ) -> tuple[list[int], np.ndarray, np.ndarray]:
-    """The most confident unlabeled items of each predicted class (multi-class), a few pages' worth.
+    """The most confident unlabeled items of each predicted class, a few pages' worth (items predicted
+    to hold exactly one class: all of them for multi-class).
 
     Done in the database (a window per class), so a page costs the same at 500,000 predictions as
     at 500: only ``3 * page_size`` items per class (plus the excluded ones) come back.
@@ -268,8 +270,8 @@ def _candidates(
     threshold = _page_threshold(store, project_id)
     if task is TaskType.MULTICLASS:
         pages = _prediction_pages(store, project_id, page_size, excluded)
-        if not pages and threshold is not None and np.isfinite(threshold):
-            pages = _grouping_pages(store, project_id, page_size, threshold, excluded)
+    if not pages and threshold is not None and np.isfinite(threshold):
+        pages = _grouping_pages(store, project_id, page_size, threshold, excluded)
     if not pages and (threshold is None or task is not TaskType.MULTICLASS):
         pool = _pool(store, project_id, model, excluded)
         if len(pool) < page_size:

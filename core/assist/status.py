@@ -288,8 +288,7 @@ def assist_counts(store: Store, project: Project, settings: AssistSettings | Non
         precision_lower_bound=float(bound) if isinstance(bound, int | float) else None,
         min_labels_for_target=int(need) if isinstance(need, int | float) else None,
         n_proposals_shown=n_shown,
-        grouping_pages=project.task_type is TaskType.MULTICLASS
-        and isinstance(metrics.get("page_threshold"), int | float),
+        grouping_pages=isinstance(metrics.get("page_threshold"), int | float),
         pre_ticks=isinstance(metrics.get("claim_threshold"), int | float),
     )
 

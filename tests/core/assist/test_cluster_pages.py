@@ -262,6 +262,38 @@ def test_unshown_predictions_above_the_page_threshold_make_pages_without_a_class
     assert cluster_pages.next_page(store, p.id, "bob", TaskType.MULTICLASS, 9) is None
 
 
+def test_multilabel_pages_group_items_predicted_to_hold_one_class(store):
+    """Multi-label: items the head gives exactly one class, above the page threshold, share a page (no
+    class shown); items predicted to hold two classes are not grouped; when none are left, look-alikes."""
+    p, classes, ids, _ = _project(store, TaskType.MULTILABEL)
+    cat, dog = classes[0].id, classes[1].id
+    rows = []
+    for k, iid in enumerate(ids):
+        sets = [dog] if k % 3 else [cat, dog]  # every third item is predicted to hold two classes
+        payload = json.dumps({"class_ids": sets})
+        rows.append((iid, p.id, payload, 0.6 + k / 100, False, sets))
+    store.write(
+        lambda cur: cur.executemany(
+            "INSERT INTO predictions (item_id, project_id, payload, confidence, shown, class_ids)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+    )
+    _head_run(store, p.id, 0.6)
+    page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTILABEL, 9)
+    assert page is not None and page.reason == "same predicted class" and page.suggested_class is None
+    two = {iid for k, iid in enumerate(ids) if k % 3 == 0}
+    assert not set(page.item_ids) & two
+    res = cluster_pages.submit_page(store, page, page.item_ids, dog, TaskType.MULTILABEL)
+    assert len(res.saved) == 9
+    # the one-class items left (24 - 9 = 15) make one more page, then the look-alike pages take over
+    second = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTILABEL, 9)
+    assert second is not None and second.reason == "same predicted class"
+    cluster_pages.submit_page(store, second, second.item_ids, dog, TaskType.MULTILABEL)
+    third = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTILABEL, 9)
+    assert third is not None and third.reason == "nearest neighbours"
+
+
 def test_no_grouping_pages_when_the_head_has_no_page_threshold(store):
     p, classes, ids, _ = _project(store)
     _predictions(store, [(iid, p.id, f'{{"class_id": {classes[0].id}}}', 0.99, False) for iid in ids])
