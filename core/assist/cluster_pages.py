@@ -35,7 +35,7 @@ PAGE_SIZES = clustering.PAGE_SIZES
 SEEDS = 32  # seeds drawn from the head of the queue per new page
 RETURNED_MEMORY = 200  # deselected items remembered per labeler
 PREDICTION_MIN_SHARE = 0.5  # use proposal pages when at least this share of the pool has a shown one
-# up to this many classes a tile's own class is one click (chips under the tile); with more, a
+# up to this many classes a tile's own class is one click (chips over the tile); with more, a
 # drop-down (two clicks)
 ONE_CLICK_CLASSES = 12
 

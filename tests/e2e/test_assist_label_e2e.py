@@ -107,7 +107,8 @@ def test_grid_and_click_to_segment_in_chromium(server, page):  # type: ignore[no
     unfocus(page)
     press(page, "2")
     page.get_by_role("button", name="2 · left out").wait_for()
-    # an odd one out fixed in place: one click on the chip under its tile
+    # an odd one out fixed in place: point at its tile, one click on the chip that appears
+    page.locator("[class*='st-key-label_grid_tile_']").nth(2).hover()
     page.locator("[class*='st-key-label_grid_own_']").nth(2).get_by_text("thing", exact=True).click()
     page.get_by_role("button", name="3 · thing").wait_for()
     wait_quiet(page)

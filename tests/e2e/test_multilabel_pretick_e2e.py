@@ -2,7 +2,7 @@
 
 Pre-ticks: the classes the model is sure of come ticked, the labeler adds the one it left out by key and
 submits with Enter; the label saved is the labeler's (source ``human``). Grid: a page of 4 look-alikes
-gets one class by key, the chips under each tile show it ticked, one tile gets a second class by a click
+gets one class by key, each tile's chips (shown when it is pointed at) have it ticked, one tile gets a second class by a click
 on its chip, and Submit saves each tile's set.
 
 The projects, their stored prediction (a partial proposal, ``sure_class_ids``) and embeddings are seeded
@@ -133,6 +133,7 @@ def test_a_multilabel_grid_page_saves_each_tiles_set(serve, page, tmp_path: Path
     m.get_by_role("button", name="Submit 4 images").wait_for()
     m.get_by_role("button", name="1 · bird").wait_for()  # each tile says what it will get
     wait_quiet(page)
+    m.locator("[class*='st-key-label_grid_tile_']").first.hover()  # the chips show on the tile pointed at
     first_tile_chips = m.locator("[class*='st-key-label_grid_own_']").first
     first_tile_chips.get_by_text("cat", exact=True).click()
     m.get_by_role("button", name="1 · cat, bird").wait_for()

@@ -90,7 +90,7 @@ def own_picker(at, item_id):
 
 
 def test_an_odd_one_gets_its_own_class_in_place(runtime, tmp_path):
-    """One click under a tile gives it its own class; leaving it out takes that back."""
+    """One click on a tile's chips gives it its own class; leaving it out takes that back."""
     project, classes, ids, at = grid_app(runtime, tmp_path)
     at.segmented_control(key="label_mode").set_value("Grid").run()
     at.segmented_control(key="label_grid_size").set_value(4).run()

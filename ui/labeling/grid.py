@@ -2,7 +2,7 @@
 
 The page comes from ``core.assist.cluster_pages`` (nearest neighbours in the stored embeddings, or a
 shared confident proposal) and is leased to the labeler. The labeler picks one class for the page
-(click or key). An odd one out gets its own answer in place, with the chips under its tile
+(click or key). An odd one out gets its own answer in place, with the chips shown over its tile
 (``grid_tiles``): a class, or for multi-label its set of classes. Any tile can be left out (its
 button or number key 1-9): it goes back to the queue. Submit saves the rest.
 
@@ -36,17 +36,22 @@ ONE, GRID = "One image", "Grid"
 TILE_SIDE = 360  # px: the tiles' rendition
 AVAIL_TTL_S = 20.0
 _CSS = """<style>
+[class*="st-key-label_grid_tile_"] { position: relative; }
 [class*="st-key-label_grid_tile_"] img { width: 100%; aspect-ratio: 4 / 3; object-fit: contain;
   background: #1e1e1e; border-radius: 6px; border: 3px solid var(--grid-on, #3b82f6); }
 [class*="st-key-label_grid_tile_off_"] img { opacity: .28; filter: grayscale(1); border-color: #999;
   border-style: dashed; }
-[class*="st-key-label_grid_own_"] { opacity: .5; margin-top: -.6rem; }
-[class*="st-key-label_grid_own_"] button { min-height: 1.35rem; padding: 0 .45rem; font-size: .74rem;
-  line-height: 1.3; }
-[class*="st-key-label_grid_own_"] div { gap: .2rem; }
-[class*="st-key-label_grid_own_"] button p { font-size: .74rem; }
-[class*="st-key-label_grid_tile_"]:hover [class*="st-key-label_grid_own_"],
-[class*="st-key-label_grid_tile_own_"] [class*="st-key-label_grid_own_"] { opacity: 1; }
+[class*="st-key-label_grid_own_"] { position: absolute; left: .4rem; right: .4rem; bottom: 3rem;
+  z-index: 2; visibility: hidden; }
+[class*="st-key-label_grid_tile_"]:hover [class*="st-key-label_grid_own_"] { visibility: visible; }
+[class*="st-key-label_grid_own_"] [role="toolbar"] { gap: .25rem !important; }
+[class*="st-key-label_grid_own_"] button[data-variant] { min-height: 1.5rem !important;
+  padding: 0 .45rem !important; background: rgba(255, 255, 255, .94) !important; }
+[class*="st-key-label_grid_own_"] button[aria-pressed="true"] { background: #e0e7ff !important;
+  border-color: #4f46e5 !important; }
+[class*="st-key-label_grid_own_"] button[data-variant] p { font-size: .75rem !important; }
+[class*="st-key-label_grid_toggle_"] button { min-height: 1.8rem !important; padding-top: 0 !important;
+  padding-bottom: 0 !important; }
 </style>"""
 
 
@@ -282,9 +287,9 @@ def _controls(
         args=(project.id, user.username, project.task_type, classes),
     )
     st.caption(
-        "Each image gets the classes ticked under it: tick the others it has."
+        "Each image gets the page's class. Point at a tile to tick the other classes it has, or untick."
         if multilabel
-        else "An odd one out? Click its class under the tile."
+        else "An odd one out? Point at its tile and click its class."
     )
     if off:
         st.caption(f"{len(off)} left out: they go back to the queue.")

@@ -117,8 +117,7 @@ def chips(
     }
     label = "Its own classes" if multilabel else "Its own class"
     if len(ids) <= cluster_pages.ONE_CLICK_CLASSES:
-        help_text = "Tick the classes this image has" if multilabel else "Give this image its own class"
-        st.pills(label, ids, selection_mode="multi" if multilabel else "single", help=help_text, **kwargs)
+        st.pills(label, ids, selection_mode="multi" if multilabel else "single", **kwargs)
     elif multilabel:
         st.multiselect(label, ids, placeholder="Its own classes…", **kwargs)
     else:
