@@ -143,10 +143,18 @@ def _submit(project_id: int, user: str, task: TaskType, classes: Sequence[LabelC
     st.session_state.pop(AVAIL_KEY, None)
     resources.forget_reads()
     name = next((c.name for c in classes if c.id == class_id), str(class_id))
+    msg = _result_message(res, own, name, task)
+    state.flash("warning" if res.errors or res.stale else "success", msg + ".")
+
+
+def _result_message(
+    res: cluster_pages.PageResult, own: dict[int, tuple[int, ...]], page_class: str, task: TaskType
+) -> str:
+    """What a submitted page did, in words: saved with the page's class, with their own, returned."""
     verb = "added" if task is TaskType.MULTILABEL else "labeled"
     n_own = sum(1 for i in res.saved if i in own)
     n_page = len(res.saved) - n_own
-    msg = f"{n_page} image{'s' if n_page != 1 else ''} {verb} **{name}**"
+    msg = f"{n_page} image{'s' if n_page != 1 else ''} {verb} **{page_class}**"
     if n_own:
         what = "classes" if task is TaskType.MULTILABEL else "class"
         own_part = f"{n_own} given {'its' if n_own == 1 else 'their'} own {what}"
@@ -157,7 +165,7 @@ def _submit(project_id: int, user: str, task: TaskType, classes: Sequence[LabelC
         msg += f"; {len(res.stale)} had been labeled by someone else meanwhile (theirs kept)"
     if res.errors:
         msg += f"; {len(res.errors)} not saved ({next(iter(res.errors.values()))})"
-    state.flash("warning" if res.errors or res.stale else "success", msg + ".")
+    return msg
 
 
 def _new_page(project_id: int, user: str) -> None:
