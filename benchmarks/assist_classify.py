@@ -153,20 +153,8 @@ class Sim:
     def step(self, use_pages: bool) -> None:
         rest = self.unlabeled()
         if use_pages and self.space.multilabel:  # as the product's grid
-            if self.cal is not None and self.proba is not None:  # items the head gives one class
-                props = self.cal.propose(self.proba[rest])
-                one = props.classes.sum(axis=1) == 1
-                pages = prediction_pages(
-                    rest[one],
-                    np.array(self.space.class_ids)[props.classes[one].argmax(axis=1)],
-                    props.confidence[one],
-                    self.page_size,
-                    min_confidence=self.page_thr,
-                    suggest=False,
-                )
-                if pages:
-                    self._do_page(list(pages[0].item_ids), suggested=None)
-                    return
+            if self._grouping_page(rest):
+                return
             pool = rest.tolist()  # else look-alikes
             if len(pool) >= self.page_size:
                 pages = neighbour_pages(self.index, pool, self.page_size, n_pages=1, seed_ids=pool[:16])
@@ -195,20 +183,8 @@ class Sim:
                     self.actions += 1
                 self.label(row)
                 return
-        if use_pages and not self.space.multilabel and self.proba is not None:  # grouping pages
-            cls = np.array(self.space.class_ids)[self.proba[rest].argmax(1)]
-            conf = self.proba[rest].max(1)
-            pages = prediction_pages(
-                rest,
-                cls,
-                conf,
-                self.page_size,
-                min_confidence=self.page_thr,
-                suggest=False,
-            )
-            if pages:
-                self._do_page(list(pages[0].item_ids), suggested=None)
-                return
+        if use_pages and not self.space.multilabel and self._grouping_page(rest):
+            return
         ranks = rank_queue(
             rest,
             QueueOrder.LEARN,
@@ -232,6 +208,23 @@ class Sim:
         else:
             self.actions += self.hand_cost(row)
         self.label(row)
+
+    def _grouping_page(self, rest: np.ndarray) -> bool:
+        """A page of items the latest head puts in one class at or above its page threshold (no class
+        shown; multi-label: items predicted to hold exactly one class), done; False where none."""
+        if self.cal is None or self.proba is None:
+            return False
+        class_ids = np.array(self.space.class_ids)
+        if self.space.multilabel:
+            props = self.cal.propose(self.proba[rest])
+            one = props.classes.sum(axis=1) == 1
+            ids, cls, conf = rest[one], class_ids[props.classes[one].argmax(axis=1)], props.confidence[one]
+        else:
+            ids, cls, conf = rest, class_ids[self.proba[rest].argmax(axis=1)], self.proba[rest].max(axis=1)
+        pages = prediction_pages(ids, cls, conf, self.page_size, min_confidence=self.page_thr, suggest=False)
+        if pages:
+            self._do_page(list(pages[0].item_ids), suggested=None)
+        return bool(pages)
 
     def _sure(self, rows: np.ndarray) -> np.ndarray:
         if self.cal is None or self.proba is None or not self.space.multilabel:

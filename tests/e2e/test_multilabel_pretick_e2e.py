@@ -14,15 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from core.assist.embeddings import to_blob
 from core.config import Paths
 from core.domain import Source, TaskType
 from core.store import Store, labels, projects
 from core.store.items import add_items
-from core.store.labels import utcnow
 from tests.e2e.helpers import (
     image_id,
     main,
@@ -36,6 +33,7 @@ from tests.e2e.helpers import (
     wait_images,
     wait_quiet,
 )
+from tests.pages.test_label_grid import featurise
 from tests.pages.test_label_page import make_images
 
 pytestmark = pytest.mark.e2e
@@ -99,18 +97,7 @@ def _seed_grid(data: Path) -> tuple[list[int], dict[str, int]]:
         p = projects.create_project(store, "Tag pages", TaskType.MULTILABEL, ["cat", "dog", "bird"])
         add_items(store, p.id, make_images(data.parent / "grid-imgs", 8))
         ids = [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [p.id])]
-        rng = np.random.default_rng(0)
-        centres = rng.normal(size=(2, 1280))
-        rows = [
-            (iid, p.id, "seeded", to_blob(centres[k % 2] + 0.05 * rng.normal(size=1280)), utcnow())
-            for k, iid in enumerate(ids)
-        ]
-        store.write(
-            lambda cur: cur.executemany(
-                "INSERT INTO embeddings (item_id, project_id, model, vec, created_at) VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
-        )
+        featurise(store, p.id, ids)  # two tight look-alike clusters, no backbone run
         return ids, {c.name: c.id for c in projects.list_classes(store, p.id)}
     finally:
         store.close()
