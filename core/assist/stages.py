@@ -61,6 +61,7 @@ class AssistCounts:
     target_precision: float = 0.95
     precision_lower_bound: float | None = None  # of the last calibration, at its best threshold
     min_labels_for_target: int | None = None
+    calibration_labels: int | None = None  # one-at-a-time labels the last calibration held out
     n_proposals_shown: int = 0
     grouping_pages: bool = False  # the last head groups grid pages by its guess (multi-class, decision 0003)
     pre_ticks: bool = False  # the last head's sure classes come pre-ticked (multi-label, decision 0004)
@@ -144,8 +145,15 @@ def _prelabel_condition(c: AssistCounts, p: StagePolicy) -> str:
         )
     need = c.min_labels_for_target
     bound = "" if c.precision_lower_bound is None else f" now {c.precision_lower_bound:.1%}"
-    more = f" (it needs at least {need} of them)" if need and c.n_labeled < need else ""
-    return (
+    singles = c.n_labeled if c.calibration_labels is None else c.calibration_labels
+    more = ""
+    if need and singles < need:
+        more = f" (it needs at least {need} of them"
+        more += ")" if c.calibration_labels is None else f"; the last model had {singles})"
+    text = (
         f"held-out precision on labels given one image at a time (not grid pages) reaches {target} with "
         f"confidence (lower bound{bound}){more}."
     )
+    if more and c.calibration_labels is not None and c.n_labeled - singles >= need:
+        text += " Labeling some images in One image mode lets the model test itself sooner."
+    return text

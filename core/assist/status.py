@@ -275,6 +275,7 @@ def assist_counts(store: Store, project: Project, settings: AssistSettings | Non
     )
     bound = metrics.get("precision_lower_bound")
     need = metrics.get("min_labels_for_target")
+    singles = metrics.get("calibration_labels")
     return AssistCounts(
         enabled=cfg.enabled and availability(project.task_type).available,
         n_items=n_items,
@@ -287,6 +288,7 @@ def assist_counts(store: Store, project: Project, settings: AssistSettings | Non
         target_precision=cfg.target_precision,
         precision_lower_bound=float(bound) if isinstance(bound, int | float) else None,
         min_labels_for_target=int(need) if isinstance(need, int | float) else None,
+        calibration_labels=int(singles) if isinstance(singles, int | float) else None,
         n_proposals_shown=n_shown,
         grouping_pages=isinstance(metrics.get("page_threshold"), int | float),
         pre_ticks=isinstance(metrics.get("claim_threshold"), int | float),

@@ -102,3 +102,21 @@ def test_the_clustering_reason_names_the_help_the_last_head_gives() -> None:
     assert "pages the model groups by the class it guesses" in grouped
     ticked = project_stage(_with(**trained, pre_ticks=True), StagePolicy()).reason
     assert "pages of similar images" in ticked and "sure of come pre-ticked" in ticked
+
+
+def test_a_grid_heavy_project_is_told_how_many_one_at_a_time_labels_it_has() -> None:
+    """Page labels never calibrate: the reason counts the one-at-a-time labels and says what helps."""
+    grid_heavy = _with(
+        n_labeled=400,
+        n_classes_labeled=5,
+        labels_at_last_training=400,
+        precision_lower_bound=0.6,
+        min_labels_for_target=32,
+        calibration_labels=12,
+        grouping_pages=True,
+    )
+    reason = project_stage(grid_heavy, StagePolicy()).reason
+    assert "it needs at least 32 of them; the last model had 12" in reason
+    assert "One image mode" in reason
+    enough = project_stage(_with(**{**grid_heavy.__dict__, "calibration_labels": 40}), StagePolicy()).reason
+    assert "needs at least" not in enough and "One image mode" not in enough
