@@ -154,6 +154,6 @@ def _prelabel_condition(c: AssistCounts, p: StagePolicy) -> str:
         f"held-out precision on labels given one image at a time (not grid pages) reaches {target} with "
         f"confidence (lower bound{bound}){more}."
     )
-    if more and c.calibration_labels is not None and c.n_labeled - singles >= need:
+    if more and need and c.calibration_labels is not None and c.n_labeled - singles >= need:
         text += " Labeling some images in One image mode lets the model test itself sooner."
     return text
