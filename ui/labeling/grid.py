@@ -143,7 +143,7 @@ def _submit(project_id: int, user: str, task: TaskType, classes: Sequence[LabelC
     st.session_state.pop(AVAIL_KEY, None)
     resources.forget_reads()
     name = next((c.name for c in classes if c.id == class_id), str(class_id))
-    msg = _result_message(res, own, name, task)
+    msg = _reopened_message(res) if page.reopened else _result_message(res, own, name, task)
     state.flash("warning" if res.errors or res.stale else "success", msg + ".")
 
 
@@ -166,6 +166,24 @@ def _result_message(
     if res.errors:
         msg += f"; {len(res.errors)} not saved ({next(iter(res.errors.values()))})"
     return msg
+
+
+def _reopened_message(res: cluster_pages.PageResult) -> str:
+    msg = f"Your last page: {len(res.saved)} changed, {len(res.unchanged)} as before"
+    if res.stale:
+        msg += f"; {len(res.stale)} had been labeled by someone else meanwhile (theirs kept)"
+    if res.errors:
+        msg += f"; {len(res.errors)} not saved ({next(iter(res.errors.values()))})"
+    return msg
+
+
+def _back(project_id: int, user: str, lease_minutes: float) -> None:
+    s = resources.store()
+    page = cluster_pages.reopen_last(s, project_id, user, lease_minutes=lease_minutes)
+    if page is None:
+        state.flash(
+            "warning", "Your last page cannot be opened again: someone is working on one of its images."
+        )
 
 
 def _new_page(project_id: int, user: str) -> None:
@@ -193,6 +211,11 @@ def render(project: Project, classes: Sequence[LabelClass], user: User, paths: A
     pk = _page_key(page)
     _dict(T0_KEY).setdefault(pk, time.time())
     off = grid_tiles.left_out(pk)
+    if page.reopened:  # every tile shows an answer: its own, else the one it was saved with
+        mine = _dict(OWN_KEY).setdefault(pk, {})
+        for it in items.get_items(s, [i for i in page.item_ids if i not in mine and i not in off]):
+            payload = it.annotation.payload if it.annotation else None
+            mine[it.id] = cluster_pages.saved_answer(project.task_type, payload)
     own = grid_tiles.own_answers(pk)
     chosen = _dict(CLASS_KEY).get(pk, page.suggested_class)
     by_id = {c.id: c for c in classes}
@@ -264,14 +287,21 @@ def _controls(
     detail = ""
     if page.reason == "nearest neighbours":
         detail = f" · similarity {page.cohesion:.2f}"
-    elif page.suggested_class is None:  # grouped by the model below the proposal threshold
+    elif page.suggested_class is None and not page.reopened:  # grouped below the proposal threshold
         detail = " · grouped by the model, which is not yet sure enough to propose a class"
     st.caption(f"Page of {len(page.item_ids)} · {page.reason}{detail}")
+    if page.reopened:
+        st.info(
+            "Your last page, as you saved it. Change any tile and submit: only the changed ones get a new "
+            "version; a tile left out keeps its label.",
+            icon=":material/undo:",
+        )
     if page.suggested_class is not None:
         sug = next((c.name for c in classes if c.id == page.suggested_class), "?")
         st.markdown(f":material/auto_awesome: The model proposes **{sug}** for these.")
-    st.markdown("**Class to add to the selected images**" if multilabel else "**Class of the page**")
-    for cls in classes:
+    if not page.reopened:
+        st.markdown("**Class to add to the selected images**" if multilabel else "**Class of the page**")
+    for cls in [] if page.reopened else classes:
         st.button(
             cls.name,
             key=f"label_grid_cls_{cls.id}",
@@ -282,7 +312,7 @@ def _controls(
             on_click=_choose,
             args=(pk, cls.id),
         )
-    label = f"Submit {n_in} image{'s' if n_in != 1 else ''}"
+    label = "Save changes" if page.reopened else f"Submit {n_in} image{'s' if n_in != 1 else ''}"
     st.button(
         label,
         key="label_grid_submit",
@@ -290,17 +320,20 @@ def _controls(
         type="primary",
         icon=":material/send:",
         width="stretch",
-        help=None if chosen is not None else "Choose the page's class first",
+        help=None if chosen is not None or page.reopened else "Choose the page's class first",
         on_click=_submit,
         args=(project.id, user.username, project.task_type, classes),
     )
-    st.caption(
-        "Each image gets the page's class. Point at a tile to tick the other classes it has, or untick."
-        if multilabel
-        else "An odd one out? Point at its tile and click its class."
-    )
+    if not page.reopened:
+        st.caption(
+            "Each image gets the page's class. Point at a tile to tick the other classes it has, or untick."
+            if multilabel
+            else "An odd one out? Point at its tile and click its class."
+        )
     if off:
-        st.caption(f"{len(off)} left out: they go back to the queue.")
+        st.caption(
+            f"{len(off)} left out: {'they keep their labels' if page.reopened else 'they go back to the queue'}."
+        )
     st.button(
         "New page",
         key="label_grid_new",
@@ -311,6 +344,17 @@ def _controls(
         on_click=_new_page,
         args=(project.id, user.username),
     )
+    if not page.reopened and cluster_pages.has_last(resources.store(), project.id, user.username):
+        st.button(
+            "Back to my last page",
+            key="label_grid_back",
+            shortcut=shortcuts.BACK,
+            icon=":material/undo:",
+            width="stretch",
+            help="Open the page you submitted last, as saved, to correct it (this one goes back unlabeled)",
+            on_click=_back,
+            args=(project.id, user.username, float(project.settings.get("lease_minutes", 10))),
+        )
     with st.expander("Keyboard shortcuts", icon=":material/keyboard:"):
         rows = [(grid_class_shortcut(c), f"{'add' if multilabel else 'choose'} {c.name}") for c in classes]
         rows = [(k, a) for k, a in rows if k]
@@ -318,5 +362,6 @@ def _controls(
             ("1-9", "leave a tile out / put it back"),
             (shortcuts.SUBMIT, "submit the page"),
             (shortcuts.NEXT, "hand the page back and take another"),
+            (shortcuts.BACK, "open your last page again to correct it"),
         ]
         st.markdown(shortcuts.legend_markdown(rows))

@@ -175,6 +175,53 @@ def test_a_one_class_tile_cannot_get_two_classes(store):
     assert all(labels.current_annotation(store, i) is None for i in page.item_ids)
 
 
+def test_the_last_page_reopens_as_saved_and_saves_only_what_changed(store):
+    p, classes, _, _ = _project(store)
+    assert not cluster_pages.has_last(store, p.id, "ann")
+    page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 4)
+    left_out = page.item_ids[3]
+    cluster_pages.submit_page(store, page, page.item_ids[:3], classes[0].id, TaskType.MULTICLASS)
+    following = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 4)
+    again = cluster_pages.reopen_last(store, p.id, "ann")
+    assert again is not None and again.reopened and again.item_ids == page.item_ids[:3]
+    assert not set(following.item_ids) & set(queue.leased_items(store, p.id))  # handed back unlabeled
+    assert cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 9) == again  # any size keeps it
+    a, b, c = again.item_ids
+    labels.save_label(store, c, {"class_id": classes[2].id}, author="bob", base_version=1)  # meanwhile
+    own = {
+        a: cluster_pages.saved_answer(TaskType.MULTICLASS, {"class_id": classes[0].id}),
+        b: (classes[1].id,),  # corrected
+        c: (classes[0].id,),  # as it was when reopened: bob's newer label must win
+    }
+    res = cluster_pages.submit_page(store, again, [], None, TaskType.MULTICLASS, own=own)
+    assert res.saved == (b,) and res.unchanged == (a,) and res.stale == (c,) and not res.returned
+    assert labels.current_annotation(store, a).version == 1  # no new version for an unchanged tile
+    assert labels.current_annotation(store, b).payload == {"class_id": classes[1].id}
+    assert labels.current_annotation(store, c).author == "bob"
+    assert labels.current_annotation(store, left_out) is None
+    assert not queue.leased_items(store, p.id)
+
+
+def test_a_reopened_multilabel_tile_can_lose_a_class(store):
+    p, classes, _, _ = _project(store, TaskType.MULTILABEL)
+    page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTILABEL, 4)
+    first = page.item_ids[0]
+    cluster_pages.submit_page(
+        store,
+        page,
+        page.item_ids,
+        classes[0].id,
+        TaskType.MULTILABEL,
+        own={first: [classes[0].id, classes[1].id]},
+    )
+    again = cluster_pages.reopen_last(store, p.id, "ann")
+    res = cluster_pages.submit_page(
+        store, again, [first], None, TaskType.MULTILABEL, own={first: [classes[1].id]}
+    )
+    assert res.saved == (first,) and set(res.unchanged) == set(page.item_ids[1:])
+    assert labels.current_annotation(store, first).payload == {"class_ids": [classes[1].id]}  # replaced
+
+
 def test_a_page_someone_else_saved_meanwhile_keeps_theirs(store):
     p, classes, _, _ = _project(store)
     page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 4)
