@@ -13,8 +13,9 @@ the one-image queue skips them too.
 ``submit_page`` gives the selected items the page's class (one new version each through
 ``core.store.labels.save_label``, source ``human``), or what the labeler gave a tile of its own (an
 odd one out fixed in place: its class, or for multi-label its set of classes; a click instead of a
-deselection now and a label later), and hands the deselected ones back to the queue. ``reopen_last`` leases the labeler's last submitted page again
-as it was saved (a page made in a hurry is corrected on the grid, like Back on the one-image screen).
+deselection now and a label later), and hands the deselected ones back to the queue.
+``reopen_last`` leases the labeler's last submitted page again as it was saved (a page made in a
+hurry is corrected on the grid, like Back on the one-image screen).
 """
 
 from __future__ import annotations
