@@ -119,8 +119,8 @@ def test_grid_and_click_to_segment_in_chromium(server, page):  # type: ignore[no
     page.get_by_text("Your last page, as you saved it.").wait_for()
     page.get_by_role("button", name="2 · thing").wait_for()  # the 3 saved tiles, numbered afresh
     page.wait_for_function(IMAGES_READY)
-    snap(page, "grid-back")
     wait_quiet(page)
+    snap(page, "grid-back")
     unfocus(page)
     press(page, "Enter")
     page.get_by_text("Your last page: 0 changed, 3 as before.").wait_for()

@@ -179,6 +179,7 @@ def _reopened_message(res: cluster_pages.PageResult) -> str:
 
 def _back(project_id: int, user: str, lease_minutes: float) -> None:
     s = resources.store()
+    state.clear_flash()  # what the last submit said no longer applies
     page = cluster_pages.reopen_last(s, project_id, user, lease_minutes=lease_minutes)
     if page is None:
         state.flash(

@@ -109,6 +109,10 @@ def flash(kind: str, text: str) -> None:
     st.session_state[FLASH_KEY] = (kind, text, time.time())
 
 
+def clear_flash() -> None:
+    st.session_state.pop(FLASH_KEY, None)
+
+
 def pop_flash() -> tuple[str, str] | None:
     """The flash to show in this run: it stays for ``FLASH_S`` seconds over the reruns that follow (a
     freshly drawn canvas reruns at once), then goes; a newer flash replaces it."""
