@@ -206,7 +206,7 @@ def test_multilabel_grid_adds_one_class(runtime, tmp_path):
     at.segmented_control(key="label_mode").set_value("Grid").run()
     at.segmented_control(key="label_grid_size").set_value(6).run()
     shown = tiles(at)
-    assert len(shown) == 6 and "Class to add" in texts(at)
+    assert len(shown) == 6 and "(ticked on each tile)" in texts(at)
     at.button(key=f"label_grid_cls_{classes[2].id}").click().run()
     at.button(key="label_grid_submit").click().run()
     assert not at.exception, at.exception

@@ -301,7 +301,7 @@ def _controls(
         sug = next((c.name for c in classes if c.id == page.suggested_class), "?")
         st.markdown(f":material/auto_awesome: The model proposes **{sug}** for these.")
     if not page.reopened:
-        st.markdown("**Class to add to the selected images**" if multilabel else "**Class of the page**")
+        st.markdown("**Class of the page** (ticked on each tile)" if multilabel else "**Class of the page**")
     for cls in [] if page.reopened else classes:
         st.button(
             cls.name,
@@ -357,7 +357,7 @@ def _controls(
             args=(project.id, user.username, float(project.settings.get("lease_minutes", 10))),
         )
     with st.expander("Keyboard shortcuts", icon=":material/keyboard:"):
-        rows = [(grid_class_shortcut(c), f"{'add' if multilabel else 'choose'} {c.name}") for c in classes]
+        rows = [(grid_class_shortcut(c), f"page's class: {c.name}") for c in classes]
         rows = [(k, a) for k, a in rows if k]
         rows += [
             ("1-9", "leave a tile out / put it back"),
