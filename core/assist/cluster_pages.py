@@ -369,7 +369,10 @@ def reopen_last(store: Store, project_id: int, user: str, *, lease_minutes: floa
     book = _book(store)
     with book.lock:
         ids = book.last.get((project_id, user), ())
-    ids = tuple(i for i in ids if store.query_one("SELECT 1 FROM items WHERE id = ?", [i]) is not None)
+    present = {
+        int(r[0]) for r in store.query("SELECT id FROM items WHERE id IN (SELECT unnest(?))", [list(ids)])
+    }
+    ids = tuple(i for i in ids if i in present)
     if not ids:
         return None
     release_page(store, project_id, user)

@@ -39,20 +39,24 @@ from tests.pages.test_label_page import make_images
 pytestmark = pytest.mark.e2e
 
 
+def _tags_project(store: Store, data: Path, name: str, n: int) -> tuple[int, list[int], dict[str, int]]:
+    """A multi-label project (cat, dog, bird) of ``n`` generated images: its id, item ids and classes."""
+    p = projects.create_project(store, name, TaskType.MULTILABEL, ["cat", "dog", "bird"])
+    add_items(store, p.id, make_images(data.parent / f"imgs-{n}", n))
+    ids = [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [p.id])]
+    return p.id, ids, {c.name: c.id for c in projects.list_classes(store, p.id)}
+
+
 def _seed(data: Path) -> tuple[int, list[int], dict[str, int]]:
-    paths = Paths(data).ensure()
-    store = Store(paths.db)
+    store = Store(Paths(data).ensure().db)
     try:
-        p = projects.create_project(store, "Tags", TaskType.MULTILABEL, ["cat", "dog", "bird"])
-        add_items(store, p.id, make_images(data.parent / "imgs", 2))
-        ids = [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [p.id])]
-        cls = {c.name: c.id for c in projects.list_classes(store, p.id)}
+        pid, ids, cls = _tags_project(store, data, "Tags", 2)
         payload = f'{{"class_ids": [{cls["cat"]}], "score": 0.7, "sure_class_ids": [{cls["cat"]}]}}'
         store.execute(
             "INSERT INTO predictions (item_id, project_id, payload, confidence, shown) VALUES (?, ?, ?, 0.7, false)",
-            [ids[0], p.id, payload],
+            [ids[0], pid, payload],
         )
-        return p.id, ids, cls
+        return pid, ids, cls
     finally:
         store.close()
 
@@ -91,14 +95,11 @@ def test_sure_classes_come_ticked_and_the_labeler_completes_the_set(serve, page,
 
 def _seed_grid(data: Path) -> tuple[list[int], dict[str, int]]:
     """A multi-label project of 8 images whose embeddings form two tight clusters (no backbone runs)."""
-    paths = Paths(data).ensure()
-    store = Store(paths.db)
+    store = Store(Paths(data).ensure().db)
     try:
-        p = projects.create_project(store, "Tag pages", TaskType.MULTILABEL, ["cat", "dog", "bird"])
-        add_items(store, p.id, make_images(data.parent / "grid-imgs", 8))
-        ids = [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [p.id])]
-        featurise(store, p.id, ids)  # two tight look-alike clusters, no backbone run
-        return ids, {c.name: c.id for c in projects.list_classes(store, p.id)}
+        pid, ids, cls = _tags_project(store, data, "Tag pages", 8)
+        featurise(store, pid, ids)  # two tight look-alike clusters, no backbone run
+        return ids, cls
     finally:
         store.close()
 

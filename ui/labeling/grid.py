@@ -211,20 +211,25 @@ def render(project: Project, classes: Sequence[LabelClass], user: User, paths: A
         return
     pk = _page_key(page)
     _dict(T0_KEY).setdefault(pk, time.time())
-    off = grid_tiles.left_out(pk)
+    tiles = items.get_items(s, list(page.item_ids))
+    order = {i: k for k, i in enumerate(page.item_ids)}
+    tiles.sort(key=lambda it: order[it.id])
     if page.reopened:  # every tile shows an answer: its own, else the one it was saved with
-        mine = _dict(OWN_KEY).setdefault(pk, {})
-        for it in items.get_items(s, [i for i in page.item_ids if i not in mine and i not in off]):
-            payload = it.annotation.payload if it.annotation else None
-            mine[it.id] = cluster_pages.saved_answer(project.task_type, payload)
+        grid_tiles.keep_saved(
+            pk,
+            {
+                it.id: cluster_pages.saved_answer(
+                    project.task_type, it.annotation.payload if it.annotation else None
+                )
+                for it in tiles
+            },
+        )
+    off = grid_tiles.left_out(pk)
     own = grid_tiles.own_answers(pk)
     chosen = _dict(CLASS_KEY).get(pk, page.suggested_class)
     by_id = {c.id: c for c in classes}
     names = {c.id: c.name for c in classes}
     multilabel = project.task_type is TaskType.MULTILABEL
-    tiles = items.get_items(s, list(page.item_ids))
-    order = {i: k for k, i in enumerate(page.item_ids)}
-    tiles.sort(key=lambda it: order[it.id])
     left, right = st.columns([3, 1.25], gap="medium")
     with left:
         per_row = 2 if page.page_size == 4 else 3
@@ -256,9 +261,11 @@ def render(project: Project, classes: Sequence[LabelClass], user: User, paths: A
                         icon=":material/check_box_outline_blank:" if is_off else ":material/check_box:",
                         type="secondary" if is_off else "tertiary",
                         width="stretch",
-                        help="Leave this image out of the page's class (it goes back to the queue)"
-                        if not is_off
-                        else "Put this image back on the page",
+                        help="Put this image back on the page"
+                        if is_off
+                        else "Leave this image as it was saved"
+                        if page.reopened
+                        else "Leave this image out of the page's class (it goes back to the queue)",
                         on_click=grid_tiles.toggle,
                         args=(pk, it.id),
                     )

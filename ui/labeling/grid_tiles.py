@@ -43,6 +43,15 @@ def widget_key(page_key: str, item_id: int) -> str:
     return f"label_grid_own_{zlib.crc32(page_key.encode()):08x}_{item_id}"
 
 
+def keep_saved(page_key: str, saved: dict[int, tuple[int, ...]]) -> None:
+    """A reopened page: each tile neither left out nor changed shows the answer it was saved with."""
+    off = left_out(page_key)
+    mine = page_dict(OWN_KEY).setdefault(page_key, {})
+    for item_id, answer in saved.items():
+        if item_id not in mine and item_id not in off:
+            mine[item_id] = answer
+
+
 def toggle(page_key: str, item_id: int) -> None:
     """Leave the tile out (back to the queue), or put it back; a tile left out loses its own answer."""
     off = left_out(page_key) ^ {item_id}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from core.assist.stages import AssistCounts, Stage, StagePolicy, next_training_in, project_stage
@@ -118,5 +120,5 @@ def test_a_grid_heavy_project_is_told_how_many_one_at_a_time_labels_it_has() -> 
     reason = project_stage(grid_heavy, StagePolicy()).reason
     assert "it needs at least 32 of them; the last model had 12" in reason
     assert "One image mode" in reason
-    enough = project_stage(_with(**{**grid_heavy.__dict__, "calibration_labels": 40}), StagePolicy()).reason
+    enough = project_stage(replace(grid_heavy, calibration_labels=40), StagePolicy()).reason
     assert "needs at least" not in enough and "One image mode" not in enough
