@@ -1,0 +1,168 @@
+"""The label loaders, by format name: what ``import-labels`` and the Data page's import read.
+
+Contract (every entry of ``LOADERS`` keeps it; add a format with one ``register(Loader(...))`` call at
+the end of this file, next to the others):
+
+``load(path, categories=None, *, sizes=None) -> Dataset``
+    ``path`` is what the user dropped: a file (``.json``, ``.xml``, ``.csv``, ``.jsonl``, ``.txt``), a
+    ``.zip`` or a folder. Returns a ``Dataset`` (``core.formats.records``):
+
+    * ``task_type``: the task the file holds (boxes, polygons, multi-class, multi-label);
+    * ``categories``: the file's classes (ids are the file's own or 1.., names as written) unless
+      ``categories`` is given, then names are matched to those ids (a loader that cannot match a name
+      reports the record; the import calls loaders with ``categories=None`` and maps names itself);
+    * ``records``: one ``ExportRecord`` per image named in the file. ``file_name`` is the image as the
+      file names it (a relative path such as ``train/cat1.jpg`` where the format keeps one; the
+      import matches it to the project's images by relative path, then by file name). ``payload`` is
+      the label in annota's payload shape, in image **pixels**, each object with ``class_id`` (a file
+      class id) and, where the file has one, ``score`` (kept for proposals) and ``iscrowd`` (COCO).
+      ``payload`` is None when the file names the image without a label. ``width``/``height`` are
+      the image size the file gives (0 when it gives none). ``origin`` is the file inside ``path``
+      (relative, ``/``-separated) the label came from, for the saved version and for messages;
+    * ``issues``: one ``Issue`` per record or annotation that could not be read, its ``message``
+      starting with where it is (``labels/a.txt line 3:``, ``instances.json annotation 17:``,
+      ``Annotations/b.xml:``) and saying why (malformed JSON/XML, unknown class, a polygon with too
+      few points, ...). A loader never stops at one bad record; it raises only when nothing at all
+      can be read (not the format, unreadable file), as ``LoadError`` with one clear line.
+
+    Geometry is not checked against the image here (the loader may not know the size); the import
+    validates every payload against the project's image with ``core.domain.validate_payload`` and
+    refuses what reaches outside or has no area.
+
+``sizes``
+    Formats with normalised coordinates (YOLO) need each image's size: ``sizes(name)`` returns
+    ``(width, height)`` or None for a label file's image name without extension (``train/cat1``),
+    and the loader reports labels whose image size is unknown. Other formats ignore it.
+
+``sniff(path) -> bool``
+    Cheap (reads names and at most the start of one file): True when ``path`` looks like this format.
+    ``detect`` asks each loader in ``order`` (more specific formats first) and returns every match;
+    the first is the guess, and the user can override it.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from core.formats.load_support import LoadError, SizeLookup, head, list_names
+from core.formats.records import CategorySet, Dataset
+
+
+class LoadFn(Protocol):
+    def __call__(
+        self, path: Path, categories: CategorySet | None = None, *, sizes: SizeLookup | None = None
+    ) -> Dataset: ...
+
+
+@dataclass(frozen=True)
+class Loader:
+    name: str  # the --format value: coco, yolo, voc, jsonl, csv, folders, labelstudio, cvat
+    title: str  # shown in the format picker
+    load: LoadFn
+    sniff: Callable[[Path], bool]
+    order: int = 50  # detection order: lower is asked first (specific formats before generic ones)
+    help: str = ""  # one line: what a file of this format looks like
+
+
+LOADERS: dict[str, Loader] = {}
+
+
+def register(loader: Loader) -> Loader:
+    LOADERS[loader.name] = loader
+    return loader
+
+
+def get_loader(name: str) -> Loader:
+    loader = LOADERS.get(name)
+    if loader is None:
+        raise LoadError(f"Unknown label format {name!r}; one of {', '.join(sorted(LOADERS))}.")
+    return loader
+
+
+def detect(path: Path | str) -> list[str]:
+    """Names of every loader whose ``sniff`` accepts ``path``, best guess first (may be empty)."""
+    p = Path(path)
+    found = []
+    for loader in sorted(LOADERS.values(), key=lambda lo: (lo.order, lo.name)):
+        try:
+            if loader.sniff(p):
+                found.append(loader.name)
+        except (OSError, ValueError, zipfile.BadZipFile):
+            continue
+    return found
+
+
+def load_labels(
+    path: Path | str,
+    fmt: str = "auto",
+    *,
+    categories: CategorySet | None = None,
+    sizes: SizeLookup | None = None,
+) -> tuple[str, Dataset]:
+    """Load ``path`` as ``fmt`` (``auto``: the first detected format). Returns (format name, dataset)."""
+    p = Path(path)
+    if not p.exists():
+        raise LoadError(f"{p.name}: no such file or folder.")
+    if fmt == "auto":
+        found = detect(p)
+        if not found:
+            raise LoadError(f"{p.name}: not a label format annota reads ({', '.join(sorted(LOADERS))}).")
+        fmt = found[0]
+    return fmt, get_loader(fmt).load(p, categories, sizes=sizes)
+
+
+# --- the formats ---------------------------------------------------------------------------------
+# One ``register`` call per format. The loaders for annota's own export formats read back what
+# ``core.formats.export`` writes; each format module holds its ``load`` and ``sniff``.
+
+
+def _sniff_json_object(path: Path, *keys: str) -> bool:
+    text = head(path, 1 << 16) if path.is_file() and path.suffix.lower() == ".json" else ""
+    return text.lstrip().startswith("{") and all(f'"{k}"' in text for k in keys)
+
+
+def _load_coco(
+    path: Path, categories: CategorySet | None = None, *, sizes: SizeLookup | None = None
+) -> Dataset:
+    from core.formats.coco import load_coco
+
+    return load_coco(path, categories)
+
+
+def _load_yolo(
+    path: Path, categories: CategorySet | None = None, *, sizes: SizeLookup | None = None
+) -> Dataset:
+    from core.formats.yolo import load_yolo
+
+    return load_yolo(path, categories)
+
+
+def _load_voc(
+    path: Path, categories: CategorySet | None = None, *, sizes: SizeLookup | None = None
+) -> Dataset:
+    from core.formats.voc import load_voc
+
+    return load_voc(path, categories)
+
+
+register(Loader("coco", "COCO JSON", _load_coco, lambda p: _sniff_json_object(p, "images"), order=20))
+register(Loader("yolo", "YOLO (folder or zip)", _load_yolo,
+                lambda p: any(n.endswith("data.yaml") or n.startswith("labels/") for n in list_names(p)), order=30))  # fmt: skip
+register(Loader("voc", "Pascal VOC XML", _load_voc,
+                lambda p: any(n.startswith("Annotations/") for n in list_names(p)), order=30))  # fmt: skip
+
+__all__ = [
+    "LOADERS",
+    "LoadError",
+    "LoadFn",
+    "Loader",
+    "SizeLookup",
+    "detect",
+    "get_loader",
+    "load_labels",
+    "register",
+]
