@@ -138,6 +138,20 @@ PALETTE = [
     "#fabed4", "#469990", "#dcbeff", "#9a6324", "#800000", "#aaffc3", "#808000", "#000075",
 ]  # fmt: skip
 
+
+def free_colors(taken: Iterable[str], n: int) -> list[str]:
+    """``n`` automatic class colours: palette colours not in ``taken`` (nor given twice), in palette
+    order; once the palette runs out, it starts over (colours repeat only then)."""
+    used = {c.lower() for c in taken if c}
+    out: list[str] = []
+    for _ in range(n):
+        free = [c for c in PALETTE if c not in used]
+        color = free[0] if free else PALETTE[(len(used) + len(out)) % len(PALETTE)]
+        used.add(color)
+        out.append(color)
+    return out
+
+
 DEFAULT_HOTKEYS = list("1234567890") + list("qwertyuiop")
 RESERVED_KEYS = {"enter", "s", "b", "z", "a", "n", "k", "escape"}
 _COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")

@@ -98,16 +98,18 @@ def create_project(
     return get_project(store, store.write(tx))
 
 
-def _class_rows(specs: Sequence[ClassSpec], start: int, taken_keys: set[str]) -> list[tuple]:
+def _class_rows(
+    specs: Sequence[ClassSpec], start: int, taken_keys: set[str], taken_colors: Sequence[str] = ()
+) -> list[tuple]:
+    """Rows for new classes; a class without a colour gets a palette colour no other class of the
+    project has (``taken_colors`` plus the colours given in ``specs``) while the palette lasts."""
     rows = []
     free_keys = [k for k in domain.DEFAULT_HOTKEYS if k not in taken_keys]
     taken = set(taken_keys)
+    given = [domain.validate_color(s.color) if s.color else None for s in specs]
+    auto = iter(domain.free_colors([*taken_colors, *(c for c in given if c)], given.count(None)))
     for i, spec in enumerate(specs):
-        color = (
-            domain.validate_color(spec.color)
-            if spec.color
-            else domain.PALETTE[(start + i) % len(domain.PALETTE)]
-        )
+        color = given[i] or next(auto)
         key = domain.validate_hotkey(spec.hotkey)
         if key is None:
             key = next((k for k in free_keys if k not in taken), None)
@@ -180,7 +182,9 @@ def add_class(store: Store, project_id: int, spec: ClassSpec | str) -> LabelClas
     if not spec.name.strip():
         raise ValidationError("A class needs a name.")
     taken = {c.hotkey for c in existing if c.hotkey}
-    (row,) = _class_rows([spec], start=len(existing), taken_keys=taken)
+    (row,) = _class_rows(
+        [spec], start=len(existing), taken_keys=taken, taken_colors=[c.color for c in existing]
+    )
     cid = store.execute(
         "INSERT INTO label_classes (project_id, name, color, hotkey, ord) VALUES (?, ?, ?, ?, ?) RETURNING id",
         [project_id, *row],
