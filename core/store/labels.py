@@ -77,6 +77,7 @@ def save_label(
     duration_ms: int | None = None,
     via: str = "item",
     proposal_kept: bool | None = None,
+    origin: str | None = None,
 ) -> Annotation:
     """Validate and save a new version of an item's label. Raises ``ValidationError`` or ``StaleEdit``.
 
@@ -85,6 +86,7 @@ def save_label(
     alike images, so their labels would make a model's held-out precision look better than it is.
     ``proposal_kept``: where the model's proposal was shown, whether this label kept it (``None``:
     no proposal was shown); the live precision of proposals counts these, for all time.
+    ``origin``: the file an imported label came from (``source = import``).
     """
     src = Source(source)
     if via not in VIA:
@@ -115,7 +117,7 @@ def save_label(
             return None
         cur.execute(
             "INSERT INTO annotations (id, project_id, item_id, version, parent_id, author, source, payload, class_ids,"
-            " duration_ms, created_at, via, proposal_kept) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " duration_ms, created_at, via, proposal_kept, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 ann_id,
                 project_id,
@@ -130,6 +132,7 @@ def save_label(
                 now,
                 via,
                 proposal_kept,
+                origin,
             ],
         )
         return Annotation(ann_id, item_id, new_version, parent_id, author, src, clean, now)

@@ -178,4 +178,11 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE annotations ADD COLUMN proposal_kept BOOLEAN;
         """,
     ),
+    (
+        5,
+        "annotations.origin: the file an imported label came from (NULL for labels given in annota)",
+        """
+        ALTER TABLE annotations ADD COLUMN origin VARCHAR;
+        """,
+    ),
 ]
