@@ -185,4 +185,24 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE annotations ADD COLUMN origin VARCHAR;
         """,
     ),
+    (
+        6,
+        "sign-in: sessions (a hash of the browser's token), failed sign-in counts, must_change_password",
+        """
+        CREATE TABLE sessions (
+            token_hash VARCHAR PRIMARY KEY,   -- SHA-256 of the browser's token; the token is never stored
+            user_id INTEGER NOT NULL,
+            created_at TIMESTAMP NOT NULL DEFAULT now(),
+            expires_at TIMESTAMP NOT NULL,
+            revoked_at TIMESTAMP,             -- sign out, a password change, deactivation
+            last_seen_at TIMESTAMP
+        );
+        CREATE TABLE sign_in_failures (
+            key VARCHAR PRIMARY KEY,          -- user:NAME or client:ADDRESS
+            failures INTEGER NOT NULL,
+            last_failure_at TIMESTAMP NOT NULL
+        );
+        ALTER TABLE users ADD COLUMN must_change_password BOOLEAN DEFAULT false;
+        """,
+    ),
 ]
