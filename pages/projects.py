@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core import auth
-from core.domain import PALETTE, LabelClass, Project, ProjectState, Role, TaskType
+from core.domain import LabelClass, Project, ProjectState, Role, TaskType, free_colors
 from core.store import projects
 from core.store.projects import ClassSpec
 from ui import resources, session, widgets
@@ -69,17 +69,24 @@ def _cell(value: object) -> str:
     return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value).strip()
 
 
-def _class_specs(table: pd.DataFrame) -> list[ClassSpec]:
-    """The class rows typed in the editor (blank rows ignored, blank colour/hotkey left to core)."""
-    specs = []
-    for row in table.to_dict("records"):
-        name = _cell(row.get("name"))
+def class_rows(table: pd.DataFrame) -> tuple[list[ClassSpec], list[str]]:
+    """The classes typed in the editor, and why each other non-empty row cannot become one (blank rows
+    are ignored; a blank colour or hotkey is left to core, which gives a free one)."""
+    specs: list[ClassSpec] = []
+    problems: list[str] = []
+    for n, row in enumerate(table.to_dict("records"), start=1):
+        name, color, hotkey = (_cell(row.get(k)) for k in ("name", "color", "hotkey"))
         if name:
-            specs.append(ClassSpec(name, _cell(row.get("color")) or None, _cell(row.get("hotkey")) or None))
-    return specs
+            specs.append(ClassSpec(name, color or None, hotkey or None))
+        elif color or hotkey:
+            problems.append(
+                f"Row {n} has a colour or hotkey but no class name: type a name or delete the row."
+            )
+    return specs, problems
 
 
 FORM_GEN = "new_project_form_gen"
+NEW_FORM = "new_project_form"
 
 
 def _k(name: str) -> str:
@@ -88,84 +95,103 @@ def _k(name: str) -> str:
 
 
 def new_project_form(user: str) -> None:
+    """The new-project form. It is an ``st.form``: typing in the class table or choosing the task type
+    reruns nothing, so no edit is lost to a rerun in flight, and Create sends every row typed."""
     if not session.is_admin():
         st.info("Only an administrator can create projects.")
         return
     st.subheader("New project")
-    name = st.text_input("Name", key=_k("new_name"), placeholder="e.g. Street signs 2025")
-    description = st.text_area("Description", key=_k("new_description"), height=68)
-    task = st.selectbox(
-        "Task type",
-        list(TaskType),
-        format_func=widgets.task_title,
-        key=_k("new_task"),
-        help="What labelers do with each image. It cannot change later.",
-    )
-    st.markdown("**Label classes**")
-    st.caption(
-        "One row per class, at least two. Leave colour and hotkey empty to get a free one; "
-        "a hotkey is one letter or digit (s, b, a, n, k, z are taken by labeling actions)."
-    )
-    start = pd.DataFrame({"name": ["", ""], "color": PALETTE[:2], "hotkey": ["1", "2"]})
-    table = st.data_editor(
-        start,
-        key=_k(NEW_CLASSES_KEY),
-        num_rows="dynamic",
-        hide_index=True,
-        column_config={
-            "name": st.column_config.TextColumn("Class", required=True),
-            "color": st.column_config.TextColumn("Colour (#rrggbb)", validate=r"^#[0-9a-fA-F]{6}$"),
-            "hotkey": st.column_config.TextColumn("Hotkey", max_chars=1),
-        },
-    )
-    specs = _class_specs(table)
-    if specs:
-        shown = [
-            LabelClass(0, 0, s.name, s.color or PALETTE[i % len(PALETTE)], s.hotkey, i)
-            for i, s in enumerate(specs)
-        ]
-        st.markdown(widgets.class_chips(shown), unsafe_allow_html=True)
-    kind = st.radio("Instructions", ["Text", "Link"], horizontal=True, key=_k("new_instr_kind"))
-    instructions, url = "", ""
-    if kind == "Text":
+    with st.form(_k(NEW_FORM), border=False, enter_to_submit=False):
+        name = st.text_input("Name", key=_k("new_name"), placeholder="e.g. Street signs 2025")
+        description = st.text_area("Description", key=_k("new_description"), height=68)
+        task = st.selectbox(
+            "Task type",
+            list(TaskType),
+            format_func=widgets.task_title,
+            key=_k("new_task"),
+            help="What labelers do with each image. It cannot change later.",
+        )
+        st.markdown("**Label classes**")
+        st.caption(
+            "One row per class, at least two (add rows with the table's **+**). Leave colour and hotkey "
+            "empty to get a free one; a hotkey is one letter or digit (s, b, a, n, k, z are taken by "
+            "labeling actions)."
+        )
+        start = pd.DataFrame({"name": ["", ""], "color": ["", ""], "hotkey": ["", ""]})
+        table = st.data_editor(
+            start,
+            key=_k(NEW_CLASSES_KEY),
+            num_rows="dynamic",
+            hide_index=True,
+            column_config={
+                "name": st.column_config.TextColumn("Class", default=""),
+                "color": st.column_config.TextColumn(
+                    "Colour (#rrggbb)", default="", validate=r"^(#[0-9a-fA-F]{6})?$"
+                ),
+                "hotkey": st.column_config.TextColumn("Hotkey", default="", max_chars=1),
+            },
+        )
         instructions = st.text_area(
             "Instructions for labelers (markdown)",
             key=_k("new_instructions"),
             placeholder="What counts as a …?",
         )
-    else:
-        url = st.text_input("Link to the instructions", key=_k("new_url"), placeholder="https://…")
-    precision = st.slider(
-        "Target precision for pre-labels",
-        min_value=0.80,
-        max_value=0.99,
-        value=0.95,
-        step=0.01,
-        key=_k("new_precision"),
-        format="percent",
-        help="The model proposes labels only where its measured precision reaches this.",
-    )
-    if st.button("Create project", type="primary", icon=":material/add:", key="create_project"):
-        project = widgets.run_action(
-            projects.create_project,
-            resources.store(),
-            name,
-            task,
-            specs,
-            description=description,
-            instructions=instructions,
-            instructions_url=url,
-            created_by=user,
-            target_precision=float(precision),
+        url = st.text_input("Or a link to the instructions", key=_k("new_url"), placeholder="https://…")
+        precision = st.slider(
+            "Target precision for pre-labels",
+            min_value=0.80,
+            max_value=0.99,
+            value=0.95,
+            step=0.01,
+            key=_k("new_precision"),
+            format="percent",
+            help="The model proposes labels only where its measured precision reaches this.",
         )
-        if project is not None:
-            widgets.toast_next_run("Project created.")  # shown after the rerun below
-            resources.forget_reads()
-            session.open_project(project.id)
-            # a new generation of keys gives an empty form (popping keys does not reset browser widgets)
-            st.session_state[FORM_GEN] = st.session_state.get(FORM_GEN, 0) + 1
-            st.session_state["_goto_tab"] = "All projects"
-            st.rerun()
+        create = st.form_submit_button(
+            "Create project", type="primary", icon=":material/add:", key="create_project"
+        )
+    if create:
+        _create(user, name, task, table, description, instructions, url, float(precision))
+
+
+def _create(
+    user: str,
+    name: str,
+    task: TaskType,
+    table: pd.DataFrame,
+    description: str,
+    instructions: str,
+    url: str,
+    precision: float,
+) -> None:
+    """Create the project from the form, or say why not (the form keeps every row typed)."""
+    specs, problems = class_rows(table)
+    if problems:
+        st.error("**The project was not created.** " + " ".join(problems), icon=":material/error:")
+        return
+    project = widgets.run_action(
+        projects.create_project,
+        resources.store(),
+        name,
+        task,
+        specs,
+        description=description,
+        instructions=instructions,
+        instructions_url=url,
+        created_by=user,
+        target_precision=precision,
+    )
+    if project is None:
+        return
+    widgets.toast_next_run(
+        f"Project created. It has {len(specs)} label classes."
+    )  # shown after the rerun below
+    resources.forget_reads()
+    session.open_project(project.id)
+    # a new generation of keys gives an empty form (popping keys does not reset browser widgets)
+    st.session_state[FORM_GEN] = st.session_state.get(FORM_GEN, 0) + 1
+    st.session_state["_goto_tab"] = "All projects"
+    st.rerun()
 
 
 # -- settings of the open project ---------------------------------------------------------------------
@@ -257,20 +283,7 @@ def classes_editor(project: Project, user: str) -> None:
                 st.toast(f"{changed} class(es) saved.", icon=":material/check_circle:")
     add_col, delete_col = st.columns(2)
     with add_col, st.container(border=True):
-        st.markdown("**Add a class**")
-        new_name = st.text_input("Name", key="add_cls_name")
-        c1, c2 = st.columns(2)
-        new_color = c1.color_picker("Colour", PALETTE[len(classes) % len(PALETTE)], key="add_cls_color")
-        new_key = c2.text_input("Hotkey", key="add_cls_key", max_chars=1, placeholder="auto")
-        if st.button("Add class", icon=":material/add:", key="add_cls"):
-            spec = ClassSpec(new_name, new_color, new_key or None)
-            if (
-                widgets.run_action(projects.add_class, store, project.id, spec, success="Class added.")
-                is not None
-            ):
-                resources.forget_reads()
-                st.session_state.pop("add_cls_name", None)
-                st.rerun()
+        add_class_form(project, classes)
     with delete_col, st.container(border=True):
         st.markdown("**Delete a class**")
         names = {c.id: c.name for c in classes}
@@ -298,6 +311,35 @@ def classes_editor(project: Project, user: str) -> None:
                 st.session_state.pop("del_cls", None)
                 st.toast(f"Class deleted ({moved} label(s) moved).", icon=":material/check_circle:")
                 st.rerun()
+
+
+ADD_GEN = "add_cls_gen"
+
+
+def add_class_keys(project_id: int) -> tuple[str, str, str]:
+    """The keys of the "Add a class" inputs: per project, and new after each class added (so a name typed
+    for one project never shows in another's settings, and the box is empty after an add)."""
+    gen = st.session_state.get(ADD_GEN, {}).get(project_id, 0)
+    return tuple(f"add_cls_{what}_{project_id}_{gen}" for what in ("name", "color", "key"))  # type: ignore[return-value]
+
+
+def add_class_form(project: Project, classes: list[LabelClass]) -> None:
+    st.markdown("**Add a class**")
+    name_key, color_key, hotkey_key = add_class_keys(project.id)
+    new_name = st.text_input("Name", key=name_key)
+    c1, c2 = st.columns(2)
+    (free,) = free_colors([c.color for c in classes], 1)
+    new_color = c1.color_picker("Colour", free, key=color_key)
+    new_key = c2.text_input("Hotkey", key=hotkey_key, max_chars=1, placeholder="auto")
+    if st.button("Add class", icon=":material/add:", key=f"add_cls_{project.id}"):
+        spec = ClassSpec(new_name, new_color, new_key or None)
+        added = widgets.run_action(projects.add_class, resources.store(), project.id, spec)
+        if added is not None:
+            resources.forget_reads()
+            gens = st.session_state.setdefault(ADD_GEN, {})
+            gens[project.id] = gens.get(project.id, 0) + 1
+            widgets.toast_next_run("Class added.")
+            st.rerun()
 
 
 def team_editor(project: Project) -> None:

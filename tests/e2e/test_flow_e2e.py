@@ -162,9 +162,6 @@ def create_project(page, name: str, task_title: str, classes: list[str]) -> None
         editor.fill(cls)
         page.keyboard.press("Enter")
         settle(page)
-    # the chips under the table preview the classes typed (the first two with the form's hotkeys 1 and 2)
-    chips = "".join(f"{c} · {i + 1}" if i < 2 else c for i, c in enumerate(classes))
-    m.get_by_test_id("stMarkdownContainer").filter(has_text=chips).first.wait_for()
     if name == MC:
         shot(page, "flow-02-new-project-form")
     wait_idle(page)

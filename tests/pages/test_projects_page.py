@@ -51,9 +51,8 @@ def test_create_project_via_form(runtime, admin):
         "added_rows": [{"name": "speed"}],
         "deleted_rows": [],
     }
-    at.run()
     at.text_area(key="new_instructions_0").input("Draw a box around each sign.")
-    at.button(key="create_project").click().run()
+    at.button(key="create_project").click().run()  # a form: every value goes with the submit
     assert not at.exception and not at.error, [e.value for e in at.error]
     (p,) = projects.list_projects(runtime.store)
     assert (p.name, p.task_type.value, p.instructions) == (
@@ -67,7 +66,7 @@ def test_create_project_via_form(runtime, admin):
     assert at.session_state["project_id"] == p.id
     assert at.text_input(key="new_name_1").value == ""  # a fresh, empty form for the next project
     assert at.session_state["projects_tab"] == "All projects"
-    assert [t.value for t in at.toast] == ["Project created."]
+    assert [t.value for t in at.toast] == ["Project created. It has 3 label classes."]
 
 
 def test_created_toast_is_carried_over_the_rerun(runtime, admin, monkeypatch):
@@ -84,10 +83,11 @@ def test_created_toast_is_carried_over_the_rerun(runtime, admin, monkeypatch):
         "added_rows": [],
         "deleted_rows": [],
     }
-    at.run()
     at.button(key="create_project").click().run()
     assert not at.exception and not at.error
-    assert pending[-1].get(widgets.TOAST_KEY) == "Project created."  # what the run after the rerun shows
+    assert (
+        pending[-1].get(widgets.TOAST_KEY) == "Project created. It has 2 label classes."
+    )  # what the run after the rerun shows
 
 
 def test_create_with_one_class_is_refused_in_words(runtime, admin):
@@ -98,7 +98,6 @@ def test_create_with_one_class_is_refused_in_words(runtime, admin):
         "added_rows": [],
         "deleted_rows": [],
     }
-    at.run()
     at.button(key="create_project").click().run()
     assert "at least two label classes" in texts(at)
     assert projects.list_projects(runtime.store) == []
@@ -122,9 +121,82 @@ def test_rename_recolour_and_add_class(runtime, admin, project):
     assert not at.error, [e.value for e in at.error]
     cat2, dog2 = projects.list_classes(runtime.store, project.id)
     assert (cat2.name, dog2.color) == ("kitten", "#0000ff")
-    at.text_input(key="add_cls_name").input("bird")
-    at.button(key="add_cls").click().run()
+    at.text_input(key=f"add_cls_name_{project.id}_0").input("bird")
+    at.button(key=f"add_cls_{project.id}").click().run()
     assert [c.name for c in projects.list_classes(runtime.store, project.id)] == ["kitten", "dog", "bird"]
+    assert at.text_input(key=f"add_cls_name_{project.id}_1").value == ""  # empty for the next class
+
+
+# -- the class table of a new project (issue 9) -------------------------------------------------------
+
+
+def _fill_new_project(at, name: str, rows: dict, added: list[dict] | None = None, task: int = 0):  # type: ignore[no-untyped-def]
+    """Type a name, choose a task type and type class rows, as one form submission."""
+    at.text_input(key="new_name_0").input(name)
+    at.selectbox(key="new_task_0").select_index(task)
+    at.session_state["new_classes_0"] = {"edited_rows": rows, "added_rows": added or [], "deleted_rows": []}
+    return at.button(key="create_project").click().run()
+
+
+def test_rows_typed_in_the_empty_row_and_right_after_the_task_type_are_all_kept(runtime, admin):
+    """The first edit after choosing the task type and rows typed into the table's empty row (added
+    rows, with no colour or hotkey: the column defaults are empty text, not None) all become classes."""
+    at = _fill_new_project(
+        page(PAGE, admin).run(),
+        "Birds",
+        {0: {"name": "owl"}},
+        [{"name": "hawk"}, {"name": " wren ", "color": None, "hotkey": None}],
+        task=1,
+    )
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (p,) = projects.list_projects(runtime.store)
+    assert p.task_type.value == "multilabel"
+    classes = projects.list_classes(runtime.store, p.id)
+    assert [c.name for c in classes] == ["owl", "hawk", "wren"]  # row 2 left blank: ignored
+    assert "None" not in [c.name for c in classes]
+    assert len({c.color for c in classes}) == 3  # automatic colours are distinct
+    assert len({c.hotkey for c in classes}) == 3
+
+
+def test_a_row_without_a_name_refuses_create_in_words_and_keeps_the_rows(runtime, admin):
+    at = _fill_new_project(
+        page(PAGE, admin).run(), "Birds", {0: {"name": "owl"}, 1: {"name": "hawk"}}, [{"hotkey": "w"}]
+    )
+    assert "Row 3 has a colour or hotkey but no class name" in texts(at)
+    assert projects.list_projects(runtime.store) == []
+    # nothing typed is lost: the form still holds the rows and the name
+    assert at.text_input(key="new_name_0").value == "Birds"
+    assert at.session_state["new_classes_0"]["added_rows"] == [{"hotkey": "w"}]
+
+
+def test_repeated_class_names_refuse_create_in_words(runtime, admin):
+    at = _fill_new_project(page(PAGE, admin).run(), "Birds", {0: {"name": "owl"}, 1: {"name": "Owl"}})
+    assert "repeated: owl" in texts(at)
+    assert projects.list_projects(runtime.store) == []
+
+
+def test_add_a_class_name_does_not_follow_to_another_project(runtime, admin):
+    a = make_project(runtime, "multiclass", "A")
+    b = make_project(runtime, "multiclass", "B")
+    at = page(PAGE, admin, a.id).run()
+    at.text_input(key=f"add_cls_name_{a.id}_0").input("half-typed")
+    at.run()
+    at.session_state["project_id"] = b.id  # B opened from the sidebar
+    at.run()
+    assert not at.exception
+    shown = [t for t in at.text_input if t.key and t.key.startswith("add_cls_name_")]
+    assert [t.key for t in shown] == [f"add_cls_name_{b.id}_0"]
+    assert shown[0].value == ""
+
+
+def test_add_a_class_default_colour_is_one_no_class_has(runtime, admin, project):
+    used = {c.color for c in projects.list_classes(runtime.store, project.id)}
+    at = page(PAGE, admin, project.id).run()
+    assert at.color_picker(key=f"add_cls_color_{project.id}_0").value not in used
+    at.text_input(key=f"add_cls_name_{project.id}_0").input("bird")
+    at.button(key=f"add_cls_{project.id}").click().run()
+    colors = [c.color for c in projects.list_classes(runtime.store, project.id)]
+    assert len(set(colors)) == 3
 
 
 def test_delete_used_class_needs_reassignment(runtime, admin):
