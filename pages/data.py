@@ -21,13 +21,18 @@ def submit_import(project: Project, source_id: int, user: str) -> None:
 
 
 def add_folder_form(project: Project, user: str) -> None:
-    with st.form("add_folder", clear_on_submit=False, border=False):
+    with st.form(
+        f"add_folder_{project.id}", clear_on_submit=False, border=False
+    ):  # per project: its own path
         folder = st.text_input(
             "Folder on the server",
             placeholder="/srv/photos/batch-1",
             help="A folder on the machine annota runs on. Files stay where they are; annota only reads them.",
+            key=f"folder_path_{project.id}",
         )
-        watch = st.toggle("Watch it: new files appear within seconds", value=True)
+        watch = st.toggle(
+            "Watch it: new files appear within seconds", value=True, key=f"folder_watch_{project.id}"
+        )
         if st.form_submit_button(
             "Add folder and import", type="primary", icon=":material/create_new_folder:"
         ):
@@ -70,17 +75,27 @@ def sources_list(project: Project, user: str) -> None:
                 widgets.run_action(submit_import, project, src.id, user, success="Rescan started.")
 
 
+def upload_keys(project_id: int) -> tuple[str, str]:
+    """The session keys of a project's uploader generation and last upload report: every project has
+    its own, so project B's Data page never shows project A's files or report."""
+    return f"upload_nonce_{project_id}", f"upload_report_{project_id}"
+
+
 def upload_section(project: Project) -> None:
-    nonce = st.session_state.setdefault("upload_nonce", 0)
+    nonce_key, report_key = upload_keys(project.id)
+    nonce = st.session_state.setdefault(nonce_key, 0)
     files = st.file_uploader(
         "Images from your computer",
         accept_multiple_files=True,
-        key=f"uploads_{nonce}",
+        key=f"uploads_{project.id}_{nonce}",
         help="JPEG, PNG, WebP, BMP, TIFF or GIF. They are kept in annota's data folder.",
         max_upload_size=MAX_UPLOAD_BYTES // 2**20,
     )
     if files and st.button(
-        f"Import {len(files)} file(s)", type="primary", icon=":material/upload:", key="import_up"
+        f"Import {len(files)} file(s)",
+        type="primary",
+        icon=":material/upload:",
+        key=f"import_up_{project.id}",
     ):
         report = ImportReport()
         bar = st.progress(0.0, text="Checking the files…")
@@ -102,10 +117,10 @@ def upload_section(project: Project) -> None:
             )
         bar.empty()
         resources.forget_reads()
-        st.session_state["upload_report"] = report
-        st.session_state["upload_nonce"] = nonce + 1  # a fresh, empty uploader
+        st.session_state[report_key] = report
+        st.session_state[nonce_key] = nonce + 1  # a fresh, empty uploader
         st.rerun()
-    report: ImportReport | None = st.session_state.get("upload_report")
+    report: ImportReport | None = st.session_state.get(report_key)
     if report is not None:
         upload_report(report)
 
@@ -158,7 +173,7 @@ def main() -> None:
         st.subheader(":material/upload: Upload")
         upload_section(project)
     st.subheader("Imports")
-    if not widgets.jobs_panel(project.id, IMPORT_KINDS, key="imports"):
+    if not widgets.jobs_panel(project.id, IMPORT_KINDS, key=f"imports_{project.id}"):
         st.caption("Folder imports and rescans started here show their progress here.")
 
 

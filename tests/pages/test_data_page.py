@@ -79,7 +79,7 @@ def test_upload_reports_each_file(runtime, admin, project):
             ("readme.txt", b"hello", "text/plain"),
         ]
     ).run()
-    at.button(key="import_up").click().run()
+    at.button(key=f"import_up_{project.id}").click().run()
     assert not at.exception
     assert count_items(runtime.store, project.id) == 2
     body = texts(at)
@@ -89,3 +89,28 @@ def test_upload_reports_each_file(runtime, admin, project):
     refused = at.dataframe[0].value
     assert set(refused["file"]) == {"broken.jpg", "readme.txt"}
     assert all(len(why) > 5 for why in refused["why"])
+
+
+def test_project_b_shows_nothing_of_project_a(runtime, admin, project, tmp_path):
+    """Every bit of the Data page's state belongs to the project it shows: A's upload report, the folder
+    path typed for A and A's uploader stay with A when B is opened, and come back with A."""
+    from tests.pages.helpers import make_project
+
+    other = make_project(runtime, "multiclass", "Other")
+    at = page(PAGE, admin, project.id).run()
+    at.file_uploader[0].set_value([("a.png", png_bytes((40, 30), (1, 2, 3)), "image/png")]).run()
+    at.button(key=f"import_up_{project.id}").click().run()
+    assert "All 1 image(s) added." in texts(at)
+    at.text_input(key=f"folder_path_{project.id}").input(str(tmp_path / "for-a-only"))
+    at.run()
+    at.session_state["project_id"] = other.id  # B opened from the sidebar
+    at.run()
+    assert not at.exception and not at.error
+    body = texts(at)
+    assert "image(s) added" not in body and "No images yet" in body
+    paths = [t.value for t in at.text_input if t.label == "Folder on the server"]
+    assert paths == [""]
+    assert "for-a-only" not in body
+    at.session_state["project_id"] = project.id  # back to A: its report is still there
+    at.run()
+    assert "All 1 image(s) added." in texts(at)
