@@ -11,8 +11,12 @@ from ui import assist_view, resources, session, widgets
 JOBS_KEY = "assist_jobs"
 
 
+def enabled_key(project_id: int) -> str:
+    return f"assist_enabled_{project_id}"
+
+
 def _toggle(project: Project) -> None:
-    new = bool(st.session_state.get("assist_enabled"))
+    new = bool(st.session_state.get(enabled_key(project.id)))
     if widgets.run_action(status.set_enabled, resources.store(), project.id, new) is not None:
         st.toast(
             "Assistance is on: it starts by itself." if new else "Assistance is off.",
@@ -38,10 +42,10 @@ def controls(ov: status.AssistOverview, admin: bool) -> None:
         st.info(ov.availability.reason, icon=":material/info:")
         return
     left, mid, right = st.columns([2, 1, 1], vertical_alignment="center")
-    st.session_state["assist_enabled"] = ov.settings.enabled
+    st.session_state[enabled_key(project.id)] = ov.settings.enabled
     left.toggle(
         "ML assistance",
-        key="assist_enabled",
+        key=enabled_key(project.id),
         on_change=_toggle,
         args=(project,),
         disabled=not admin,
@@ -110,7 +114,7 @@ def main() -> None:
         resources.forget_reads()
         st.rerun()
     st.subheader(":material/sync: Jobs")
-    if not widgets.jobs_panel(project.id, assist_view.ASSIST_KINDS, key=JOBS_KEY, limit=4):
+    if not widgets.jobs_panel(project.id, assist_view.ASSIST_KINDS, key=f"{JOBS_KEY}_{project.id}", limit=4):
         st.caption("No model job yet.")
     assist_view.runs_section(ov, classes)
 

@@ -50,7 +50,7 @@ def export_form(project: Project, formats: dict[str, str], user: str, labeled: i
             list(formats),
             format_func=formats.get,
             default="coco",
-            key="export_format",
+            key=f"export_format_{project.id}",  # each project keeps its own choice
             required=True,
         )
         st.caption(FORMAT_NOTES.get(fmt or "", ""))
@@ -60,7 +60,7 @@ def export_form(project: Project, formats: dict[str, str], user: str, labeled: i
             ["labeled", "all"],
             format_func=lambda v: "Labeled only" if v == "labeled" else "All images",
             horizontal=True,
-            key="export_include",
+            key=f"export_include_{project.id}",
         )
         st.caption(f"{labeled:,} labeled of {total:,} images.")
         nothing = (labeled if include == "labeled" else total) == 0
@@ -139,7 +139,7 @@ def main() -> None:
     running = [j for j in list_jobs(resources.store(), project.id, kind="export", active_only=True)]
     if running:
         st.subheader("Running")
-        widgets.jobs_panel(project.id, ("export",), key="export_jobs", limit=len(running))
+        widgets.jobs_panel(project.id, ("export",), key=f"export_jobs_{project.id}", limit=len(running))
     st.subheader("Exports")
     done = [j for j in list_jobs(resources.store(), project.id, kind="export", limit=20) if not j.active]
     if not done:

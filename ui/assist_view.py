@@ -117,6 +117,7 @@ def proposals_card(ov: status.AssistOverview) -> None:
 def settings_form(ov: status.AssistOverview, *, admin: bool) -> status.AssistSettings | None:
     """The settings form; returns the new settings when an administrator saves it."""
     s = ov.settings
+    s_pid = ov.project.id  # every key is the shown project's: another project's settings never show here
     orders = list(status.QUEUE_ORDERS)
     with st.form(f"assist_settings_{ov.project.id}", border=True):
         st.markdown("**Settings**" + ("" if admin else " · :gray[only an administrator can change them]"))
@@ -129,7 +130,7 @@ def settings_form(ov: status.AssistOverview, *, admin: bool) -> status.AssistSet
                 float(s.target_precision),
                 0.01,
                 format="percent",
-                key="assist_target",
+                key=f"assist_target_{s_pid}",
                 help="Proposals show only where held-out precision reaches this, with confidence.",
                 disabled=not admin,
             )
@@ -138,7 +139,7 @@ def settings_form(ov: status.AssistOverview, *, admin: bool) -> status.AssistSet
                 orders,
                 index=orders.index(s.queue_order),
                 format_func=status.QUEUE_ORDERS.get,
-                key="assist_order",
+                key=f"assist_order_{s_pid}",
                 disabled=not admin,
             )
             every = st.number_input(
@@ -146,14 +147,14 @@ def settings_form(ov: status.AssistOverview, *, admin: bool) -> status.AssistSet
                 1,
                 100_000,
                 int(s.train_every),
-                key="assist_every",
+                key=f"assist_every_{s_pid}",
                 disabled=not admin,
             )
         with right:
             auto = st.toggle(
                 "Auto-accept very confident proposals",
                 bool(s.auto_accept),
-                key="assist_auto",
+                key=f"assist_auto_{s_pid}",
                 help="Off by default: a proposal becomes a label only when a person accepts it.",
                 disabled=not admin,
             )
@@ -164,7 +165,7 @@ def settings_form(ov: status.AssistOverview, *, admin: bool) -> status.AssistSet
                 float(s.auto_accept_target),
                 0.001,
                 format="percent",
-                key="assist_auto_target",
+                key=f"assist_auto_target_{s_pid}",
                 disabled=not admin,
             )
             price = st.number_input(
@@ -174,7 +175,7 @@ def settings_form(ov: status.AssistOverview, *, admin: bool) -> status.AssistSet
                 float(s.price_per_hour),
                 0.01,
                 format="%.2f",
-                key="assist_price",
+                key=f"assist_price_{s_pid}",
                 help="For the cost estimate of each run (compute time × this price).",
                 disabled=not admin,
             )

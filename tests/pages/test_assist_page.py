@@ -29,7 +29,7 @@ def test_empty_project(runtime, admin):
     body = texts(at)
     assert "No runs yet" in body and "first training after 10 labels" in body
     assert "Clustering starts when 90% of the images are featurised (0 of 0 done)." in body
-    assert at.toggle(key="assist_enabled").value is True  # on by default for classification
+    assert at.toggle(key=f"assist_enabled_{p.id}").value is True  # on by default for classification
     assert "Next training in 10 labels." in body
     assert "No model job yet." in body
     assert "runs without the assist scheduler" in body  # the test suite's runtime starts none
@@ -39,7 +39,7 @@ def test_boxes_start_off_and_say_when_assistance_is_missing(runtime, admin, proj
     at = page(PAGE, admin, project.id).run()
     assert not at.exception and not at.error
     if status.availability("boxes").available:
-        assert at.toggle(key="assist_enabled").value is False  # detection is opt-in (CPU cost)
+        assert at.toggle(key=f"assist_enabled_{project.id}").value is False  # detection is opt-in (CPU cost)
         assert "ML assistance is off for this project." in texts(at)
     monkeypatch.setattr(status, "DETECT_JOBS", "core.assist.not_installed")
     at = page(PAGE, admin, project.id).run()
@@ -52,11 +52,11 @@ def test_settings_save_to_the_store(runtime, admin):
     add_items(runtime.store, p.id, [NewItem(f"/x/{i}.jpg", 10, 10, f"h{i}") for i in range(3)])
     runtime.store.execute("UPDATE items SET queue_rank = 10 - id WHERE project_id = ?", [p.id])
     at = page(PAGE, admin, p.id).run()
-    at.slider(key="assist_target").set_value(0.9)
-    at.radio(key="assist_order").set_value("in_order")
-    at.number_input(key="assist_every").set_value(25)
-    at.toggle(key="assist_auto").set_value(True)
-    at.number_input(key="assist_price").set_value(1.5)
+    at.slider(key=f"assist_target_{p.id}").set_value(0.9)
+    at.radio(key=f"assist_order_{p.id}").set_value("in_order")
+    at.number_input(key=f"assist_every_{p.id}").set_value(25)
+    at.toggle(key=f"assist_auto_{p.id}").set_value(True)
+    at.number_input(key=f"assist_price_{p.id}").set_value(1.5)
     next(b for b in at.button if b.label == "Save settings").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     saved = projects.get_project(runtime.store, p.id)
@@ -65,9 +65,9 @@ def test_settings_save_to_the_store(runtime, admin):
     assert (s["assist_queue_order"], s["assist_in_order"], s["assist_train_every"]) == ("learn", True, 25)
     assert s["assist_auto_accept"] is True and s["assist_price_per_hour"] == pytest.approx(1.5)
     assert runtime.store.scalar("SELECT count(*) FROM items WHERE queue_rank IS NOT NULL") == 0
-    assert at.radio(key="assist_order").value == "in_order"
+    assert at.radio(key=f"assist_order_{p.id}").value == "in_order"
 
-    at.toggle(key="assist_enabled").set_value(False).run()
+    at.toggle(key=f"assist_enabled_{p.id}").set_value(False).run()
     assert projects.get_project(runtime.store, p.id).settings["assist_enabled"] is False
     assert "ML assistance is off for this project." in texts(at)
 
@@ -78,7 +78,9 @@ def test_labelers_see_but_cannot_change(runtime, labeler):
     at = page(PAGE, labeler, p.id).run()
     assert not at.exception and not at.error
     assert "only an administrator can change them" in texts(at)
-    assert at.toggle(key="assist_enabled").disabled and at.slider(key="assist_target").disabled
+    assert (
+        at.toggle(key=f"assist_enabled_{p.id}").disabled and at.slider(key=f"assist_target_{p.id}").disabled
+    )
     assert at.button(key="assist_train_now").disabled
 
 

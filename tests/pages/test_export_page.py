@@ -61,9 +61,27 @@ def test_choose_yolo_and_all_images(runtime, admin, project, tmp_path):
     add_items(runtime.store, project.id, [NewItem(str(f), 64, 48, f"sha{i}") for i, f in enumerate(files)])
     at = page(PAGE, admin, project.id).run()
     assert at.button(key="export_go").disabled  # nothing labeled yet
-    at.segmented_control(key="export_format").set_value("yolo")
-    at.radio(key="export_include").set_value("all").run()
+    at.segmented_control(key=f"export_format_{project.id}").set_value("yolo")
+    at.radio(key=f"export_include_{project.id}").set_value("all").run()
     at.button(key="export_go").click().run()
     (job,) = list_jobs(runtime.store, project.id, kind="export")
     assert job.params == {"format": "yolo", "include": "all"}
     assert runtime.runner.wait(job.id, timeout=60).result["path"].endswith(".zip")
+
+
+def test_the_export_choice_is_the_shown_projects(runtime, admin, project, tmp_path):
+    """YOLO and All images chosen for one project are not what another project's Export page shows."""
+    from tests.pages.helpers import make_project
+
+    other = make_project(runtime, "boxes", "Other")
+    files = write_pngs(tmp_path / "imgs", 2)
+    for pid in (project.id, other.id):
+        add_items(runtime.store, pid, [NewItem(str(f), 64, 48, f"s{pid}{i}") for i, f in enumerate(files)])
+    at = page(PAGE, admin, project.id).run()
+    at.segmented_control(key=f"export_format_{project.id}").set_value("yolo")
+    at.radio(key=f"export_include_{project.id}").set_value("all").run()
+    at.session_state["project_id"] = other.id
+    at.run()
+    assert not at.exception and not at.error
+    assert at.segmented_control(key=f"export_format_{other.id}").value == "coco"
+    assert at.radio(key=f"export_include_{other.id}").value == "labeled"
