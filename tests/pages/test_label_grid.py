@@ -7,11 +7,12 @@ import json
 
 import numpy as np
 
+from core.assist import cluster_pages
 from core.assist.embeddings import to_blob
 from core.domain import ItemStatus, Source, TaskType
 from core.store import items, labels, queue
 from core.store.labels import utcnow
-from tests.pages.test_label_page import app, setup_project, texts
+from tests.pages.test_label_page import act, app, setup_project, texts
 
 MODEL = "test-backbone"
 
@@ -59,17 +60,17 @@ def test_grid_page_deselect_and_submit_saves_the_selected_only(runtime, tmp_path
     shown = tiles(at)
     assert len(shown) == 4
     assert set(queue.leased_items(runtime.store, project.id)) >= set(shown)
-    at.button(key="label_grid_submit").click().run()  # no class yet: nothing saved, said in words
+    act(at, "label_grid_submit").click().run()  # no class yet: nothing saved, said in words
     assert "Choose the page's class first." in texts(at)
     assert all(labels.current_annotation(runtime.store, i) is None for i in shown)
     assert tiles(at) == shown
     odd = shown[1]
-    at.button(key=f"label_grid_toggle_{odd}").click().run()
-    assert "2 · left out" in at.button(key=f"label_grid_toggle_{odd}").label
+    act(at, f"label_grid_toggle_{odd}").click().run()
+    assert "2 · left out" in act(at, f"label_grid_toggle_{odd}").label
     assert "1 left out" in texts(at)
-    at.button(key=f"label_grid_cls_{classes[1].id}").click().run()
-    assert at.button(key="label_grid_submit").label == "Submit 3 images"
-    at.button(key="label_grid_submit").click().run()
+    act(at, f"label_grid_cls_{classes[1].id}").click().run()
+    assert act(at, "label_grid_submit").label == "Submit 3 images"
+    act(at, "label_grid_submit").click().run()
     assert not at.exception, at.exception
     for iid in shown:
         ann = labels.current_annotation(runtime.store, iid)
@@ -99,14 +100,14 @@ def test_an_odd_one_gets_its_own_class_in_place(runtime, tmp_path):
     odd, dropped = shown[0], shown[3]
     own_picker(at, odd).set_value(classes[0].id).run()
     assert not at.exception, at.exception
-    assert at.button(key=f"label_grid_toggle_{odd}").label == f"1 · {classes[0].name}"
+    assert act(at, f"label_grid_toggle_{odd}").label == f"1 · {classes[0].name}"
     own_picker(at, dropped).set_value(classes[0].id).run()
-    at.button(key=f"label_grid_toggle_{dropped}").click().run()  # left out: its own class is dropped
-    assert at.button(key=f"label_grid_toggle_{dropped}").label == "4 · left out"
+    act(at, f"label_grid_toggle_{dropped}").click().run()  # left out: its own class is dropped
+    assert act(at, f"label_grid_toggle_{dropped}").label == "4 · left out"
     assert own_picker(at, dropped).value is None
-    at.button(key=f"label_grid_cls_{classes[1].id}").click().run()
-    assert at.button(key="label_grid_submit").label == "Submit 3 images"
-    at.button(key="label_grid_submit").click().run()
+    act(at, f"label_grid_cls_{classes[1].id}").click().run()
+    assert act(at, "label_grid_submit").label == "Submit 3 images"
+    act(at, "label_grid_submit").click().run()
     assert not at.exception, at.exception
     got = {i: labels.current_annotation(runtime.store, i) for i in shown}
     assert got[odd].payload == {"class_id": classes[0].id} and got[odd].author == "ann"
@@ -129,7 +130,7 @@ def test_many_classes_give_a_drop_down_instead_of_chips(runtime, tmp_path, monke
     boxes = [w for w in at.selectbox if w.key and w.key.startswith("label_grid_own_")]
     assert len(boxes) == 4 and not [w for w in at.pills if w.key and w.key.startswith("label_grid_own_")]
     next(b for b in boxes if b.key.endswith(f"_{odd}")).set_value(classes[1].id).run()
-    assert at.button(key=f"label_grid_toggle_{odd}").label == f"3 · {classes[1].name}"
+    assert act(at, f"label_grid_toggle_{odd}").label == f"3 · {classes[1].name}"
 
 
 def test_multilabel_tiles_show_and_change_their_whole_set(runtime, tmp_path):
@@ -141,17 +142,17 @@ def test_multilabel_tiles_show_and_change_their_whole_set(runtime, tmp_path):
     more, none, plain, out = shown
     cat, dog, bird = classes
     assert all(own_picker(at, i).value == [] for i in shown)  # no page class yet: nothing ticked
-    at.button(key=f"label_grid_cls_{bird.id}").click().run()
+    act(at, f"label_grid_cls_{bird.id}").click().run()
     assert all(own_picker(at, i).value == [bird.id] for i in shown)  # what Submit would save
     own_picker(at, more).set_value([bird.id, cat.id]).run()
     own_picker(at, none).set_value([]).run()
-    at.button(key=f"label_grid_toggle_{out}").click().run()
+    act(at, f"label_grid_toggle_{out}").click().run()
     assert not at.exception, at.exception
-    assert at.button(key=f"label_grid_toggle_{more}").label == "1 · cat, bird"
-    assert at.button(key=f"label_grid_toggle_{none}").label == "2 · no class"
-    assert at.button(key=f"label_grid_toggle_{plain}").label == "3 · bird"
+    assert act(at, f"label_grid_toggle_{more}").label == "1 · cat, bird"
+    assert act(at, f"label_grid_toggle_{none}").label == "2 · no class"
+    assert act(at, f"label_grid_toggle_{plain}").label == "3 · bird"
     assert own_picker(at, out).value == []
-    at.button(key="label_grid_submit").click().run()
+    act(at, "label_grid_submit").click().run()
     assert not at.exception, at.exception
     got = {i: labels.current_annotation(runtime.store, i) for i in shown}
     assert got[more].payload == {"class_ids": sorted([cat.id, bird.id])}
@@ -165,21 +166,23 @@ def test_back_opens_the_last_page_as_saved_and_saves_only_the_change(runtime, tm
     project, classes, ids, at = grid_app(runtime, tmp_path)
     at.segmented_control(key="label_mode").set_value("Grid").run()
     at.segmented_control(key="label_grid_size").set_value(4).run()
-    assert not [b for b in at.button if b.key == "label_grid_back"]  # nothing submitted yet
+    assert not [
+        b for b in at.button if b.key and b.key.split("__")[0] == "label_grid_back"
+    ]  # nothing submitted yet
     first = tiles(at)
-    at.button(key=f"label_grid_cls_{classes[0].id}").click().run()
-    at.button(key="label_grid_submit").click().run()
+    act(at, f"label_grid_cls_{classes[0].id}").click().run()
+    act(at, "label_grid_submit").click().run()
     assert set(tiles(at)).isdisjoint(first)
-    at.button(key="label_grid_back").click().run()
+    act(at, "label_grid_back").click().run()
     assert not at.exception, at.exception
     assert tiles(at) == first and "Your last page, as you saved it." in texts(at)
-    assert at.button(key="label_grid_submit").label == "Save changes"
+    assert act(at, "label_grid_submit").label == "Save changes"
     assert not [b for b in at.button if b.key and b.key.startswith("label_grid_cls_")]
     assert all(own_picker(at, i).value == classes[0].id for i in first)  # as saved
     fixed = first[1]
     own_picker(at, fixed).set_value(classes[2].id).run()
-    assert at.button(key=f"label_grid_toggle_{fixed}").label == f"2 · {classes[2].name}"
-    at.button(key="label_grid_submit").click().run()
+    assert act(at, f"label_grid_toggle_{fixed}").label == f"2 · {classes[2].name}"
+    act(at, "label_grid_submit").click().run()
     assert not at.exception, at.exception
     assert "Your last page: 1 changed, 3 as before." in texts(at)
     got = {i: labels.current_annotation(runtime.store, i) for i in first}
@@ -207,8 +210,8 @@ def test_multilabel_grid_adds_one_class(runtime, tmp_path):
     at.segmented_control(key="label_grid_size").set_value(6).run()
     shown = tiles(at)
     assert len(shown) == 6 and "(ticked on each tile)" in texts(at)
-    at.button(key=f"label_grid_cls_{classes[2].id}").click().run()
-    at.button(key="label_grid_submit").click().run()
+    act(at, f"label_grid_cls_{classes[2].id}").click().run()
+    act(at, "label_grid_submit").click().run()
     assert not at.exception, at.exception
     for iid in shown:
         assert labels.current_annotation(runtime.store, iid).payload == {"class_ids": [classes[2].id]}
@@ -237,3 +240,39 @@ def test_a_page_grouped_by_the_model_shows_no_class_and_says_why(runtime, tmp_pa
     assert "same predicted class" in body and "not yet sure enough to propose a class" in body
     assert "The model proposes" not in body  # below the proposal threshold: no class is suggested
     assert all(b.proto.type != "primary" for b in at.button if b.key and b.key.startswith("label_grid_cls_"))
+
+
+def test_a_press_meant_for_a_page_that_left_the_screen_acts_on_nothing(runtime, tmp_path):
+    """Enter pressed twice: the second press lands while the next page is drawn, on the buttons of the page
+    just submitted. It must not submit the next page, which the labeler has not seen."""
+    project, classes, ids, at = grid_app(runtime, tmp_path)
+    at.segmented_control(key="label_mode").set_value("Grid").run()
+    at.segmented_control(key="label_grid_size").set_value(4).run()
+    act(at, f"label_grid_cls_{classes[1].id}").click().run()
+    first = tiles(at)
+    stale_submit = act(at, "label_grid_submit")
+    page = cluster_pages.current_page(runtime.store, project.id, "ann")
+    cluster_pages.submit_page(runtime.store, page, first, classes[1].id, TaskType.MULTICLASS)  # press 1
+    nxt = cluster_pages.next_page(runtime.store, project.id, "ann", TaskType.MULTICLASS, 4)  # its rerun
+    assert nxt is not None and not set(nxt.item_ids) & set(first)
+    stale_submit.click().run()  # press 2, on the page gone
+    assert not at.exception, at.exception
+    assert all(labels.current_annotation(runtime.store, i) is None for i in nxt.item_ids)
+    assert cluster_pages.current_page(runtime.store, project.id, "ann").item_ids == nxt.item_ids
+    assert sorted(tiles(at)) == sorted(nxt.item_ids)
+
+
+def test_switching_back_to_one_image_shows_the_queue_not_an_image_labeled_on_the_grid(runtime, tmp_path):
+    project, classes, ids, at = grid_app(runtime, tmp_path)
+    pinned = at.session_state["label_item_id"]  # One image mode pinned the queue's first
+    at.segmented_control(key="label_mode").set_value("Grid").run()
+    at.segmented_control(key="label_grid_size").set_value(4).run()
+    act(at, f"label_grid_cls_{classes[0].id}").click().run()
+    page = tiles(at)
+    act(at, "label_grid_submit").click().run()
+    labeled = set(page) | {i for i in ids if labels.current_annotation(runtime.store, i) is not None}
+    at.segmented_control(key="label_mode").set_value("One image").run()
+    assert not at.exception, at.exception
+    now = at.session_state["label_item_id"]
+    assert now not in labeled, (pinned, now, labeled)
+    assert items.get_item(runtime.store, now).status is ItemStatus.NEW

@@ -17,6 +17,14 @@ PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "label.py")
 COLORS = ["#d04040", "#40a040", "#4040d0", "#d0d040", "#40d0d0"]
 
 
+def act(at, base: str):  # type: ignore[no-untyped-def]
+    """The action button drawn for what is on screen: its key is ``base``, or ``base__i<item>`` /
+    ``base__p<page>`` (``ui.labeling.actions.keyed``, ``grid.page_tag``)."""
+    found = [b for b in at.button if b.key and b.key.split("__")[0] == base]
+    assert len(found) == 1, (base, [b.key for b in at.button])
+    return found[0]
+
+
 @pytest.fixture
 def runtime(data_dir):
     import streamlit as st
@@ -77,7 +85,7 @@ def test_multiclass_click_saves_as_human_and_shows_the_next_item(runtime, tmp_pa
     assert "Label **the animal**." in texts(at)  # the instructions are on screen
     first = shown_item(at)
     assert first == ids[0]
-    at.button(key=f"label_cls_{classes[1].id}").click().run()
+    act(at, f"label_cls_{classes[1].id}").click().run()
     assert not at.exception
     ann = labels.current_annotation(runtime.store, first)
     assert ann is not None and ann.payload == {"class_id": classes[1].id}
@@ -98,11 +106,13 @@ def test_multilabel_sure_classes_come_pre_ticked_and_the_labeler_completes_them(
     assert not at.exception, at.exception
     assert shown_item(at) == ids[0]
     assert "Pre-ticked by the model: **cat**" in texts(at)
-    assert at.button(key=f"label_tog_{classes[0].id}").proto.type == "primary"  # ticked
-    assert at.button(key=f"label_tog_{classes[2].id}").proto.type == "secondary"
-    assert not [b for b in at.button if b.key == "label_accept"]  # not a whole proposal: nothing to accept
-    at.button(key=f"label_tog_{classes[2].id}").click().run()  # the labeler adds what the model left out
-    at.button(key="label_submit").click().run()
+    assert act(at, f"label_tog_{classes[0].id}").proto.type == "primary"  # ticked
+    assert act(at, f"label_tog_{classes[2].id}").proto.type == "secondary"
+    assert not [
+        b for b in at.button if b.key and b.key.split("__")[0] == "label_accept"
+    ]  # not a whole proposal: nothing to accept
+    act(at, f"label_tog_{classes[2].id}").click().run()  # the labeler adds what the model left out
+    act(at, "label_submit").click().run()
     ann = labels.current_annotation(runtime.store, ids[0])
     assert ann.payload == {"class_ids": sorted([classes[0].id, classes[2].id])}
     assert ann.source is Source.HUMAN  # a person decided the set
@@ -112,11 +122,11 @@ def test_multilabel_sure_classes_come_pre_ticked_and_the_labeler_completes_them(
 def test_multilabel_toggles_then_submit(runtime, tmp_path):
     project, classes, ids = setup_project(runtime, tmp_path, TaskType.MULTILABEL)
     at = app(project.id).run()
-    at.button(key=f"label_tog_{classes[0].id}").click().run()
-    at.button(key=f"label_tog_{classes[2].id}").click().run()
-    at.button(key=f"label_tog_{classes[0].id}").click().run()  # off again
+    act(at, f"label_tog_{classes[0].id}").click().run()
+    act(at, f"label_tog_{classes[2].id}").click().run()
+    act(at, f"label_tog_{classes[0].id}").click().run()  # off again
     assert labels.current_annotation(runtime.store, ids[0]) is None  # nothing saved before Submit
-    at.button(key="label_submit").click().run()
+    act(at, "label_submit").click().run()
     assert not at.exception
     ann = labels.current_annotation(runtime.store, ids[0])
     assert ann.payload == {"class_ids": [classes[2].id]}
@@ -127,7 +137,7 @@ def test_skip_with_a_reason(runtime, tmp_path):
     project, _, ids = setup_project(runtime, tmp_path)
     at = app(project.id).run()
     at.text_input(key="label_reason").input("too dark")
-    at.button(key="label_skip").click().run()
+    act(at, "label_skip").click().run()
     assert not at.exception
     assert items.get_item(runtime.store, ids[0]).status is ItemStatus.SKIPPED
     rec = labels.skipped_items(runtime.store, project.id)
@@ -143,11 +153,11 @@ def test_skip_reason_box_keeps_one_key_and_empties_for_the_next_item(runtime, tm
     reasons = [t for t in at.text_input if t.label.startswith("Skip reason")]
     assert [t.key for t in reasons] == ["label_reason"]
     at.text_input(key="label_reason").input("blurry")
-    at.button(key="label_next").click().run()  # another item comes: the box is empty for it
+    act(at, "label_next").click().run()  # another item comes: the box is empty for it
     assert shown_item(at) == ids[1]
     assert at.text_input(key="label_reason").value == ""
     at.text_input(key="label_reason").input("dark")
-    at.button(key="label_skip").click().run()
+    act(at, "label_skip").click().run()
     rec = labels.skipped_items(runtime.store, project.id)
     assert [(r.item_id, r.reason) for r in rec] == [(ids[1], "dark")]
     assert at.text_input(key="label_reason").value == ""
@@ -156,15 +166,15 @@ def test_skip_reason_box_keeps_one_key_and_empties_for_the_next_item(runtime, tm
 def test_back_opens_the_previous_item_with_its_label(runtime, tmp_path):
     project, classes, ids = setup_project(runtime, tmp_path)
     at = app(project.id).run()
-    at.button(key=f"label_cls_{classes[0].id}").click().run()
-    at.button(key=f"label_cls_{classes[1].id}").click().run()
+    act(at, f"label_cls_{classes[0].id}").click().run()
+    act(at, f"label_cls_{classes[1].id}").click().run()
     assert shown_item(at) == ids[2]
-    at.button(key="label_back").click().run()
+    act(at, "label_back").click().run()
     assert shown_item(at) == ids[1]
-    at.button(key="label_back").click().run()
+    act(at, "label_back").click().run()
     assert shown_item(at) == ids[0]
-    assert at.button(key=f"label_cls_{classes[0].id}").proto.type == "primary"  # its saved class is marked
-    at.button(key=f"label_cls_{classes[2].id}").click().run()  # relabel: a new version
+    assert act(at, f"label_cls_{classes[0].id}").proto.type == "primary"  # its saved class is marked
+    act(at, f"label_cls_{classes[2].id}").click().run()  # relabel: a new version
     assert labels.current_annotation(runtime.store, ids[0]).version == 2
     assert shown_item(at) == ids[2]  # and on to the queue
 
@@ -197,12 +207,12 @@ def test_stale_save_shows_both_versions_and_overwrites_on_the_current_one(runtim
     project, classes, ids = setup_project(runtime, tmp_path)
     at = app(project.id).run()
     labels.save_label(runtime.store, ids[0], {"class_id": classes[2].id}, author="bob", base_version=0)
-    at.button(key=f"label_cls_{classes[0].id}").click().run()
+    act(at, f"label_cls_{classes[0].id}").click().run()
     page = texts(at)
     assert "Someone saved image" in page and "bob saved version 1" in page
     assert "Theirs · version 1 by bob" in page and "bird" in page  # theirs
     assert "Mine · not saved" in page and "cat" in page  # mine
-    at.button(key="label_stale_overwrite").click().run()
+    act(at, "label_stale_overwrite").click().run()
     ann = labels.current_annotation(runtime.store, ids[0])
     assert (ann.version, ann.author, ann.payload) == (2, "ann", {"class_id": classes[0].id})
     assert [a.author for a in labels.history(runtime.store, ids[0])] == ["ann", "bob"]
@@ -212,8 +222,8 @@ def test_stale_save_keep_theirs_drops_mine(runtime, tmp_path):
     project, classes, ids = setup_project(runtime, tmp_path)
     at = app(project.id).run()
     labels.save_label(runtime.store, ids[0], {"class_id": classes[2].id}, author="bob", base_version=0)
-    at.button(key=f"label_cls_{classes[0].id}").click().run()
-    at.button(key="label_stale_keep").click().run()
+    act(at, f"label_cls_{classes[0].id}").click().run()
+    act(at, "label_stale_keep").click().run()
     ann = labels.current_annotation(runtime.store, ids[0])
     assert (ann.version, ann.author) == (1, "bob")
     assert shown_item(at) == ids[1]
@@ -233,7 +243,7 @@ def test_boxes_submit_saves_the_working_boxes(runtime, tmp_path):
     _set_work(at, ids[0], 0, {"boxes": boxes})
     at.run()
     assert "Boxes: 1" in texts(at)
-    at.button(key="label_submit").click().run()
+    act(at, "label_submit").click().run()
     assert not at.exception
     assert labels.current_annotation(runtime.store, ids[0]).payload == {"boxes": boxes}
     assert shown_item(at) == ids[1]
@@ -253,7 +263,7 @@ def test_box_list_changes_class_and_deletes(runtime, tmp_path):
     sel[1].select("bird").run()
     dels = [b for b in at.button if b.key and b.key.startswith("label_objdel_")]
     dels[0].click().run()
-    at.button(key="label_submit").click().run()
+    act(at, "label_submit").click().run()
     saved = labels.current_annotation(runtime.store, ids[0]).payload
     assert saved == {"boxes": [{"class_id": classes[2].id, "xywh": [20.0, 5.0, 8.0, 8.0]}]}
 
@@ -266,7 +276,7 @@ def test_polygons_submit_saves_the_working_polygons(runtime, tmp_path):
     _set_work(at, ids[0], 0, {"polygons": polys})
     at.run()
     assert "Polygons: 1" in texts(at)
-    at.button(key="label_submit").click().run()
+    act(at, "label_submit").click().run()
     assert labels.current_annotation(runtime.store, ids[0]).payload == {"polygons": polys}
 
 
@@ -274,7 +284,7 @@ def test_invalid_work_is_refused_in_words(runtime, tmp_path):
     project, classes, ids = setup_project(runtime, tmp_path, TaskType.POLYGONS)
     at = app(project.id).run()
     _set_work(at, ids[0], 0, {"polygons": [{"class_id": classes[0].id, "points": [[1, 1], [2, 2], [3, 3]]}]})
-    at.button(key="label_submit").click().run()
+    act(at, "label_submit").click().run()
     assert "Not saved: Polygon 1 has no area." in texts(at)
     assert labels.current_annotation(runtime.store, ids[0]) is None
     assert shown_item(at) == ids[0]
@@ -283,12 +293,12 @@ def test_invalid_work_is_refused_in_words(runtime, tmp_path):
 def test_unsaved_work_survives_reruns_and_next(runtime, tmp_path):
     project, classes, ids = setup_project(runtime, tmp_path, TaskType.MULTILABEL)
     at = app(project.id).run()
-    at.button(key=f"label_tog_{classes[1].id}").click().run()
-    at.button(key="label_next").click().run()
+    act(at, f"label_tog_{classes[1].id}").click().run()
+    act(at, "label_next").click().run()
     assert shown_item(at) == ids[1]
     at.session_state["label_item_id"] = ids[0]
     at.run()
-    assert at.button(key=f"label_tog_{classes[1].id}").proto.type == "primary"
+    assert act(at, f"label_tog_{classes[1].id}").proto.type == "primary"
 
 
 def test_missing_image_is_explained_with_a_skip(runtime, tmp_path):
@@ -296,7 +306,7 @@ def test_missing_image_is_explained_with_a_skip(runtime, tmp_path):
     items.add_items(runtime.store, project.id, [NewItem(str(tmp_path / "gone.jpg"), 10, 10, "x" * 40)])
     at = app(project.id).run()
     assert "cannot be shown" in texts(at) and "missing" in texts(at)
-    at.button(key="label_skip").click().run()
+    act(at, "label_skip").click().run()
     assert "All done" in texts(at)
     assert [r.reason for r in labels.skipped_items(runtime.store, project.id)] == ["image cannot be read"]
 
@@ -309,10 +319,10 @@ def test_a_shown_proposal_is_accepted_with_one_key(runtime, tmp_path):
     )
     at = app(project.id).run()
     assert "Model proposes:" in texts(at) and "dog" in texts(at)
-    at.button(key="label_accept").click().run()
+    act(at, "label_accept").click().run()
     ann = labels.current_annotation(runtime.store, ids[0])
     assert ann.source is Source.PRELABEL and ann.payload == {"class_id": classes[1].id}
-    at.button(key=f"label_cls_{classes[0].id}").click().run()  # no proposal on the next: human
+    act(at, f"label_cls_{classes[0].id}").click().run()  # no proposal on the next: human
     assert labels.current_annotation(runtime.store, ids[1]).source is Source.HUMAN
 
 
@@ -326,9 +336,9 @@ def test_each_label_records_whether_it_kept_the_shown_proposal(runtime, tmp_path
             [item_id, project.id, json.dumps({"class_id": classes[1].id}), 0.97],
         )
     at = app(project.id).run()
-    at.button(key="label_accept").click().run()  # kept
-    at.button(key=f"label_cls_{classes[2].id}").click().run()  # the proposal said dog: corrected
-    at.button(key=f"label_cls_{classes[0].id}").click().run()  # no proposal shown
+    act(at, "label_accept").click().run()  # kept
+    act(at, f"label_cls_{classes[2].id}").click().run()  # the proposal said dog: corrected
+    act(at, f"label_cls_{classes[0].id}").click().run()  # no proposal shown
     kept = dict(
         runtime.store.query(
             "SELECT a.item_id, a.proposal_kept FROM annotations a WHERE a.project_id = ?", [project.id]
@@ -376,7 +386,7 @@ def test_300_objects_stay_usable(runtime, tmp_path, task):
     assert f"{key.title()}: 300" in texts(at)
     # one table editor instead of 300 rows of widgets
     assert not [s for s in at.selectbox if s.key and s.key.startswith("label_objcls_")]
-    at.button(key="label_submit").click().run()
+    act(at, "label_submit").click().run()
     saved = labels.current_annotation(runtime.store, ids[0]).payload[key]
     assert len(saved) == 300
 
@@ -390,7 +400,7 @@ def test_boxes_canvas_restarts_from_the_work_after_a_class_switch(runtime, tmp_p
     at = app(project.id).run()
     _set_work(at, ids[0], 0, {"boxes": [{"class_id": classes[0].id, "xywh": [2.0, 3.0, 20.0, 10.0]}]})
     at.run()  # the box is in the work (as after a canvas edit); the canvas keeps its drawing
-    at.button(key=f"label_draw_{classes[1].id}").click().run()
+    act(at, f"label_draw_{classes[1].id}").click().run()
     assert not at.exception
     init = at.session_state[CANVAS_INIT_KEY]
     assert len(init) == 1
@@ -403,7 +413,7 @@ def test_saved_flash_outlives_the_rerun_a_new_canvas_makes(runtime, tmp_path):
     at = app(project.id).run()
     _set_work(at, ids[0], 0, {"boxes": [{"class_id": classes[0].id, "xywh": [2.0, 3.0, 20.0, 10.0]}]})
     at.run()
-    at.button(key="label_submit").click().run()
+    act(at, "label_submit").click().run()
     assert f"Saved image {ids[0]}." in texts(at)
     at.run()  # the next image's canvas reports its first state: another run at once
     assert f"Saved image {ids[0]}." in texts(at)
@@ -422,8 +432,41 @@ def test_all_done_after_the_last_multilabel_image_shows_only_the_card(runtime, t
     at = app(project.id).run()
     _set_work(at, ids[0], 0, {"class_ids": [classes[0].id]})
     at.run()
-    at.button(key="label_submit").click().run()
+    act(at, "label_submit").click().run()
     assert not at.exception
     assert "All done" in texts(at)
     keys = {b.key for b in at.button}
     assert not {"label_submit", "label_skip", "label_next"} & keys  # none of the image's controls
+
+
+def test_a_press_meant_for_an_image_that_left_the_screen_labels_nothing(runtime, tmp_path):
+    """The race of a key pressed while the next image loads: the button still on screen was drawn for
+    the image saved already; its press must not label the image pinned meanwhile (never shown)."""
+    project, classes, ids = setup_project(runtime, tmp_path)
+    at = app(project.id).run()
+    assert shown_item(at) == ids[0]
+    stale = act(at, f"label_cls_{classes[1].id}")
+    assert stale.key.endswith(f"__i{ids[0]}")  # the button is the shown image's own widget
+    at.session_state["label_item_id"] = ids[1]  # the next image pinned by a run not yet on screen
+    stale.click().run()
+    assert not at.exception, at.exception
+    assert labels.current_annotation(runtime.store, ids[0]) is None
+    assert labels.current_annotation(runtime.store, ids[1]) is None  # never shown: not labeled
+    assert shown_item(at) == ids[1]
+    assert act(at, f"label_cls_{classes[1].id}").key.endswith(f"__i{ids[1]}")
+    act(at, f"label_cls_{classes[1].id}").click().run()  # a press on the image shown acts
+    assert labels.current_annotation(runtime.store, ids[1]).payload == {"class_id": classes[1].id}
+
+
+@pytest.mark.parametrize("action", ["label_skip", "label_next", "label_submit"])
+def test_skip_next_and_submit_of_an_image_gone_do_nothing(runtime, tmp_path, action):
+    project, classes, ids = setup_project(runtime, tmp_path, TaskType.MULTILABEL)
+    at = app(project.id).run()
+    act(at, f"label_tog_{classes[0].id}").click().run()
+    stale = act(at, action)
+    at.session_state["label_item_id"] = ids[1]
+    stale.click().run()
+    assert not at.exception, at.exception
+    assert labels.current_annotation(runtime.store, ids[1]) is None
+    assert labels.skipped_items(runtime.store, project.id) == []
+    assert shown_item(at) == ids[1]

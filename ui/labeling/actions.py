@@ -16,6 +16,29 @@ from core.store.db import WriteConflict
 from ui.labeling import payloads, state
 from ui.resources import store
 
+KEY_TAG = "__i"  # an action button's key ends with the item it was drawn for: ``label_submit__i42``
+IGNORED = "Key ignored: the next image was still loading."
+
+
+def keyed(key: str, item_id: int) -> str:
+    """The widget key of an action button drawn for ``item_id``.
+
+    Streamlit gives a keyed button the same widget id on every run and replaces its callback args with
+    the newest run's; a shortcut pressed while the next image was being drawn then ran with that image's
+    args (labeling an image never seen). A key per item makes the button of the image on screen a
+    widget of its own, so its press carries that image, and ``on_screen`` drops it once another image
+    is pinned."""
+    return f"{key}{KEY_TAG}{item_id}"
+
+
+def on_screen(item_id: int) -> bool:
+    """Whether ``item_id`` is still the image on screen (the pinned one). A press made for an image that
+    has since left the screen (saved, skipped, replaced) is dropped, with a short note."""
+    if state.current_item_id() == item_id:
+        return True
+    state.flash("info", IGNORED)
+    return False
+
 
 def save(
     item_id: int,
@@ -61,10 +84,14 @@ def save(
 
 
 def classify_multiclass(item_id: int, version: int, class_id: int, author: str, proposal: Any = None) -> None:
+    if not on_screen(item_id):
+        return
     save(item_id, version, TaskType.MULTICLASS, {"class_id": class_id}, author, proposal)
 
 
 def toggle_multilabel(item_id: int, version: int, class_id: int) -> None:
+    if not on_screen(item_id):
+        return
     work = state.get_work(item_id, version) or {"class_ids": []}
     state.set_work(
         item_id, version, {"class_ids": payloads.toggle_class(work.get("class_ids", []), class_id)}
@@ -72,6 +99,8 @@ def toggle_multilabel(item_id: int, version: int, class_id: int) -> None:
 
 
 def submit_work(item_id: int, version: int, task: TaskType, author: str, proposal: Any = None) -> None:
+    if not on_screen(item_id):
+        return
     work = state.get_work(item_id, version)
     if work is None:
         state.flash("error", "Nothing to submit yet.")
@@ -85,10 +114,14 @@ def submit_work(item_id: int, version: int, task: TaskType, author: str, proposa
 def accept_proposal(
     item_id: int, version: int, task: TaskType, author: str, proposal: dict[str, Any]
 ) -> None:
+    if not on_screen(item_id):
+        return
     save(item_id, version, task, payloads.strip_scores(task, proposal), author, proposal, Source.PRELABEL)
 
 
 def skip(item_id: int, author: str, reason_key: str) -> None:
+    if not on_screen(item_id):
+        return
     reason = str(st.session_state.get(reason_key) or "")
     try:
         labels.skip_item(store(), item_id, author=author, reason=reason)
@@ -115,6 +148,8 @@ def back(project_id: int, author: str, current: int | None) -> None:
 
 def next_in_queue(project_id: int, author: str, current: int | None) -> None:
     """Leave the item on screen as it is (its working state stays) and take the queue's next."""
+    if current is not None and not on_screen(current):
+        return
     state.pin_item(None)
     if current is None:
         return
@@ -127,6 +162,8 @@ def next_in_queue(project_id: int, author: str, current: int | None) -> None:
 
 
 def reset(item_id: int, version: int, initial: dict[str, Any]) -> None:
+    if not on_screen(item_id):
+        return
     state.set_work(item_id, version, initial)
     state.bump_rev(item_id, version)
 

@@ -20,7 +20,7 @@ def multiclass(
     for cls in classes:
         st.button(
             cls.name,
-            key=f"label_cls_{cls.id}",
+            key=actions.keyed(f"label_cls_{cls.id}", item.id),
             shortcut=shortcuts.class_shortcut(cls),
             type="primary" if cls.id == current else "secondary",
             icon=":material/check:" if cls.id == current else None,
@@ -40,7 +40,7 @@ def multilabel(
         on = cls.id in chosen
         st.button(
             cls.name,
-            key=f"label_tog_{cls.id}",
+            key=actions.keyed(f"label_tog_{cls.id}", item.id),
             shortcut=shortcuts.class_shortcut(cls),
             type="primary" if on else "secondary",
             icon=":material/check_box:" if on else ":material/check_box_outline_blank:",
@@ -52,7 +52,7 @@ def multilabel(
         st.caption("Nothing chosen: submitting says *none of these classes*.")
     st.button(
         "Submit",
-        key="label_submit",
+        key=actions.keyed("label_submit", item.id),
         shortcut=shortcuts.SUBMIT,
         type="primary",
         icon=":material/send:",

@@ -15,6 +15,7 @@ the tiles' own answers: ``grid_tiles``.
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -72,6 +73,9 @@ def available(project: Project) -> bool:
 
 
 def _mode_changed(project_id: int, user: str) -> None:
+    # the image pinned before may have been labeled on a grid page since: One image mode starts again
+    # from the queue (which hands back the labeler's own lease first; unsaved work stays in session)
+    state.pin_item(None)
     if st.session_state.get(MODE_KEY) != GRID:
         cluster_pages.release_page(resources.store(), project_id, user)
 
@@ -107,19 +111,37 @@ def grid_class_shortcut(cls: LabelClass) -> str | None:
     return key
 
 
+def page_tag(page_key: str) -> str:
+    """A short id of a page, for the keys of the buttons drawn for it (``label_grid_submit__p1a2b3c4d``):
+    a press made on a page acts on that page only (see ``actions.keyed``)."""
+    return f"__p{zlib.crc32(page_key.encode()):08x}"
+
+
+def _on_page(project_id: int, user: str, page_key: str) -> cluster_pages.GridPage | None:
+    """The page leased to the labeler if it is the one ``page_key`` names (the page on screen when the
+    press was made); else ``None``: a press meant for a page that has gone never acts on the next one,
+    unseen (a lease that ran out says so; a page replaced meanwhile gets a short note)."""
+    page = cluster_pages.current_page(resources.store(), project_id, user)
+    if page is None and page_key in _dict(T0_KEY):  # still open here, but no longer leased
+        state.flash(
+            "warning", "This page was handed back to the queue (its lease ran out); here is a new one."
+        )
+        return None
+    if page is not None and _page_key(page) == page_key:
+        return page
+    state.flash("info", "Key ignored: the next page was still loading.")
+    return None
+
+
 def _choose(page_key: str, class_id: int) -> None:
     _dict(CLASS_KEY)[page_key] = class_id
 
 
-def _submit(project_id: int, user: str, task: TaskType, classes: Sequence[LabelClass]) -> None:
+def _submit(project_id: int, user: str, task: TaskType, classes: Sequence[LabelClass], pk: str) -> None:
     s = resources.store()
-    page = cluster_pages.current_page(s, project_id, user)
+    page = _on_page(project_id, user, pk)
     if page is None:
-        state.flash(
-            "warning", "This page was handed back to the queue (its lease ran out); here is a new one."
-        )
         return
-    pk = _page_key(page)
     class_id = _dict(CLASS_KEY).get(pk, page.suggested_class)
     off = grid_tiles.left_out(pk)
     own = grid_tiles.own_answers(pk)
@@ -177,7 +199,9 @@ def _reopened_message(res: cluster_pages.PageResult) -> str:
     return msg
 
 
-def _back(project_id: int, user: str, lease_minutes: float) -> None:
+def _back(project_id: int, user: str, lease_minutes: float, pk: str) -> None:
+    if _on_page(project_id, user, pk) is None:
+        return
     s = resources.store()
     state.clear_flash()  # what the last submit said no longer applies
     page = cluster_pages.reopen_last(s, project_id, user, lease_minutes=lease_minutes)
@@ -187,7 +211,9 @@ def _back(project_id: int, user: str, lease_minutes: float) -> None:
         )
 
 
-def _new_page(project_id: int, user: str) -> None:
+def _new_page(project_id: int, user: str, pk: str) -> None:
+    if _on_page(project_id, user, pk) is None:
+        return
     cluster_pages.hand_back(resources.store(), project_id, user)
 
 
@@ -290,6 +316,7 @@ def _controls(
     off: set[int],
 ) -> None:
     pk = _page_key(page)
+    tag = page_tag(pk)
     n_in = len(page.item_ids) - len(off)
     multilabel = project.task_type is TaskType.MULTILABEL
     detail = ""
@@ -312,7 +339,7 @@ def _controls(
     for cls in [] if page.reopened else classes:
         st.button(
             cls.name,
-            key=f"label_grid_cls_{cls.id}",
+            key=f"label_grid_cls_{cls.id}{tag}",
             shortcut=grid_class_shortcut(cls),
             type="primary" if cls.id == chosen else "secondary",
             icon=":material/check:" if cls.id == chosen else None,
@@ -323,14 +350,14 @@ def _controls(
     label = "Save changes" if page.reopened else f"Submit {n_in} image{'s' if n_in != 1 else ''}"
     st.button(
         label,
-        key="label_grid_submit",
+        key=f"label_grid_submit{tag}",
         shortcut=shortcuts.SUBMIT,
         type="primary",
         icon=":material/send:",
         width="stretch",
         help=None if chosen is not None or page.reopened else "Choose the page's class first",
         on_click=_submit,
-        args=(project.id, user.username, project.task_type, classes),
+        args=(project.id, user.username, project.task_type, classes, pk),
     )
     if not page.reopened:
         st.caption(
@@ -344,24 +371,24 @@ def _controls(
         )
     st.button(
         "New page",
-        key="label_grid_new",
+        key=f"label_grid_new{tag}",
         shortcut=shortcuts.NEXT,
         icon=":material/autorenew:",
         width="stretch",
         help="Hand this page back unlabeled and take another",
         on_click=_new_page,
-        args=(project.id, user.username),
+        args=(project.id, user.username, pk),
     )
     if not page.reopened and cluster_pages.has_last(resources.store(), project.id, user.username):
         st.button(
             "Back to my last page",
-            key="label_grid_back",
+            key=f"label_grid_back{tag}",
             shortcut=shortcuts.BACK,
             icon=":material/undo:",
             width="stretch",
             help="Open the page you submitted last, as saved, to correct it (this one goes back unlabeled)",
             on_click=_back,
-            args=(project.id, user.username, float(project.settings.get("lease_minutes", 10))),
+            args=(project.id, user.username, float(project.settings.get("lease_minutes", 10)), pk),
         )
     with st.expander("Keyboard shortcuts", icon=":material/keyboard:"):
         rows = [(grid_class_shortcut(c), f"page's class: {c.name}") for c in classes]

@@ -28,6 +28,7 @@ TASK_WORDS = {
     TaskType.POLYGONS: "Instance segmentation: a polygon around each object",
 }
 REVIEW_PAGE = "pages/review.py"
+SHOWN_KEY = "label_shown_"  # the image's block: ``label_shown_<item id>``
 
 
 def render(project: Project, user: User) -> None:
@@ -195,7 +196,9 @@ def _item_screen(
 ) -> None:
     task = project.task_type
     left, right = st.columns([3, 1.25], gap="medium")
-    with left:
+    # keyed by the item: the page says which image it shows (``.st-key-label_shown_<id>``), and a new
+    # image is a new block, never the previous image's element with a new picture
+    with left, st.container(key=f"{SHOWN_KEY}{item.id}"):
         work = _image(project, item, classes, work, paths, proposal, sam_reason)
     with right:
         _item_facts(item)
@@ -215,7 +218,7 @@ def _item_screen(
             draw.object_list(task, item, work, classes, prop_payload)
             st.button(
                 "Submit",
-                key="label_submit",
+                key=actions.keyed("label_submit", item.id),
                 shortcut=shortcuts.SUBMIT,
                 type="primary",
                 icon=":material/send:",
@@ -247,7 +250,7 @@ def _proposal_banner(
         )
         st.button(
             "Accept proposal",
-            key="label_accept",
+            key=actions.keyed("label_accept", item.id),
             shortcut=shortcuts.ACCEPT,
             icon=":material/done_all:",
             width="stretch",
@@ -275,7 +278,7 @@ def _skip_and_back(
     c1, c2 = st.columns(2)
     c1.button(
         skip_label,
-        key="label_skip",
+        key=actions.keyed("label_skip", item.id),
         shortcut=shortcuts.SKIP,
         type="primary" if primary else "secondary",
         icon=":material/redo:",
@@ -301,7 +304,7 @@ def _actions(project: Project, item: Item, user: User, initial: dict[str, Any]) 
     c3, c4 = st.columns(2)
     c3.button(
         "Next",
-        key="label_next",
+        key=actions.keyed("label_next", item.id),
         shortcut=shortcuts.NEXT,
         icon=":material/arrow_forward:",
         width="stretch",
@@ -311,7 +314,7 @@ def _actions(project: Project, item: Item, user: User, initial: dict[str, Any]) 
     )
     c4.button(
         "Reset",
-        key="label_reset",
+        key=actions.keyed("label_reset", item.id),
         help="Undo your unsaved changes on this image",
         shortcut=shortcuts.RESET,
         icon=":material/undo:",
