@@ -10,10 +10,11 @@ import json
 import posixpath
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.formats.records import Issue
+from core.formats.records import ExportRecord, Issue
 
 SizeLookup = Callable[[str], "tuple[int, int] | None"]
 
@@ -85,3 +86,16 @@ def error_text(exc: BaseException) -> str:
         return f"missing field {exc.args[0]!r}"
     text = str(exc).strip()
     return text or type(exc).__name__
+
+
+@dataclass(frozen=True)
+class LabelRecord(ExportRecord):
+    """An ``ExportRecord`` read by a label loader, with the file inside the drop it came from."""
+
+    origin: str = ""
+
+
+def rectangle(xywh: list[float]) -> list[list[float]]:
+    """A box as a 4-point polygon (for loading boxes into a polygon project)."""
+    x, y, w, h = xywh
+    return [[x, y], [x + w, y], [x + w, y + h], [x, y + h]]

@@ -11,7 +11,8 @@ the end of this file, next to the others):
     * ``categories``: the file's classes (ids are the file's own or 1.., names as written) unless
       ``categories`` is given, then names are matched to those ids (a loader that cannot match a name
       reports the record; the import calls loaders with ``categories=None`` and maps names itself);
-    * ``records``: one ``ExportRecord`` per image named in the file. ``file_name`` is the image as the
+    * ``records``: one ``LabelRecord`` (``core.formats.load_support``: an ``ExportRecord`` with
+      ``origin``) per image named in the file. ``file_name`` is the image as the
       file names it (a relative path such as ``train/cat1.jpg`` where the format keeps one; the
       import matches it to the project's images by relative path, then by file name). ``payload`` is
       the label in annota's payload shape, in image **pixels**, each object with ``class_id`` (a file
@@ -22,7 +23,8 @@ the end of this file, next to the others):
     * ``issues``: one ``Issue`` per record or annotation that could not be read, its ``message``
       starting with where it is (``labels/a.txt line 3:``, ``instances.json annotation 17:``,
       ``Annotations/b.xml:``) and saying why (malformed JSON/XML, unknown class, a polygon with too
-      few points, ...). A loader never stops at one bad record; it raises only when nothing at all
+      few points, ...); ``level="unmatched"`` for a label whose image the loader could not place
+      (YOLO without a size). A loader never stops at one bad record; it raises only when nothing at all
       can be read (not the format, unreadable file), as ``LoadError`` with one clear line.
 
     Geometry is not checked against the image here (the loader may not know the size); the import
@@ -48,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from core.formats.load_support import LoadError, SizeLookup, head, list_names
+from core.formats.load_support import LoadError, SizeLookup
 from core.formats.records import CategorySet, Dataset
 
 
@@ -116,44 +118,29 @@ def load_labels(
 
 
 # --- the formats ---------------------------------------------------------------------------------
-# One ``register`` call per format. The loaders for annota's own export formats read back what
-# ``core.formats.export`` writes; each format module holds its ``load`` and ``sniff``.
+# One ``register`` call per format; the format modules hold ``load`` and ``sniff``. Detection asks
+# lower ``order`` first: single files with a clear signature, then layouts, then generic folders.
 
+from core.formats import (  # noqa: E402  (the format modules import this module's helpers)
+    coco_import,
+    folders_import,
+    tabular_import,
+    voc_import,
+    yolo_import,
+)
 
-def _sniff_json_object(path: Path, *keys: str) -> bool:
-    text = head(path, 1 << 16) if path.is_file() and path.suffix.lower() == ".json" else ""
-    return text.lstrip().startswith("{") and all(f'"{k}"' in text for k in keys)
-
-
-def _load_coco(
-    path: Path, categories: CategorySet | None = None, *, sizes: SizeLookup | None = None
-) -> Dataset:
-    from core.formats.coco import load_coco
-
-    return load_coco(path, categories)
-
-
-def _load_yolo(
-    path: Path, categories: CategorySet | None = None, *, sizes: SizeLookup | None = None
-) -> Dataset:
-    from core.formats.yolo import load_yolo
-
-    return load_yolo(path, categories)
-
-
-def _load_voc(
-    path: Path, categories: CategorySet | None = None, *, sizes: SizeLookup | None = None
-) -> Dataset:
-    from core.formats.voc import load_voc
-
-    return load_voc(path, categories)
-
-
-register(Loader("coco", "COCO JSON", _load_coco, lambda p: _sniff_json_object(p, "images"), order=20))
-register(Loader("yolo", "YOLO (folder or zip)", _load_yolo,
-                lambda p: any(n.endswith("data.yaml") or n.startswith("labels/") for n in list_names(p)), order=30))  # fmt: skip
-register(Loader("voc", "Pascal VOC XML", _load_voc,
-                lambda p: any(n.startswith("Annotations/") for n in list_names(p)), order=30))  # fmt: skip
+register(Loader("coco", "COCO JSON", coco_import.load, coco_import.sniff, order=20,
+                help="instances JSON: images, annotations (bbox, segmentation polygons or RLE), categories"))  # fmt: skip
+register(Loader("jsonl", "JSON lines (annota)", tabular_import.load_jsonl, tabular_import.sniff_jsonl, order=20,
+                help="one row per image: file_name, width, height, task_type, label"))  # fmt: skip
+register(Loader("csv", "CSV", tabular_import.load_csv, tabular_import.sniff_csv, order=40,
+                help="image,label (several labels joined by ';'), or annota's CSV export"))  # fmt: skip
+register(Loader("yolo", "YOLO (folder or zip)", yolo_import.load, yolo_import.sniff, order=30,
+                help="labels/<image>.txt (boxes or polygons, normalised) with data.yaml or classes.txt"))  # fmt: skip
+register(Loader("voc", "Pascal VOC XML", voc_import.load, voc_import.sniff, order=35,
+                help="one <annotation> XML per image (Annotations/ or annotations/), boxes"))  # fmt: skip
+register(Loader("folders", "Class per subfolder", folders_import.load, folders_import.sniff, order=90,
+                help="<class>/<image>: the folder is the class"))  # fmt: skip
 
 __all__ = [
     "LOADERS",
