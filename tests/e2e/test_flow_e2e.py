@@ -410,7 +410,8 @@ def review_correct(page, done: dict) -> None:  # type: ignore[no-untyped-def]
     expect(open_buttons(m)).to_have_count(1)
     tulip = next(k for k, v in done.items() if v == "tulip")
     shot(page, "flow-10-review-filtered")
-    open_buttons(m).click()
+    open_buttons(m).click()  # the image large, with Previous / Next through the filtered images
+    m.get_by_role("button", name="Correct on the label page").click()
     m.get_by_text("one class per image").wait_for()
     wait_idle(page)
     assert image_id(page) == tulip

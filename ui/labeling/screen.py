@@ -14,7 +14,7 @@ from streamlit.errors import StreamlitAPIException
 
 from core.domain import Item, LabelClass, NotFound, Project, ProjectState, TaskType, User
 from core.store import items, projects, queue
-from ui import resources
+from ui import resources, review_return
 from ui.labeling import actions, classify, draw, grid, images, payloads, segment, shortcuts, stale, state
 from ui.labeling.proposals import Proposal, model_help
 
@@ -34,6 +34,7 @@ SHOWN_KEY = "label_shown_"  # the image's block: ``label_shown_<item id>``
 def render(project: Project, user: User) -> None:
     st.markdown(f"### :material/edit: {project.name}")
     st.caption(TASK_WORDS[project.task_type])
+    review_return.back_link(project.id)  # an image opened from Review: the way back, its filters kept
     if project.instructions or project.instructions_url:
         with st.expander("Instructions", icon=":material/menu_book:", expanded=True):
             if project.instructions:
