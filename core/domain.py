@@ -12,6 +12,7 @@ Objects may carry a ``score`` (a model's confidence) when they come from a propo
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -195,8 +196,28 @@ def _class_id(obj: dict[str, Any], class_ids: set[int], what: str) -> int:
     return cid
 
 
-def _score(obj: dict[str, Any]) -> dict[str, Any]:
-    return {"score": round(float(obj["score"]), 4)} if obj.get("score") is not None else {}
+def _numbers(values: Iterable[Any], what: str) -> list[float]:
+    """Finite floats, or a ``ValidationError``: NaN and infinity are refused (a NaN box would be stored as
+    a box of no size, a NaN point as bare ``NaN`` that strict JSON readers reject)."""
+    out: list[float] = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float | str):
+            raise ValidationError(f"{what} has a coordinate that is not a number ({v!r}).")
+        try:
+            f = float(v)
+        except ValueError:
+            raise ValidationError(f"{what} has a coordinate that is not a number ({v!r}).") from None
+        if not math.isfinite(f):
+            raise ValidationError(f"{what} has a coordinate that is not a finite number ({v!r}).")
+        out.append(f)
+    return out
+
+
+def _score(obj: dict[str, Any], what: str = "An object") -> dict[str, Any]:
+    if obj.get("score") is None:
+        return {}
+    (score,) = _numbers([obj["score"]], f"{what}'s score")
+    return {"score": round(score, 4)}
 
 
 def validate_payload(
@@ -230,13 +251,15 @@ def validate_payload(
             xywh = box.get("xywh")
             if not isinstance(xywh, list | tuple) or len(xywh) != 4:
                 raise ValidationError(f"Box {i} needs x, y, width and height.")
-            x, y, w, h = (float(v) for v in xywh)
+            x, y, w, h = _numbers(xywh, f"Box {i}")
             if w <= 0 or h <= 0:
                 raise ValidationError(f"Box {i} has no size ({w:.1f} x {h:.1f} px).")
             if x < -tol or y < -tol or x + w > width + tol or y + h > height + tol:
                 raise ValidationError(f"Box {i} reaches outside the image ({width} x {height} px).")
             x, y, w, h = geometry.clip_xywh([x, y, w, h], width, height)
-            norm.append({"class_id": cid, "xywh": [round(v, 2) for v in (x, y, w, h)], **_score(box)})
+            norm.append(
+                {"class_id": cid, "xywh": [round(v, 2) for v in (x, y, w, h)], **_score(box, f"Box {i}")}
+            )
         return {"boxes": norm}
     polys = payload.get("polygons")
     if not isinstance(polys, list):
@@ -251,13 +274,13 @@ def validate_payload(
         for p in pts:
             if not isinstance(p, list | tuple) or len(p) != 2:
                 raise ValidationError(f"Polygon {i} has a point that is not [x, y].")
-            px, py = float(p[0]), float(p[1])
+            px, py = _numbers(p, f"Polygon {i}")
             if px < -tol or py < -tol or px > width + tol or py > height + tol:
                 raise ValidationError(f"Polygon {i} reaches outside the image ({width} x {height} px).")
             clean.append([round(min(max(px, 0.0), width), 2), round(min(max(py, 0.0), height), 2)])
         if geometry.polygon_area(clean) <= 0:
             raise ValidationError(f"Polygon {i} has no area.")
-        norm.append({"class_id": cid, "points": clean, **_score(poly)})
+        norm.append({"class_id": cid, "points": clean, **_score(poly, f"Polygon {i}")})
     return {"polygons": norm}
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from core.disk import DiskFull, as_disk_full
 from core.domain import NotFound
 from core.store.db import Store, WriteConflict, dumps, loads
 from core.store.labels import utcnow
@@ -174,6 +175,12 @@ def cancel(store: Store, job_id: int) -> None:
     )
 
 
+_FINISH_SQL = (
+    "UPDATE jobs SET state = ?, finished_at = ?, result = ?, error = ?, message = ?,"
+    " progress = CASE WHEN ? = 'done' THEN 1.0 ELSE progress END WHERE id = ?"
+)
+
+
 class JobRunner:
     """Worker threads that take queued jobs from the database, oldest first."""
 
@@ -187,6 +194,16 @@ class JobRunner:
         self._wake = threading.Event()
         self._claim_lock = threading.Lock()
         self.recovered: list[int] = []
+        # a full disk: why queued jobs wait (set while claiming or recording fails, cleared when it works)
+        self.blocked: DiskFull | None = None
+        self._unrecorded: dict[int, list[Any]] = {}  # job id -> the end ``_finish`` could not write yet
+        self.running_ids: set[int] = set()  # jobs a worker of this runner runs now
+
+    def notice(self) -> str | None:
+        """Why jobs wait, in words (None when nothing stops them): a full disk stops claiming and recording."""
+        if self.blocked is None:
+            return None
+        return f"Jobs are waiting: {self.blocked} They continue by themselves once there is space."
 
     def start(self) -> JobRunner:
         self.recovered = self.recover()
@@ -264,9 +281,17 @@ class JobRunner:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
+                self._record_pending()
                 job = self._claim()
-            except Exception:  # the store may be closing; try again later
-                log.exception("job runner: claim failed")
+                self.blocked = None
+            except Exception as exc:  # the store may be closing, or the disk full; try again later
+                full = as_disk_full(exc, self.store.path.parent, "a job's state")
+                if full is not None:
+                    if self.blocked is None:
+                        log.warning("job runner: %s", full)
+                    self.blocked = full
+                else:
+                    log.exception("job runner: claim failed")
                 job = None
             if job is None:
                 self._wake.wait(self.poll_s)
@@ -276,16 +301,26 @@ class JobRunner:
 
     def _run(self, job: Job) -> None:
         ctx = JobContext(self.store, job, self)
+        self.running_ids.add(job.id)
         try:
             result = _HANDLERS[job.kind](ctx)
         except Cancelled:
             self._finish(job.id, "cancelled", message="Cancelled")
         except Exception as exc:
             log.warning("job %s (%s) failed: %s", job.id, job.kind, exc)
-            detail = f"{type(exc).__name__}: {exc}"
+            full = as_disk_full(exc, self.store.path.parent)
+            detail = str(full) if full is not None else f"{type(exc).__name__}: {exc}"
             self._finish(job.id, "failed", error=detail, message=detail[:200], trace=traceback.format_exc())
         else:
             self._finish(job.id, "done", result=result, message="Done")
+        finally:
+            self.running_ids.discard(job.id)
+
+    def _record_pending(self) -> None:
+        """Write the ends a full disk kept ``_finish`` from writing (raises ``DiskFull`` while it lasts)."""
+        for job_id, params in list(self._unrecorded.items()):
+            self.store.execute(_FINISH_SQL, params)
+            self._unrecorded.pop(job_id, None)
 
     def _finish(self, job_id: int, state: str, *, result: Any = None, error: str | None = None, message: str = "",
                 trace: str = "") -> None:  # fmt: skip
@@ -296,14 +331,15 @@ class JobRunner:
                   (error + ("\n" + trace if trace else "")) if error else None, message, state, job_id]  # fmt: skip
         for attempt in range(20):
             try:
-                self.store.execute(
-                    "UPDATE jobs SET state = ?, finished_at = ?, result = ?, error = ?, message = ?,"
-                    " progress = CASE WHEN ? = 'done' THEN 1.0 ELSE progress END WHERE id = ?",
-                    params,
-                )
+                self.store.execute(_FINISH_SQL, params)
                 return
             except WriteConflict:
                 time.sleep(0.05 * (attempt + 1))
+            except DiskFull as exc:  # kept, and written by the loop once there is space (no restart)
+                log.warning("job %s: its end (%s) waits for disk space: %s", job_id, state, exc)
+                self.blocked = exc
+                self._unrecorded[job_id] = params
+                return
             except Exception:  # the store closing under us: nothing more can be written
                 log.exception("job %s: could not record its end (%s)", job_id, state)
                 return

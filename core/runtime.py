@@ -79,6 +79,7 @@ def open_runtime(
     if admin:
         _announce_admin(paths, *admin)
     modules = load_handlers()
+    _remove_export_leftovers(paths)
     runner = JobRunner(store, workers=workers).start()
     runtime = Runtime(paths=paths, store=store, runner=runner, admin_created=admin, handler_modules=modules)
     if watch:
@@ -93,6 +94,17 @@ def open_runtime(
 
         runtime.scheduler = AssistScheduler(store, runner).start()
     return runtime
+
+
+def _remove_export_leftovers(paths: Paths) -> None:
+    """The ``.part`` files and spool folders of exports a stop killed (no job runs yet: all are junk)."""
+    try:
+        from core.formats.leftovers import remove_leftovers
+    except ModuleNotFoundError:
+        return
+    removed = remove_leftovers(paths.exports)
+    if removed:
+        log.info("removed %d leftover(s) of stopped exports", len(removed))
 
 
 def _announce_admin(paths: Paths, user: str, password: str) -> None:

@@ -15,6 +15,8 @@ import streamlit as st
 from streamlit.errors import FragmentHandledException
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
+from core.config import data_dir
+from core.disk import as_disk_full
 from core.domain import ItemStatus, LabelClass, NotFound, Project, ProjectState, TaskType, ValidationError
 from core.jobs import Job, list_jobs
 from core.store import WriteConflict
@@ -27,6 +29,9 @@ log = logging.getLogger("annota.ui")
 
 def explain(exc: BaseException) -> str:
     """One or two sentences a user can act on, never a traceback."""
+    full = as_disk_full(exc, data_dir())
+    if full is not None:  # before the rest: DuckDB reports a full disk as a failed commit
+        return str(full)
     if isinstance(exc, ValidationError | NotFound | StaleEdit | WriteConflict):
         return str(exc)
     if isinstance(exc, FileNotFoundError):
@@ -238,6 +243,16 @@ def file_size(n: int | float) -> str:
 # -- jobs -----------------------------------------------------------------------------------------
 
 
+def _runner_notice() -> str | None:
+    """Why the job runner cannot go on (a full disk), or None."""
+    from ui.resources import runner
+
+    try:
+        return runner().notice()
+    except Exception:  # no runtime (a page test without one): nothing to say
+        return None
+
+
 def job_progress(job: Job) -> None:
     """One job: what it is, its state, a progress bar while it runs, the error in words when it failed."""
     with st.container(border=True):
@@ -247,6 +262,9 @@ def job_progress(job: Job) -> None:
         )
         badge.markdown(job_badge(job.state))
         if job.state in ("queued", "running"):
+            notice = _runner_notice()
+            if notice:  # a full disk keeps queued jobs waiting: say why
+                st.error(notice, icon=":material/hard_drive:")
             text = job.message or ("Waiting for a free worker…" if job.state == "queued" else "Working…")
             st.progress(min(max(float(job.progress or 0.0), 0.0), 1.0), text=f"{job.progress:.0%} · {text}")
         elif job.state == "failed":

@@ -41,12 +41,14 @@ from core.formats.records import (
     RecordProblem,
     SaveSummary,
     classification_payload,
+    discard,
     image_class_ids,
     part_path,
+    strict_dumps,
     write_all,
 )
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_dumps = strict_dumps  # NaN/infinity: a RecordProblem for that image, never bare NaN in the file
 
 
 class CocoWriter:
@@ -103,11 +105,15 @@ class CocoWriter:
             "annota": {"item_id": record.item_id, "path": record.path, "status": record.status,
                        "author": record.author, "source": record.source, "labeled": record.payload is not None},
         }  # fmt: skip
-        self._out.write(("," if self._n_images else "") + "\n" + _dumps(image))
+        image_text = _dumps(image)
+        ann_texts = []  # every text made before anything is written: a problem leaves the files as they were
+        for k, ann in enumerate(anns):
+            ann["id"] = self._next_ann + k
+            ann_texts.append(_dumps(ann))
+        self._out.write(("," if self._n_images else "") + "\n" + image_text)
         self._n_images += 1
-        for ann in anns:
-            ann["id"] = self._next_ann
-            self._anns.write(("," if self._next_ann > 1 else "") + "\n" + _dumps(ann))
+        for text in ann_texts:
+            self._anns.write(("," if self._next_ann > 1 else "") + "\n" + text)
             self._next_ann += 1
         return len(anns)
 
@@ -122,9 +128,7 @@ class CocoWriter:
         return [self.path]
 
     def abort(self) -> None:
-        self._out.close()
-        self._anns.close()
-        self._part.unlink(missing_ok=True)
+        discard(self._part, self._out, self._anns)
 
 
 def save_coco(

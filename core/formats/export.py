@@ -15,10 +15,12 @@ first issues; every issue is written beside the export as ``<name>.issues.jsonl`
 
 from __future__ import annotations
 
+import glob
 import json
 import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,12 +28,22 @@ from typing import Any
 
 from core import domain
 from core.config import Paths
+from core.disk import as_disk_full, disk_full_in_words, remove_quietly
 from core.domain import TaskType, ValidationError
 from core.formats.coco import CocoWriter
-from core.formats.records import CategorySet, ExportRecord, FormatWriter, Issue, RecordProblem
+from core.formats.coco_rle import CocoRleWriter
+from core.formats.cvat import CvatWriter
+from core.formats.imagefolder import ImageFolderWriter
+from core.formats.labelstudio import LabelStudioWriter
+from core.formats.leftovers import ISSUES, PART, remove_leftovers
+from core.formats.masks import MasksWriter
+from core.formats.records import CategorySet, ExportRecord, FormatWriter, Issue, RecordProblem, discard
+from core.formats.spool import SPOOL_MARK
 from core.formats.tabular import CsvWriter, JsonlWriter
 from core.formats.voc import VocWriter
+from core.formats.with_images import WithImages
 from core.formats.yolo import YoloWriter
+from core.formats.yolo_seg import YoloSegWriter
 from core.jobs import JobContext, register
 from core.store.db import Store
 
@@ -44,14 +56,24 @@ class FormatSpec:
     title: str
     suffix: str
     writer: WriterFactory
+    tasks: frozenset[TaskType] = frozenset(TaskType)  # the task types the format carries
+    images: str | None = None  # where ``with_images`` puts the images in the zip (None: it cannot)
 
 
+SHAPES = frozenset({TaskType.BOXES, TaskType.POLYGONS})
+POLYGONS = frozenset({TaskType.POLYGONS})
 FORMATS: dict[str, FormatSpec] = {
     "coco": FormatSpec("coco", "COCO JSON", ".json", CocoWriter),
     "jsonl": FormatSpec("jsonl", "JSON lines", ".jsonl", JsonlWriter),
     "csv": FormatSpec("csv", "CSV", ".csv", CsvWriter),
-    "yolo": FormatSpec("yolo", "YOLO (zip)", ".zip", YoloWriter),
-    "voc": FormatSpec("voc", "Pascal VOC (zip)", ".zip", VocWriter),
+    "yolo": FormatSpec("yolo", "YOLO (zip)", ".zip", YoloWriter, images="images"),
+    "voc": FormatSpec("voc", "Pascal VOC (zip)", ".zip", VocWriter, images="JPEGImages"),
+    "yolo-seg": FormatSpec("yolo-seg", "YOLO segmentation (zip)", ".zip", YoloSegWriter, SHAPES, "images"),
+    "coco-rle": FormatSpec("coco-rle", "COCO JSON, RLE masks", ".json", CocoRleWriter, POLYGONS),
+    "masks": FormatSpec("masks", "PNG masks (zip)", ".zip", MasksWriter, SHAPES),
+    "labelstudio": FormatSpec("labelstudio", "Label Studio JSON", ".json", LabelStudioWriter),
+    "cvat": FormatSpec("cvat", "CVAT for images XML", ".xml", CvatWriter),
+    "imagefolder": FormatSpec("imagefolder", "HF imagefolder (zip)", ".zip", ImageFolderWriter, images=""),
 }
 INCLUDE = ("labeled", "all")
 MAX_ISSUES_IN_RESULT = 100
@@ -103,13 +125,17 @@ class _IssueLog:
             self.first.append(issue)
         if self._fh is None:
             self._fh = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed in close)
-        self._fh.write(json.dumps(issue.as_dict()) + "\n")
+        self._fh.write(json.dumps(issue.as_dict(), allow_nan=False) + "\n")
 
     def close(self) -> Path | None:
         if self._fh is None:
             return None
         self._fh.close()
         return self.path
+
+    def discard(self) -> None:
+        """A failed export's issue list goes with it (closing may fail on a full disk)."""
+        discard(self.path, self._fh)
 
 
 def project_task_and_categories(store: Store, project_id: int) -> tuple[str, TaskType, CategorySet]:
@@ -226,12 +252,15 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "project"
 
 
-def export_path(out_dir: Path, project_name: str, fmt: str) -> Path:
+def export_path(out_dir: Path, project_name: str, fmt: str, job_id: int | None = None) -> Path:
+    """``<project>-<format>-<UTC time>[-job<id>]<suffix>``: a job's export has a name no other export can
+    take (two exports started in the same second wrote one ``.part`` and the second rename failed)."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    base = f"{_slug(project_name)}-{fmt}-{stamp}"
-    path, k = out_dir / f"{base}{FORMATS[fmt].suffix}", 2
-    while path.exists():
-        path, k = out_dir / f"{base}-{k}{FORMATS[fmt].suffix}", k + 1
+    base = f"{_slug(project_name)}-{fmt}-{stamp}" + (f"-job{job_id}" if job_id is not None else "")
+    suffix = FORMATS[fmt].suffix
+    path, k = out_dir / f"{base}{suffix}", 2
+    while path.exists() or path.with_name(path.name + PART).exists():
+        path, k = out_dir / f"{base}-{k}{suffix}", k + 1
     return path
 
 
@@ -248,25 +277,42 @@ def export_project(
     include: str = "labeled",
     out_path: Path | None = None,
     progress: Callable[[float, str], None] | None = None,
+    job_id: int | None = None,
+    with_images: bool = False,
 ) -> ExportResult:
     """Write one export file (zip for YOLO/VOC); returns its path, counts and issues.
 
-    ``progress(fraction, message)`` may raise (a cancelled job): the partial file is removed.
+    ``with_images``: the image files go into the zip too (formats with ``images``: YOLO, YOLO
+    segmentation, VOC, imagefolder); an image whose file cannot be read is left out and reported.
+
+    ``progress(fraction, message)`` may raise (a cancelled job). On any failure nothing is left: the
+    ``.part``, the spool folder and the issue list are removed, even when closing them fails (a full
+    disk), and a full disk is raised as ``DiskFull`` with the free space after that cleanup.
     """
     if fmt not in FORMATS:
         raise ValueError(f"Unknown export format {fmt!r}; one of {', '.join(FORMATS)}.")
     started = time.perf_counter()
     name, task, cats = project_task_and_categories(store, project_id)
+    spec = FORMATS[fmt]
+    if task not in spec.tasks:
+        carried = " and ".join(sorted(t.display_name.lower() for t in spec.tasks))
+        raise ValueError(f"{spec.title} carries {carried} only; this project is {task.display_name.lower()}.")
+    if with_images and spec.images is None:
+        raise ValueError(f"A {spec.title} export is one file; it cannot include the images.")
     total = count_records(store, project_id, include)
-    path = out_path or export_path(default_export_dir(store, project_id), name, fmt)
+    path = out_path or export_path(default_export_dir(store, project_id), name, fmt, job_id)
     if path.suffix.lower() != FORMATS[fmt].suffix:
         raise ValueError(f"A {FORMATS[fmt].title} export is a {FORMATS[fmt].suffix} file, not {path.name}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    log = _IssueLog(path.with_name(path.name + ".issues.jsonl"))
+    with disk_full_in_words(path.parent, "the export"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    log = _IssueLog(path.with_name(path.name + ISSUES))
     result = ExportResult(path=path, format=fmt, include=include)
-    writer = FORMATS[fmt].writer(path, task, cats)
+    writer: FormatWriter | None = None
     seen = 0
     try:
+        writer = FORMATS[fmt].writer(path, task, cats)
+        if with_images:
+            writer = WithImages(writer, spec.images or "")
         for rec in iter_records(store, project_id, include, on_issue=log.add):
             try:
                 result.annotations += writer.write(rec)
@@ -280,24 +326,49 @@ def export_project(
         if progress:
             progress(0.99, f"Finishing: {result.images:,} images, {result.annotations:,} annotations")
         writer.close()
-    except BaseException:
-        writer.abort()
-        log.close()
+        result.issues_path = log.close()
+    except BaseException as exc:
+        _remove_partial(path, writer, log)
+        full = as_disk_full(exc, path.parent, "the export")
+        if full is not None:
+            raise full from exc
         raise
-    result.issues_path = log.close()
     result.issues, result.errors, result.warnings = log.first, log.errors, log.warnings
     result.bytes = path.stat().st_size
     result.duration_s = time.perf_counter() - started
     return result
 
 
+def _remove_partial(path: Path, writer: FormatWriter | None, log: _IssueLog) -> None:
+    """Everything a failed export wrote goes, whatever fails on the way (each step on its own)."""
+    if writer is not None:
+        with suppress(Exception):
+            writer.abort()
+    log.discard()
+    remove_quietly(
+        path.with_name(path.name + PART), *path.parent.glob(f".{glob.escape(path.name)}{SPOOL_MARK}*")
+    )
+
+
 @register("export")
 def run_export(ctx: JobContext) -> dict[str, Any]:
-    """Job handler. Params: ``format`` (coco | jsonl | csv | yolo | voc), ``include`` (labeled | all)."""
+    """Job handler. Params: ``format`` (a ``FORMATS`` name), ``include`` (labeled | all), ``with_images``
+    (bool, formats that can hold them)."""
     if ctx.project_id is None:
         raise ValueError("An export job needs a project.")
     fmt = str(ctx.params.get("format", "coco")).lower()
     include = str(ctx.params.get("include", "labeled"))
     ctx.progress(0.0, f"Exporting {FORMATS[fmt].title if fmt in FORMATS else fmt}", force=True)
-    result = export_project(ctx.store, ctx.project_id, fmt, include=include, progress=ctx.progress)
+    running = {r[0] for r in ctx.store.query("SELECT id FROM jobs WHERE state = 'running'")}
+    remove_leftovers(default_export_dir(ctx.store, ctx.project_id), running | {ctx.job.id}, one_folder=True,
+                     only_jobs=True)  # fmt: skip
+    result = export_project(
+        ctx.store,
+        ctx.project_id,
+        fmt,
+        include=include,
+        progress=ctx.progress,
+        job_id=ctx.job.id,
+        with_images=bool(ctx.params.get("with_images", False)),
+    )
     return result.as_dict()

@@ -11,13 +11,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import posixpath
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from core.disk import remove_quietly
 from core.domain import TaskType
 
 
@@ -170,6 +173,38 @@ class FormatWriter(Protocol):
     def close(self) -> list[Path]: ...
 
     def abort(self) -> None: ...
+
+
+_strict = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+def strict_dumps(value: Any) -> str:
+    """Compact JSON that strict readers accept: a NaN or an infinity is a ``RecordProblem``, never a bare
+    ``NaN`` in the file (Python's default would write one)."""
+    try:
+        return _strict(value)
+    except ValueError as exc:
+        raise RecordProblem("a coordinate or score is not a finite number (NaN or infinity)") from exc
+
+
+def finite(values: Iterable[float], what: str = "a coordinate") -> list[float]:
+    """The values as floats, or a ``RecordProblem`` if one is NaN or infinite."""
+    out = [float(v) for v in values]
+    if not all(math.isfinite(v) for v in out):
+        raise RecordProblem(f"{what} is not a finite number (NaN or infinity)")
+    return out
+
+
+def discard(part: Path, *handles: Any) -> None:
+    """An aborted writer's end: close its files, then delete ``part`` whatever happens.
+
+    On a full disk, closing a file fails (its last buffered bytes cannot be written); the file is closed
+    all the same and the partial file must still go, or it keeps the disk full."""
+    for fh in handles:
+        if fh is not None:
+            with suppress(Exception):
+                fh.close()
+    remove_quietly(part)
 
 
 def part_path(path: Path) -> Path:

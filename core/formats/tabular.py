@@ -29,13 +29,15 @@ from core.formats.records import (
     Issue,
     RecordProblem,
     SaveSummary,
+    discard,
     image_class_ids,
     objects_of,
     part_path,
+    strict_dumps,
     write_all,
 )
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_dumps = strict_dumps  # NaN/infinity: a RecordProblem for that row, never bare NaN in the file
 
 CSV_COLUMNS = ["item_id", "file_name", "path", "width", "height", "status", "author", "source", "task_type",
                "classes", "label"]  # fmt: skip
@@ -115,8 +117,7 @@ class _TextWriter:
         return [self.path]
 
     def abort(self) -> None:
-        self._out.close()
-        self._part.unlink(missing_ok=True)
+        discard(self._part, self._out)
 
 
 class JsonlWriter(_TextWriter):

@@ -34,6 +34,7 @@ from core.formats.records import (
     RecordProblem,
     SaveSummary,
     classification_payload,
+    finite,
     fmt_num,
     image_class_ids,
     manifest_record,
@@ -87,13 +88,13 @@ class VocWriter:
             return []
         if self.task is TaskType.BOXES:
             return [
-                (self.categories.name_of(b["class_id"]), geometry.xywh_to_xyxy(b["xywh"]))
+                (self.categories.name_of(b["class_id"]), finite(geometry.xywh_to_xyxy(b["xywh"])))
                 for b in payload["boxes"]
             ]
         return [
             (
                 self.categories.name_of(p["class_id"]),
-                geometry.xywh_to_xyxy(geometry.polygon_bbox_xywh(p["points"])),
+                finite(geometry.xywh_to_xyxy(geometry.polygon_bbox_xywh(p["points"]))),
             )
             for p in payload["polygons"]
         ]

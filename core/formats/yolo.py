@@ -37,6 +37,7 @@ from core.formats.records import (
     RecordProblem,
     SaveSummary,
     classification_payload,
+    finite,
     image_class_ids,
     manifest_record,
     manifest_row,
@@ -48,6 +49,8 @@ from core.formats.records import (
 )
 from core.formats.spool import Spool
 from core.formats.tree import ReadTree, open_write_tree
+
+MAX_LABEL_BYTES = 16 * 1024 * 1024  # one image's label file (about 300,000 boxes); larger is reported
 
 YOLO_TASK = {TaskType.BOXES: "detect", TaskType.POLYGONS: "segment", TaskType.MULTICLASS: "classify",
              TaskType.MULTILABEL: "classify"}  # fmt: skip
@@ -72,30 +75,81 @@ def data_yaml(task: TaskType, categories: CategorySet) -> str:
 
 
 def parse_data_yaml(text: str) -> tuple[str | None, list[str]]:
-    """``task`` and ``names`` of a data.yaml (the index form ``  0: name`` or an inline list)."""
+    """``task`` and ``names`` of a data.yaml. ``names`` in any of YAML's forms Ultralytics files use:
+    the block mapping (``  0: cat``), the block list (``  - cat``), the flow list (``[cat, 'dog']``) and
+    the flow mapping (``{0: cat, 1: dog}``); names may be quoted or bare."""
     task: str | None = None
     names: dict[int, str] = {}
-    in_names = False
+    block = False
     for raw in text.splitlines():
-        line = raw.split(" #")[0].rstrip() if not raw.lstrip().startswith(("'", '"')) else raw.rstrip()
-        if not line.strip() or line.lstrip().startswith("#"):
+        line = _strip_comment(raw).rstrip()
+        if not line.strip():
             continue
-        m = re.match(r"^\s+(\d+)\s*:\s*(.+)$", line)
-        if in_names and m:
-            names[int(m.group(1))] = _scalar(m.group(2))
-            continue
-        in_names = False
+        if block and raw[:1] in (" ", "\t", "-"):
+            item = line.strip()
+            m = re.match(r"^(\d+)\s*:\s*(.*)$", item)
+            if m:
+                names[int(m.group(1))] = _scalar(m.group(2))
+                continue
+            if item.startswith("-"):
+                names[len(names)] = _scalar(item[1:])
+                continue
+        block = False
         key, _, value = line.partition(":")
         key, value = key.strip(), value.strip()
         if key == "task":
             task = _scalar(value)
         elif key == "names":
             if value.startswith("["):
-                items = json.loads(re.sub(r"'([^']*)'", lambda mm: json.dumps(mm.group(1)), value))
-                names = {k: str(v) for k, v in enumerate(items)}
+                names = dict(enumerate(_scalar(v) for v in _flow_items(value, "[", "]")))
+            elif value.startswith("{"):
+                names = {}
+                for entry in _flow_items(value, "{", "}"):
+                    k, sep, v = entry.partition(":")
+                    if not sep or not k.strip().isdigit():
+                        raise ValueError(f"data.yaml: names entry {entry!r} is not 'index: name'")
+                    names[int(k.strip())] = _scalar(v)
             else:
-                in_names = True
+                names, block = {}, True
     return task, [names[k] for k in sorted(names)]
+
+
+def _strip_comment(line: str) -> str:
+    """The line without a ``#`` comment (a ``#`` inside quotes is kept)."""
+    quote = ""
+    for k, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (k == 0 or line[k - 1] in " \t"):
+            return line[:k]
+    return line
+
+
+def _flow_items(value: str, open_: str, close: str) -> list[str]:
+    """The comma-separated entries of a one-line YAML flow list or mapping (quotes respected)."""
+    body = value.strip()
+    if not body.endswith(close):
+        raise ValueError(f"data.yaml: names {value!r} does not end with {close!r} (one line expected)")
+    body = body[len(open_) : -len(close)]
+    items, cur, quote = [], "", ""
+    for ch in body:
+        if quote:
+            cur += ch
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+            cur += ch
+        elif ch == ",":
+            items.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    items.append(cur)
+    return [i.strip() for i in items if i.strip()]
 
 
 def _scalar(value: str) -> str:
@@ -129,7 +183,7 @@ class YoloWriter:
                 coords = geometry.xywh_to_cxcywh_norm(obj["xywh"], w, h)
             else:
                 coords = [v / (w if k % 2 == 0 else h) for p in obj["points"] for k, v in enumerate(p)]
-            lines.append(" ".join([str(idx), *(_n(v) for v in coords)]))
+            lines.append(" ".join([str(idx), *(_n(v) for v in finite(coords))]))
         return lines
 
     def write(self, record: ExportRecord) -> int:
@@ -262,7 +316,11 @@ def load_yolo(
                 payload = None
                 if label_rel is not None:
                     payload = _parse_label(
-                        tree.read_text(label_rel), geo_task, file_cats, int(row["width"]), int(row["height"])
+                        tree.read_text(label_rel, MAX_LABEL_BYTES),
+                        geo_task,
+                        file_cats,
+                        int(row["width"]),
+                        int(row["height"]),
                     )
                     key = "boxes" if geo_task is TaskType.BOXES else "polygons"
                     payload = {key: [{**o, "class_id": ids[o["class_id"]]} for o in payload[key]]}

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import Paths
+from core.disk import disk_full_in_words, remove_quietly
 from core.images.probe import (
     MAX_UPLOAD_BYTES,
     Probe,
@@ -306,17 +307,29 @@ def import_uploads(
         folder = upload_dir(paths, project_id)
         source_id = ensure_upload_source(store, paths, project_id)
 
+        written: list[Path] = []  # files this call wrote: removed again if their rows cannot be saved
+
         def save(key: str, pr: Probe) -> str:
             target = folder / pr.sha1[:2] / f"{pr.sha1[:12]}-{safe_name(key.split(':', 1)[1])}"
             target.parent.mkdir(parents=True, exist_ok=True)
             if not target.exists():
                 tmp = target.with_name(f".{target.name}.part")
-                tmp.write_bytes(data_by_name[key])
-                os.replace(tmp, target)
+                try:
+                    tmp.write_bytes(data_by_name[key])
+                    os.replace(tmp, target)
+                except BaseException:
+                    remove_quietly(tmp)
+                    raise
+                written.append(target)
             return str(target)
 
         sub = ImportReport()
-        _add_probed(store, project_id, source_id, good, {}, sub, before_insert=save)
+        try:
+            with disk_full_in_words(folder, "the uploaded images"):
+                _add_probed(store, project_id, source_id, good, {}, sub, before_insert=save)
+        except BaseException:
+            remove_quietly(*written)  # no image file without its row (a full disk left 8 such files)
+            raise
         rep.added += sub.added
         rep.duplicates.extend((key.split(":", 1)[1], first) for key, first in sub.duplicates)
         rep.seconds = time.perf_counter() - t0

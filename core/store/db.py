@@ -2,7 +2,9 @@
 
 DuckDB uses optimistic concurrency: two transactions writing the same row conflict and the later
 one fails. ``Store.write`` retries such a transaction a few times with backoff and re-raises
-``WriteConflict`` if it still cannot commit, so a write is either done or reported, never lost.
+``WriteConflict`` if it still cannot commit, so a write is either done or reported, never lost. A
+write that fails because the disk is full is not retried: it raises ``core.disk.DiskFull`` (free MB in
+its message); once space is freed the same store writes again.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
+from core.disk import as_disk_full
 from core.store.migrations import MIGRATIONS
 
 T = TypeVar("T")
@@ -91,9 +94,15 @@ class Store:
             except duckdb.TransactionException as exc:
                 last = exc
                 _rollback(cur)
+                full = as_disk_full(exc, self.path.parent, "the change")
+                if full is not None:  # a full disk stays full: say so at once, never "busy"
+                    raise full from exc
                 time.sleep(min(0.2, 0.002 * (2**attempt)) * (0.5 + random.random()))
-            except BaseException:
+            except BaseException as exc:
                 _rollback(cur)
+                full = as_disk_full(exc, self.path.parent, "the change")
+                if full is not None:
+                    raise full from exc
                 raise
         raise WriteConflict(f"The database was busy and the change could not be saved; try again. ({last})")
 
@@ -105,8 +114,11 @@ class Store:
         try:
             yield cur
             cur.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             _rollback(cur)
+            full = as_disk_full(exc, self.path.parent, "the change")
+            if full is not None:
+                raise full from exc
             raise
 
     # -- schema --------------------------------------------------------------------------------

@@ -101,3 +101,62 @@ def test_payload_class_ids():
     ) == [1, 1, 2]
     assert payload_class_ids("multiclass", {"class_id": 4}) == [4]
     assert payload_class_ids("multilabel", None) == []
+
+
+NAN, INF = float("nan"), float("inf")
+_BOX = {"class_id": 1, "xywh": [10, 10, 20, 20]}
+_POLY = {"class_id": 1, "points": [[1, 1], [50, 1], [50, 50]]}
+
+
+def _with(obj: dict, key: str, index: tuple, value: object) -> dict:
+    """A copy of ``obj`` with ``obj[key][index...]`` set to ``value``."""
+    import copy
+
+    out = copy.deepcopy(obj)
+    target = out[key]
+    for i in index[:-1]:
+        target = target[i]
+    target[index[-1]] = value
+    return out
+
+
+@pytest.mark.parametrize(
+    "task, payload, message",
+    [
+        # classification: a NaN or infinite class is no class
+        (TaskType.MULTICLASS, {"class_id": NAN}, "has no class"),
+        (TaskType.MULTICLASS, {"class_id": INF}, "has no class"),
+        (TaskType.MULTILABEL, {"class_ids": [1, NAN]}, "has no class"),
+        (TaskType.MULTILABEL, {"class_ids": [-INF]}, "has no class"),
+        # boxes: every coordinate, NaN and both infinities (a NaN box was stored with no width)
+        *[(TaskType.BOXES, {"boxes": [_with(_BOX, "xywh", (k,), v)]}, "not a finite number")
+          for k in range(4) for v in (NAN, INF, -INF)],
+        (TaskType.BOXES, {"boxes": [_with(_BOX, "xywh", (2,), "nan")]}, "not a finite number"),
+        (TaskType.BOXES, {"boxes": [_with(_BOX, "xywh", (0,), "abc")]}, "not a number"),
+        (TaskType.BOXES, {"boxes": [_with(_BOX, "xywh", (0,), None)]}, "not a number"),
+        (TaskType.BOXES, {"boxes": [{**_BOX, "score": NAN}]}, "score has a coordinate that is not a finite"),
+        # polygons: x and y of a point (a NaN point was saved and exported as bare NaN)
+        *[(TaskType.POLYGONS, {"polygons": [_with(_POLY, "points", (1, j), v)]}, "not a finite number")
+          for j in range(2) for v in (NAN, INF, -INF)],
+        (TaskType.POLYGONS, {"polygons": [_with(_POLY, "points", (0, 0), "inf")]}, "not a finite number"),
+        (TaskType.POLYGONS, {"polygons": [{**_POLY, "score": INF}]}, "not a finite"),
+    ],
+)  # fmt: skip
+def test_nan_and_infinity_are_refused(task, payload, message):
+    with pytest.raises(ValidationError, match=message):
+        validate_payload(task, payload, 100, 100, [1, 2])
+
+
+def test_nan_is_refused_when_a_label_is_saved(store):
+    from core.store.items import NewItem, add_items
+    from core.store.labels import save_label
+    from core.store.projects import create_project
+
+    project = create_project(store, "P", TaskType.POLYGONS, ["a", "b"])
+    add_items(store, project.id, [NewItem(path="/x/a.jpg", width=100, height=100, sha1="h")])
+    item_id = store.scalar("SELECT id FROM items")
+    cid = store.scalar("SELECT min(id) FROM label_classes")
+    bad = {"polygons": [{"class_id": cid, "points": [[1, 1], [NAN, 5], [9, 9]]}]}
+    with pytest.raises(ValidationError, match="not a finite number"):
+        save_label(store, item_id, bad, author="ann", base_version=0)
+    assert store.scalar("SELECT count(*) FROM annotations") == 0

@@ -12,7 +12,7 @@ from conftest import CLASS_NAMES, sample_payload
 
 from core.domain import TaskType
 from core.formats.records import CategorySet, ExportRecord
-from core.formats.spool import Spool
+from core.formats.spool import SPOOL_MARK, Spool
 from core.formats.tree import DirTree, ZipTree, open_write_tree
 from core.formats.voc import VocWriter
 from core.formats.yolo import YoloWriter
@@ -75,7 +75,8 @@ def test_abort_leaves_nothing(tmp_path: Path, temp_dirs: Path, fmt: str, name: s
     writer = WRITERS[fmt](tmp_path / name, TaskType.BOXES, CATS)
     for rec in _records(TaskType.BOXES):
         writer.write(rec)
-    assert _leftovers(tmp_path) == [f"{name}.part", "tmp"]  # written to the .part until the end
+    during = _leftovers(tmp_path)  # written to the .part until the end, spooled beside it
+    assert during[1:] == [f"{name}.part", "tmp"] and during[0].startswith(f".{name}{SPOOL_MARK}")
     writer.abort()
     assert _leftovers(tmp_path) == ["tmp"] and _leftovers(temp_dirs) == []
 
