@@ -297,3 +297,8 @@ def sniff_cvat(path: Path) -> bool:
     with open(path, encoding="utf-8", errors="replace") as fh:
         text = fh.read(4096)
     return "<annotations" in text and "<version>" in text
+
+
+def load(path: Path, categories: CategorySet | None = None, *, sizes: object = None) -> Dataset:
+    """The loader registry's entry (``core.formats.loaders``); ``sizes`` is not needed: the file has them."""
+    return load_cvat(path, categories)

@@ -217,3 +217,8 @@ def sniff_imagefolder(path: Path) -> bool:
     from core.formats.load_support import list_names
 
     return METADATA in list_names(path)
+
+
+def load(path: Path, categories: CategorySet | None = None, *, sizes: object = None) -> Dataset:
+    """The loader registry's entry (``core.formats.loaders``); ``sizes`` is not needed: the file has them."""
+    return load_imagefolder(path, categories)

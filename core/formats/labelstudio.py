@@ -354,3 +354,8 @@ def sniff_labelstudio(path: Path) -> bool:
         and '"data"' in text
         and ('"annotations"' in text or '"predictions"' in text)
     )
+
+
+def load(path: Path, categories: CategorySet | None = None, *, sizes: object = None) -> Dataset:
+    """The loader registry's entry (``core.formats.loaders``); ``sizes`` is not needed: the file has them."""
+    return load_labelstudio(path, categories)

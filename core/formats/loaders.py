@@ -142,6 +142,20 @@ register(Loader("voc", "Pascal VOC XML", voc_import.load, voc_import.sniff, orde
 register(Loader("folders", "Class per subfolder", folders_import.load, folders_import.sniff, order=90,
                 help="<class>/<image>: the folder is the class"))  # fmt: skip
 
+# annota's further export formats (their modules hold load and sniff)
+from core.formats import cvat, imagefolder, labelstudio, masks, yolo_seg  # noqa: E402
+
+register(Loader("labelstudio", "Label Studio JSON", labelstudio.load, labelstudio.sniff_labelstudio, order=20,
+                help="a JSON list of tasks: choices, rectanglelabels, polygonlabels in percent of the image"))  # fmt: skip
+register(Loader("cvat", "CVAT for images 1.1 XML", cvat.load, cvat.sniff_cvat, order=20,
+                help="<annotations> with an <image> per image: tags, boxes, polygons in pixels"))  # fmt: skip
+register(Loader("yolo-seg", "YOLO segmentation (annota)", yolo_seg.load, yolo_seg.sniff, order=25,
+                help="annota's YOLO segmentation zip (boxes written as polygons come back as boxes)"))  # fmt: skip
+register(Loader("masks", "Indexed PNG masks", masks.load, masks.sniff_masks, order=25,
+                help="masks/<image>.png (pixel value = class index + 1) with classes.csv"))  # fmt: skip
+register(Loader("imagefolder", "Hugging Face imagefolder", imagefolder.load, imagefolder.sniff_imagefolder,
+                order=25, help="metadata.jsonl with file_name and label / labels / objects"))  # fmt: skip
+
 __all__ = [
     "LOADERS",
     "LoadError",

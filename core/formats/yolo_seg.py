@@ -17,7 +17,7 @@ segmentation has shapes only.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -86,3 +86,34 @@ def load_yolo_seg(
         for r in ds.records
     ]  # fmt: skip
     return ds
+
+
+class _Sizes:
+    """The registry's ``sizes(name)`` function as the mapping ``load_yolo`` reads."""
+
+    def __init__(self, lookup: Callable[[str], tuple[int, int] | None]) -> None:
+        self.lookup = lookup
+
+    def get(self, stem: str, default: tuple[int, int] | None = None) -> tuple[int, int] | None:
+        return self.lookup(stem) or default
+
+
+def load(
+    path: Path,
+    categories: CategorySet | None = None,
+    *,
+    sizes: Callable[[str], tuple[int, int] | None] | None = None,
+) -> Dataset:
+    """The loader registry's entry (``core.formats.loaders``)."""
+    return load_yolo_seg(path, categories, _Sizes(sizes) if sizes is not None else None)  # type: ignore[arg-type]
+
+
+def sniff(path: Path) -> bool:
+    """A YOLO layout whose ``annota.json`` says annota wrote it as ``yolo-seg``."""
+    from core.formats.load_support import list_names
+
+    names = list_names(path)
+    if "annota.json" not in names:
+        return False
+    with ReadTree(path) as tree:
+        return '"yolo-seg"' in tree.read_text("annota.json")
