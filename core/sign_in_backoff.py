@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from core.store import Store
 from core.store.labels import utcnow
@@ -72,7 +73,7 @@ def record_failure(store: Store, keys: Iterable[str], *, now: datetime | None = 
     """Count one failed try against each key (a count older than the forget time starts again at 1)."""
     now = now or utcnow()
 
-    def write(cur) -> None:  # type: ignore[no-untyped-def]
+    def write(cur: Any) -> None:
         for key in keys:
             forget = now - timedelta(seconds=_policy(key).forget_after_s)
             cur.execute(

@@ -8,17 +8,29 @@ from core import auth
 from ui import resources, session, widgets
 
 
+def _client() -> str | None:
+    """The browser's network address (None for this machine), for the per-client back-off."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # no client context (a run without a browser)
+        return None
+    return address if isinstance(address, str) else None
+
+
 def main() -> None:
     _, middle, _ = st.columns([1, 2, 1])
     with middle:
         st.title(":material/label: annota")
         st.caption("Image labeling with machine-learning assistance.")
+        ended = session.end_reason()
+        if ended:
+            st.warning(ended, icon=":material/logout:")
         note = resources.first_sign_in_note()
         if note.exists():
             st.info(
                 f"**First start.** Sign in as **admin**; the password is in `{note}` on the server "
                 "(and was printed where annota was started). Change it after signing in: "
-                "**Password** in the sidebar.",
+                "**Change password** in the sidebar.",
                 icon=":material/key:",
             )
         with st.form("sign_in"):
@@ -29,7 +41,11 @@ def main() -> None:
             if not username or not password:
                 st.warning("Enter your user name and password.")
                 return
-            user = auth.authenticate(resources.store(), username, password)
+            try:
+                user = auth.sign_in(resources.store(), username, password, client=_client())
+            except auth.TooManyTries as exc:
+                st.error(str(exc), icon=":material/timer:")
+                return
             if user is None:
                 st.error("That user name and password do not match an account.", icon=":material/lock:")
                 return

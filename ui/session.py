@@ -1,32 +1,155 @@
-"""Who is signed in and which project is open, kept in ``st.session_state``."""
+"""Who is signed in and which project is open, kept in ``st.session_state``.
+
+The signed-in user is bound to a secret the browser holds, never to Streamlit's session id alone (that id
+travels in the websocket's subprotocol and shows in server logs). ``sign_in`` starts a store session
+(``core.sessions``) and hands its token to the browser as a cookie (``ui.browser_cookie``); ``gate``, run by
+app.py before every page, accepts the user of ``st.session_state`` only over the very connection that
+signed in, or over a connection whose handshake carried a live token for that user; anything else signs
+that Streamlit session out. The same check signs a reload or a new tab in from the cookie, and ends a
+session that was signed out, expired, or revoked by a password change or a deactivation.
+
+Pages run on their own (AppTest page tests) trust ``st.session_state["user"]``: in the server every page
+runs under app.py's ``gate``. AppTest has one connection and no cookies, so app.py's tests sign in through
+the form, as a person does.
+"""
 
 from __future__ import annotations
 
 import os
+import time
+import weakref
+from typing import Any
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from core import sessions
 from core.config import PROJECT_ROOT
 from core.domain import NotFound, Project, Role, User
 from core.store import projects
+from ui import browser_cookie
 from ui.resources import store
 
 USER_KEY = "user"
 PROJECT_KEY = "project_id"
+AUTH_KEY = "_auth"  # {"hash", "token", "conn" (a weak reference), "seen"}: the binding of USER_KEY
+ENDED_KEY = "_sign_in_ended"  # why the last sign-in ended (for the sign-in page), kept across sign_out
+TOUCH_EVERY_S = 60.0  # how often a live session's last_seen_at is written
 
 
 def current_user() -> User | None:
     return st.session_state.get(USER_KEY)
 
 
-def sign_in(user: User) -> None:
+def _connection() -> Any:
+    """This run's browser connection (the websocket client object), None when there is none."""
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return None
+    return Runtime.instance().get_client(ctx.session_id)
+
+
+def _bind(user: User, token: str, *, cookie_needed: bool) -> None:
+    conn = _connection()
+    try:
+        ref: Any = weakref.ref(conn) if conn is not None else None
+    except TypeError:  # an object without weak references (not a websocket client)
+        ref = None
     st.session_state[USER_KEY] = user
+    st.session_state[AUTH_KEY] = {
+        "hash": sessions.hash_token(token),
+        "token": token,
+        "conn": ref,
+        "seen": time.monotonic(),
+    }
+    if cookie_needed:
+        browser_cookie.want_set(token, _expires_of(token))
+    else:
+        browser_cookie.want_nothing()
+
+
+def _expires_of(token: str) -> float:
+    found = sessions.get_session(store(), sessions.hash_token(token))
+    return found.expires_at.timestamp() if found else 0.0
+
+
+def sign_in(user: User) -> None:
+    """Sign ``user`` in on this connection: a new store session whose token the browser keeps as a cookie."""
+    new = sessions.start_session(store(), user.id)
+    st.session_state.pop(ENDED_KEY, None)
+    _bind(user, new.token, cookie_needed=True)
+
+
+def _clear_state() -> None:
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
 
 
 def sign_out() -> None:
-    for key in list(st.session_state.keys()):
-        del st.session_state[key]
+    """End this sign-in everywhere it is used (every tab of this browser), and forget this session's state."""
+    bound = st.session_state.get(AUTH_KEY) or {}
+    if bound.get("hash"):
+        sessions.revoke(store(), bound["hash"])
+    _clear_state()
+    if bound.get("token"):
+        browser_cookie.want_cleared(bound["token"])
+
+
+def _drop(reason: str | None) -> None:
+    """Sign this Streamlit session out without touching the store session (it may be someone's live one)."""
+    _clear_state()
+    if reason:
+        st.session_state[ENDED_KEY] = reason
+
+
+def gate() -> User | None:
+    """Check the signed-in user of this run (see the module's docstring); returns who is signed in now."""
+    cookie = browser_cookie.sent_token()
+    user = current_user()
+    bound = st.session_state.get(AUTH_KEY)
+    if user is not None:
+        token: str | None = None
+        conn = _connection()
+        if bound and conn is not None and bound.get("conn") is not None and bound["conn"]() is conn:
+            token = bound["token"]  # the connection that signed in (or was checked) before
+        elif bound and cookie and sessions.hash_token(cookie) == bound["hash"]:
+            token = cookie  # a new connection (reconnect) that proves it holds the token
+        if token is None:
+            _drop(None)  # a session id without the browser's secret: nothing
+            user = None
+        else:
+            live = sessions.user_for_hash(store(), sessions.hash_token(token))
+            if live is None or live.id != user.id:
+                _drop("Your sign-in has ended (signed out, expired, or the password or account changed).")
+                user = None
+            else:
+                seen = bound["seen"] if bound else 0.0
+                _bind(live, token, cookie_needed=cookie != token)
+                if time.monotonic() - seen < TOUCH_EVERY_S:
+                    st.session_state[AUTH_KEY]["seen"] = seen
+                else:
+                    sessions.touch(store(), sessions.hash_token(token))
+                return live
+    if cookie:
+        live = sessions.user_for_token(store(), cookie)
+        if live is not None:
+            _bind(live, cookie, cookie_needed=False)
+            sessions.touch(store(), sessions.hash_token(cookie))
+            return live
+        browser_cookie.want_cleared(cookie)  # a dead token: the browser may forget it
+    return None
+
+
+def end_reason() -> str | None:
+    return st.session_state.get(ENDED_KEY)
+
+
+def renew_after_password_change(user: User) -> None:
+    """A password change ended every session of the user; this connection carries on with a new one."""
+    sign_in(user)
 
 
 def require_user() -> User:
@@ -56,6 +179,7 @@ def current_project() -> Project | None:
 
 def open_project(project_id: int) -> None:
     st.session_state[PROJECT_KEY] = project_id
+    st.query_params["project"] = str(project_id)  # a reload or a bookmark opens it again
 
 
 def require_project() -> Project:
@@ -106,3 +230,37 @@ def open_item_for_labeling(item_id: int) -> None:
         st.switch_page(LABEL_PAGE)
     except StreamlitAPIException:  # the page is not in this run's navigation (a page run on its own in tests)
         st.info(f"Item {item_id} is ready: open **Label** to work on it.")
+
+
+# -- the URL: ?project=ID (and ?item=ID for the label page) -----------------------------------------------
+
+URL_ITEM_DONE_KEY = "_url_item_done"
+
+
+def follow_url(user: User, page_url_path: str) -> str | None:
+    """Open the project the URL names (``?project=3``) when this user may, hand the label page the URL's
+    ``?item=``, then write the open project back into the URL so a reload or a bookmark brings it back.
+    Returns a message in words when the URL asked for something this user cannot open."""
+    problem = None
+    wanted = st.query_params.get("project")
+    if wanted is not None:
+        allowed = {p.id for p in visible_projects(user)}
+        try:
+            pid = int(wanted)
+        except ValueError:
+            pid = None
+        if pid is not None and pid in allowed:
+            if st.session_state.get(PROJECT_KEY) != pid:
+                open_project(pid)
+        else:
+            problem = "The project in the address does not exist or is not open to you."
+            del st.query_params["project"]
+    item = st.query_params.get("item")
+    if item is not None and page_url_path == "label" and st.session_state.get(URL_ITEM_DONE_KEY) != item:
+        st.session_state[URL_ITEM_DONE_KEY] = item
+        if item.isdigit():
+            st.session_state[LABEL_ITEM_KEY] = int(item)
+    current = st.session_state.get(PROJECT_KEY)
+    if current is not None and st.query_params.get("project") != str(current):
+        st.query_params["project"] = str(current)
+    return problem

@@ -6,6 +6,7 @@ import pytest
 
 from core.domain import NotFound, ValidationError
 from core.store import WriteConflict
+from tests.pages.browser_cookies import jar_fixture  # noqa: F401 (the ``jar`` fixture)
 from tests.pages.helpers import ADMIN_PASSWORD, ROOT, page, texts
 from ui.widgets import explain
 
@@ -28,34 +29,36 @@ def test_wrong_password_is_refused_in_words(runtime):
     assert "user" not in at.session_state
 
 
-def test_sign_in_then_shell_shows_projects_and_sidebar(runtime):
+def test_sign_in_then_shell_shows_projects_and_sidebar(runtime, jar):
     at = page("app.py").run()
     at.text_input[0].input("admin")
     at.text_input[1].input(ADMIN_PASSWORD)
-    at.button[0].click().run()
+    jar.take(at.button[0].click().run())
     assert not at.exception
     assert at.session_state["user"].username == "admin"
     assert "Projects" in [t.value for t in at.title]
     side = "\n".join(str(m.value) for m in at.sidebar.markdown)
     assert "Administrator" in side
     # sign out returns to the sign-in page
-    next(b for b in at.sidebar.button if b.label == "Sign out").click().run()
+    jar.take(next(b for b in at.sidebar.button if b.label == "Sign out").click().run())
     assert "user" not in at.session_state
+    assert jar.token is None
     assert [t.label for t in at.text_input] == ["User name", "Password"]
 
 
-def test_hint_gone_after_admin_changes_password(runtime):
+def test_hint_gone_after_admin_changes_password(runtime, jar):
     note = runtime.paths.root / "FIRST-SIGN-IN.txt"
     assert note.exists()
     at = page("app.py").run()
     at.text_input[0].input("admin")
     at.text_input[1].input(ADMIN_PASSWORD)
-    at.button[0].click().run()
+    jar.take(at.button[0].click().run())
     pw = [t for t in at.sidebar.text_input if t.label in ("New password", "Again")]
     pw[0].input("brand-new-pw")
     pw[1].input("brand-new-pw")
-    next(b for b in at.sidebar.button if b.label == "Change password").click().run()
+    jar.take(next(b for b in at.sidebar.button if b.label == "Change password").click().run())
     assert not note.exists()
+    assert at.session_state["user"].username == "admin"  # this browser stays signed in, on a new token
     assert (ROOT / "app.py").exists()
 
 

@@ -1,0 +1,68 @@
+"""User text as plain text (ui.text), instructions without remote images, and no session ids in the log."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from ui import quiet_logs
+from ui.text import instructions_markdown, plain
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "[click](http://example.com) ![x](http://example.com/x.png)",
+        ":material/home: :red[red] :smile: $x^2$",
+        "**bold** _it_ ~~s~~ `code` <b>hi</b> &amp; | a | b |",
+        "# head",
+    ],
+)
+def test_every_markdown_character_is_escaped(typed):
+    shown = plain(typed)
+    specials = set("\\`*_{}[]()#+-.!|<>~:$=^&%@/")
+    for i, ch in enumerate(shown):
+        if ch in specials and ch != "\\":
+            assert shown[i - 1] == "\\", (typed, shown, i)
+
+
+def test_autolinks_are_broken_by_an_invisible_joiner_and_lines_folded():
+    shown = plain("see http://example.com or www.example.com, a@b.com\nnext line")
+    assert "://" not in shown.replace("\\", "") and "www." not in shown.replace("\\", "")
+    assert "@\u2060" in shown and "\n" not in shown
+    assert shown.replace("\\", "").replace("\u2060", "") == (
+        "see http://example.com or www.example.com, a@b.com next line"
+    )
+
+
+@pytest.mark.parametrize("value", [None, "", 42])
+def test_plain_takes_anything(value):
+    assert plain(value) == ("" if value in (None, "") else "42")
+
+
+def test_instructions_keep_markdown_but_not_remote_images():
+    text = 'Box **every** car. ![tracker](http://evil.example/p.png "t") See [the guide](https://x.org).'
+    shown = instructions_markdown(text)
+    assert "**every**" in shown and "[the guide](https://x.org)" in shown
+    assert "evil.example" not in shown and "![" not in shown
+    assert "image: tracker" in shown
+
+
+def test_reconnect_log_lines_lose_the_session_id(caplog):
+    quiet_logs.install()
+    quiet_logs.install()  # twice changes nothing
+    logger = logging.getLogger("streamlit.runtime.websocket_session_manager")
+    assert logger.filters.count(quiet_logs._FILTER) == 1
+    record = logger.makeRecord(
+        logger.name,
+        logging.WARNING,
+        __file__,
+        1,
+        "Session with id %s is already connected!",
+        ("abc-123",),
+        None,
+    )
+    for f in logger.filters:
+        f.filter(record)
+    assert "abc-123" not in record.getMessage() and "<redacted>" in record.getMessage()
