@@ -9,3 +9,12 @@ def test_money_never_shows_a_cost_as_zero():
     assert [money(v) for v in (0, 7.9e-05, 0.000123456, 0.0123, 1.5, 1234.5, None)] == [
         "0", "0.000079", "0.00012", "0.01", "1.50", "1,234.50", "—",
     ]  # fmt: skip
+
+
+def test_explain_says_the_disk_is_full() -> None:
+    from core.disk import DiskFull
+    from ui.widgets import explain
+
+    raw = RuntimeError('Failed to commit: Could not write file "a.wal": No space left on device')
+    assert explain(raw).startswith("The disk is full (") and "busy" not in explain(raw)
+    assert explain(DiskFull(3.2, "the change")).startswith("The disk is full (3 MB free). The change could")
