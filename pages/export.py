@@ -19,28 +19,48 @@ FORMAT_NOTES = {
     "csv": "One row per label (per object for boxes and polygons). Opens in a spreadsheet.",
     "yolo": "A zip with `data.yaml` and one `.txt` per image, coordinates normalised to 0..1 (Ultralytics).",
     "voc": "A zip with one Pascal VOC XML file per image.",
+    "yolo-seg": "A zip in Ultralytics' segmentation layout: `data.yaml` and one `.txt` per image, a polygon per "
+    "line (boxes as their four corners), normalised to 0..1.",
+    "coco-rle": "COCO JSON with each polygon as a run-length encoded mask (pycocotools' RLE).",
+    "masks": "A zip with one indexed PNG mask per image (pixel value = class number, 0 background) and "
+    "`classes.csv`. Touching objects of one class merge into one region.",
+    "labelstudio": "Label Studio's JSON: a task per image, regions in percent of the image size. Import it "
+    "into a Label Studio project with the same class names.",
+    "cvat": "CVAT for images 1.1 XML: tags, boxes and polygons in pixels. Upload it to a CVAT task.",
+    "imagefolder": 'A zip with `metadata.jsonl` for Hugging Face `datasets` (`load_dataset("imagefolder", '
+    "data_dir=...)` once the images are in it).",
 }
 MIME = {
     ".json": "application/json",
     ".jsonl": "application/jsonl",
     ".csv": "text/csv",
     ".zip": "application/zip",
+    ".xml": "application/xml",
 }
 
 
-def _formats() -> dict[str, str] | None:
-    """Format name -> title, or None when the export job is not installed."""
+def _formats(task: str | None = None) -> dict[str, str] | None:
+    """Format name -> title of the formats that carry ``task`` (all without one), or None when the
+    export job is not installed."""
     if "export" not in handlers():
         return None
     from core.formats.export import FORMATS
 
-    return {name: spec.title for name, spec in FORMATS.items()}
+    return {name: spec.title for name, spec in FORMATS.items() if task is None or task in spec.tasks}
 
 
-def start_export(project: Project, fmt: str, include: str, user: str) -> Job:
-    return resources.runner().submit(
-        "export", {"format": fmt, "include": include}, project_id=project.id, created_by=user
-    )
+def _image_formats() -> set[str]:
+    """The formats whose zip can hold the images too."""
+    from core.formats.export import FORMATS
+
+    return {name for name, spec in FORMATS.items() if spec.images is not None}
+
+
+def start_export(project: Project, fmt: str, include: str, user: str, with_images: bool = False) -> Job:
+    params: dict[str, object] = {"format": fmt, "include": include}
+    if with_images:
+        params["with_images"] = True
+    return resources.runner().submit("export", params, project_id=project.id, created_by=user)
 
 
 def export_form(project: Project, formats: dict[str, str], user: str, labeled: int, total: int) -> None:
@@ -54,6 +74,13 @@ def export_form(project: Project, formats: dict[str, str], user: str, labeled: i
             required=True,
         )
         st.caption(FORMAT_NOTES.get(fmt or "", ""))
+        with_images = False
+        if fmt in _image_formats():
+            with_images = st.checkbox(
+                "Include the images in the zip",
+                key=f"export_images_{project.id}",
+                help="Copies every exported image file into the zip beside its labels (a bigger file).",
+            )
         # fixed option labels: labels that change (counts, another project) make Streamlit drop the choice
         include = st.radio(
             "Images",
@@ -70,7 +97,7 @@ def export_form(project: Project, formats: dict[str, str], user: str, labeled: i
             "Export", type="primary", icon=":material/file_export:", key="export_go", disabled=nothing
         )
         if clicked and widgets.run_action(
-            start_export, project, fmt or "coco", include, user, success="Export started."
+            start_export, project, fmt or "coco", include, user, with_images, success="Export started."
         ):
             st.rerun()
 
@@ -121,7 +148,7 @@ def main() -> None:
     if not session.is_admin():
         st.info("Only an administrator can export.")
         return
-    formats = _formats()
+    formats = _formats(project.task_type)
     if formats is None:
         st.warning(
             "Export is not installed on this server (the `export` job is missing).", icon=":material/block:"
