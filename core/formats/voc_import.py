@@ -74,11 +74,7 @@ def load(path: Path, categories: CategorySet | None = None, *, sizes: SizeLookup
                         if tree.exists(prefix + "manifest.csv") else {})  # fmt: skip
             class_order = ([n.strip() for n in tree.read_text(prefix + "labels.txt").splitlines() if n.strip()]
                            if tree.exists(prefix + "labels.txt") else [])  # fmt: skip
-            docs = [
-                (n[len(prefix) :], tree.read_text(n))
-                for n in tree.names(prefix)
-                if n.lower().endswith(".xml")
-            ]
+            docs = [(n, tree.read_text(n)) for n in tree.names(prefix) if n.lower().endswith(".xml")]
     if not docs:
         raise LoadError(f"{path.name}: no VOC XML files (<annotation>) in it.")
     names: dict[str, int] = {}

@@ -124,7 +124,7 @@ def load(path: Path, categories: CategorySet | None = None, *, sizes: SizeLookup
         name = row["file_name"] if row else _image_name(short)
         size = (int(row["width"]), int(row["height"])) if row else (sizes(name) if sizes else None)
         if size is None or size[0] <= 0 or size[1] <= 0:
-            ds.issues.append(issue(short, "no image of the project matches this label file, so its size is unknown",
+            ds.issues.append(issue(rel, "no image of the project matches this label file, so its size is unknown",
                                    name, level="unmatched"))  # fmt: skip
             continue
         objs = []
@@ -139,9 +139,9 @@ def load(path: Path, categories: CategorySet | None = None, *, sizes: SizeLookup
                 obj["class_id"] = index_ids[idx] if index_ids else idx + 1
                 objs.append(obj)
             except (RecordProblem, ValueError) as exc:
-                ds.issues.append(issue(f"{short} line {line_no}", error_text(exc), name))
+                ds.issues.append(issue(f"{rel} line {line_no}", error_text(exc), name))
         key = "boxes" if task is TaskType.BOXES else "polygons"
-        ds.records.append(_record(row, name, size, {key: objs}, short))
+        ds.records.append(_record(row, name, size, {key: objs}, rel))
     for row in rows.values():  # images annota exported without a label file: not labeled
         ds.records.append(
             _record(row, row["file_name"], (int(row["width"]), int(row["height"])), None, "manifest.csv")
