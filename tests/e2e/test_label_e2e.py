@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from core import geometry
 from core.config import shared_datasets
 from core.domain import TaskType
 from core.store import Store, items, labels, projects
@@ -217,6 +216,7 @@ def test_label_screen_in_chromium(server, page):  # type: ignore[no-untyped-def]
     canvas.wait_for()
     wait_quiet(page)
     b = canvas.bounding_box()
+    server["box_canvas_w"] = b["width"]  # the canvas fits the column: its scale is read from the screen
     x0, y0 = b["x"] + b["width"] * 0.2, b["y"] + b["height"] * 0.2
     page.mouse.move(x0, y0)
     page.mouse.down()
@@ -318,7 +318,7 @@ def check_saved(server) -> None:
         (poly,) = ann[pg.id][0].payload["polygons"]
         print("saved box", box, "saved polygon", poly)
         item = items.get_item(store, ann[bx.id][0].item_id)
-        scale = geometry.fit_scale(item.width, item.height, 960, 620)  # the canvas at zoom 1
+        scale = server["box_canvas_w"] / item.width  # the canvas at zoom 1, as drawn
         assert box["xywh"][2] * scale == pytest.approx(220, abs=12)  # drawn 160 px wide, resized to 220
         assert box["xywh"][3] * scale == pytest.approx(180, abs=12)
         assert len(poly["points"]) == 4

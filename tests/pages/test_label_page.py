@@ -470,3 +470,29 @@ def test_skip_next_and_submit_of_an_image_gone_do_nothing(runtime, tmp_path, act
     assert labels.current_annotation(runtime.store, ids[1]) is None
     assert labels.skipped_items(runtime.store, project.id) == []
     assert shown_item(at) == ids[1]
+
+
+def _canvas_reports(at, item_id: int, objects: list[dict]) -> None:
+    """The box canvas (version 0, rev 0, zoom 1) sends its drawing as the browser would."""
+    at.session_state[f"label_canvas_{item_id}_0_0_1.0"] = {
+        "drawing": {"raw": {"version": "6", "objects": objects}, "data": None},
+        "backgroundFit": None,
+    }
+
+
+def test_a_box_deleted_on_the_canvas_is_gone_from_the_list_and_not_saved(runtime, tmp_path):
+    """Draw a box, delete it with the canvas's own delete: the canvas reports no objects, as an empty
+    starting drawing did; the list must say 0 and Submit must save no box."""
+    project, classes, ids = setup_project(runtime, tmp_path, TaskType.BOXES)
+    at = app(project.id).run()
+    box = {"type": "LabeledRect", "label": classes[0].name, "left": 50, "top": 50, "width": 200, "height": 150,
+           "originX": "left", "originY": "top", "scaleX": 1, "scaleY": 1}  # fmt: skip
+    _canvas_reports(at, ids[0], [box])
+    at.run()
+    assert "**Boxes: 1**" in texts(at)
+    _canvas_reports(at, ids[0], [])  # deleted on the canvas
+    at.run()
+    assert not at.exception, at.exception
+    assert "**Boxes: 0**" in texts(at)
+    act(at, "label_submit").click().run()
+    assert labels.current_annotation(runtime.store, ids[0]).payload == {"boxes": []}

@@ -17,14 +17,19 @@ from streamlit_drawable_canvas import st_canvas
 from core import geometry
 from core.domain import Item, LabelClass, TaskType
 from ui.labeling import actions, images, payloads, segment, shortcuts, state
-from ui.labeling.components import proposed
+from ui.labeling.components import canvas_fit, proposed
 from ui.labeling.components.polygon_editor import polygon_editor
 
 CANVAS_W = 960  # px: the canvas at zoom 1 fits this box (the image is fitted, never stretched)
 CANVAS_H = 620
+MIN_CANVAS_W = 240  # px: never narrower than this, however narrow the column
+FIRST_W = (
+    640  # px: the width assumed before the column's width is known (the first label screen of a session)
+)
 ROWS_AS_WIDGETS = 25  # more objects than this are listed in one table editor (stays fast at 300)
 ZOOMS = [1.0, 1.5, 2.0, 3.0]
 CANVAS_INIT_KEY = "label_canvas_init"  # {"item:version:rev:zoom:class": starting drawing of the canvas}
+CANVAS_SEEN_KEY = "label_canvas_seen"  # {canvas key: the objects the canvas last reported}
 LIST_ROW_PX = 62  # px: one object row (selectbox and delete button) as drawn
 LIST_MAX_PX = 380  # px: the object list grows up to this, then scrolls
 
@@ -57,8 +62,13 @@ def class_picker(task: TaskType, classes: Sequence[LabelClass]) -> LabelClass:
     return current
 
 
-def canvas_scale(item: Item, zoom: float) -> float:
-    return geometry.fit_scale(item.width, item.height, CANVAS_W, CANVAS_H) * zoom
+def canvas_scale(item: Item, zoom: float, avail_w: int = CANVAS_W) -> float:
+    """Canvas pixels per image pixel: the image fitted into the column's width (at most ``CANVAS_W``) and
+    ``CANVAS_H`` at zoom 1, whatever its aspect ratio; zoom enlarges it from there."""
+    return (
+        geometry.fit_scale(item.width, item.height, max(MIN_CANVAS_W, min(CANVAS_W, avail_w)), CANVAS_H)
+        * zoom
+    )
 
 
 def boxes(
@@ -73,18 +83,22 @@ def boxes(
     Boxes still as the model proposed them are dashed (and scored in the object list)."""
     current = draw_class(classes)
     zoom = float(st.session_state.get(state.ZOOM_KEY, 1.0))
-    scale = canvas_scale(item, zoom)
+    avail = canvas_fit.available_width(FIRST_W)
+    scale = canvas_scale(item, zoom, avail)
     rev = state.rev(item.id, item.version)
     init_store = st.session_state.setdefault(CANVAS_INIT_KEY, {})
     # The starting drawing is what the canvas (re)loads from. A new class (label, colour) can make the
     # canvas start over: a drawing cached from before the labeler's last boxes would then bring back
     # an old state and the next box would replace the work with it. So the drawing is made afresh from
     # the working payload whenever the class changes (as on a new rev or zoom), never restored stale.
-    init_key = f"{item.id}:{item.version}:{rev}:{zoom}:{current.id}"
+    init_key = f"{item.id}:{item.version}:{rev}:{zoom}:{avail}:{current.id}"
     if init_key not in init_store:
         init_store.clear()  # one drawing at a time is enough
         init_store[init_key] = payloads.payload_to_canvas_drawing(work, scale, classes)
         proposed.mark_proposed_boxes(init_store[init_key], work, proposal)
+    canvas_key = f"label_canvas_{item.id}_{item.version}_{rev}_{zoom}" + (
+        "" if avail == FIRST_W else f"_{avail}"
+    )
     result = st_canvas(
         background_image=images.screen_jpeg(item, paths),
         background_image_fit="stretch",
@@ -101,10 +115,16 @@ def boxes(
         initial_drawing=init_store[init_key],
         update_streamlit=True,
         max_display_height=CANVAS_H + 40 if zoom > 1 else None,
-        key=f"label_canvas_{item.id}_{item.version}_{rev}_{zoom}",
+        key=canvas_key,
     )
-    if result.json_data is not None and result.json_data.get("objects") != init_store[init_key]["objects"]:
-        # the canvas holds the labeler's edits since this drawing was loaded: they become the work
+    objects = (result.json_data or {}).get("objects")
+    seen = st.session_state.setdefault(CANVAS_SEEN_KEY, {})
+    if objects is not None and objects != seen.get(canvas_key, init_store[init_key]["objects"]):
+        # the canvas reported an edit since what it last sent (or since this drawing was loaded): a box
+        # drawn, moved, or deleted (down to none, which equals an empty starting drawing: hence the
+        # comparison with the canvas's last report, not with the drawing it started from) becomes the work
+        seen.clear()  # one canvas at a time
+        seen[canvas_key] = objects
         new = payloads.canvas_boxes_to_payload(
             result.boxes, scale, classes, current.id, (item.width, item.height)
         )
@@ -113,7 +133,8 @@ def boxes(
             work = new
     st.caption(
         "Drag on the image to draw a box. Turn on the canvas's **edit** toggle (✎ in its toolbar) to "
-        "select, move, resize or delete boxes; click a selected box to change its class there."
+        "select, move, resize or delete boxes (Delete or Backspace deletes the selected one); click a "
+        "selected box to change its class there."
     )
     return work
 

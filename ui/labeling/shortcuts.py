@@ -65,6 +65,7 @@ def legend(
         )
     if task is TaskType.BOXES:
         rows.append(("canvas ✎ toggle", "select, move, resize or delete boxes on the canvas"))
+        rows.append(("Delete / Backspace", "delete the selected box"))
     return rows
 
 
