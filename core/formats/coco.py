@@ -5,7 +5,8 @@ Geometry:
 * boxes: ``bbox`` is pixel ``[x, y, w, h]`` from the top-left (annota's ``xywh``), ``area = w * h``;
 * polygons: ``segmentation`` is ``[[x1, y1, x2, y2, ...]]`` (one ring, image pixels), ``bbox`` its
   bounding box, ``area`` its shoelace area;
-* every annotation has ``iscrowd: 0`` and a ``category_id`` from ``categories`` (annota's class ids).
+* every annotation has ``iscrowd: 0`` and a ``category_id`` from ``categories``: ids from 1 in the
+  project's class order (``annota_id`` on each category keeps annota's class id for loading back).
 
 Classification projects (multi-class and multi-label) become **image-level annotations**: one
 annotation per (image, class) with ``image_id``, ``category_id``, ``iscrowd: 0`` and ``area: 0``, and
@@ -63,7 +64,10 @@ class CocoWriter:
         self._next_ann = 1
         self._next_image = 1
         info = {"description": "annota export", "version": "1.0", "annota_task_type": self.task.value}
-        cats = [{"id": c.id, "name": c.name, "supercategory": ""} for c in categories]
+        cats = [
+            {"id": k + 1, "name": c.name, "supercategory": "", "annota_id": c.id}
+            for k, c in enumerate(categories)
+        ]
         self._out.write(f'{{"info":{_dumps(info)},"licenses":[],"categories":{_dumps(cats)},\n"images":[')
 
     def _annotations(self, image_id: int, payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -71,13 +75,12 @@ class CocoWriter:
         out: list[dict[str, Any]] = []
         if self.task.is_classification:
             for cid in image_class_ids(self.task, payload):
-                self.categories.name_of(cid)
-                out.append({"image_id": image_id, "category_id": cid, "iscrowd": 0, "area": 0})
+                out.append({"image_id": image_id, "category_id": self.categories.index_of(cid) + 1, "iscrowd": 0,
+                            "area": 0})  # fmt: skip
             return out
         key = "boxes" if self.task is TaskType.BOXES else "polygons"
         for obj in payload.get(key, []):
-            cid = obj["class_id"]
-            self.categories.name_of(cid)
+            cid = self.categories.index_of(obj["class_id"]) + 1  # COCO ids from 1 in class order
             if self.task is TaskType.BOXES:
                 x, y, w, h = (float(v) for v in obj["xywh"])
                 ann: dict[str, Any] = {"image_id": image_id, "category_id": cid, "bbox": [x, y, w, h],
@@ -193,8 +196,10 @@ def load_coco(path: Path | str, categories: CategorySet | None = None) -> Datase
     with open(path, encoding="utf-8") as fh:
         data = json.load(fh)
     task = _task_of(data)
-    file_cats = CategorySet.of((c["id"], c["name"]) for c in data.get("categories", []))
-    ids = file_cats.remap_by_name(categories) if categories is not None else {c.id: c.id for c in file_cats}
+    raw_cats = data.get("categories", [])
+    file_cats = CategorySet.of((c.get("annota_id", c["id"]), c["name"]) for c in raw_cats)
+    out = file_cats.remap_by_name(categories) if categories is not None else {c.id: c.id for c in file_cats}
+    ids = {c["id"]: out[c.get("annota_id", c["id"])] for c in raw_cats}  # file category id -> class id
     by_image: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for ann in data.get("annotations", []):
         by_image[ann.get("image_id")].append(ann)

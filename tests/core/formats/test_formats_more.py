@@ -313,3 +313,32 @@ def test_imagefolder_loads_with_datasets(
                     [[float(v) for p in o["points"] for v in p]] for o in objs
                 ]
     assert os.environ["HF_DATASETS_OFFLINE"] == "1"
+
+
+@pytest.mark.parametrize("task", list(TaskType))
+def test_coco_category_ids_from_one_in_class_order(tmp_path: Path, task: TaskType) -> None:
+    from pycocotools.coco import COCO
+
+    from core.formats.coco import load_coco, save_coco
+
+    records = _records(task)
+    save_coco(tmp_path / "c.json", task, CATS, records)  # annota's class ids 7, 3, 11
+    coco = COCO(str(tmp_path / "c.json"))
+    assert [(c["id"], c["name"]) for c in coco.dataset["categories"]] == [
+        (1, "cat"),
+        (2, "dog"),
+        (3, "traffic light"),
+    ]
+    by_name = {img["file_name"]: img["id"] for img in coco.dataset["images"]}
+    for rec in records[:6]:
+        used = [CATS.index_of(c) + 1 for c in _class_ids(task, rec.payload)]
+        assert [
+            a["category_id"] for a in coco.loadAnns(coco.getAnnIds(imgIds=[by_name[rec.file_name]]))
+        ] == used
+    assert load_coco(tmp_path / "c.json").categories == CATS  # annota_id gives annota's ids back
+
+
+def _class_ids(task: TaskType, payload: dict[str, Any] | None) -> list[int]:
+    from core.domain import payload_class_ids
+
+    return payload_class_ids(task, payload)
