@@ -20,6 +20,7 @@ ALL = [
     "assist_segment",
     "backbone",
     "grid",
+    "label_import",
 ]
 MODULES = {
     "store": "benchmarks.store_bench",
@@ -31,6 +32,7 @@ MODULES = {
     "assist_segment": "benchmarks.assist_segment",
     "backbone": "benchmarks.backbone_speed",
     "grid": "benchmarks.grid_bench",
+    "label_import": "benchmarks.label_import_bench",
 }
 
 

@@ -352,22 +352,30 @@ def apply_import(
 def _save_proposals(store: Store, project_id: int, task: TaskType, writes: list[LabelWrite], file_name: str,
                     result: ImportResult) -> int:  # fmt: skip
     """Store the labels as shown proposals of an "import" run (an item's older proposal is replaced)."""
+    import pyarrow as pa
+
     project = get_project(store, project_id)
     class_ids = {c.id for c in list_classes(store, project_id)}
+    sizes = {r[0]: (r[1], r[2]) for r in store.query(
+        "SELECT id, width, height FROM items WHERE project_id = ? AND id IN (SELECT unnest(?))",
+        [project_id, [w.item_id for w in writes]])}  # fmt: skip
     rows = []
     for w in writes:
-        image = store.query_one("SELECT width, height FROM items WHERE id = ?", [w.item_id])
-        if image is None:
+        if w.item_id not in sizes:
             continue
         try:
-            clean = domain.validate_payload(project.task_type, w.payload, image[0], image[1], class_ids)
+            clean = domain.validate_payload(project.task_type, w.payload, *sizes[w.item_id], class_ids)
         except ValidationError as exc:
             result.refused.append(issue(w.origin or file_name, f"image {w.item_id}: {exc}"))
             continue
         scores = [o["score"] for o in clean.get(_object_key(task), []) if o.get("score") is not None]
-        confidence = min(scores) if scores else 1.0
-        rows.append((w.item_id, {**clean, "imported_from": w.origin or file_name}, confidence,
-                     domain.payload_class_ids(task, clean)))  # fmt: skip
+        rows.append((w.item_id, dumps({**clean, "imported_from": w.origin or file_name}),
+                     min(scores) if scores else 1.0, domain.payload_class_ids(task, clean)))  # fmt: skip
+    table = pa.table({
+        "item_id": pa.array([r[0] for r in rows], pa.int64()), "payload": [r[1] for r in rows],
+        "confidence": pa.array([r[2] for r in rows], pa.float64()),
+        "class_ids": pa.array([r[3] for r in rows], pa.list_(pa.int32())),
+    })  # fmt: skip
 
     def tx(cur: Any) -> int:
         run_id = cur.execute(
@@ -375,17 +383,17 @@ def _save_proposals(store: Store, project_id: int, task: TaskType, writes: list[
             "VALUES (?, 'import', ?, 'done', now(), ?) RETURNING id",
             [project_id, f"import:{file_name}", len(rows)],
         ).fetchone()[0]
-        ids = [r[0] for r in rows]
-        cur.execute(
-            "DELETE FROM predictions WHERE project_id = ? AND item_id IN (SELECT unnest(?))",
-            [project_id, ids],
-        )
-        for item_id, payload, confidence, cids in rows:
+        cur.register("imported_proposals", table)
+        try:
+            cur.execute("DELETE FROM predictions WHERE project_id = ? AND item_id IN (SELECT item_id FROM imported_proposals)",
+                        [project_id])  # fmt: skip
             cur.execute(
                 "INSERT INTO predictions (item_id, project_id, run_id, payload, confidence, shown, class_ids)"
-                " VALUES (?, ?, ?, ?, ?, true, ?)",
-                [item_id, project_id, run_id, dumps(payload), confidence, cids],
+                " SELECT item_id, ?, ?, payload, confidence, true, class_ids FROM imported_proposals",
+                [project_id, run_id],
             )
+        finally:
+            cur.unregister("imported_proposals")
         return len(rows)
 
     return int(store.write(tx))
