@@ -1,4 +1,5 @@
-"""Data: add a server folder (imported as a job, rescanned, watched) or upload images from the browser."""
+"""Data: add a server folder (imported as a job, rescanned, watched) or upload images from the browser;
+import labels (COCO, YOLO, VOC, ...) for the project's images (``ui.label_import_view``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from core.domain import Project
 from core.images import MAX_UPLOAD_BYTES, ImportReport
 from core.store.items import count_items
 from ui import resources, session, widgets
+from ui.label_import_view import label_import_section
 
 UPLOAD_CHUNK = 16  # files per import call, so the progress bar moves
 IMPORT_KINDS = ("import_folder",)
@@ -175,6 +177,8 @@ def main() -> None:
     st.subheader("Imports")
     if not widgets.jobs_panel(project.id, IMPORT_KINDS, key=f"imports_{project.id}"):
         st.caption("Folder imports and rescans started here show their progress here.")
+    st.subheader(":material/label_important: Import labels")
+    label_import_section(project)
 
 
 with widgets.error_boundary("the data page"):
