@@ -214,10 +214,12 @@ def _numbers(values: Iterable[Any], what: str) -> list[float]:
 
 
 def _score(obj: dict[str, Any], what: str = "An object") -> dict[str, Any]:
+    """The object's model ``score`` and its COCO ``iscrowd`` flag (kept from an import), where it has them."""
+    crowd = {"iscrowd": 1} if obj.get("iscrowd") else {}
     if obj.get("score") is None:
-        return {}
+        return crowd
     (score,) = _numbers([obj["score"]], f"{what}'s score")
-    return {"score": round(score, 4)}
+    return {"score": round(score, 4), **crowd}
 
 
 def validate_payload(

@@ -152,6 +152,9 @@ def test_rle_masks_become_polygons_and_iscrowd_is_kept(store: Store, tmp_path: P
     (poly,) = rec.payload["polygons"]  # type: ignore[index]
     xs, ys = [p[0] for p in poly["points"]], [p[1] for p in poly["points"]]
     assert (min(xs), max(xs), min(ys), max(ys)) == (50, 299, 100, 199) and poly["iscrowd"] == 1
+    assert apply_import(store, pid, pv, author="i").saved == 1
+    saved = current_annotation(store, next(iter(pv.matched)))
+    assert saved is not None and saved.payload["polygons"][0]["iscrowd"] == 1  # kept as a flag
 
 
 def test_compressed_rle_counts_decode_as_pycocotools_writes_them() -> None:
