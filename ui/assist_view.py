@@ -196,15 +196,21 @@ def settings_form(ov: status.AssistOverview, *, admin: bool) -> status.AssistSet
 # -- runs --------------------------------------------------------------------------------------------
 
 
+def _count(n: int | None) -> str:
+    return "" if n is None else f"{n:,}"
+
+
 def runs_table(runs: Sequence[status.RunRow], key: str) -> None:
+    """Every run; a count a run does not have (labels of a featurisation) is an empty cell, not "None"."""
     rows = [
         {
             "run": r.id,
             "kind": r.kind_title,
             "state": r.state,
             "metrics": r.summary(),
-            "labels": r.n_labels,
-            "images": r.n_items,
+            # text: a missing count (a featurisation has no labels) would be drawn as a grey "None"
+            "labels": _count(r.n_labels),
+            "images": _count(r.n_items),
             "duration": widgets.duration(r.duration_s),
             "compute s": r.compute_s,
             "cost": widgets.money(r.cost),
@@ -222,8 +228,10 @@ def runs_table(runs: Sequence[status.RunRow], key: str) -> None:
             "started": st.column_config.DatetimeColumn("started", format="D MMM, HH:mm:ss"),
             "compute s": st.column_config.NumberColumn(format="%.1f"),
             "cost": st.column_config.TextColumn(help="Compute time x the price per hour"),
-            "labels": st.column_config.NumberColumn(format="%d"),
-            "images": st.column_config.NumberColumn(format="%d"),
+            "labels": st.column_config.TextColumn(
+                help="Labels the model learned from (trainings)", alignment="right"
+            ),
+            "images": st.column_config.TextColumn(help="Images the run went over", alignment="right"),
             "metrics": st.column_config.TextColumn(width="large"),
         },
     )
@@ -267,6 +275,13 @@ def latest_training(ov: status.AssistOverview, classes: Sequence[LabelClass]) ->
         st.caption(
             f"Threshold {thr:.3f}: held-out precision {run.precision or 0:.1%} (lower bound "
             f"{run.lower_bound or 0:.1%}), coverage {run.coverage or 0:.0%} of held-out images."
+        )
+    acc = m.get("heldout_accuracy")
+    if isinstance(acc, int | float):
+        st.caption(
+            f"Held-out accuracy {acc:.0%} on {run.heldout_labels or 0:,} labels: the labels given one image "
+            "at a time, each predicted by a model trained without it (grid and cluster-page labels train "
+            "the model but do not test it). Few such labels make this figure move a lot."
         )
     names = {c.id: c.name for c in classes}
     rows = status.per_class_rows(run, names)

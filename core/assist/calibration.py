@@ -231,12 +231,21 @@ def out_of_fold_proba(
     group_size: int = GROUP_SIZE,
 ) -> np.ndarray:
     """Each labeled item's probabilities from a head that did not see it (nor its look-alikes,
-    see ``neighbour_groups``; ``group_size=1`` for plain k-fold), ``(n, C)``."""
+    see ``neighbour_groups``; ``group_size=1`` for plain k-fold), ``(n, C)``; a row no fold could
+    predict stays NaN (``calibrate`` leaves it out).
+
+    The groups are at most ``n / (2 k)`` items, so every fold holds at least two: with larger groups a
+    small label set made one or two groups, one fold held out (nearly) everything or a whole class's
+    look-alikes, and the held-out figures fell far below what the labels support (an accuracy under
+    chance, from rows that were never predicted and counted as class 0)."""
     n = len(x)
     k = max(2, min(folds, n))
-    groups = neighbour_groups(x, group_size, seed) if group_size > 1 else None
+    size = min(group_size, n // (2 * k))
+    groups = neighbour_groups(x, size, seed) if size > 1 else None
+    if groups is not None and len(np.unique(groups)) < k:
+        groups = None  # too few distinct groups for k folds: plain stratified folds
     fold = folds_for(space, y, k, seed, groups)
-    out = np.zeros((n, space.n_classes), dtype=np.float32)
+    out = np.full((n, space.n_classes), np.nan, dtype=np.float32)
     for f in range(k):
         test = fold == f
         if not test.any() or test.all():
@@ -364,7 +373,8 @@ def calibrate(
 ) -> Calibration:
     """Cross-validate the head on the labeled items (folds of neighbour groups) and choose the thresholds."""
     proba = out_of_fold_proba(space, x, y, folds, config, center, group_size=group_size)
-    return calibrate_from_heldout(space, proba, y, target, confidence_level)
+    held = ~np.isnan(proba).any(axis=1)  # rows a head that did not see them predicted
+    return calibrate_from_heldout(space, proba[held], np.asarray(y)[held], target, confidence_level)
 
 
 def uncalibrated(
@@ -432,6 +442,7 @@ def _metrics(cal: Calibration, proba: np.ndarray, y: np.ndarray) -> dict[str, An
     ok = cal.heldout_correct
     return {
         "n_labels": len(ok),
+        "heldout_labels": len(ok),  # the labels the held-out figures are measured on
         "heldout_accuracy": float(ok.mean()) if len(ok) else None,
         "target_precision": cal.target,
         "confidence_level": cal.confidence_level,

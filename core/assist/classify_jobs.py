@@ -27,7 +27,13 @@ import numpy as np
 
 from core import jobs
 from core.assist.backbone import Backbone
-from core.assist.calibration import DEFAULT_CONFIDENCE_LEVEL, calibrate, uncalibrated
+from core.assist.calibration import (
+    DEFAULT_CONFIDENCE_LEVEL,
+    calibrate_from_heldout,
+    out_of_fold_proba,
+    proposal_confidence,
+    uncalibrated,
+)
 from core.assist.embeddings import EmbeddingIndex, from_blob, index_folder, to_blob
 from core.assist.heads import LabelSpace, LinearHead, train_head
 from core.assist.job_support import error_collector, insert_embeddings, job_project_id, missing_items
@@ -286,6 +292,27 @@ def head_path(store: Store, project_id: int, run_id: int) -> Path:
     return store.path.parent / "models" / f"p{project_id}-head-run{run_id}.npz"
 
 
+def heldout_path(store: Store, project_id: int, run_id: int) -> Path:
+    return store.path.parent / "models" / f"p{project_id}-heldout-run{run_id}.npz"
+
+
+def save_heldout(path: Path, space: LabelSpace, item_ids: list[int], proba: np.ndarray) -> Path:
+    """The held-out predictions a training's figures come from, one row per one-at-a-time label:
+    ``item_ids``, ``predicted`` (class ids; multi-label: presence per class in ``class_ids`` order) and
+    ``confidence``. Anyone can recompute the held-out accuracy from them and the stored labels."""
+    classes, conf = proposal_confidence(space, proba)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        np.savez(
+            f,
+            item_ids=np.asarray(item_ids, dtype=np.int64),
+            predicted=np.asarray(classes, dtype=np.int64),
+            confidence=np.asarray(conf, dtype=np.float32),
+            class_ids=np.asarray(space.class_ids, dtype=np.int64),
+        )
+    return path
+
+
 @jobs.register(TRAIN)
 def train(ctx: jobs.JobContext) -> dict[str, Any]:
     """Train the head on every human label, calibrate by cross-validation, then run inference."""
@@ -311,10 +338,15 @@ def train(ctx: jobs.JobContext) -> dict[str, Any]:
         center = _project_center(index)
         single = set(labeled_answers(ctx.store, info, one_at_a_time=True)[0])
         rows = [k for k, i in enumerate(ids) if i in single]  # calibrate on one-at-a-time labels only
+        heldout_file = None
         if len(rows) >= MIN_CALIBRATION_LABELS:
-            cal = calibrate(
-                info.space, x[rows], y[rows], target=info.target, confidence_level=level, center=center
-            )
+            proba = out_of_fold_proba(info.space, x[rows], y[rows], center=center)
+            held = ~np.isnan(proba).any(axis=1)  # predicted by a head that did not see them
+            cal = calibrate_from_heldout(info.space, proba[held], y[rows][held], info.target, level)
+            heldout_file = save_heldout(
+                heldout_path(ctx.store, project_id, rec.id), info.space,
+                [ids[k] for k, h in zip(rows, held, strict=True) if h], proba[held],
+            )  # fmt: skip
         else:  # too few: no threshold, nothing proposed (the stage says why)
             cal = uncalibrated(info.space, info.target, level)
         ctx.progress(0.6, "Training the head")
@@ -327,6 +359,7 @@ def train(ctx: jobs.JobContext) -> dict[str, Any]:
             **cal.metrics,
             "calibration_labels": len(rows),
             "head_path": str(path),
+            "heldout_path": None if heldout_file is None else str(heldout_file),
             "class_thresholds": [_finite(t) for t in cal.class_thresholds],
             "auto_accept_threshold": _finite(auto),
         }

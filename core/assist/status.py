@@ -338,6 +338,13 @@ class RunRow:
         v = self.metrics.get("heldout_coverage", self.metrics.get("coverage"))
         return float(v) if isinstance(v, int | float) else None
 
+    @property
+    def heldout_labels(self) -> int | None:
+        """How many labels the held-out figures were measured on (one-at-a-time labels, each predicted by
+        a head that did not see it); runs before this count was stored give their ``n_labels`` metric."""
+        v = self.metrics.get("heldout_labels", self.metrics.get("n_labels"))
+        return int(v) if isinstance(v, int | float) else None
+
     def summary(self) -> str:
         """The run's main figures in a line (what the table's "metrics" column shows)."""
         m = self.metrics
@@ -350,7 +357,9 @@ class RunRow:
                 bits.append(f"{m['failed']:,} unreadable")
         if self.kind == "train":
             if isinstance(m.get("heldout_accuracy"), int | float):
-                bits.append(f"held-out accuracy {m['heldout_accuracy']:.0%}")
+                bits.append(
+                    f"held-out accuracy {m['heldout_accuracy']:.0%} on {self.heldout_labels or 0:,} labels"
+                )
             if "threshold" in m:
                 bits.append(
                     "threshold " + (f"{self.threshold:.2f}" if self.threshold is not None else "none")

@@ -135,6 +135,10 @@ def test_runs_table_and_charts_after_a_real_training(runtime, admin, backbone):
     assert list(table["kind"]) == ["Inference", "Training", "Featurisation"]
     assert list(table["state"]) == ["done"] * 3
     assert "30 images" in table["metrics"][2] and "threshold" in table["metrics"][1]
+    # counts a run does not have are empty cells, never "None"; a training says how many labels it tested on
+    assert list(table["labels"]) == ["", "15", ""] and list(table["images"]) == ["15", "30", "30"]
+    assert "held-out accuracy" in table["metrics"][1] and "on 15 labels" in table["metrics"][1]
+    assert "Held-out accuracy" in body and "on 15 labels: the labels given one image at a time" in body
     per_class = next(f for f in frames if "class" in f.columns)
     assert sorted(per_class["class"]) == sorted(FLOWERS) and list(per_class["labels"]) == [3] * 5
     charts = at.get("plotly_chart")
