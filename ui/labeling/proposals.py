@@ -17,6 +17,12 @@ class Proposal:
     payload: dict[str, Any]
     confidence: float
     run_id: int | None = None
+    imported_from: str | None = None  # the file of an imported proposal (an outside model's), else None
+
+    @property
+    def title(self) -> str:
+        """What the banner calls it: the project's model proposes, or an imported proposal."""
+        return "Imported proposal" if self.imported_from else "Model proposes"
 
 
 def model_help(store: Store, item_id: int) -> tuple[Proposal | None, list[int]]:
@@ -34,5 +40,8 @@ def model_help(store: Store, item_id: int) -> tuple[Proposal | None, list[int]]:
     if found is None:
         return None, []
     if found.shown:
-        return Proposal(dict(found.payload), found.confidence, found.run_id), []
+        imported = found.payload.get("imported_from")
+        return Proposal(
+            dict(found.payload), found.confidence, found.run_id, str(imported) if imported else None
+        ), []
     return None, [int(c) for c in found.payload.get("sure_class_ids", [])]
