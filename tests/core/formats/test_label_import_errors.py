@@ -148,3 +148,31 @@ def test_class_folders_are_detected_and_multi_label_when_an_image_repeats(
     pv = preview_import(store, pid, tmp_path / "f")
     assert pv.file_task is TaskType.MULTILABEL and len(pv.matched) == 3
     assert sorted(len(r.payload["class_ids"]) for r in pv.matched.values()) == [1, 1, 2]  # type: ignore[index]
+
+
+def test_yolo_ultralytics_layout_in_a_zip_with_a_top_folder_and_a_names_list(
+    store: Store, tmp_path: Path
+) -> None:
+    pid = _project(store, TaskType.POLYGONS)
+    zpath = tmp_path / "dataset.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        zf.writestr("ds/data.yaml", "path: .\ntrain: train/images\nnames: [cat, dog]\n")
+        zf.writestr("ds/train/labels/img0.txt", "1 0.1 0.1 0.5 0.1 0.5 0.5\n")
+        zf.writestr(
+            "ds/valid/labels/img2.txt", "0 0.1 0.1 0.5 0.1 0.5 0.5 0.9\n0 0.5 0.5 0.2 0.2\n"
+        )  # conf; a box
+    assert detect(zpath)[0] == "yolo"
+    pv = preview_import(store, pid, zpath)
+    assert pv.file_task is TaskType.POLYGONS and not pv.issues and len(pv.matched) == 2
+    assert [c.name for c in pv.classes] == ["cat", "dog"]
+    by_name = {r.file_name: r.payload for r in pv.matched.values()}
+    assert by_name["train/images/img0"] == {
+        "polygons": [{"class_id": 2, "points": [[10.0, 8.0], [50.0, 8.0], [50.0, 40.0]]}]
+    }
+    p2 = by_name["valid/images/img2"]["polygons"]  # type: ignore[index]
+    assert p2[0]["score"] == 0.9 and p2[1]["points"] == [
+        [40.0, 32.0],
+        [60.0, 32.0],
+        [60.0, 48.0],
+        [40.0, 48.0],
+    ]
