@@ -244,3 +244,33 @@ def test_a_real_full_disk_then_space_freed(small_disk: Path) -> None:
         assert len(_files(paths.uploads)) == 8
     finally:
         store.close()
+
+
+def test_a_folder_import_on_a_full_disk_fails_in_words(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+
+    import core.images.sources  # noqa: F401 (registers import_folder)
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for k in range(3):
+        (folder / f"p{k}.png").write_bytes(_png(k))
+    project = create_project(store, "P", TaskType.MULTICLASS, ["a", "b"])
+
+    def full(*_a: object, **_k: object) -> int:  # the items' rows meet the full disk as DuckDB says it
+        raise duckdb.TransactionException(
+            'Failed to commit: Could not write file "a.wal": No space left on device'
+        )
+
+    monkeypatch.setattr(importer_module, "add_items", full)
+    runner = JobRunner(store, workers=1, poll_s=0.05).start()
+    try:
+        job = runner.submit("import_folder", {"folder": str(folder), "watch": False}, project_id=project.id)
+        done = runner.wait(job.id, timeout=120)
+    finally:
+        runner.stop()
+    assert done.state == "failed"
+    assert done.message.startswith("The disk is full (") and "busy" not in (done.error or "")
+    assert count_items(store, project.id) == 0
