@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import logging
 import os
 import re
 import shutil
@@ -226,7 +227,9 @@ def cmd_export(store: Store, args: argparse.Namespace) -> None:
         bar.done()
         runner.stop()
     if job.state != "done":
-        raise CliError(f"the export {job.state}: {job.error or job.message}".rstrip(": "))
+        why = (job.error or job.message or "").strip().splitlines()
+        reason = re.sub(r"^\w+(Error|Exception|Full): ", "", why[0]) if why else ""
+        raise CliError(f"the export {job.state}: {reason}".rstrip(": "))
     result = job.result or {}
     made = Path(result["path"])
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -418,6 +421,7 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logging.getLogger().addHandler(logging.NullHandler())  # the job runner's log lines stay out of stderr
     try:
         store = open_store()
     except CliError as exc:

@@ -100,6 +100,10 @@ def test_import_labels_refusals_are_one_line(tmp_path: Path) -> None:
     assert "classes not in the project: bird" in out and "dry run: nothing was written" in out
     out = ok(data, "import-labels", "Cats", str(labels), "--create-classes")
     assert "3 labels saved" in out and "classes created: bird" in out
+    out = ok(data, "import-labels", "Cats", str(labels), "--as-proposals")
+    assert "3 imported proposals" in out
+    stats = json.loads(ok(data, "stats", "Cats", "--json"))
+    assert stats["labeled"] == 3 and stats["per_labeler"] == {"cli-import": 3}  # proposals are not labels
     assert "no such file" in refused(data, "import-labels", "Cats", str(tmp_path / "missing.json"))
     (tmp_path / "x.txt").write_text("hello")
     assert "not a label format" in refused(data, "import-labels", "Cats", str(tmp_path / "x.txt"))
@@ -155,3 +159,12 @@ def test_export_formats_through_the_job(tmp_path: Path, fmt: str) -> None:
     ok(data, "create-project", "P", "--type", "boxes", "--classes", "a,b")
     out = ok(data, "export", "P", "--format", fmt, "--out", str(tmp_path / f"p.{fmt}"))
     assert f"as {fmt}" in out and (tmp_path / f"p.{fmt}").exists()
+
+
+def test_with_images_for_a_one_file_format_is_refused_in_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    ok(data, "create-project", "P", "--type", "boxes", "--classes", "a,b")
+    line = refused(
+        data, "export", "P", "--format", "coco", "--out", str(tmp_path / "p.json"), "--with-images"
+    )
+    assert line == "error: the export failed: A COCO JSON export is one file; it cannot include the images."
