@@ -11,6 +11,7 @@ import streamlit as st
 from core.domain import Project
 from core.jobs import Job, handlers, list_jobs
 from ui import resources, session, widgets
+from ui.text import plain
 
 FORMAT_NOTES = {
     "coco": "One JSON file in COCO's `instances` layout: images, categories, annotations (boxes as `xywh`, "
@@ -111,7 +112,7 @@ def download(job: Job, key: str) -> None:
         info, button = st.columns([4, 1], vertical_alignment="center")
         with info:
             st.markdown(
-                f"**{path.name or 'export'}** · {widgets.ago(job.finished_at)} · by {job.created_by or 'annota'}"
+                f"**{plain(path.name or 'export')}** · {widgets.ago(job.finished_at)} · by {plain(job.created_by or 'annota')}"
             )
             parts = [f"{counts.get('images', 0):,} images", f"{counts.get('annotations', 0):,} labels"]
             if result.get("bytes"):

@@ -10,6 +10,7 @@ from core.domain import LabelClass, Project, ProjectState, Role, TaskType, free_
 from core.store import projects
 from core.store.projects import ClassSpec
 from ui import resources, session, widgets
+from ui.text import plain
 
 TAB_KEY = "projects_tab"
 TABS = ["All projects", "New project", "Settings"]
@@ -43,10 +44,10 @@ def project_list(user_projects: list[Project]) -> None:
                     " :orange-badge[:material/pause: Paused]" if project.state is ProjectState.PAUSED else ""
                 )
                 here = " :blue-badge[Open]" if project.id == open_id else ""
-                st.markdown(f"**{project.name}**{paused}{here}")
+                st.markdown(f"**{plain(project.name)}**{paused}{here}")
                 st.caption(
                     widgets.task_title(project.task_type)
-                    + (f" · {project.description}" if project.description else "")
+                    + (f" · {plain(project.description)}" if project.description else "")
                 )
             with bar:
                 if total:
@@ -198,7 +199,7 @@ def _create(
 
 
 def settings(project: Project, user: str) -> None:
-    st.subheader(f"Settings · {project.name}")
+    st.subheader(f"Settings · {plain(project.name)}")
     if not session.is_admin():
         st.info("Only an administrator can change a project's settings.")
         return
@@ -300,7 +301,9 @@ def classes_editor(project: Project, user: str) -> None:
             used = projects.class_usage(store, victim)
             if used:
                 others = [cid for cid in names if cid != victim]
-                st.caption(f"{used:,} image(s) use **{names[victim]}**; their labels move to another class.")
+                st.caption(
+                    f"{used:,} image(s) use **{plain(names[victim])}**; their labels move to another class."
+                )
                 target = st.selectbox("Move its labels to", others, format_func=names.get, key="del_target")
             else:
                 st.caption("No image uses it.")
@@ -350,7 +353,7 @@ def team_editor(project: Project) -> None:
     if members:
         st.markdown(
             " ".join(
-                f":blue-badge[:material/person: {users[m].display_name if m in users else m}]"
+                f":blue-badge[:material/person: {plain(users[m].display_name if m in users else m)}]"
                 for m in members
             )
         )
@@ -362,7 +365,9 @@ def team_editor(project: Project) -> None:
         candidates = [u for u in users if u not in members]
         who = st.selectbox("User", candidates, index=None, key="member_pick", placeholder="Choose a user…")
         if st.button("Add to project", key="member_add", disabled=who is None):
-            widgets.run_action(projects.add_member, store, project.id, users[who].id, success=f"{who} added.")
+            widgets.run_action(
+                projects.add_member, store, project.id, users[who].id, success=f"{plain(who)} added."
+            )
             st.rerun()
     with right, st.form("new_user", clear_on_submit=True):
         st.markdown("**Create an account**")
@@ -376,7 +381,43 @@ def team_editor(project: Project) -> None:
             user = widgets.run_action(auth.create_user, store, username, password, role, display)
             if user is not None:
                 projects.add_member(store, project.id, user.id)
-                st.toast(f"{user.username} can sign in now.", icon=":material/check_circle:")
+                st.toast(f"{plain(user.username)} can sign in now.", icon=":material/check_circle:")
+                st.rerun()
+    account_access(store, list(users.values()))
+
+
+def account_access(store, users: list) -> None:  # type: ignore[no-untyped-def]
+    """Deactivate an account (it cannot sign in, and every one of its sessions ends at its next step) or
+    let it back in."""
+    inactive = auth.inactive_usernames(store)
+    me = session.current_user()
+    with st.container(border=True):
+        st.markdown("**Account access**")
+        if inactive:
+            st.caption("Deactivated: " + ", ".join(plain(u) for u in sorted(inactive)))
+        names = {u.username: f"{u.display_name} ({u.username})" for u in users}
+        who = st.selectbox(
+            "Account",
+            list(names),
+            format_func=names.get,
+            index=None,
+            key="access_pick",
+            placeholder="Choose…",
+        )
+        if who is None:
+            return
+        if who in inactive:
+            if st.button("Reactivate", key="access_on", icon=":material/person_check:"):
+                widgets.run_action(auth.set_active, store, who, True)
+                if who not in auth.inactive_usernames(store):  # else the error is on the screen
+                    widgets.toast_next_run(f"{plain(who)} can sign in again.")
+                    st.rerun()
+        elif me is not None and who == me.username:
+            st.caption("You cannot deactivate your own account.")
+        elif st.button("Deactivate", key="access_off", icon=":material/person_off:", type="primary"):
+            widgets.run_action(auth.set_active, store, who, False)
+            if who in auth.inactive_usernames(store):  # else the error is on the screen
+                widgets.toast_next_run(f"{plain(who)} is deactivated; their sessions have ended.")
                 st.rerun()
 
 

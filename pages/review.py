@@ -20,6 +20,7 @@ from core.store.review_nav import Cursor, cursor_for, matches, position, step
 from ui import resources, review_return, session, thumbs, widgets
 from ui.labeling import images
 from ui.labeling.payloads import describe
+from ui.text import plain
 
 PAGE_SIZE = 24
 COLUMNS = 4
@@ -116,9 +117,11 @@ def card(item: Item, project: Project, classes: list[LabelClass]) -> None:
         st.markdown(widgets.one_line_name(item.path), unsafe_allow_html=True)  # never broken mid-word
         ann = item.annotation
         if ann:
-            st.markdown(f"**{describe(project.task_type, ann.payload, classes)}**")
+            st.markdown(f"**{plain(describe(project.task_type, ann.payload, classes))}**")
         st.caption(
-            f"{ann.author} · version {ann.version} · {widgets.ago(ann.created_at)}" if ann else "No label yet"
+            f"{plain(ann.author)} · version {ann.version} · {widgets.ago(ann.created_at)}"
+            if ann
+            else "No label yet"
         )
         st.button(
             "Open",

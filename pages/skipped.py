@@ -10,6 +10,7 @@ from core.domain import Project
 from core.store import labels
 from core.store.items import get_items, status_counts
 from ui import resources, session, thumbs, widgets
+from ui.text import plain
 
 PAGE_SIZE = 20
 
@@ -33,9 +34,9 @@ def skipped_list(project: Project, total: int) -> None:
                     )
             with info:
                 name = os.path.basename(item.path) if item else f"item {rec.item_id}"
-                st.markdown(f"**{name}**")
-                why = f"“{rec.reason}”" if rec.reason else ":gray[no reason given]"
-                st.markdown(f":material/person: {rec.author} · {widgets.ago(rec.created_at)} · {why}")
+                st.markdown(f"**{plain(name)}**")
+                why = f"“{plain(rec.reason)}”" if rec.reason else ":gray[no reason given]"
+                st.markdown(f":material/person: {plain(rec.author)} · {widgets.ago(rec.created_at)} · {why}")
                 if item and item.annotation:
                     st.caption("It had a label before it was skipped; the label is kept.")
             with action:

@@ -11,19 +11,46 @@ from __future__ import annotations
 
 import re
 
-_SPECIAL = frozenset("\\`*_{}[]()#+-.!|<>~:$=^&%@/")
+_INLINE = frozenset("\\`*{}[]()!<>~$|&^")  # meaningful anywhere in a line
+_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+(?=[.)]))")  # block markers, only where a line starts
 _JOIN = "\u2060"  # a word joiner: invisible, but it breaks the address patterns GFM turns into links
 _AUTOLINK_STARTS = re.compile(r"(?i)(://|www(?=\.)|@)")
+
+
+def _needs_escape(s: str, i: int) -> bool:
+    ch = s[i]
+    if ch in _INLINE:
+        return True
+    if ch == "_":  # emphasis only where it is not inside a word (img_001.png stays as it is)
+        before, after = s[i - 1 : i], s[i + 1 : i + 2]
+        return not (before.isalnum() and after.isalnum())
+    if ch in ":/":  # :material/icon:, :emoji:, :directive[…]: both colons and the slash; "Note: x" stays
+        after = s[i + 1 : i + 2]
+        if ch == ":" and after and not after.isspace():
+            return True
+        word_start = max(s.rfind(" ", 0, i), s.rfind("\u2060", 0, i)) + 1
+        return ":" in s[word_start:i]
+    return False
 
 
 def plain(text: object) -> str:
     """``text`` escaped for Streamlit markdown, so it shows as typed (line breaks become spaces).
 
     Backslash escapes stop markdown, but GFM's autolinks (``http://…``, ``www.…``, ``a@b.c``) are found in
-    the text after parsing, so those get an invisible word joiner inside them."""
+    the text after parsing, so those get an invisible word joiner inside them. Characters that mean
+    something only where a line starts (``#``, ``-``, ``1.``) are escaped there only, so everyday names
+    such as ``traffic-light`` or ``v1.2`` stay as they are."""
     s = re.sub(r"[\r\n\t\v\f]+", " ", "" if text is None else str(text))
     s = _AUTOLINK_STARTS.sub(lambda m: m.group(1)[0] + _JOIN + m.group(1)[1:], s)
-    return "".join("\\" + ch if ch in _SPECIAL else ch for ch in s)
+    s = "".join("\\" + ch if _needs_escape(s, i) else ch for i, ch in enumerate(s))
+    m = _LINE_START.match(s)
+    if m:
+        lead, mark = m.group(1), m.group(2)
+        if mark.isdigit():  # "1. " or "1) ": escape the dot or bracket after the number
+            s = lead + mark + "\\" + s[m.end() :]
+        else:
+            s = lead + "\\" + s[len(lead) :]
+    return s
 
 
 _IMAGE = re.compile(r"!\[([^\]]*)\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)")

@@ -21,6 +21,7 @@ from core.domain import ItemStatus, LabelClass, NotFound, Project, ProjectState,
 from core.jobs import Job, list_jobs
 from core.store import WriteConflict
 from core.store.labels import StaleEdit, utcnow
+from ui.text import plain
 
 log = logging.getLogger("annota.ui")
 
@@ -137,7 +138,7 @@ def project_header(project: Project, classes: Sequence[LabelClass], title: str, 
     """A page title with the open project's name, task type, state and classes."""
     st.title(title)
     state = " :orange-badge[:material/pause: Paused]" if project.state is ProjectState.PAUSED else ""
-    st.markdown(f"**{project.name}** · {task_title(project.task_type)}{state}")
+    st.markdown(f"**{plain(project.name)}** · {task_title(project.task_type)}{state}")
     if classes:
         st.markdown(class_chips(classes), unsafe_allow_html=True)
     if caption:
@@ -258,7 +259,7 @@ def job_progress(job: Job) -> None:
     with st.container(border=True):
         head, badge = st.columns([5, 1], vertical_alignment="center")
         head.markdown(
-            f"**{job_title(job)}** · started by {job.created_by or 'annota'} · {ago(job.created_at)}"
+            f"**{job_title(job)}** · started by {plain(job.created_by or 'annota')} · {ago(job.created_at)}"
         )
         badge.markdown(job_badge(job.state))
         if job.state in ("queued", "running"):
@@ -269,12 +270,12 @@ def job_progress(job: Job) -> None:
             st.progress(min(max(float(job.progress or 0.0), 0.0), 1.0), text=f"{job.progress:.0%} · {text}")
         elif job.state == "failed":
             first = (job.error or job.message or "unknown error").splitlines()[0]
-            st.error(f"It failed: {first}", icon=":material/error:")
+            st.error(f"It failed: {plain(first)}", icon=":material/error:")
         else:
             result = job.result if isinstance(job.result, dict) else {}
             summary = result.get("summary") or (job.message if job.message not in ("", "Done") else "")
             if summary:
-                st.caption(f"{summary} · took {duration(job.duration_s)}")
+                st.caption(f"{plain(summary)} · took {duration(job.duration_s)}")
             refused = result.get("error_list") or []
             if refused:
                 with st.expander(f"{result.get('errors', len(refused)):,} file(s) refused, and why"):

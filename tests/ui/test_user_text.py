@@ -19,12 +19,24 @@ from ui.text import instructions_markdown, plain
         "# head",
     ],
 )
-def test_every_markdown_character_is_escaped(typed):
+def test_every_inline_markdown_character_is_escaped(typed):
     shown = plain(typed)
-    specials = set("\\`*_{}[]()#+-.!|<>~:$=^&%@/")
     for i, ch in enumerate(shown):
-        if ch in specials and ch != "\\":
+        if ch in "`*_{}[]()!<>~:$|&^":
             assert shown[i - 1] == "\\", (typed, shown, i)
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [("# head", "\\# head"), ("- item", "\\- item"), ("1. one", "1\\. one"), ("> q", "\\> q")],
+)
+def test_line_start_markers_are_escaped_there(typed, shown):
+    assert plain(typed) == shown
+
+
+def test_everyday_names_stay_as_typed():
+    typed = "traffic-light v1.2 50% a/b #3 img_001.png 1 box: 1 × dog"
+    assert plain(typed) == typed
 
 
 def test_autolinks_are_broken_by_an_invisible_joiner_and_lines_folded():

@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.domain import Item, LabelClass, TaskType
 from ui.labeling import actions, shortcuts
+from ui.text import plain
 
 
 def multiclass(
@@ -19,7 +20,7 @@ def multiclass(
     st.markdown("**Class** — click or press its key")
     for cls in classes:
         st.button(
-            cls.name,
+            plain(cls.name),
             key=actions.keyed(f"label_cls_{cls.id}", item.id),
             shortcut=shortcuts.class_shortcut(cls),
             type="primary" if cls.id == current else "secondary",
@@ -39,7 +40,7 @@ def multilabel(
     for cls in classes:
         on = cls.id in chosen
         st.button(
-            cls.name,
+            plain(cls.name),
             key=actions.keyed(f"label_tog_{cls.id}", item.id),
             shortcut=shortcuts.class_shortcut(cls),
             type="primary" if on else "secondary",

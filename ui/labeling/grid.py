@@ -27,6 +27,7 @@ from core.store import items
 from ui import resources
 from ui.labeling import grid_tiles, images, shortcuts, state
 from ui.labeling.grid_tiles import OFF_KEY, OWN_KEY
+from ui.text import plain
 
 MODE_KEY = "label_mode"
 SIZE_KEY = "label_grid_size"
@@ -281,7 +282,7 @@ def render(project: Project, classes: Sequence[LabelClass], user: User, paths: A
                     except images.ImageUnavailable as exc:
                         st.warning(f"Image {it.id} cannot be shown: {exc}")
                     st.button(
-                        f"{n} · {grid_tiles.caption(it.id, off, own, chosen, names)}",
+                        f"{n} · {plain(grid_tiles.caption(it.id, off, own, chosen, names))}",
                         key=f"label_grid_toggle_{it.id}",
                         shortcut=str(n),
                         icon=":material/check_box_outline_blank:" if is_off else ":material/check_box:",
@@ -333,12 +334,12 @@ def _controls(
         )
     if page.suggested_class is not None:
         sug = next((c.name for c in classes if c.id == page.suggested_class), "?")
-        st.markdown(f":material/auto_awesome: The model proposes **{sug}** for these.")
+        st.markdown(f":material/auto_awesome: The model proposes **{plain(sug)}** for these.")
     if not page.reopened:
         st.markdown("**Class of the page** (ticked on each tile)" if multilabel else "**Class of the page**")
     for cls in [] if page.reopened else classes:
         st.button(
-            cls.name,
+            plain(cls.name),
             key=f"label_grid_cls_{cls.id}{tag}",
             shortcut=grid_class_shortcut(cls),
             type="primary" if cls.id == chosen else "secondary",
@@ -391,7 +392,7 @@ def _controls(
             args=(project.id, user.username, float(project.settings.get("lease_minutes", 10)), pk),
         )
     with st.expander("Keyboard shortcuts", icon=":material/keyboard:"):
-        rows = [(grid_class_shortcut(c), f"page's class: {c.name}") for c in classes]
+        rows = [(grid_class_shortcut(c), f"page's class: {plain(c.name)}") for c in classes]
         rows = [(k, a) for k, a in rows if k]
         rows += [
             ("1-9", "leave a tile out / put it back"),

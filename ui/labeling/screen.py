@@ -17,6 +17,7 @@ from core.store import items, projects, queue
 from ui import resources, review_return
 from ui.labeling import actions, classify, draw, grid, images, payloads, segment, shortcuts, stale, state
 from ui.labeling.proposals import Proposal, model_help
+from ui.text import instructions_markdown, plain
 
 PREFETCH = 3
 IMAGE_MAX_H = 620  # px: the classification image is fitted into this height and the column width
@@ -32,13 +33,13 @@ SHOWN_KEY = "label_shown_"  # the image's block: ``label_shown_<item id>``
 
 
 def render(project: Project, user: User) -> None:
-    st.markdown(f"### :material/edit: {project.name}")
+    st.markdown(f"### :material/edit: {plain(project.name)}")
     st.caption(TASK_WORDS[project.task_type])
     review_return.back_link(project.id)  # an image opened from Review: the way back, its filters kept
     if project.instructions or project.instructions_url:
         with st.expander("Instructions", icon=":material/menu_book:", expanded=True):
             if project.instructions:
-                st.markdown(project.instructions)
+                st.markdown(instructions_markdown(project.instructions))  # admin-written; no remote images
             if project.instructions_url:
                 st.markdown(f"[Open the full instructions]({project.instructions_url})")
     labeling_area(project.id, user)
@@ -237,7 +238,9 @@ def _item_screen(
 def _item_facts(item: Item) -> None:
     bits = [f"Image **{item.id}**", item.status.value]
     if item.annotation is not None:
-        bits.append(f"version {item.version} by {item.annotation.author} ({item.annotation.source.value})")
+        bits.append(
+            f"version {item.version} by {plain(item.annotation.author)} ({item.annotation.source.value})"
+        )
     st.caption(" · ".join(bits))
 
 
@@ -246,7 +249,7 @@ def _proposal_banner(
 ) -> None:
     with st.container(border=True):
         st.markdown(
-            f":material/auto_awesome: **Model proposes:** {payloads.describe(project.task_type, proposal.payload, classes)}"
+            f":material/auto_awesome: **Model proposes:** {plain(payloads.describe(project.task_type, proposal.payload, classes))}"
             f"  \n:gray[confidence {proposal.confidence:.0%} · any edit corrects it]"
         )
         st.button(
