@@ -10,6 +10,7 @@ from typing import Any
 
 import streamlit as st
 
+from core.disk import DiskFull
 from core.domain import NotFound, Source, TaskType, ValidationError
 from core.store import labels, queue
 from core.store.db import WriteConflict
@@ -74,7 +75,7 @@ def save(
     except ValidationError as exc:
         state.flash("error", f"Not saved: {exc}")
         return False
-    except (NotFound, WriteConflict) as exc:
+    except (NotFound, WriteConflict, DiskFull) as exc:
         state.flash("error", f"Not saved: {exc}")
         return False
     state.drop_work(item_id)
@@ -125,7 +126,7 @@ def skip(item_id: int, author: str, reason_key: str) -> None:
     reason = str(st.session_state.get(reason_key) or "")
     try:
         labels.skip_item(store(), item_id, author=author, reason=reason)
-    except (NotFound, WriteConflict) as exc:
+    except (NotFound, WriteConflict, DiskFull) as exc:
         state.flash("error", f"Not skipped: {exc}")
         return
     state.drop_work(item_id)
