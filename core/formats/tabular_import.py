@@ -4,7 +4,7 @@
   ``label`` in the payload shape, each class id beside its name (``core.formats.tabular``);
 * CSV, annota's export: the same columns, ``label`` the JSON text;
 * CSV ``image,label``: the image's (relative) path and its class, or several classes joined by ``;``
-  (multi-label). A header row (``image,label``, ``filename,labels``, ...) is recognised and skipped;
+  (multi-label); an image on several rows has every class of its rows (multi-label). A header row (``image,label``, ``filename,labels``, ...) is recognised and skipped;
   an empty label is an image labeled with no class (multi-label "none of these").
 
 Each bad row is an issue with its line number; the other rows are read.
@@ -161,7 +161,7 @@ def _load_annota_csv(
 def _load_simple_csv(path: Path, lines: list[list[str]], categories: CategorySet | None) -> Dataset:
     start = 1 if lines[0] and lines[0][0].strip().lower() in SIMPLE_HEADERS else 0
     names: dict[str, int] = {}
-    parsed: list[tuple[int, str, list[str]]] = []
+    parsed: dict[str, list[str]] = {}  # image -> its labels (an image on several rows: all of them)
     ds = Dataset(TaskType.MULTICLASS, CategorySet([]))
     for n, cells in enumerate(lines[start:], start + 1):
         if not cells or not any(c.strip() for c in cells):
@@ -177,10 +177,10 @@ def _load_simple_csv(path: Path, lines: list[list[str]], categories: CategorySet
         labels = [c.strip() for c in (cells[1] if len(cells) > 1 else "").split(";") if c.strip()]
         for label in labels:
             names.setdefault(label, len(names) + 1)
-        parsed.append((n, image, labels))
-    multi = any(len(labels) != 1 for _, _, labels in parsed)
+        parsed.setdefault(image, []).extend(labels)
+    multi = any(len(labels) != 1 for labels in parsed.values())
     ds.task_type = TaskType.MULTILABEL if multi else TaskType.MULTICLASS
-    for _n, image, labels in parsed:
+    for image, labels in parsed.items():
         ids = sorted({names[x] for x in labels})
         payload = {"class_ids": ids} if multi else {"class_id": ids[0]}
         ds.records.append(LabelRecord(file_name=image, width=0, height=0, payload=payload, origin=path.name))

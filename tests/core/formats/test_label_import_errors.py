@@ -176,3 +176,12 @@ def test_yolo_ultralytics_layout_in_a_zip_with_a_top_folder_and_a_names_list(
         [60.0, 48.0],
         [40.0, 48.0],
     ]
+
+
+def test_csv_an_image_on_several_rows_has_each_rows_class(store: Store, tmp_path: Path) -> None:
+    pid = _project(store, TaskType.MULTILABEL)
+    path = tmp_path / "long.csv"
+    path.write_text("img0.jpg,cat\nimg0.jpg,dog\nimg1.jpg,dog\n")  # no header
+    pv = preview_import(store, pid, path)
+    assert pv.fmt == "csv" and pv.file_task is TaskType.MULTILABEL and not pv.issues
+    assert sorted(len(r.payload["class_ids"]) for r in pv.matched.values()) == [1, 2]  # type: ignore[index]
