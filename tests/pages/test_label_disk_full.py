@@ -25,3 +25,23 @@ def test_a_save_on_a_full_disk_says_so_and_keeps_the_image(runtime, tmp_path, mo
     monkeypatch.undo()  # space freed: the same click saves
     act(at, f"label_cls_{classes[1].id}").click().run()
     assert labels.current_annotation(runtime.store, ids[0]).payload == {"class_id": classes[1].id}
+
+
+def test_a_grid_page_submitted_on_a_full_disk_says_so_and_stays(runtime, tmp_path, monkeypatch):  # noqa: F811
+    from core.assist import cluster_pages
+    from tests.pages.test_label_grid import grid_app, tiles
+
+    _, classes, _, at = grid_app(runtime, tmp_path)
+    at.segmented_control(key="label_mode").set_value("Grid").run()
+    at.segmented_control(key="label_grid_size").set_value(4).run()
+    shown = tiles(at)
+    act(at, f"label_grid_cls_{classes[1].id}").click().run()
+
+    def full(*_a, **_k):
+        raise DiskFull(1.0, "the change")
+
+    monkeypatch.setattr(cluster_pages, "submit_page", full)
+    act(at, "label_grid_submit").click().run()
+    assert not at.exception, at.exception
+    assert "Not saved: The disk is full (1 MB free)." in texts(at).replace("\\", "")
+    assert tiles(at) == shown and all(labels.current_annotation(runtime.store, i) is None for i in shown)

@@ -22,6 +22,7 @@ from typing import Any
 import streamlit as st
 
 from core.assist import cluster_pages
+from core.disk import DiskFull
 from core.domain import LabelClass, Project, TaskType, User, ValidationError
 from core.store import items
 from ui import resources
@@ -160,6 +161,9 @@ def _submit(project_id: int, user: str, task: TaskType, classes: Sequence[LabelC
         )
     except ValidationError as exc:
         state.flash("warning", str(exc))
+        return
+    except DiskFull as exc:  # nothing of the page was saved; it stays as it is
+        state.flash("error", f"Not saved: {exc}")
         return
     for key in (OFF_KEY, CLASS_KEY, OWN_KEY, T0_KEY):
         _dict(key).pop(pk, None)
