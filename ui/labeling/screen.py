@@ -249,8 +249,9 @@ def _proposal_banner(
 ) -> None:
     with st.container(border=True):
         st.markdown(
-            f":material/auto_awesome: **Model proposes:** {plain(payloads.describe(project.task_type, proposal.payload, classes))}"
-            f"  \n:gray[confidence {proposal.confidence:.0%} · any edit corrects it]"
+            f":material/auto_awesome: **{proposal.title}:** {plain(payloads.describe(project.task_type, proposal.payload, classes))}"
+            f"  \n:gray[{'from ' + plain(proposal.imported_from) + ' · ' if proposal.imported_from else ''}"
+            f"confidence {proposal.confidence:.0%} · any edit corrects it]"
         )
         st.button(
             "Accept proposal",
