@@ -100,6 +100,7 @@ def upload_section(project: Project) -> None:
         key=f"import_up_{project.id}",
     ):
         report = ImportReport()
+        failed = False
         bar = st.progress(0.0, text="Checking the files…")
         for start in range(0, len(files), UPLOAD_CHUNK):
             chunk = files[start : start + UPLOAD_CHUNK]
@@ -110,7 +111,8 @@ def upload_section(project: Project) -> None:
                 project.id,
                 [(f.name, f.getvalue()) for f in chunk],
             )
-            if part is None:
+            if part is None:  # the error (a full disk, say) is on screen: keep it there, no rerun
+                failed = True
                 break
             report.merge(part)
             done = start + len(chunk)
@@ -120,8 +122,9 @@ def upload_section(project: Project) -> None:
         bar.empty()
         resources.forget_reads()
         st.session_state[report_key] = report
-        st.session_state[nonce_key] = nonce + 1  # a fresh, empty uploader
-        st.rerun()
+        if not failed:
+            st.session_state[nonce_key] = nonce + 1  # a fresh, empty uploader
+            st.rerun()
     report: ImportReport | None = st.session_state.get(report_key)
     if report is not None:
         upload_report(report)
