@@ -214,8 +214,14 @@ def test_label_screen_in_chromium(server, page):  # type: ignore[no-untyped-def]
     open_label(page, "Flower boxes", "a box around each object")
     canvas = page.locator("canvas.upper-canvas").first
     canvas.wait_for()
-    wait_quiet(page)
-    b = canvas.bounding_box()
+    b = None
+    for _ in range(60):  # the canvas takes its column's width once that is known: wait until it settles
+        wait_quiet(page)
+        last, b = b, canvas.bounding_box()
+        if b is not None and b == last:
+            break
+        page.wait_for_timeout(300)
+    assert b is not None
     server["box_canvas_w"] = b["width"]  # the canvas fits the column: its scale is read from the screen
     x0, y0 = b["x"] + b["width"] * 0.2, b["y"] + b["height"] * 0.2
     page.mouse.move(x0, y0)
@@ -227,7 +233,14 @@ def test_label_screen_in_chromium(server, page):  # type: ignore[no-untyped-def]
     wait_quiet(page)
     snap(page, "box-drawn")
     page.locator('[aria-label="Edit"]').first.click()
-    page.mouse.click(x0 + 80, y0 + 60)  # select the box
+    delete_on = page.locator('[aria-label="Delete selected"]:not([disabled])')
+    for _ in range(5):  # select the box (a click landing while the canvas settles may be lost)
+        wait_quiet(page)
+        page.mouse.click(x0 + 80, y0 + 60)
+        page.wait_for_timeout(300)
+        if delete_on.count():
+            break
+    assert delete_on.count(), "the box could not be selected"
     page.mouse.move(x0 + 160, y0 + 120)  # its bottom-right corner handle
     page.mouse.down()
     page.mouse.move(x0 + 220, y0 + 180, steps=10)

@@ -212,6 +212,7 @@ def test_stale_save_shows_both_versions_and_overwrites_on_the_current_one(runtim
     assert "Someone saved image" in page and "bob saved version 1" in page
     assert "Theirs · version 1 by bob" in page and "bird" in page  # theirs
     assert "Mine · not saved" in page and "cat" in page  # mine
+    assert len(at.get("image")) == 2  # the image with each version drawn on it, not only class names
     act(at, "label_stale_overwrite").click().run()
     ann = labels.current_annotation(runtime.store, ids[0])
     assert (ann.version, ann.author, ann.payload) == (2, "ann", {"class_id": classes[0].id})

@@ -96,9 +96,9 @@ def boxes(
         init_store.clear()  # one drawing at a time is enough
         init_store[init_key] = payloads.payload_to_canvas_drawing(work, scale, classes)
         proposed.mark_proposed_boxes(init_store[init_key], work, proposal)
-    canvas_key = f"label_canvas_{item.id}_{item.version}_{rev}_{zoom}" + (
-        "" if avail == FIRST_W else f"_{avail}"
-    )
+    # not keyed by the width: a new column width resizes the same canvas, which reloads the drawing made
+    # at the new scale (and reports it), rather than remounting it
+    canvas_key = f"label_canvas_{item.id}_{item.version}_{rev}_{zoom}"
     result = st_canvas(
         background_image=images.screen_jpeg(item, paths),
         background_image_fit="stretch",

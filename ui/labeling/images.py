@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from core.domain import Item, LabelClass, TaskType
 
@@ -131,7 +131,8 @@ def prefetch(items: Sequence[Item], paths: Any = None, max_side: int = SCREEN_MA
 def overlay_png(
     item: Item, task: TaskType, payload: dict[str, Any], classes: Sequence[LabelClass], paths: Any = None
 ) -> bytes:
-    """The item's image with boxes or polygons drawn on it (for the stale-save chooser)."""
+    """The item's image with a version drawn on it (for the stale-save chooser): its boxes or polygons, or
+    its classes written over it."""
     im = Image.open(io.BytesIO(screen_jpeg(item, paths, 640))).convert("RGB")
     scale = im.width / max(1, item.width)
     colors = {c.id: c.color for c in classes}
@@ -145,6 +146,23 @@ def overlay_png(
             pts = [(px * scale, py * scale) for px, py in poly["points"]]
             if len(pts) >= 2:
                 draw.line([*pts, pts[0]], fill=colors.get(poly["class_id"], "#ffffff"), width=2)
+    else:  # classification: the classes written over the image, framed in the first one's colour
+        ids = (
+            [payload["class_id"]]
+            if payload.get("class_id") is not None
+            else list(payload.get("class_ids", []))
+        )
+        names = {c.id: c.name for c in classes}
+        text = ", ".join(names.get(i, str(i)) for i in ids) or "none of the classes"
+        frame = colors.get(ids[0], "#ffffff") if ids else "#888888"
+        draw.rectangle([0, 0, im.width - 1, im.height - 1], outline=frame, width=max(3, im.width // 120))
+        font = ImageFont.load_default(size=max(14, im.width // 30))
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        pad = 6
+        draw.rectangle([0, 0, min(im.width, right - left + 2 * pad), bottom - top + 2 * pad], fill=frame)
+        draw.text(
+            (pad - left, pad - top), text, fill="#ffffff", font=font, stroke_width=1, stroke_fill="#000000"
+        )
     buf = io.BytesIO()
     im.save(buf, format="PNG")
     return buf.getvalue()

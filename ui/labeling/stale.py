@@ -41,11 +41,10 @@ def _show(
     item: Item, task: TaskType, payload: dict[str, Any], classes: Sequence[LabelClass], paths: Any
 ) -> None:
     st.markdown(payloads.describe(task, payload, classes))
-    if task in (TaskType.BOXES, TaskType.POLYGONS):
-        try:
-            st.image(images.overlay_png(item, task, payload, classes, paths), width="stretch")
-        except images.ImageUnavailable as exc:
-            st.caption(str(exc))
+    try:  # the image with this version drawn on it: boxes, polygons, or the classes written over it
+        st.image(images.overlay_png(item, task, payload, classes, paths), width="stretch")
+    except images.ImageUnavailable as exc:
+        st.caption(str(exc))
 
 
 def chooser(task: TaskType, classes: Sequence[LabelClass], author: str, paths: Any) -> None:
