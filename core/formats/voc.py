@@ -2,9 +2,12 @@
 
 * ``Annotations/<image stem>.xml`` per image: ``filename``, ``path`` (the original file), ``size``
   and an ``object`` per box with ``name``, ``pose``, ``truncated``, ``difficult`` and ``bndbox``
-  (``xmin ymin xmax ymax``). Coordinates are annota's pixels from the top-left, **0-based and
-  possibly fractional** (two decimals at most), not VOC's 1-based integers: a reader that needs
-  integers rounds them.
+  (``xmin ymin xmax ymax``) in **VOC's 1-based integer pixels**: the box ``[x, x + w]`` of annota's
+  0-based pixel edges covers pixels ``round(x) .. round(x + w) - 1``, written as ``xmin = round(x) + 1``,
+  ``xmax = round(x + w)`` (the same for y), so a box moves by at most half a pixel. ``annota.json``
+  says so (``voc_pixels``) and ``load_voc`` (and the label import) read such a file back with
+  ``x = xmin - 1``, ``w = xmax - xmin + 1``; an export again gives the same integers. VOC files
+  without that key (other tools', annota's older ones) are read as written.
 * **Polygons are exported as their bounding boxes** (VOC XML has no polygons; ``segmented`` is 0
   because no mask images are written). Loading such an export gives boxes.
 * Classification projects: VOC's classification layout, ``ImageSets/Main/<class>_trainval.txt``
@@ -16,6 +19,7 @@
 
 from __future__ import annotations
 
+import json
 import posixpath
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -35,7 +39,6 @@ from core.formats.records import (
     SaveSummary,
     classification_payload,
     finite,
-    fmt_num,
     image_class_ids,
     manifest_record,
     manifest_row,
@@ -48,9 +51,22 @@ from core.formats.records import (
 from core.formats.spool import Spool
 from core.formats.tree import ReadTree, open_write_tree
 
+VOC_PIXELS = "1-based integers"
+
+
+def voc_box(xyxy: list[float]) -> tuple[int, int, int, int]:
+    """annota's 0-based pixel edges -> VOC's 1-based pixel numbers (first and last pixel covered)."""
+    x1, y1 = round(xyxy[0]) + 1, round(xyxy[1]) + 1
+    return x1, y1, max(round(xyxy[2]), x1), max(round(xyxy[3]), y1)
+
+
+def box_of_voc(xmin: float, ymin: float, xmax: float, ymax: float) -> list[float]:
+    """VOC's 1-based pixel numbers -> annota's ``xywh`` of pixel edges."""
+    return [xmin - 1, ymin - 1, xmax - xmin + 1, ymax - ymin + 1]
+
 
 def _object_xml(name: str, xyxy: list[float]) -> str:
-    x1, y1, x2, y2 = (fmt_num(v) for v in xyxy)
+    x1, y1, x2, y2 = voc_box(xyxy)
     return (
         f"  <object>\n    <name>{escape(name)}</name>\n    <pose>Unspecified</pose>\n    <truncated>0</truncated>\n"
         f"    <difficult>0</difficult>\n    <bndbox><xmin>{x1}</xmin><ymin>{y1}</ymin><xmax>{x2}</xmax>"
@@ -116,12 +132,18 @@ class VocWriter:
         return self._spool.finish(
             {
                 "labels.txt": "".join(n + "\n" for n in self.categories.names),
-                "annota.json": meta_json("voc", self.task, self.categories),
+                "annota.json": _meta(self.task, self.categories),
             }
         )
 
     def abort(self) -> None:
         self._spool.abort()
+
+
+def _meta(task: TaskType, categories: CategorySet) -> str:
+    meta = json.loads(meta_json("voc", task, categories))
+    meta["voc_pixels"] = VOC_PIXELS  # readers subtract 1 from xmin and ymin
+    return json.dumps(meta, indent=1)
 
 
 def save_voc(
@@ -141,8 +163,10 @@ def _num(el: ET.Element, tag: str) -> float:
 def load_voc(path: Path | str, categories: CategorySet | None = None) -> Dataset:
     """Read a VOC zip or folder back. Boxes come back as pixel ``xywh``; polygons were exported as boxes."""
     with ReadTree(path) as tree:
+        one_based = False
         if tree.exists("annota.json"):
             task, file_cats = read_meta(tree.read_text("annota.json"))
+            one_based = json.loads(tree.read_text("annota.json")).get("voc_pixels") == VOC_PIXELS
         else:
             names = tree.read_text("labels.txt").splitlines() if tree.exists("labels.txt") else []
             task, file_cats = TaskType.BOXES, CategorySet.from_names([n for n in names if n])
@@ -196,7 +220,8 @@ def load_voc(path: Path | str, categories: CategorySet | None = None) -> Dataset
                             if bb is None:
                                 raise RecordProblem("an object has no <bndbox>")
                             xyxy = [_num(bb, t) for t in ("xmin", "ymin", "xmax", "ymax")]
-                            boxes.append({"class_id": name_to_id[name], "xywh": geometry.xyxy_to_xywh(xyxy)})
+                            xywh = box_of_voc(*xyxy) if one_based else geometry.xyxy_to_xywh(xyxy)
+                            boxes.append({"class_id": name_to_id[name], "xywh": xywh})
                         payload = {"boxes": boxes}
                 ds.records.append(manifest_record(row, payload))
             except (RecordProblem, ET.ParseError, ValueError, KeyError) as exc:

@@ -2,8 +2,9 @@
 
 The XML files may sit in ``Annotations/`` (VOC), ``annotations/`` (many exports) or anywhere in what
 was dropped; a single ``.xml`` file is read too. Each ``<object>`` gives a box: ``<name>`` and
-``<bndbox>`` ``xmin ymin xmax ymax`` in pixels, read as written (annota writes 0-based, possibly
-fractional pixels; VOC's 1-based integers are not shifted, a half-pixel difference at most).
+``<bndbox>`` ``xmin ymin xmax ymax`` in pixels, read as written (VOC's 1-based integers are not
+shifted, a half-pixel difference at most), except annota's own export, whose ``annota.json`` says its
+pixels are VOC's 1-based integers (``voc_pixels``): read back exactly as ``core.formats.voc`` wrote them.
 ``<filename>`` names the image (else the XML's stem), ``<size>`` gives its size.
 
 Classes: ``labels.txt`` when present (annota's export: the order of the project), else the names in
@@ -13,6 +14,7 @@ by ``core.formats.voc.load_voc``. A malformed XML file is an issue with its line
 
 from __future__ import annotations
 
+import json
 import posixpath
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -23,6 +25,7 @@ from core.formats.label_mapping import with_categories
 from core.formats.load_support import LabelRecord, LoadError, SizeLookup, error_text, head, issue, strip_root
 from core.formats.records import CategorySet, Dataset, RecordProblem, read_manifest, read_meta
 from core.formats.tree import ReadTree
+from core.formats.voc import VOC_PIXELS, box_of_voc
 
 
 def sniff(path: Path) -> bool:
@@ -59,11 +62,14 @@ def load(path: Path, categories: CategorySet | None = None, *, sizes: SizeLookup
     if path.is_file() and path.suffix.lower() == ".xml":
         docs = [(path.name, path.read_text(encoding="utf-8", errors="replace"))]
         meta_cats, manifest, class_order = None, {}, []
+        one_based = False
     else:
         with ReadTree(path) as tree:
             prefix, _ = strip_root(tree.names())
+            one_based = False
             if tree.exists(prefix + "annota.json"):
                 task, meta_cats = read_meta(tree.read_text(prefix + "annota.json"))
+                one_based = json.loads(tree.read_text(prefix + "annota.json")).get("voc_pixels") == VOC_PIXELS
                 if task.is_classification:
                     from core.formats.voc import load_voc
 
@@ -118,7 +124,8 @@ def load(path: Path, categories: CategorySet | None = None, *, sizes: SizeLookup
                 ds.issues.append(issue(f"{rel} object {k}", str(exc), file_name))
                 continue
             cid = names.setdefault(name, max(names.values(), default=0) + 1)
-            boxes.append({"class_id": cid, "xywh": [x1, y1, x2 - x1, y2 - y1]})  # x2 < x1: refused as no size
+            xywh = box_of_voc(x1, y1, x2, y2) if one_based else [x1, y1, x2 - x1, y2 - y1]
+            boxes.append({"class_id": cid, "xywh": xywh})  # x2 < x1: refused as no size
         labeled = row is None or row.get("labeled", "1") != "0"
         ds.records.append(
             LabelRecord(

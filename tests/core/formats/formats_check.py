@@ -27,7 +27,10 @@ FORMATS: dict[str, tuple[str, Saver, Loader]] = {
 
 
 def tolerance(fmt: str, width: int, height: int) -> float:
-    """How far a coordinate may move: YOLO keeps 6 decimals of a normalised value, the rest are exact."""
+    """How far a coordinate may move: YOLO keeps 6 decimals of a normalised value, VOC whole pixels (an edge
+    by half a pixel, a width or height by one), the rest are exact."""
+    if fmt == "voc":
+        return 1.0 + 1e-9
     return 1e-6 * max(width, height) + 1e-9 if fmt == "yolo" else 1e-9
 
 

@@ -342,3 +342,25 @@ def _class_ids(task: TaskType, payload: dict[str, Any] | None) -> list[int]:
     from core.domain import payload_class_ids
 
     return payload_class_ids(task, payload)
+
+
+def test_voc_integer_pixels_and_files_without_the_key(tmp_path: Path) -> None:
+    import re
+
+    from core.formats.voc import load_voc, save_voc
+
+    records = _records(TaskType.BOXES)
+    save_voc(tmp_path / "v", TaskType.BOXES, CATS, records)
+    xml = (tmp_path / "v" / "Annotations" / "img_2.xml").read_text()
+    coords = re.findall(r"<(?:x|y)(?:min|max)>([^<]*)<", xml)
+    assert coords and all(c.isdigit() for c in coords)  # whole pixels, as VOC's tools expect
+    assert json.loads((tmp_path / "v" / "annota.json").read_text())["voc_pixels"] == "1-based integers"
+    back = load_voc(tmp_path / "v").by_file_name()["img_2.jpg"].payload["boxes"]
+    want = [[round(x), round(y), round(x + w) - round(x), round(y + h) - round(y)]
+            for x, y, w, h in (b["xywh"] for b in records[2].payload["boxes"])]  # fmt: skip
+    assert [b["xywh"] for b in back] == want
+    meta = json.loads((tmp_path / "v" / "annota.json").read_text())
+    del meta["voc_pixels"]  # an older annota export or another tool's: read as written
+    (tmp_path / "v" / "annota.json").write_text(json.dumps(meta))
+    old = load_voc(tmp_path / "v").by_file_name()["img_2.jpg"].payload["boxes"]
+    assert [b["xywh"][:2] for b in old] == [[w[0] + 1, w[1] + 1] for w in want]

@@ -81,7 +81,9 @@ def test_voc_xml_and_classification_lists(tmp_path: Path) -> None:
     FORMATS["voc"][1](tmp_path / "v.zip", TaskType.BOXES, CATS, _records(TaskType.BOXES))
     with zipfile.ZipFile(tmp_path / "v.zip") as zf:
         xml = zf.read("Annotations/img_1.xml").decode()
-        assert "<name>dog</name>" in xml and "<xmin>11.5</xmin>" in xml and "<ymax>70.75</ymax>" in xml
+        # VOC's 1-based integer pixels: [11.5, 20.25, 100, 50.5] covers pixels 12..111 x 20..70 (0-based)
+        assert "<name>dog</name>" in xml and "<xmin>13</xmin>" in xml and "<ymin>21</ymin>" in xml
+        assert "<xmax>112</xmax>" in xml and "<ymax>71</ymax>" in xml
         assert "<width>640</width>" in xml
     FORMATS["voc"][1](tmp_path / "c.zip", TaskType.MULTILABEL, CATS, _records(TaskType.MULTILABEL))
     with zipfile.ZipFile(tmp_path / "c.zip") as zf:

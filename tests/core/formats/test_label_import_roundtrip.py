@@ -69,5 +69,5 @@ def test_polygons_through_voc_come_back_as_their_boxes(tmp_path: Path) -> None:
     assert pv.file_task is TaskType.BOXES and pv.conversion == "boxes -> polygons"
     rec = pv.matched[lab.item_ids[0]]
     assert rec.payload == {"polygons": [{"class_id": lab.class_ids[0],
-                                         "points": [[10.0, 10.0], [200.5, 10.0], [200.5, 160.25], [10.0, 160.25]]}]}  # fmt: skip
+                                         "points": [[10.0, 10.0], [200.0, 10.0], [200.0, 160.0], [10.0, 160.0]]}]}  # fmt: skip
     lab.store.close()
