@@ -119,3 +119,31 @@ def test_sniffing(tmp_path: Path) -> None:
     voc = tmp_path / "a.xml"
     voc.write_text("<annotation><filename>a.jpg</filename></annotation>")
     assert not sniff_labelstudio(coco) and not sniff_cvat(voc) and not sniff_cvat(LS / "polygons.json")
+
+
+def _task(k: int, choices: list[str] | None, image: str, cancelled: bool = False) -> dict[str, object]:
+    result = [] if choices is None else [{"id": f"c{k}", "type": "choices", "from_name": "choice", "to_name": "image",
+                                          "value": {"choices": choices}}]  # fmt: skip
+    return {"id": k, "data": {"image": image}, "annotations": [{"id": k, "result": result, "was_cancelled": cancelled}],
+            "predictions": []}  # fmt: skip
+
+
+def test_labelstudio_choices_without_annotas_meta(tmp_path: Path) -> None:
+    """Written by hand in Label Studio's task shape (no real classification export was found to keep):
+    the task type is guessed from the choices, image names from local-file and upload URLs."""
+    tasks = [
+        _task(1, ["cat"], "/data/local-files/?d=pets%2Fcat1.jpg"),
+        _task(2, ["dog"], "/data/upload/3/0a1b2c3d-dog1.jpg"),
+        _task(3, ["dog"], "https://example.org/img/x.jpg", cancelled=True),
+    ]
+    (tmp_path / "one.json").write_text(json.dumps(tasks))
+    ds = load_labelstudio(tmp_path / "one.json")
+    assert ds.task_type is TaskType.MULTICLASS and ds.categories.names == ["cat", "dog"]
+    recs = ds.by_file_name()
+    assert recs["pets/cat1.jpg"].payload == {"class_id": 1} and recs["dog1.jpg"].payload == {"class_id": 2}
+    assert recs["x.jpg"].payload is None  # its only annotation was cancelled
+    tasks.append(_task(4, ["cat", "dog"], "/data/upload/3/0a1b2c3d-both.jpg"))
+    (tmp_path / "many.json").write_text(json.dumps(tasks))
+    ds = load_labelstudio(tmp_path / "many.json")
+    assert ds.task_type is TaskType.MULTILABEL
+    assert ds.by_file_name()["both.jpg"].payload == {"class_ids": [1, 2]}
