@@ -497,3 +497,21 @@ def test_a_box_deleted_on_the_canvas_is_gone_from_the_list_and_not_saved(runtime
     assert "**Boxes: 0**" in texts(at)
     act(at, "label_submit").click().run()
     assert labels.current_annotation(runtime.store, ids[0]).payload == {"boxes": []}
+
+
+def progress_text(at) -> str:
+    (bar,) = at.get("progress")
+    return bar.proto.text
+
+
+def test_progress_says_labeled_of_total_left_for_me_and_skipped(runtime, tmp_path):
+    project, classes, ids = setup_project(runtime, tmp_path, n=5)
+    at = app(project.id).run()
+    assert progress_text(at) == "**0 / 5** labeled (0%) · **5** left for you · **0** skipped"
+    act(at, f"label_cls_{classes[0].id}").click().run()
+    act(at, "label_skip").click().run()
+    assert progress_text(at) == "**1 / 5** labeled (20%) · **3** left for you · **1** skipped"
+    other = queue.next_item_id(runtime.store, project.id, "bob")  # another labeler holds one
+    assert other is not None
+    at.run()
+    assert progress_text(at) == "**1 / 5** labeled (20%) · **2** left for you · **1** skipped"

@@ -15,7 +15,19 @@ from streamlit.errors import StreamlitAPIException
 from core.domain import Item, LabelClass, NotFound, Project, ProjectState, TaskType, User
 from core.store import items, projects, queue
 from ui import resources, review_return
-from ui.labeling import actions, classify, draw, grid, images, payloads, segment, shortcuts, stale, state
+from ui.labeling import (
+    actions,
+    classify,
+    draw,
+    grid,
+    images,
+    payloads,
+    progress,
+    segment,
+    shortcuts,
+    stale,
+    state,
+)
 from ui.labeling.proposals import Proposal, model_help
 from ui.text import instructions_markdown, plain
 
@@ -97,6 +109,7 @@ def labeling_area(project_id: int, user: User) -> None:
     if len(classes) < 2:
         st.warning("This project needs at least two label classes before labeling can start.")
         return
+    progress.show(s, project_id, user.username)
     paths = resources.paths()
     if stale.pending():
         stale.chooser(project.task_type, classes, user.username, paths)
