@@ -154,6 +154,40 @@ def test_a_job_end_a_full_disk_kept_from_the_store_is_written_once_there_is_spac
     assert runner.notice() is None
 
 
+def test_a_job_that_cannot_be_claimed_on_a_full_disk_waits_in_words(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.formats.export  # noqa: F401 (registers the handler)
+    from core import jobs
+
+    job = jobs.submit(store, "export", {"format": "coco"}, project_id=None)
+    runner = JobRunner(store, workers=1, poll_s=0.05)
+    real = runner._claim
+    full = {"on": True}
+
+    def claim() -> object:  # the claim's write meets the full disk
+        if full["on"]:
+            raise DiskFull(1.0, "a job's state")
+        return real()
+
+    monkeypatch.setattr(runner, "_claim", claim)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 60
+        while runner.notice() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert runner.notice() == (
+            "Jobs are waiting: The disk is full (1 MB free). A job's state could not be saved. Free some space"
+            " on the server and try again. They continue by themselves once there is space."
+        )
+        assert get_job(store, job.id).state == "queued"
+        full["on"] = False
+        done = runner.wait(job.id, timeout=60)
+    finally:
+        runner.stop()
+    assert done.state == "failed" and "needs a project" in (done.error or "") and runner.notice() is None
+
+
 # -- a real full disk (tmpfs) --------------------------------------------------------------------------
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
@@ -218,16 +252,21 @@ def test_a_real_full_disk_then_space_freed(small_disk: Path) -> None:
         runner = JobRunner(store, workers=1, poll_s=0.05).start()
         try:
             deadline = time.monotonic() + 60
-            while runner.notice() is None and time.monotonic() < deadline:
+            while (
+                runner.notice() is None and get_job(store, waiting.id).active and time.monotonic() < deadline
+            ):
                 time.sleep(0.05)
-            assert runner.notice() and runner.notice().startswith("Jobs are waiting: The disk is full (")
-            # the job waits, said in words: its claim (or, if a small write still fitted, its end) is held
-            assert get_job(store, waiting.id).state in ("queued", "running")
+            # never silent: either the job waits and the runner says why (its claim, or its end, could not
+            # be written), or a small write still fitted and the job failed with the words of a full disk
+            if get_job(store, waiting.id).active:
+                assert runner.notice() and runner.notice().startswith("Jobs are waiting: The disk is full (")
+            else:
+                assert (get_job(store, waiting.id).error or "").startswith("The disk is full (")
 
             os.remove(filler)  # space freed: everything works, the same store, no restart
             ended = runner.wait(waiting.id, timeout=120)
             print(f"the export queued before the disk filled ended {ended.state}: {ended.message}")
-            if ended.state == "failed":  # it had started and met the full disk: it says so
+            if ended.state == "failed":  # it had started and met the full disk: it said so; a new one works
                 assert (ended.error or "").startswith("The disk is full ("), ended.error
                 ended = runner.wait(
                     runner.submit("export", {"format": "coco"}, project_id=project.id).id, 120
