@@ -315,6 +315,7 @@ def meta_json(fmt: str, task: TaskType, categories: CategorySet) -> str:
             "categories": [{"id": c.id, "name": c.name} for c in categories],
         },
         indent=1,
+        allow_nan=False,
     )
 
 
