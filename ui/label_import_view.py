@@ -126,7 +126,7 @@ def _preview_panel(project: Project, pv: Preview, keys: dict[str, str]) -> None:
         bar.empty()
         if result is not None:
             resources.forget_reads()
-            st.session_state[keys["result"]] = result
+            st.session_state[keys["result"]] = (result, [*pv.refused, *result.refused])
             st.session_state.pop(keys["preview"], None)
             st.rerun()
 
@@ -134,12 +134,13 @@ def _preview_panel(project: Project, pv: Preview, keys: dict[str, str]) -> None:
 def label_import_section(project: Project) -> None:
     """The whole section (an administrator's)."""
     keys = _keys(project.id)
-    result = st.session_state.get(keys["result"])
-    if result is not None:
-        st.success(result.summary() + ".", icon=":material/check_circle:")
-        if result.refused:
-            with st.expander(f"Refused on saving ({len(result.refused):,})"):
-                _issues_table(result.refused)
+    done = st.session_state.get(keys["result"])
+    if done is not None:
+        result, refused = done
+        st.success(plain(result.summary()) + ".", icon=":material/check_circle:")
+        if refused:
+            with st.expander(f"Refused ({len(refused):,})"):
+                _issues_table(refused)
     source = st.radio("Labels from", ["A file from your computer", "A file or folder on the server"],
                       horizontal=True, key=keys["source"])  # fmt: skip
     path: Path | None = None

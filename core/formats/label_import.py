@@ -100,6 +100,7 @@ class ImportResult:
     refused: list[Issue] = field(default_factory=list)
     created_classes: list[str] = field(default_factory=list)
     skipped_labeled: int = 0
+    dropped: int = 0  # objects or labels the preview refused (left out; listed there)
 
     def summary(self) -> str:
         what = f"{self.proposals:,} imported proposals" if self.proposals else f"{self.saved:,} labels saved"
@@ -112,8 +113,8 @@ class ImportResult:
             )
         if self.skipped_labeled:
             parts.append(f"{self.skipped_labeled:,} already labeled images left as they are")
-        if self.refused:
-            parts.append(f"{len(self.refused):,} refused")
+        if self.refused or self.dropped:
+            parts.append(f"{len(self.refused) + self.dropped:,} refused (listed with where and why)")
         return "; ".join(parts)
 
 
@@ -315,7 +316,7 @@ def apply_import(
     task = pv.project_task
     mapping, created = resolve_classes(store, project_id, pv, options)
     names = {c.id: c.name for c in pv.file_categories}
-    result = ImportResult(created_classes=created)
+    result = ImportResult(created_classes=created, dropped=len(pv.refused))
     writes: list[LabelWrite] = []
     for item_id, rec in pv.matched.items():
         origin = getattr(rec, "origin", "") or pv.path.name
