@@ -14,13 +14,14 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from core.disk import DiskFull, as_disk_full
 from core.domain import NotFound
-from core.store.db import Store, WriteConflict, dumps, loads
+from core.store.db import Store, StoreClosed, WriteConflict, dumps, loads
 from core.store.labels import utcnow
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,11 @@ log = logging.getLogger(__name__)
 
 class Cancelled(Exception):
     """Raised inside a handler when the user cancelled its job."""
+
+
+class Stopping(Exception):
+    """Raised inside a handler when the runner stops (server shutdown): the job goes back to the queue
+    and resumes at the next start, as after a restart."""
 
 
 @dataclass(frozen=True)
@@ -91,24 +97,30 @@ class JobContext:
         return self.job.project_id
 
     def progress(self, fraction: float, message: str = "", *, force: bool = False) -> None:
-        """Report progress (0..1); written at most a few times a second. Raises ``Cancelled`` if asked."""
+        """Report progress (0..1); written at most a few times a second, and each time the cancel flag is
+        read: raises ``Cancelled`` if asked. Raises ``Stopping`` when the runner is stopping."""
+        self._check_stopping()
         now = time.monotonic()
         if force or now - self._last_write > 0.25 or fraction >= 1.0:
             self._last_write = now
-            try:
-                row = self.store.execute(
-                    "UPDATE jobs SET progress = ?, message = ?, heartbeat_at = ? WHERE id = ? RETURNING cancel_requested",
+            # Not ``UPDATE ... RETURNING cancel_requested``: DuckDB (2.0) writes the whole row back for an
+            # UPDATE with RETURNING, so a cancel committed meanwhile was silently undone (no conflict
+            # raised) and the job ran on. A plain UPDATE touches only its columns.
+            with suppress(WriteConflict):  # the row is busy (e.g. a cancel being written): progress can wait
+                self.store.execute(
+                    "UPDATE jobs SET progress = ?, message = ?, heartbeat_at = ? WHERE id = ?",
                     [max(0.0, min(1.0, float(fraction))), message[:500], utcnow(), self.job.id],
                 )
-            except WriteConflict:  # the row is busy (e.g. a cancel being written): progress can wait
-                self.check_cancelled()
-                return
-            if row and row[0][0]:
-                raise Cancelled()
+            self.check_cancelled()
 
     def check_cancelled(self) -> None:
+        self._check_stopping()
         if self.store.scalar("SELECT cancel_requested FROM jobs WHERE id = ?", [self.job.id]):
             raise Cancelled()
+
+    def _check_stopping(self) -> None:
+        if self.runner.stopping:
+            raise Stopping()
 
 
 Handler = Callable[[JobContext], Any]
@@ -231,12 +243,24 @@ class JobRunner:
                 requeued.append(job_id)
         return requeued
 
-    def stop(self, timeout: float = 5.0) -> None:
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop the workers: a running job stops at its next progress report (``Stopping``) and goes back
+        to the queue. Returns whether every worker ended within ``timeout`` (one still inside a long
+        step is left to finish as a daemon thread; the store waits for its call in flight on close)."""
         self._stop.set()
         self._wake.set()
+        deadline = time.monotonic() + timeout
         for t in self._threads:
-            t.join(timeout)
+            t.join(max(0.0, deadline - time.monotonic()))
+        alive = [t.name for t in self._threads if t.is_alive()]
+        if alive:
+            log.warning("job runner: %s still busy after %.0f s", ", ".join(alive), timeout)
         self._threads.clear()
+        return not alive
 
     def notify(self) -> None:
         self._wake.set()
@@ -260,23 +284,29 @@ class JobRunner:
         raise TimeoutError(f"Job {job_id} still {get_job(self.store, job_id).state} after {timeout} s")
 
     def _claim(self) -> Job | None:
-        with self._claim_lock:
-            kinds = list(_HANDLERS)
-            if not kinds:
-                return None
-            row = self.store.query_one(
-                f"SELECT {_JOB_COLS} FROM jobs WHERE state = 'queued' AND kind IN (SELECT unnest(?)) ORDER BY id LIMIT 1",
+        kinds = list(_HANDLERS)
+        if not kinds:
+            return None
+
+        def take(cur: Any) -> tuple | None:
+            row = cur.execute(
+                "SELECT id FROM jobs WHERE state = 'queued' AND kind IN (SELECT unnest(?)) ORDER BY id LIMIT 1",
                 [kinds],
-            )
+            ).fetchone()
             if row is None:
                 return None
             now = utcnow()
-            self.store.execute(
+            cur.execute(
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = coalesce(started_at, ?),"
                 " heartbeat_at = ? WHERE id = ? AND state = 'queued'",
                 [now, now, row[0]],
             )
-            return get_job(self.store, row[0])
+            return cur.execute(f"SELECT {_JOB_COLS} FROM jobs WHERE id = ?", [row[0]]).fetchone()
+
+        with self._claim_lock:  # one transaction: a job cancelled meanwhile is never started
+            row = self.store.write(take)
+        job = _job(row) if row is not None else None
+        return job if job is not None and job.state == "running" else None
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -306,6 +336,16 @@ class JobRunner:
             result = _HANDLERS[job.kind](ctx)
         except Cancelled:
             self._finish(job.id, "cancelled", message="Cancelled")
+        except (Stopping, StoreClosed):  # back to the queue; if that cannot be written, ``recover`` will
+            if self.store.closed:
+                return
+            try:
+                self.store.execute(
+                    "UPDATE jobs SET state = 'queued', message = ? WHERE id = ? AND state = 'running'",
+                    ["Stopped by a server shutdown; resumes at the next start", job.id],
+                )
+            except Exception:
+                log.exception("job %s: could not put it back in the queue", job.id)
         except Exception as exc:
             log.warning("job %s (%s) failed: %s", job.id, job.kind, exc)
             full = as_disk_full(exc, self.store.path.parent)

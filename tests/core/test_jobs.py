@@ -52,11 +52,9 @@ def test_failure_is_recorded_in_words(runner):
 
 def test_cancel_running(runner, store):
     running = runner.submit("test_count", {"n": 100_000, "sleep": 0.01})  # ~17 min unless cancelled
-    deadline = time.time() + 10
-    while jobs.get_job(store, running.id).state != "running" and time.time() < deadline:
-        time.sleep(0.02)
+    _wait_running(store, running.id)
     jobs.cancel(store, running.id)
-    assert runner.wait(running.id, timeout=20).state == "cancelled"
+    assert runner.wait(running.id, timeout=120).state == "cancelled"
 
 
 def test_cancel_queued_before_any_worker_takes_it(store):
@@ -151,3 +149,58 @@ def test_a_busy_row_never_leaves_a_job_running(runner, store, monkeypatch):
     assert busy == {"progress": 0, "finish": 0}  # both kinds of write did meet the conflict
     again = runner.wait(runner.submit("test_count", {"n": 2}).id, timeout=20)
     assert again.state == "done"  # the worker thread is still alive
+
+
+@jobs.register("test_spin")
+def _spin(ctx):
+    """Progress as fast as the machine allows: the most writes racing a cancel."""
+    i = 0
+    while True:
+        ctx.progress((i % 1000) / 1000, f"spin {i}", force=True)
+        i += 1
+
+
+def _wait_running(store, job_id: int, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while jobs.get_job(store, job_id).state != "running":
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("round_", range(5))
+def test_cancel_wins_over_progress_writes_racing_it(runner, store, round_):
+    """The issue's `test_cancel_running` failure under load: the job's progress write was an
+    ``UPDATE ... RETURNING``, which DuckDB writes back whole, undoing a cancel committed in the meantime;
+    the job ran on. Here progress is written back to back, so every cancel races a write."""
+    job = runner.submit("test_spin")
+    _wait_running(store, job.id)
+    jobs.cancel(store, job.id)
+    done = runner.wait(job.id, timeout=120)
+    assert done.state == "cancelled"
+    row = store.query_one("SELECT cancel_requested FROM jobs WHERE id = ?", [job.id])
+    assert row == (True,)
+
+
+def test_stopping_the_runner_puts_a_running_job_back_in_the_queue(store):
+    r = jobs.JobRunner(store, workers=1, poll_s=0.05).start()
+    job = r.submit("test_spin")
+    _wait_running(store, job.id)
+    assert r.stop(timeout=120) is True  # the job stopped at its next progress report
+    back = jobs.get_job(store, job.id)
+    assert back.state == "queued" and "shutdown" in back.message
+    r2 = jobs.JobRunner(store, workers=1, poll_s=0.05).start()  # the next start takes it again
+    try:
+        _wait_running(store, job.id)
+        jobs.cancel(store, job.id)
+        assert r2.wait(job.id, timeout=120).state == "cancelled"
+    finally:
+        r2.stop()
+
+
+def test_a_job_cancelled_while_queued_is_never_started(store):
+    """The claim reads and marks the job in one transaction: a cancelled job is not run."""
+    job = jobs.submit(store, "test_count", {"n": 1})
+    jobs.cancel(store, job.id)
+    r = jobs.JobRunner(store, workers=1, poll_s=0.05)
+    assert r._claim() is None
+    assert jobs.get_job(store, job.id).started_at is None

@@ -1,9 +1,14 @@
+import subprocess
+import sys
 import threading
+import time
 
+import duckdb
 import pytest
 
 from core.domain import ItemStatus, ProjectState, Source, ValidationError
 from core.store import Store, items, labels, projects, queue, stats
+from core.store.db import StoreClosed, StoreInUse
 from core.store.items import ItemFilter, NewItem
 from core.store.projects import ClassSpec
 
@@ -251,3 +256,75 @@ def test_labels_record_how_they_were_given(store):
     assert store.query("SELECT item_id, via FROM annotations ORDER BY item_id") == [(1, "item"), (2, "page")]
     with pytest.raises(ValueError, match="via"):
         labels.save_label(store, 3, {"class_id": cls[0].id}, author="ann", base_version=0, via="bulk")
+
+
+def _wait_calls(s, n: int = 1, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while s._calls < n:
+        assert time.monotonic() < deadline, "the call never started"
+        time.sleep(0.01)
+
+
+def test_close_waits_for_a_call_in_flight(tmp_path):
+    """Closing under a running query used to fail ("connection is busy"); now close waits for it."""
+    s = Store(tmp_path / "c.duckdb")
+    out: dict = {}
+
+    def slow() -> None:
+        try:
+            out["sum"] = s.scalar("SELECT sum(i) FROM range(30000000) t(i)")
+        except Exception as exc:  # pragma: no cover - the failure this test guards against
+            out["error"] = exc
+
+    t = threading.Thread(target=slow)
+    t.start()
+    _wait_calls(s)
+    s.close()
+    t.join(120)
+    assert out == {"sum": sum(range(30000000))}
+    with pytest.raises(StoreClosed):
+        s.query("SELECT 1")
+
+
+def test_close_interrupts_a_call_that_outlasts_its_timeout(tmp_path):
+    s = Store(tmp_path / "c.duckdb")
+    out: dict = {}
+
+    def endless() -> None:
+        try:
+            out["sum"] = s.scalar("SELECT sum(i) FROM range(100000000000) t(i)")  # hours
+        except Exception as exc:
+            out["error"] = exc
+
+    t = threading.Thread(target=endless)
+    t.start()
+    _wait_calls(s)
+    s.close(timeout=0.2)
+    t.join(120)
+    assert not t.is_alive() and "sum" not in out
+    assert isinstance(out["error"], duckdb.Error)  # interrupted, not left running
+
+
+def test_a_second_process_on_the_data_directory_is_named(tmp_path):
+    """DuckDB lets one process write a file: the second server is told who holds it, not "try again"."""
+    db = tmp_path / "annota.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys, time; c = duckdb.connect({str(db)!r}); print('ok', flush=True); time.sleep(600)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        with pytest.raises(StoreInUse) as err:
+            Store(db)
+        assert err.value.pid == holder.pid
+        text = str(err.value)
+        assert f"Another annota process (PID {holder.pid}) holds the data directory {tmp_path}" in text
+        assert "ANNOTA_DATA_DIR" in text
+    finally:
+        holder.kill()
+        holder.wait(60)
