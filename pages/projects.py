@@ -95,6 +95,41 @@ def _k(name: str) -> str:
     return f"{name}_{st.session_state.get(FORM_GEN, 0)}"
 
 
+TABLE_KEY = "new_project_table"  # {"gen": n, "rows": [...]}: the rows the class table starts from
+BLANK_ROWS = 6
+
+
+def _blank(n: int) -> list[dict[str, str]]:
+    return [{"name": "", "color": "", "hotkey": ""} for _ in range(n)]
+
+
+def class_table() -> pd.DataFrame:
+    """The class table: a fixed number of rows, blank ones ignored. Fixed, not dynamic: typing into a
+    dynamic table's empty last row first appends a row, and keys typed meanwhile were lost (a blank row,
+    the class gone); with blank rows ready a key typed on a selected cell goes into it."""
+    state = st.session_state.get(TABLE_KEY, {"gen": 0, "rows": _blank(BLANK_ROWS)})
+    key = _k(NEW_CLASSES_KEY) + (f"_{state['gen']}" if state["gen"] else "")
+    return st.data_editor(
+        pd.DataFrame(state["rows"], columns=["name", "color", "hotkey"]),
+        key=key,
+        num_rows="fixed",
+        hide_index=True,
+        column_config={
+            "name": st.column_config.TextColumn("Class"),
+            "color": st.column_config.TextColumn("Colour (#rrggbb)", validate=r"^(#[0-9a-fA-F]{6})?$"),
+            "hotkey": st.column_config.TextColumn("Hotkey", max_chars=1),
+        },
+    )
+
+
+def more_rows(table: pd.DataFrame) -> None:
+    """The table again with every row typed so far and more blank ones."""
+    old = st.session_state.get(TABLE_KEY, {"gen": 0})
+    rows = [{k: _cell(r.get(k)) for k in ("name", "color", "hotkey")} for r in table.to_dict("records")]
+    st.session_state[TABLE_KEY] = {"gen": old["gen"] + 1, "rows": rows + _blank(BLANK_ROWS)}
+    st.rerun()
+
+
 def new_project_form(user: str) -> None:
     """The new-project form. It is an ``st.form``: typing in the class table or choosing the task type
     reruns nothing, so no edit is lost to a rerun in flight, and Create sends every row typed."""
@@ -114,23 +149,12 @@ def new_project_form(user: str) -> None:
         )
         st.markdown("**Label classes**")
         st.caption(
-            "One row per class, at least two (add rows with the table's **+**). Leave colour and hotkey "
-            "empty to get a free one; a hotkey is one letter or digit (s, b, a, n, k, z are taken by "
-            "labeling actions)."
+            "One row per class, at least two; **More rows** adds rows. Leave colour and hotkey empty to get "
+            "a free one; a hotkey is one letter or digit (s, b, a, n, k, z are taken by labeling actions)."
         )
-        start = pd.DataFrame({"name": ["", ""], "color": ["", ""], "hotkey": ["", ""]})
-        table = st.data_editor(
-            start,
-            key=_k(NEW_CLASSES_KEY),
-            num_rows="dynamic",
-            hide_index=True,
-            column_config={
-                "name": st.column_config.TextColumn("Class", default=""),
-                "color": st.column_config.TextColumn(
-                    "Colour (#rrggbb)", default="", validate=r"^(#[0-9a-fA-F]{6})?$"
-                ),
-                "hotkey": st.column_config.TextColumn("Hotkey", default="", max_chars=1),
-            },
+        table = class_table()
+        more = st.form_submit_button(
+            "More rows", icon=":material/playlist_add:", key="more_class_rows", type="tertiary"
         )
         instructions = st.text_area(
             "Instructions for labelers (markdown)",
@@ -151,6 +175,8 @@ def new_project_form(user: str) -> None:
         create = st.form_submit_button(
             "Create project", type="primary", icon=":material/add:", key="create_project"
         )
+    if more:
+        more_rows(table)
     if create:
         _create(user, name, task, table, description, instructions, url, float(precision))
 
@@ -191,6 +217,7 @@ def _create(
     session.open_project(project.id)
     # a new generation of keys gives an empty form (popping keys does not reset browser widgets)
     st.session_state[FORM_GEN] = st.session_state.get(FORM_GEN, 0) + 1
+    st.session_state.pop(TABLE_KEY, None)
     st.session_state["_goto_tab"] = "All projects"
     st.rerun()
 

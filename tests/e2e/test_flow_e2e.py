@@ -1,7 +1,7 @@
 """The whole annota flow of the issue, as a person does it in Chromium against a real ``streamlit run app.py``.
 
 Through the UI only: sign in as the admin; create a project of each task type with its classes on the
-Projects page (classes typed into the table editor, one added with "Add row"); import photos from a server
+Projects page (classes typed into the table editor); import photos from a server
 folder on the Data page (small copies of the shared datasets in a temporary folder) and upload two through
 the file uploader; label with the mouse and the keyboard (a class by click and by hotkey; multi-label toggles
 by click and key, Submit by click and Enter, an empty submit; boxes drawn, one resized on the canvas, the
@@ -52,7 +52,7 @@ pytestmark = pytest.mark.e2e
 
 CANVAS_W, CANVAS_H = 960, 620  # ui.labeling.draw's canvas box at zoom 1
 
-MC = "Garden flowers"  # multi-class: daisy, rose, tulip (the third added with "Add row", hotkey left to core)
+MC = "Garden flowers"  # multi-class: daisy, rose, tulip (hotkeys left to core)
 ML = "Flower mixes"  # multi-label: daisy, rose
 BX = "Raccoon boxes"  # boxes: raccoon, other
 PG = "Street shapes"  # polygons: person, car
@@ -152,11 +152,7 @@ def create_project(page, name: str, task_title: str, classes: list[str]) -> None
     choose(page, "Task type", task_title)
     grid = m.get_by_test_id("stDataFrame").first
     grid.scroll_into_view_if_needed()
-    for row, cls in enumerate(classes):
-        if row >= 2:  # the form starts with two rows; more with the table's own "Add row"
-            grid.hover()
-            grid.get_by_role("button", name="Add row").click()
-            settle(page)
+    for row, cls in enumerate(classes):  # the table has six rows ready ("More rows" adds more)
         edit_cell(page, grid, row)
         editor = page.locator("#portal textarea").first
         editor.fill(cls)

@@ -47,8 +47,12 @@ def test_create_project_via_form(runtime, admin):
     at.text_input(key="new_name_0").input("Street signs")
     at.selectbox(key="new_task_0").select_index(2)  # boxes
     at.session_state["new_classes_0"] = {
-        "edited_rows": {0: {"name": "stop"}, 1: {"name": "yield", "color": "#123456", "hotkey": "y"}},
-        "added_rows": [{"name": "speed"}],
+        "edited_rows": {
+            0: {"name": "stop"},
+            1: {"name": "yield", "color": "#123456", "hotkey": "y"},
+            3: {"name": "speed"},
+        },
+        "added_rows": [],
         "deleted_rows": [],
     }
     at.text_area(key="new_instructions_0").input("Draw a box around each sign.")
@@ -138,21 +142,20 @@ def _fill_new_project(at, name: str, rows: dict, added: list[dict] | None = None
     return at.button(key="create_project").click().run()
 
 
-def test_rows_typed_in_the_empty_row_and_right_after_the_task_type_are_all_kept(runtime, admin):
-    """The first edit after choosing the task type and rows typed into the table's empty row (added
-    rows, with no colour or hotkey: the column defaults are empty text, not None) all become classes."""
+def test_rows_typed_right_after_the_task_type_are_all_kept(runtime, admin):
+    """The task type and the class rows go in one submission (an st.form: choosing the task type reruns
+    nothing that could drop an edit); blank rows are ignored, the rest all become classes."""
     at = _fill_new_project(
         page(PAGE, admin).run(),
         "Birds",
-        {0: {"name": "owl"}},
-        [{"name": "hawk"}, {"name": " wren ", "color": None, "hotkey": None}],
+        {0: {"name": "owl"}, 2: {"name": "hawk"}, 5: {"name": " wren ", "color": None, "hotkey": None}},
         task=1,
     )
     assert not at.exception and not at.error, [e.value for e in at.error]
     (p,) = projects.list_projects(runtime.store)
     assert p.task_type.value == "multilabel"
     classes = projects.list_classes(runtime.store, p.id)
-    assert [c.name for c in classes] == ["owl", "hawk", "wren"]  # row 2 left blank: ignored
+    assert [c.name for c in classes] == ["owl", "hawk", "wren"]  # rows 1, 3 and 4 left blank: ignored
     assert "None" not in [c.name for c in classes]
     assert len({c.color for c in classes}) == 3  # automatic colours are distinct
     assert len({c.hotkey for c in classes}) == 3
@@ -160,13 +163,39 @@ def test_rows_typed_in_the_empty_row_and_right_after_the_task_type_are_all_kept(
 
 def test_a_row_without_a_name_refuses_create_in_words_and_keeps_the_rows(runtime, admin):
     at = _fill_new_project(
-        page(PAGE, admin).run(), "Birds", {0: {"name": "owl"}, 1: {"name": "hawk"}}, [{"hotkey": "w"}]
+        page(PAGE, admin).run(), "Birds", {0: {"name": "owl"}, 1: {"name": "hawk"}, 2: {"hotkey": "w"}}
     )
     assert "Row 3 has a colour or hotkey but no class name" in texts(at)
     assert projects.list_projects(runtime.store) == []
     # nothing typed is lost: the form still holds the rows and the name
     assert at.text_input(key="new_name_0").value == "Birds"
-    assert at.session_state["new_classes_0"]["added_rows"] == [{"hotkey": "w"}]
+    assert at.session_state["new_classes_0"]["edited_rows"][2] == {"hotkey": "w"}
+
+
+def test_more_rows_keeps_every_row_typed(runtime, admin):
+    at = page(PAGE, admin).run()
+    at.text_input(key="new_name_0").input("Birds")
+    at.session_state["new_classes_0"] = {
+        "edited_rows": {n: {"name": f"bird{n}"} for n in range(6)},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.button(key="more_class_rows").click().run()
+    assert not at.exception and not at.error
+    assert projects.list_projects(runtime.store) == []  # More rows creates nothing
+    (table,) = [e for e in at.dataframe if e.key == "new_classes_0_1"]  # the table anew, with the rows
+    assert list(table.value["name"])[:7] == [f"bird{n}" for n in range(6)] + [""]
+    assert len(table.value) == 12
+    at.text_input(key="new_name_0").input("Birds")
+    at.session_state["new_classes_0_1"] = {
+        "edited_rows": {6: {"name": "bird6"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.button(key="create_project").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (p,) = projects.list_projects(runtime.store)
+    assert [c.name for c in projects.list_classes(runtime.store, p.id)] == [f"bird{n}" for n in range(7)]
 
 
 def test_repeated_class_names_refuse_create_in_words(runtime, admin):
