@@ -75,13 +75,6 @@ def export_form(project: Project, formats: dict[str, str], user: str, labeled: i
             required=True,
         )
         st.caption(FORMAT_NOTES.get(fmt or "", ""))
-        with_images = False
-        if fmt in _image_formats():
-            with_images = st.checkbox(
-                "Include the images in the zip",
-                key=f"export_images_{project.id}",
-                help="Copies every exported image file into the zip beside its labels (a bigger file).",
-            )
         # fixed option labels: labels that change (counts, another project) make Streamlit drop the choice
         include = st.radio(
             "Images",
@@ -91,6 +84,13 @@ def export_form(project: Project, formats: dict[str, str], user: str, labeled: i
             key=f"export_include_{project.id}",
         )
         st.caption(f"{labeled:,} labeled of {total:,} images.")
+        with_images = False
+        if fmt in _image_formats():
+            with_images = st.checkbox(
+                "Include the images in the zip",
+                key=f"export_images_{project.id}",
+                help="Copies every exported image file into the zip beside its labels (a bigger file).",
+            )
         nothing = (labeled if include == "labeled" else total) == 0
         if nothing:
             st.caption(":orange[Nothing to export yet with this choice.]")
