@@ -152,8 +152,21 @@ def renew_after_password_change(user: User) -> None:
     sign_in(user)
 
 
+def _leave_pages_folder_mode() -> None:
+    """A server's very first run that asks for a page's address (a reload or a bookmark of ``/skipped``)
+    runs that page's file directly, without app.py: Streamlit's old multipage mode, on while nothing has
+    called ``st.navigation`` yet, because a ``pages/`` folder exists. Turn it off and run again, so app.py
+    (its sign-in check and navigation) runs first, as on every later run."""
+    from streamlit.runtime.scriptrunner import script_runner
+
+    if script_runner.PagesManager.uses_pages_directory:
+        script_runner.PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def require_user() -> User:
     """The signed-in user; stops the page with a message when nobody is."""
+    _leave_pages_folder_mode()
     user = current_user()
     if user is None:
         st.warning("Please sign in first.")
