@@ -18,6 +18,7 @@ from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlExcepti
 from core.config import data_dir
 from core.disk import as_disk_full
 from core.domain import ItemStatus, LabelClass, NotFound, Project, ProjectState, TaskType, ValidationError
+from core.formats.tree import TooLarge
 from core.jobs import Job, list_jobs
 from core.store import WriteConflict
 from core.store.labels import StaleEdit, utcnow
@@ -33,7 +34,7 @@ def explain(exc: BaseException) -> str:
     full = as_disk_full(exc, data_dir())
     if full is not None:  # before the rest: DuckDB reports a full disk as a failed commit
         return str(full)
-    if isinstance(exc, ValidationError | NotFound | StaleEdit | WriteConflict):
+    if isinstance(exc, ValidationError | NotFound | StaleEdit | WriteConflict | TooLarge):
         return str(exc)
     if isinstance(exc, FileNotFoundError):
         name = exc.filename or str(exc)

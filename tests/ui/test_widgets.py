@@ -18,3 +18,11 @@ def test_explain_says_the_disk_is_full() -> None:
     raw = RuntimeError('Failed to commit: Could not write file "a.wal": No space left on device')
     assert explain(raw).startswith("The disk is full (") and "busy" not in explain(raw)
     assert explain(DiskFull(3.2, "the change")).startswith("The disk is full (3 MB free). The change could")
+
+
+def test_explain_says_why_a_file_in_a_zip_is_not_read() -> None:
+    from core.formats.tree import TooLarge
+    from ui.widgets import explain
+
+    msg = "labels/a.txt would inflate from 322,069 to 331,350,016 bytes (a decompression bomb); not read"
+    assert explain(TooLarge(msg)) == msg
