@@ -14,7 +14,7 @@ from core.disk import DiskFull
 from core.domain import NotFound, Source, TaskType, ValidationError
 from core.store import labels, queue
 from core.store.db import WriteConflict
-from ui.labeling import payloads, state
+from ui.labeling import payloads, progress, state
 from ui.resources import store
 
 KEY_TAG = "__i"  # an action button's key ends with the item it was drawn for: ``label_submit__i42``
@@ -80,6 +80,8 @@ def save(
         return False
     state.drop_work(item_id)
     state.pin_item(None)
+    if version == 0:  # a first label: the progress line counts it at once
+        progress.record("labeled")
     state.flash("success", f"Saved image {item_id}.")
     return True
 
@@ -131,6 +133,7 @@ def skip(item_id: int, author: str, reason_key: str) -> None:
         return
     state.drop_work(item_id)
     state.pin_item(None)
+    progress.record("skipped")
     state.flash("info", f"Skipped image {item_id}" + (f" ({reason.strip()})." if reason.strip() else "."))
 
 

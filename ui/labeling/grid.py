@@ -26,7 +26,7 @@ from core.disk import DiskFull
 from core.domain import LabelClass, Project, TaskType, User, ValidationError
 from core.store import items
 from ui import resources
-from ui.labeling import grid_tiles, images, shortcuts, state
+from ui.labeling import grid_tiles, images, progress, shortcuts, state
 from ui.labeling.grid_tiles import OFF_KEY, OWN_KEY
 from ui.text import plain
 
@@ -167,8 +167,9 @@ def _submit(project_id: int, user: str, task: TaskType, classes: Sequence[LabelC
         return
     for key in (OFF_KEY, CLASS_KEY, OWN_KEY, T0_KEY):
         _dict(key).pop(pk, None)
-    st.session_state.pop(AVAIL_KEY, None)
     resources.forget_reads()
+    if not page.reopened:
+        progress.record("labeled", len(res.saved))
     name = next((c.name for c in classes if c.id == class_id), str(class_id))
     msg = _reopened_message(res) if page.reopened else _result_message(res, own, name, task)
     state.flash("warning" if res.errors or res.stale else "success", msg + ".")
