@@ -30,6 +30,7 @@ import duckdb
 from core.config import Paths, data_dir
 from core.domain import NotFound, Project, TaskType, ValidationError
 from core.store import Store
+from core.store.db import StoreInUse
 
 MAX_LISTED = 20  # issues printed per kind (--all lists every one)
 
@@ -100,6 +101,11 @@ def open_store() -> Store:
     try:
         paths.ensure()
         return Store(paths.db)
+    except StoreInUse as exc:
+        who = f" (process {exc.pid})" if exc.pid else ""
+        raise CliError(
+            f"the store {paths.db} is in use by another process{who}: stop the app, or run this there", 3
+        ) from None
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():
