@@ -30,6 +30,7 @@ from core.images.probe import (
     probe_file,
     size_words,
 )
+from core.images.roots import NOT_UTF8_FILE, is_utf8, shown
 from core.store.db import Store
 from core.store.items import NewItem, add_items
 from core.store.labels import utcnow
@@ -213,6 +214,11 @@ def import_paths(
     """
     t0 = time.perf_counter()
     rep = report if report is not None else ImportReport()
+    bad = [p for p in files if not is_utf8(p)]
+    if bad:  # the database holds UTF-8 text: such a name is refused alone, the others go in
+        rep.errors.extend((shown(p), NOT_UTF8_FILE) for p in bad)
+        rep.seen += len(bad)
+        files = [p for p in files if is_utf8(p)]
     total = len(files)
     seen: dict[str, str] = {}
     n_workers = workers or default_workers()

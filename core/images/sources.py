@@ -21,8 +21,9 @@ from core.background import Periodic
 from core.domain import NotFound, ValidationError
 from core.images.importer import ImportReport, Progress, import_paths, known_among, record_scan
 from core.images.probe import is_image_name
+from core.images.roots import NOT_UTF8_FILE, check_import_folder, is_utf8, shown
 from core.jobs import JobContext, register
-from core.store.db import Store
+from core.store.db import Store, StoreClosed, loads
 from core.store.items import known_paths
 from core.store.labels import utcnow
 
@@ -74,19 +75,11 @@ def add_folder(
 ) -> SourceInfo:
     """Reference a server folder as a source of the project (nothing is imported yet: call ``rescan``).
 
-    The same folder added twice gives the existing source (with ``watch`` updated).
+    The same folder added twice gives the existing source (with ``watch`` updated). A folder the server
+    may not import (``core.images.roots``: system folders, the data directory, outside
+    ``ANNOTA_IMPORT_ROOTS``) raises ``ValidationError`` with the reason.
     """
-    raw = str(folder).strip()
-    if not raw:
-        raise ValidationError("Give the path of a folder on the server.")
-    path = Path(raw).expanduser()
-    if not path.exists():
-        raise ValidationError(f"The folder {raw} does not exist on the server.")
-    if not path.is_dir():
-        raise ValidationError(f"{raw} is a file, not a folder.")
-    if not os.access(path, os.R_OK | os.X_OK):
-        raise ValidationError(f"The server may not read the folder {raw}.")
-    resolved = str(path.resolve())
+    resolved = str(check_import_folder(folder, data_root(store)))
     row = store.query_one(
         "SELECT id FROM sources WHERE project_id = ? AND kind = 'folder' AND path = ?", [project_id, resolved]
     )
@@ -102,6 +95,12 @@ def add_folder(
 
 def set_watch(store: Store, source_id: int, watch: bool) -> None:
     store.execute("UPDATE sources SET watch = ? WHERE id = ?", [watch, source_id])
+
+
+def data_root(store: Store) -> Path:
+    """The store's data directory (the runtime's ``Paths`` when it set them, else the database's folder)."""
+    paths = store.caches.get("paths")
+    return Path(paths.root) if paths is not None else store.path.parent
 
 
 # -- walking ---------------------------------------------------------------------------------------
@@ -131,10 +130,20 @@ def list_dir(directory: str, root: str, scan: FolderScan, *, recursive: bool) ->
             scan.dir_mtimes.pop(d, None)
             continue
         except OSError as exc:
-            scan.errors.append((d, f"cannot list the folder: {exc.strerror or exc}"))
+            scan.errors.append((shown(d), f"cannot list the folder: {exc.strerror or exc}"))
             continue
         for e in entries:
             if e.name.startswith("."):
+                continue
+            if not is_utf8(e.name):  # the database holds UTF-8 text: refuse this one name, not the folder
+                try:
+                    is_dir = e.is_dir(follow_symlinks=False)
+                except OSError:
+                    is_dir = False
+                if is_dir:
+                    scan.errors.append((shown(e.path), NOT_UTF8_FOLDER))
+                elif is_image_name(e.name):
+                    scan.errors.append((shown(e.path), NOT_UTF8_FILE))
                 continue
             try:
                 if e.is_symlink():
@@ -142,7 +151,10 @@ def list_dir(directory: str, root: str, scan: FolderScan, *, recursive: bool) ->
                     if not _inside(target, root):
                         if os.path.isdir(target) or is_image_name(e.name):
                             scan.errors.append(
-                                (e.path, f"symbolic link pointing outside the folder (to {target})")
+                                (
+                                    shown(e.path),
+                                    f"symbolic link pointing outside the folder (to {shown(target)})",
+                                )
                             )
                         continue
                     if os.path.isdir(target):
@@ -156,8 +168,13 @@ def list_dir(directory: str, root: str, scan: FolderScan, *, recursive: bool) ->
                 elif is_image_name(e.name) and e.is_file(follow_symlinks=False):
                     scan.files.append(e.path)
             except OSError as exc:
-                scan.errors.append((e.path, f"cannot read: {exc.strerror or exc}"))
+                scan.errors.append((shown(e.path), f"cannot read: {exc.strerror or exc}"))
     return subdirs
+
+
+NOT_UTF8_FOLDER = (
+    "the folder name is not valid UTF-8 (the bytes shown as \\xNN): its images are not imported; rename it"
+)
 
 
 def scan_folder(folder: str | os.PathLike[str]) -> FolderScan:
@@ -195,6 +212,8 @@ def _rescan(
 ) -> ImportReport:  # fmt: skip
     if src.kind != "folder":
         raise ValidationError("Only folder sources can be rescanned.")
+    if os.path.isdir(src.path):  # a source added before a rule (or a root) changed is held to it too
+        check_import_folder(src.path, data_root(store))
     with _source_lock(store, src.id):
         t0 = time.perf_counter()
         scan = scan if scan is not None else scan_folder(src.path)
@@ -250,21 +269,30 @@ class _Watched:
 class FolderWatcher(Periodic):
     """A thread that polls the watched folder sources every ``interval_s`` and imports new files.
 
-    A source is watched once its first scan (the import job's) is done: the job imports and reports
-    a new folder, not the watcher. The first poll of a watched source rescans it fully; later polls stat the known folders and list only
-    the changed ones. Files modified less than ``settle_s`` ago (perhaps still being copied) and
-    refused files wait, and are looked at again when their size or time changes.
+    A source is watched once its first scan (the import job's) is done: the job imports and reports a
+    new folder, not the watcher. A source whose first import never ended (the job failed, was cancelled
+    or gave up after restarts) and that no import job is working on any more is taken over after
+    ``adopt_after_s``: the watcher finishes its import. The first poll of a watched source rescans it
+    fully; later polls stat the known folders and list only the changed ones. A folder counts as seen
+    only once its new files are imported: a poll that fails is done again in full at the next one.
+    Files modified less than ``settle_s`` ago (perhaps still being copied) and refused files wait, and
+    are looked at again when their size or time changes. One source failing never stops the others; its
+    error is logged once (``source_errors`` keeps it).
     """
 
     thread_name = "annota-watcher"
 
-    def __init__(self, store: Store, interval_s: float = 2.0, *, settle_s: float = 1.0) -> None:
+    def __init__(
+        self, store: Store, interval_s: float = 2.0, *, settle_s: float = 1.0, adopt_after_s: float = 30.0
+    ) -> None:
         super().__init__(interval_s)
         self.store = store
         self.settle_s = settle_s
+        self.adopt_after_s = adopt_after_s
         self._state: dict[int, _Watched] = {}
         self.polls = 0
         self.last_reports: dict[int, ImportReport] = {}
+        self.source_errors: dict[int, str] = {}
 
     def step(self) -> object:
         return self.poll()
@@ -277,20 +305,49 @@ class FolderWatcher(Periodic):
         for gone in set(self._state) - {s.id for s in sources}:
             del self._state[gone]
         for src in sources:
-            rep = self._poll_source(src)
+            try:
+                rep = self._poll_source(src)
+            except StoreClosed:
+                raise
+            except Exception as exc:
+                text = f"{type(exc).__name__}: {exc}"
+                if self.source_errors.get(src.id) != text:  # once, not at every poll
+                    log.warning("folder watcher: %s: %s (tried again at each poll)", shown(src.path), text)
+                self.source_errors[src.id] = text
+                continue
+            self.source_errors.pop(src.id, None)
             if rep is not None and (rep.added or rep.errors or rep.duplicates):
                 out[src.id] = rep
                 self.last_reports[src.id] = rep
         return out
 
+    def _import_unfinished(self, src: SourceInfo) -> bool:
+        """Whether the never-scanned source's first import is still to be left to its job."""
+        if (utcnow() - src.created_at).total_seconds() < self.adopt_after_s:
+            return True  # just added: its import job is being submitted
+        rows = self.store.query(
+            "SELECT params FROM jobs WHERE kind = 'import_folder' AND state IN ('queued', 'running')"
+            " AND project_id = ?",
+            [src.project_id],
+        )
+        for (params,) in rows:
+            sid = (loads(params) or {}).get("source_id")
+            if sid is None or int(sid) == src.id:
+                return True
+        return False
+
     def _poll_source(self, src: SourceInfo) -> ImportReport | None:
         state = self._state.get(src.id)
         if state is None or state.root != src.path:
-            if src.last_scan_at is None:
+            never_scanned = src.last_scan_at is None
+            if never_scanned and self._import_unfinished(src):
                 return None  # a new source: its import job does the first scan, and reports it
             scan = scan_folder(src.path)
-            # a scan with nothing new keeps the source's last report (the import job's count)
-            rep = _rescan(self.store, src, scan, record_empty=False)
+            # a scan with nothing new keeps the source's last report (the import job's count); an
+            # import the watcher finishes is recorded
+            rep = _rescan(self.store, src, scan, record_empty=never_scanned)
+            if never_scanned:
+                log.info("folder watcher: finished the import of %s: %s", shown(src.path), rep.summary())
             self._state[src.id] = _Watched(src.path, scan.dir_mtimes)
             self._remember_refused(self._state[src.id], rep)
             return rep
@@ -309,19 +366,14 @@ class FolderWatcher(Periodic):
             return None
         scan = FolderScan()
         for d in changed:
-            state.dir_mtimes.pop(d, None)
             subdirs = list_dir(d, state.root, scan, recursive=False)
             for sub in subdirs:
                 if sub not in state.dir_mtimes:
                     list_dir(sub, state.root, scan, recursive=True)
-        for d in [d for d in state.dir_mtimes if not os.path.isdir(d)]:
-            del state.dir_mtimes[d]
-        state.dir_mtimes.update(scan.dir_mtimes)
-        for p in retry:
-            state.pending.pop(p, None)
         candidates = sorted(set(scan.files) | set(retry))
-        known = known_among(self.store, src.project_id, candidates)
+        known = known_among(self.store, src.project_id, [p for p in candidates if is_utf8(p)])
         fresh: list[str] = []
+        waiting: dict[str, tuple[tuple[int, int], bool]] = {}
         for p in candidates:
             if p in known:
                 continue
@@ -329,14 +381,24 @@ class FolderWatcher(Periodic):
             if sig is None:
                 continue
             if now_ns - sig[1] < self.settle_s * 1e9:
-                state.pending[p] = (sig, True)
+                waiting[p] = (sig, True)
             else:
                 fresh.append(p)
+        rep = ImportReport(errors=list(scan.errors))
+        if fresh:
+            with _source_lock(self.store, src.id):
+                import_paths(self.store, src.project_id, fresh, source_id=src.id, report=rep)
+        # only now, the import done, do the listed folders count as seen (a failure above lists them again)
+        for d in changed:
+            state.dir_mtimes.pop(d, None)
+        for d in [d for d in state.dir_mtimes if not os.path.isdir(d)]:
+            del state.dir_mtimes[d]
+        state.dir_mtimes.update(scan.dir_mtimes)
+        for p in retry:
+            state.pending.pop(p, None)
+        state.pending.update(waiting)
         if not fresh and not scan.errors:
             return ImportReport()
-        with _source_lock(self.store, src.id):
-            rep = import_paths(self.store, src.project_id, fresh, source_id=src.id,
-                               report=ImportReport(errors=list(scan.errors)))  # fmt: skip
         self._remember_refused(state, rep)
         if rep.added or rep.errors:
             record_scan(self.store, src.id, rep)

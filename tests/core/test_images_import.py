@@ -133,8 +133,10 @@ def test_add_folder_validates_and_is_idempotent(tmp_path: Path, store: Store, pr
     f.write_bytes(image_bytes())
     with pytest.raises(ValidationError, match="not a folder"):
         add_folder(store, project_id, f)
-    a = add_folder(store, project_id, tmp_path, watch=True)
-    b = add_folder(store, project_id, str(tmp_path) + "/", watch=False)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    a = add_folder(store, project_id, photos, watch=True)
+    b = add_folder(store, project_id, str(photos) + "/", watch=False)
     assert a.id == b.id and b.watch is False
     assert [s.id for s in list_sources(store, project_id)] == [a.id]
 
