@@ -195,19 +195,27 @@ def neighbour_groups(x: np.ndarray, group_size: int = 9, seed: int = 0, iters: i
 def folds_for(
     space: LabelSpace, y: np.ndarray, k: int, seed: int = 0, groups: np.ndarray | None = None
 ) -> np.ndarray:
-    """A fold number per item; whole ``groups`` stay in one fold (largest first, to the smallest
-    fold); without groups, stratified by class for multi-class."""
+    """A fold number per item; whole ``groups`` stay in one fold (largest first, to the fold holding
+    fewest labels of its classes, then the smallest); without groups, stratified by class for
+    multi-class."""
     n = len(y)
     rng = np.random.default_rng(seed)
     fold = np.empty(n, dtype=np.int64)
     if groups is not None:
         sizes = np.zeros(k, dtype=np.int64)
+        # per fold, its labels of each class (multi-class; multi-label: the classes present): a group
+        # goes to the fold that holds fewest of its classes, so a class's groups spread over the folds
+        # and no fold holds out (nearly) all of a class
+        onehot = np.asarray(y) >= 0.5 if space.multilabel else np.eye(space.n_classes, dtype=bool)[y]
+        held = np.zeros((k, onehot.shape[1]), dtype=np.int64)
         ids, counts = np.unique(groups, return_counts=True)
         for g in ids[np.lexsort((rng.random(len(ids)), -counts))]:
-            f = int(np.argmin(sizes))
             members = groups == g
+            mine = onehot[members].sum(axis=0)
+            f = int(np.lexsort((sizes, held @ mine))[0])  # fewest of its classes, then the smallest
             fold[members] = f
             sizes[f] += int(members.sum())
+            held[f] += mine
         return fold
     if space.multilabel:
         fold[rng.permutation(n)] = np.arange(n) % k
