@@ -31,7 +31,7 @@ from core.images.probe import (
     size_words,
 )
 from core.images.roots import NOT_UTF8_FILE, is_utf8, shown
-from core.store.db import Store
+from core.store.db import Store, dumps
 from core.store.items import NewItem, add_items
 from core.store.labels import utcnow
 
@@ -133,10 +133,13 @@ def ensure_upload_source(store: Store, paths: Paths, project_id: int) -> int:
 
 
 def record_scan(store: Store, source_id: int, report: ImportReport) -> None:
-    """Keep the outcome of the latest scan on the source row (shown beside the source)."""
+    """Keep the outcome of the latest scan on the source row (shown beside the source): counts, and the
+    refused files with their reasons (the first ``REPORT_LIMIT``), whether a job or the watcher scanned."""
+    refused = dumps([list(e) for e in report.errors[:REPORT_LIMIT]])
     store.execute(
-        "UPDATE sources SET last_scan_at = ?, last_scan_added = ?, last_scan_errors = ? WHERE id = ?",
-        [utcnow(), report.added, len(report.errors), source_id],
+        "UPDATE sources SET last_scan_at = ?, last_scan_added = ?, last_scan_errors = ?, last_scan_refused = ?"
+        " WHERE id = ?",
+        [utcnow(), report.added, len(report.errors), refused, source_id],
     )
 
 

@@ -41,13 +41,18 @@ class SourceInfo:
     last_scan_at: datetime | None
     last_scan_added: int
     last_scan_errors: int
+    last_scan_refused: tuple[tuple[str, str], ...] = ()  # (path, reason), the first REPORT_LIMIT
 
 
-_COLS = "id, project_id, kind, path, watch, created_at, last_scan_at, last_scan_added, last_scan_errors"
+_COLS = (
+    "id, project_id, kind, path, watch, created_at, last_scan_at, last_scan_added, last_scan_errors,"
+    " last_scan_refused"
+)
 
 
 def _source(row: tuple) -> SourceInfo:
-    return SourceInfo(*row)
+    refused = tuple((str(p), str(why)) for p, why in (loads(row[9]) or []))
+    return SourceInfo(*row[:9], last_scan_refused=refused)
 
 
 def get_source(store: Store, source_id: int) -> SourceInfo:

@@ -205,4 +205,9 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE users ADD COLUMN must_change_password BOOLEAN DEFAULT false;
         """,
     ),
+    (
+        7,
+        "sources: the files the latest scan refused, with their reasons (JSON list of [path, reason])",
+        "ALTER TABLE sources ADD COLUMN last_scan_refused VARCHAR;",
+    ),
 ]

@@ -257,3 +257,26 @@ def test_the_watcher_leaves_a_running_import_to_its_job(tmp_path: Path, store: S
     (other / "z.png").write_bytes(png(499))
     add_folder(store, pid, other, watch=True)
     assert fresh.poll() == {}
+
+
+def test_files_the_watcher_refuses_are_kept_by_name_with_their_reasons(tmp_path: Path, store: Store) -> None:
+    """The Data page showed only "2 refused" for the watcher's scans; the source now keeps which and why,
+    as a rescan job's result does."""
+    pid = create_project(store, "R", "multiclass", ["a", "b"]).id
+    folder = tmp_path / "refusing"
+    folder.mkdir()
+    src = add_folder(store, pid, folder, watch=True)
+    rescan(store, src.id)
+    watcher = FolderWatcher(store, interval_s=60, settle_s=0.0)
+    watcher.poll()
+    (folder / "good.png").write_bytes(png(90))
+    (folder / "notes.png").write_bytes(b"just some text, not a picture")
+    (folder / "cut.png").write_bytes(png(91)[:40])
+    os.utime(folder, ns=(0, 1))
+    assert watcher.poll()[src.id].added == 1
+    after = get_source(store, src.id)
+    assert after.last_scan_errors == 2
+    refused = dict(after.last_scan_refused)
+    assert set(refused) == {str(folder.resolve() / "notes.png"), str(folder.resolve() / "cut.png")}
+    assert refused[str(folder.resolve() / "notes.png")].startswith("not an image")
+    assert refused[str(folder.resolve() / "cut.png")].startswith("truncated")
