@@ -63,6 +63,7 @@ def sources_list(project: Project, user: str) -> None:
                 st.caption(
                     f"Last scan {widgets.ago(src.last_scan_at)}: {src.last_scan_added:,} added{refused}."
                 )
+                refused_files(src)
             watch_col, scan_col = st.columns(2, vertical_alignment="center")
             key = f"watch_{src.id}"
             watch_col.toggle(
@@ -81,6 +82,19 @@ def upload_keys(project_id: int) -> tuple[str, str]:
     """The session keys of a project's uploader generation and last upload report: every project has
     its own, so project B's Data page never shows project A's files or report."""
     return f"upload_nonce_{project_id}", f"upload_report_{project_id}"
+
+
+def refused_files(src: images.SourceInfo) -> None:
+    """Which files the latest scan (a rescan or the watcher) refused, and why: names as plain text."""
+    if not src.last_scan_refused:
+        return
+    more = src.last_scan_errors - len(src.last_scan_refused)
+    with st.expander(f"{src.last_scan_errors:,} file(s) refused: which and why"):
+        st.dataframe(
+            [{"file": f, "why": why} for f, why in src.last_scan_refused], hide_index=True, width="stretch"
+        )
+        if more > 0:
+            st.caption(f"…and {more:,} more (the first {len(src.last_scan_refused):,} are listed).")
 
 
 def upload_section(project: Project) -> None:

@@ -52,7 +52,8 @@ _COLS = (
 
 def _source(row: tuple) -> SourceInfo:
     refused = tuple((str(p), str(why)) for p, why in (loads(row[9]) or []))
-    return SourceInfo(*row[:9], last_scan_refused=refused)
+    sid, project_id, kind, path, watch, created_at, scan_at, added, errors = row[:9]
+    return SourceInfo(sid, project_id, kind, path, watch, created_at, scan_at, added, errors, refused)
 
 
 def get_source(store: Store, source_id: int) -> SourceInfo:
