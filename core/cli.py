@@ -180,6 +180,8 @@ def cmd_import_labels(store: Store, args: argparse.Namespace) -> None:
         "classes: "
         + ", ".join(f"{c.name} ({c.uses:,}){'' if c.target is not None else ' [new]'}" for c in pv.classes)
     )
+    if pv.project_only:
+        _say("project classes the file does not name: " + ", ".join(pv.project_only))
     _list("label files with no image", [f"{i.file_name}: {i.message}" for i in pv.unmatched], args.all)
     _list("unreadable records", [i.message for i in pv.issues], args.all)
     _list("refused geometry", [i.message for i in pv.refused], args.all)

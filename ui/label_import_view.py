@@ -97,6 +97,8 @@ def _preview_panel(project: Project, pv: Preview, keys: dict[str, str]) -> None:
             key=f"label_import_class_{project.id}_{c.file_id}",
         )  # fmt: skip
         choice[c.name] = values[picked]
+    if pv.project_only:
+        st.caption("Project classes the file does not name: " + ", ".join(plain(n) for n in pv.project_only))
     for title, issues in (("Labels with no image in the project", pv.unmatched), ("Refused", pv.refused),
                           ("Unreadable records", pv.issues)):  # fmt: skip
         if issues:

@@ -71,6 +71,7 @@ class Preview:
     issues: list[Issue]  # what the loader could not read (malformed records)
     objects: int  # objects (or image-level labels) that would be saved
     file_categories: CategorySet
+    project_only: list[str] = field(default_factory=list)  # project classes no file class goes to
 
     @property
     def conversion(self) -> str:
@@ -185,6 +186,8 @@ def preview_import(store: Store, project_id: int, path: Path | str, fmt: str = "
     pv.classes = [
         ClassMatch(c.id, c.name, uses[c.id], by_name.get(c.name.strip().lower())) for c in ds.categories
     ]
+    targets = {c.target for c in pv.classes}
+    pv.project_only = [c.name for c in list_classes(store, project_id) if c.id not in targets]
     pv.already_labeled = sum(1 for i in pv.matched if index.images[i].version > 0)
     labeled_names = [im.rel for i, im in index.images.items() if i not in pv.matched]
     pv.without_labels = len(labeled_names)

@@ -58,6 +58,7 @@ def test_preview_then_import_creates_a_class_and_saves_import_versions(runtime, 
     assert metrics["Refused"] == "1" and metrics["Unreadable records"] == "0"
     body = texts(at)
     assert "nothing is saved yet" in body and "bird · 1 use" in body
+    assert "Project classes the file does not name: dog" in body
     cat_select = at.selectbox(key=f"label_import_class_{project.id}_1")
     bird_select = at.selectbox(key=f"label_import_class_{project.id}_2")
     assert cat_select.value == "cat" and bird_select.value == "Create it as a new class"
