@@ -325,8 +325,8 @@ def export_project(
                 progress(0.98 * seen / max(total, 1), f"{seen:,} of {total:,} images")
         if progress:
             progress(0.99, f"Finishing: {result.images:,} images, {result.annotations:,} annotations")
+        result.issues_path = log.close()  # first: once the export has its name, nothing may fail
         writer.close()
-        result.issues_path = log.close()
     except BaseException as exc:
         _remove_partial(path, writer, log)
         full = as_disk_full(exc, path.parent, "the export")
