@@ -91,6 +91,8 @@ class CocoWriter:
                 bbox = [round(v, 4) for v in geometry.polygon_bbox_xywh(pts)]
                 ann = {"image_id": image_id, "category_id": cid, "segmentation": [flat], "bbox": bbox,
                        "area": round(geometry.polygon_area(pts), 4), "iscrowd": 0}  # fmt: skip
+            if obj.get("iscrowd"):
+                ann["iscrowd"] = 1  # an imported crowd region keeps its flag
             if obj.get("score") is not None:
                 ann["score"] = obj["score"]
             out.append(ann)

@@ -190,3 +190,19 @@ def test_a_save_after_the_preview_is_stale_and_kept(store: Store, tmp_path: Path
     result = apply_import(store, pid, pv, author="i")
     assert result.stale == [item] and result.saved == 19
     assert current_annotation(store, item).author == "ann"  # type: ignore[union-attr]
+
+
+def test_iscrowd_goes_out_and_back_through_coco(store: Store, tmp_path: Path) -> None:
+    from core.formats.export import export_project
+    from core.store.items import NewItem, add_items
+
+    p = create_project(store, "Crowd", TaskType.BOXES, ["person", "car"])
+    add_items(store, p.id, [NewItem("/x/a.jpg", 100, 80, "h1")])
+    item = int(store.scalar("SELECT id FROM items"))
+    person = list_classes(store, p.id)[0].id
+    save_label(store, item, {"boxes": [{"class_id": person, "xywh": [1, 1, 50, 40], "iscrowd": 1},
+                                       {"class_id": person, "xywh": [60, 10, 20, 20]}]}, author="a", base_version=0)  # fmt: skip
+    out = export_project(store, p.id, "coco", out_path=tmp_path / "c.json").path
+    assert [a["iscrowd"] for a in json.loads(out.read_text())["annotations"]] == [1, 0]
+    pv = preview_import(store, p.id, out)
+    assert [b.get("iscrowd") for b in pv.matched[item].payload["boxes"]] == [1, None]  # type: ignore[index]
