@@ -22,6 +22,7 @@ ALL = [
     "backbone",
     "grid",
     "label_import",
+    "faults",
 ]
 MODULES = {
     "store": "benchmarks.store_bench",
@@ -35,6 +36,7 @@ MODULES = {
     "backbone": "benchmarks.backbone_speed",
     "grid": "benchmarks.grid_bench",
     "label_import": "benchmarks.label_import_bench",
+    "faults": "benchmarks.faults",
 }
 
 
