@@ -52,7 +52,21 @@ def _connection() -> Any:
     return Runtime.instance().get_client(ctx.session_id)
 
 
+def _forbid_resume() -> None:
+    """Streamlit lets a connection that names a session's id take that session over (its reconnect path).
+    A signed-in session refuses that: a connection naming its id gets a new, empty session, which only the
+    browser's cookie signs in. (A browser that reconnects after a network drop starts a new session too,
+    signed in again by its cookie; the page and project come back from the URL.)"""
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is not None and Runtime.exists():
+        Runtime.instance().mark_session_nonresumable(ctx.session_id)
+
+
 def _bind(user: User, token: str, *, cookie_needed: bool) -> None:
+    _forbid_resume()
     conn = _connection()
     try:
         ref: Any = weakref.ref(conn) if conn is not None else None
@@ -79,6 +93,7 @@ def _expires_of(token: str) -> float:
 def sign_in(user: User) -> None:
     """Sign ``user`` in on this connection: a new store session whose token the browser keeps as a cookie."""
     new = sessions.start_session(store(), user.id)
+    sessions.forget_old_sessions(store())  # rows of sessions that ended a month ago
     st.session_state.pop(ENDED_KEY, None)
     _bind(user, new.token, cookie_needed=True)
 

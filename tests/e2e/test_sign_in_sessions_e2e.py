@@ -1,7 +1,8 @@
 """Sign-in sessions in real Chromium: a reload and a new tab keep the sign-in and the page's address (page
 and ``?project=``), signing out and a deactivation end it in the other tabs at their next step, a second
-browser holding a signed-in admin's Streamlit session id (injected into its websocket handshake, where
-Streamlit carries it) lands on the sign-in page, and a skip reason written as markdown shows as plain text.
+browser holding a signed-in admin's Streamlit session id (read from the server's NewSession message to the
+admin's page, injected into the second browser's websocket subprotocols, where Streamlit carries it on a
+reconnect) lands on the sign-in page, and a skip reason written as markdown shows as plain text.
 """
 
 from __future__ import annotations
@@ -34,22 +35,6 @@ pytestmark = pytest.mark.e2e
 ATTACK = "[click](http://example.com) ![x](http://example.com/x.png)"
 COOKIE = "annota_session"
 JOIN = "\u2060"
-
-# Records every websocket the page opens (its subprotocols: "streamlit", the XSRF token, and on a reconnect
-# the Streamlit session id) and keeps the sockets, so the test can drop one and watch the reconnect.
-RECORD_WS_JS = """
-(() => {
-  const Orig = window.WebSocket;
-  window.__wsProtocols = []; window.__wsSockets = [];
-  function Recording(url, protocols) {
-    window.__wsProtocols.push([...(protocols || [])]);
-    const ws = new Orig(url, protocols); window.__wsSockets.push(ws); return ws;
-  }
-  Recording.prototype = Orig.prototype;
-  Object.assign(Recording, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
-  window.WebSocket = Recording;
-})();
-"""
 
 # The attacker's browser: its own XSRF token, but the stolen session id as the third subprotocol.
 INJECT_WS_JS = """
@@ -217,24 +202,39 @@ def test_deactivating_a_user_ends_their_session(seeded, browser):
     admin_ctx.close()
 
 
+def session_id_frames(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """Collects the Streamlit session ids the server sends this page (its NewSession message)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    ids: list[str] = []
+
+    def on_frame(payload) -> None:  # type: ignore[no-untyped-def]
+        if isinstance(payload, bytes | bytearray):
+            msg = ForwardMsg()
+            try:
+                msg.ParseFromString(bytes(payload))
+            except Exception:  # not a ForwardMsg
+                return
+            if msg.WhichOneof("type") == "new_session" and msg.new_session.initialize.session_id:
+                ids.append(msg.new_session.initialize.session_id)
+
+    page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
+    return ids
+
+
 def test_a_stolen_streamlit_session_id_lands_on_sign_in(seeded, browser):
     server, _ = seeded
     admin_ctx = browser.new_context()
-    admin_ctx.add_init_script(RECORD_WS_JS)
     admin = new_page(admin_ctx)
+    ids = session_id_frames(admin)
     sign_in(admin, url=server.url)
     wait_cookie(admin)
-    # the session id travels in the websocket's subprotocols when the browser reconnects: drop the socket
-    admin.evaluate("() => window.__wsSockets.at(-1).close()")
-    admin.wait_for_function(
-        "() => window.__wsProtocols.length >= 2 && window.__wsProtocols.at(-1).length >= 3"
-    )
-    stolen = admin.evaluate("() => window.__wsProtocols.at(-1)[2]")
+    open_project(admin, "Pets")
+    assert ids, "no NewSession message seen"
+    stolen = ids[-1]  # the admin's live Streamlit session
     assert re.fullmatch(r"[0-9a-f-]{36}", stolen), stolen
-    sidebar(admin).get_by_test_id("stSidebarNav").wait_for()
-    wait_idle(admin)
 
-    thief_ctx = browser.new_context()  # no cookies: only the session id
+    thief_ctx = browser.new_context()  # no cookies: only the session id, in the websocket's subprotocols
     thief_ctx.add_init_script(INJECT_WS_JS % repr(stolen))
     thief = new_page(thief_ctx)
     thief.goto(server.url)
@@ -244,12 +244,15 @@ def test_a_stolen_streamlit_session_id_lands_on_sign_in(seeded, browser):
     assert "Projects" not in main(thief).inner_text()
     thief_ctx.close()
     log = server.log_tail(200_000)
-    assert "is already connected" in log  # the id did reach the admin's live Streamlit session...
-    assert stolen not in log  # ...and the log does not print it
+    assert "Ignoring reconnect to logged-out session id" in log  # the id reached the server and was refused
+    assert stolen not in log  # and the log does not print it
 
-    # the admin's own browser carries on (its cookie signs its session in again)
-    admin.reload()
-    main(admin).get_by_role("heading", name="Projects").wait_for()
+    # the admin's session was not touched: same session, project still open, no new sign-in
+    sidebar(admin).get_by_test_id("stSidebarNav").get_by_role("link", name="Skipped", exact=True).click()
+    main(admin).get_by_role("heading", name="Skipped").wait_for()
+    settle(admin)
+    assert "Pets" in main(admin).inner_text()
+    assert ids[-1] == stolen
     admin_ctx.close()
 
 
