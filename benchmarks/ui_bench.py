@@ -33,7 +33,13 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run"]  # fmt: skip
 PASSWORD = "bench-secret-pw"
 IMG_SRC = "() => { const i = document.querySelector('[data-testid=stImage] img'); return i ? i.src : null; }"
-IDLE = "() => !document.querySelector('[data-testid=stStatusWidget]')"
+# the run is over: Streamlit's run state, no "Running…" widget, and no element of the previous image or page
+# left on screen (each keeps its shortcut until the run ends; a key pressed then is dropped by the key guard)
+IDLE = (
+    "() => (document.querySelector('[data-testid=stApp]') || {getAttribute: () => null})"
+    ".getAttribute('data-test-script-state') === 'notRunning'"
+    " && !document.querySelector('[data-testid=stStatusWidget]') && !document.querySelector('[data-stale=\"true\"]')"
+)
 TILES = "() => [...document.querySelectorAll('[class*=st-key-label_grid_tile_] img')].map(i => i.src).join()"
 TILES_READY = (
     "(prev) => { const t = [...document.querySelectorAll('[class*=st-key-label_grid_tile_] img')];"

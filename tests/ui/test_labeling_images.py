@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,3 +54,20 @@ def test_each_version_is_drawn_on_the_image(item, task, mine, theirs, colour):
 def test_no_class_is_said_on_the_image(item):
     blank = png(images.overlay_png(item, TaskType.MULTILABEL, {"class_ids": []}, CLASSES))
     assert (136, 136, 136) in colours(blank)  # the grey frame of "none of the classes"
+
+
+def test_a_pages_tiles_are_made_side_by_side_and_a_broken_one_says_why(item, tmp_path):
+    others = []
+    for k in range(4):
+        p = tmp_path / f"t{k}.png"
+        Image.new("RGB", (200 + k, 100), "#204080").save(p)
+        others.append(replace(item, id=100 + k, path=str(p), sha1=f"t{k}"))
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    tiles = [*others[:2], replace(item, id=200, path=str(broken), sha1="b"), *others[2:]]
+    got = images.screen_jpegs(tiles, None, 120)
+    assert isinstance(got[2], images.ImageUnavailable) and "cannot be read" in str(got[2])
+    for it, data in zip(tiles, got, strict=True):
+        if it.id != 200:
+            assert data == images.screen_jpeg(it, None, 120)  # the same bytes, now cached
+            assert max(png(data).size) == 120

@@ -263,6 +263,7 @@ def render(project: Project, classes: Sequence[LabelClass], user: User, paths: A
     names = {c.id: c.name for c in classes}
     multilabel = project.task_type is TaskType.MULTILABEL
     left, right = st.columns([3, 1.25], gap="medium")
+    pictures = dict(zip((it.id for it in tiles), images.screen_jpegs(tiles, paths, TILE_SIDE), strict=True))
     with left:
         per_row = 2 if page.page_size == 4 else 3
         color = by_id[chosen].color if chosen in by_id else "#3b82f6"
@@ -282,10 +283,11 @@ def render(project: Project, classes: Sequence[LabelClass], user: User, paths: A
                 is_off = it.id in off
                 look = "off" if is_off else ("own" if it.id in own else "on")
                 with c.container(key=f"label_grid_tile_{look}_{it.id}"):
-                    try:
-                        st.image(images.screen_jpeg(it, paths, TILE_SIDE), width="stretch")
-                    except images.ImageUnavailable as exc:
-                        st.warning(f"Image {it.id} cannot be shown: {exc}")
+                    pic = pictures[it.id]
+                    if isinstance(pic, images.ImageUnavailable):
+                        st.warning(f"Image {it.id} cannot be shown: {pic}")
+                    else:
+                        st.image(pic, width="stretch")
                     st.button(
                         f"{n} · {plain(grid_tiles.caption(it.id, off, own, chosen, names))}",
                         key=f"label_grid_toggle_{it.id}",

@@ -29,6 +29,7 @@ _CACHE_MAX = 48
 _cache: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
 _lock = threading.Lock()
 _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="annota-prefetch")
+_page_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="annota-page")  # a grid page's tiles
 _pending: set[tuple[Any, ...]] = set()
 
 
@@ -91,6 +92,28 @@ def screen_jpeg(item: Item, paths: Any = None, max_side: int = SCREEN_MAX) -> by
         while len(_cache) > _CACHE_MAX:
             _cache.popitem(last=False)
     return data
+
+
+def screen_jpegs(
+    items: Sequence[Item], paths: Any = None, max_side: int = SCREEN_MAX
+) -> list[bytes | ImageUnavailable]:
+    """``screen_jpeg`` of several items (a grid page), the ones not cached yet made side by side in
+    threads (Pillow decodes without the GIL); an image that cannot be shown gives its ``ImageUnavailable``."""
+    out: list[bytes | ImageUnavailable | None] = []
+    todo = []
+    for k, item in enumerate(items):
+        with _lock:
+            hit = _cache.get(_cache_key(item, max_side))
+        out.append(hit)
+        if hit is None:
+            todo.append(k)
+    futures = {k: _page_pool.submit(screen_jpeg, items[k], paths, max_side) for k in todo[1:]}
+    for k in todo[:1] + list(futures):  # the first miss here, the others in the pool meanwhile
+        try:
+            out[k] = futures[k].result() if k in futures else screen_jpeg(items[k], paths, max_side)
+        except ImageUnavailable as exc:
+            out[k] = exc
+    return [o if o is not None else ImageUnavailable("not read") for o in out]
 
 
 def data_url(item: Item, paths: Any = None, max_side: int = SCREEN_MAX) -> str:
