@@ -62,13 +62,15 @@ class EmbeddingCache:
         return emb
 
     def put(self, emb: ImageEmbedding) -> None:
-        self._remember(emb)
+        """Keep ``emb``: on disk first (where there is a folder), then in memory, so an embedding
+        seen as cached is also on disk for the next start."""
         path = self._file(emb.key)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".part.npz")
             np.savez(tmp, embedding=emb.embedding.astype(np.float16), h=emb.height, w=emb.width)
             tmp.replace(path)
+        self._remember(emb)
 
     def _remember(self, emb: ImageEmbedding) -> None:
         with self._lock:

