@@ -23,6 +23,7 @@ ALL = [
     "grid",
     "label_import",
     "faults",
+    "sign_in",
 ]
 MODULES = {
     "store": "benchmarks.store_bench",
@@ -37,6 +38,7 @@ MODULES = {
     "grid": "benchmarks.grid_bench",
     "label_import": "benchmarks.label_import_bench",
     "faults": "benchmarks.faults",
+    "sign_in": "benchmarks.sign_in_bench",
 }
 
 
