@@ -246,3 +246,31 @@ def test_boxes_are_saved_where_drawn_at_three_sizes_and_deleted_ones_are_not(ser
         assert len(coco["images"]) == 1 and coco["annotations"] == []
     finally:
         store.close()
+
+
+def test_a_polygon_deleted_by_its_key_is_not_saved(server, page):  # type: ignore[no-untyped-def]
+    sign_in(page, url=server["url"])
+    open_label(page, "Fit shapes", "a polygon around each object")
+    iid = shown_id(page)
+    svg = picture(page, TaskType.POLYGONS)
+    s = canvas_settled(page, TaskType.POLYGONS)
+    corners = [(0.3, 0.3), (0.6, 0.3), (0.6, 0.6), (0.3, 0.6), (0.3, 0.3)]  # the last click closes it
+    for fx, fy in corners:
+        page.mouse.click(s["x"] + s["width"] * fx, s["y"] + s["height"] * fy)
+    main(page).get_by_text("Polygons: 1").wait_for()
+    wait_quiet(page)
+    page.locator("div.pe-bar button", has_text="Edit").first.click()
+    page.mouse.click(s["x"] + s["width"] * 0.45, s["y"] + s["height"] * 0.45)  # select it
+    page.keyboard.press("Delete")
+    main(page).get_by_text("Polygons: 0").wait_for()
+    assert svg.locator("polygon.pe-poly").count() == 0
+    shot(page, "canvas-polygon-deleted-by-key", full_page=False)
+    unfocus(page)
+    press(page, "Enter")
+    page.wait_for_function("(id) => !document.querySelector('.st-key-label_shown_' + id)", arg=iid)
+    server["stop"]()
+    store = open_store(server["data"])
+    try:
+        assert labels.current_annotation(store, iid).payload == {"polygons": []}
+    finally:
+        store.close()
