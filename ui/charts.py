@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import plotly.graph_objects as go
 
 from core.domain import LabelClass
+from ui.text import chart_text
 
 STATUS_HEX = {
     "labeled": "#2e9e5b",
@@ -64,7 +65,7 @@ def class_bars(classes: Sequence[LabelClass], counts: dict[int, int], unit: str 
     fig = go.Figure(
         go.Bar(
             x=[n for n, _ in rows],
-            y=[c.name for _, c in rows],
+            y=[chart_text(c.name) for _, c in rows],
             orientation="h",
             marker={"color": [c.color for _, c in rows]},
             text=[f"{n:,}" for n, _ in rows],
@@ -80,7 +81,7 @@ def labeler_bars(by_labeler: dict[str, int], names: dict[str, str] | None = None
     fig = go.Figure(
         go.Bar(
             x=[n for _, n in rows],
-            y=[(names or {}).get(u, u) for u, _ in rows],
+            y=[chart_text((names or {}).get(u, u)) for u, _ in rows],
             orientation="h",
             marker={"color": NEUTRAL},
             text=[f"{n:,}" for _, n in rows],

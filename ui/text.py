@@ -9,6 +9,7 @@ written by an administrator, render as markdown (``instructions_markdown``), wit
 
 from __future__ import annotations
 
+import html
 import re
 
 _INLINE = frozenset("\\`*{}[]()!<>~$|&^")  # meaningful anywhere in a line
@@ -46,10 +47,8 @@ def plain(text: object) -> str:
     m = _LINE_START.match(s)
     if m:
         lead, mark = m.group(1), m.group(2)
-        if mark.isdigit():  # "1. " or "1) ": escape the dot or bracket after the number
-            s = lead + mark + "\\" + s[m.end() :]
-        else:
-            s = lead + "\\" + s[len(lead) :]
+        # "1. " or "1) ": escape the dot or bracket after the number; else the marker itself
+        s = lead + mark + "\\" + s[m.end() :] if mark.isdigit() else lead + "\\" + s[len(lead) :]
     return s
 
 
@@ -62,3 +61,9 @@ def instructions_markdown(text: str) -> str:
     the author pointed) shown as their alt text. HTML is never allowed (``unsafe_allow_html`` stays off)."""
     text = _IMAGE.sub(lambda m: f"*[image: {plain(m.group(1)) or 'no description'}]*", text or "")
     return _REF_IMAGE.sub(lambda m: f"*[image: {plain(m.group(1)) or 'no description'}]*", text)
+
+
+def chart_text(text: object) -> str:
+    """User text for a plotly label or tick: plotly reads a few HTML tags in text (``<a href>``, ``<b>``,
+    ``<br>``) and entities, so ``&``, ``<`` and ``>`` become entities and show as typed."""
+    return html.escape("" if text is None else str(text), quote=False)

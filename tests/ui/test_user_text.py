@@ -78,3 +78,16 @@ def test_reconnect_log_lines_lose_the_session_id(caplog):
     for f in logger.filters:
         f.filter(record)
     assert "abc-123" not in record.getMessage() and "<redacted>" in record.getMessage()
+
+
+def test_chart_labels_show_user_names_as_typed():
+    from core.domain import LabelClass
+    from ui import charts
+    from ui.text import chart_text
+
+    evil = '<a href="http://example.com">cat</a> & co'
+    assert chart_text(evil) == '&lt;a href="http://example.com"&gt;cat&lt;/a&gt; &amp; co'
+    fig = charts.class_bars([LabelClass(1, 1, evil, "#ff0000", None, 0)], {1: 3})
+    assert list(fig.data[0].y) == [chart_text(evil)]
+    fig = charts.labeler_bars({"lena": 2}, {"lena": "<b>Lena</b>"})
+    assert list(fig.data[0].y) == ["&lt;b&gt;Lena&lt;/b&gt;"]

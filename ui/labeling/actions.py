@@ -16,6 +16,7 @@ from core.store import labels, queue
 from core.store.db import WriteConflict
 from ui.labeling import payloads, progress, state
 from ui.resources import store
+from ui.text import plain
 
 KEY_TAG = "__i"  # an action button's key ends with the item it was drawn for: ``label_submit__i42``
 IGNORED = "Key ignored: the next image was still loading."
@@ -134,7 +135,9 @@ def skip(item_id: int, author: str, reason_key: str) -> None:
     state.drop_work(item_id)
     state.pin_item(None)
     progress.record("skipped")
-    state.flash("info", f"Skipped image {item_id}" + (f" ({reason.strip()})." if reason.strip() else "."))
+    state.flash(
+        "info", f"Skipped image {item_id}" + (f" ({plain(reason.strip())})." if reason.strip() else ".")
+    )
 
 
 def back(project_id: int, author: str, current: int | None) -> None:
