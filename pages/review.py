@@ -245,8 +245,7 @@ def detail(project: Project, classes: list[LabelClass], chosen: ItemFilter, cur:
         ann = item.annotation
         if ann:
             st.text(describe(project.task_type, ann.payload, classes))
-            st.caption(f"version {ann.version} · {widgets.ago(ann.created_at)} · by")
-            st.text(ann.author)
+            st.text(f"Version {ann.version} by {ann.author}, {widgets.ago(ann.created_at)}")  # plain text
         else:
             st.caption("No label yet")
         if st.button(

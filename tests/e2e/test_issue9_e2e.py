@@ -8,6 +8,8 @@ Screenshots: artifacts/screens/issue9-*.png.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -124,3 +126,66 @@ def test_project_b_data_page_shows_nothing_of_project_a(serve, page, tmp_path): 
     no_error_shown(page)
     open_project(page, "Project A")  # A's report is A's: still there
     m.get_by_text("All 1 image(s) added.").wait_for()
+
+
+def open_buttons(m):  # type: ignore[no-untyped-def]
+    """The grid cards' Open buttons (a selectbox's own toggle is also called "Open")."""
+    return m.get_by_test_id("stBaseButton-secondary").filter(has_text=re.compile(r"Open$"))
+
+
+def test_review_keeps_filters_over_a_correction_and_steps_through_them(serve, page, tmp_path):  # type: ignore[no-untyped-def]
+    """Filter Review by class, open an image, Next, correct it on the label page, come back by "Back to
+    review": the filter is still set, the image is there, Next goes on from its place, the grid is filtered."""
+    from core.domain import TaskType
+    from core.store import Store, items, labels, projects
+    from tests.e2e.helpers import new_items
+
+    flowers = shared_datasets() / "flowers"
+    if not flowers.is_dir():
+        print(f"\nSKIP REASON: shared datasets not found at {flowers}")
+        pytest.skip(f"shared datasets not found at {flowers}")
+    files = sorted((flowers / "daisy").glob("*.jpg"))[:3] + sorted((flowers / "rose").glob("*.jpg"))[:3]
+    data = tmp_path / "data"
+    data.mkdir()
+    store = Store(data / "annota.duckdb")
+    p = projects.create_project(store, "Garden", TaskType.MULTICLASS, ["daisy", "rose"])
+    items.add_items(store, p.id, new_items(files))
+    cls = {c.name: c.id for c in projects.list_classes(store, p.id)}
+    ids = [int(r[0]) for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [p.id])]
+    for iid, f in zip(ids, files, strict=True):
+        labels.save_label(store, iid, {"class_id": cls[f.parent.name]}, author="admin", base_version=0)
+    daisies = [i.id for i in items.list_items(store, p.id, items.ItemFilter(class_id=cls["daisy"]))]
+    store.close()
+    server = serve(data)
+    sign_in(page, url=server.url)
+    open_project(page, "Garden")
+    go(page, "Review")
+    m = main(page)
+    m.get_by_role("combobox", name="Class", exact=True).click()
+    page.get_by_role("option", name="daisy", exact=True).click()
+    settle(page)
+    expect(open_buttons(m)).to_have_count(3, timeout=30_000)
+    open_buttons(m).first.click()
+    m.get_by_text(f"Image {daisies[0]} · ").wait_for()
+    m.get_by_text("Image 1 of 3").wait_for()
+    m.get_by_role("button", name="Next").click()
+    m.get_by_text(f"Image {daisies[1]} · ").wait_for()
+    m.get_by_text("Image 2 of 3").wait_for()
+    wait_idle(page)
+    shot(page, "issue9-review-detail")
+    m.get_by_role("button", name="Correct on the label page").click()
+    m.get_by_text("one class per image").wait_for()
+    wait_idle(page)
+    m.get_by_role("button", name="rose").click()
+    m.get_by_text(f"Saved image {daisies[1]}.").first.wait_for()
+    m.get_by_role("link", name="Back to review (filters kept)").click()
+    m.get_by_text(f"Image {daisies[1]} · ").wait_for()
+    m.get_by_text("no longer matches the filters").wait_for()
+    expect(m.get_by_role("combobox", name="Class", exact=True)).to_have_value("daisy", timeout=30_000)
+    wait_idle(page)
+    shot(page, "issue9-review-back")
+    m.get_by_role("button", name="Next").click()
+    m.get_by_text(f"Image {daisies[2]} · ").wait_for()  # on from its place, not from the top
+    m.get_by_role("button", name="Back to the grid").click()
+    expect(open_buttons(m)).to_have_count(2, timeout=30_000)  # still filtered: two daisies left
+    no_error_shown(page)
