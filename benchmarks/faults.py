@@ -11,7 +11,8 @@ and ``ok``; the suite prints a table and writes ``benchmarks/results/faults.json
 function and add it to ``SCENARIOS``.
 
 Environment: ``ANNOTA_FAULT_ROUNDS`` (kills per scenario, default 3), ``ANNOTA_FAULT_IMAGES`` (images
-in the import scenarios, default 1,500).
+in the import scenarios, default 1,500), ``ANNOTA_FAULT_EXPORT_ITEMS`` (labeled items in the export
+scenario, default 10,000).
 """
 
 from __future__ import annotations
@@ -253,10 +254,35 @@ def scenario_import_watcher(work: Path) -> dict[str, Any]:
     }
 
 
+# -- scenario: exports --------------------------------------------------------------------------------
+EXPORT_ITEMS = int(os.environ.get("ANNOTA_FAULT_EXPORT_ITEMS", "10000"))
+
+
+def scenario_export(work: Path) -> dict[str, Any]:
+    """kill -9 during a YOLO and a COCO export: the next start removes their ``.part`` files and spool
+    folder, the restart's runner finishes both jobs and a new export succeeds, every file whole
+    (``benchmarks/faults_export.py``; acknowledged = the exports running, found = whole files after,
+    lost = leftovers of the kill still there after the start)."""
+    from benchmarks.faults_export import scenario
+
+    out = scenario(EXPORT_ITEMS, work / "export")
+    left = out["left_by_kill"]
+    print(f"export: the kill left {left['part']} .part, {left['spool']} spool folder(s); "
+          f"{out['left_after_start']} after the start; {out['files_ok']} whole file(s)", flush=True)  # fmt: skip
+    return {
+        **out,
+        "acknowledged": out["resumed_jobs"],
+        "found": out["files_ok"],
+        "lost": out["left_after_start"],
+        "ok": out["pass"],
+    }
+
+
 SCENARIOS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "saves": scenario_saves,
     "import_restart": scenario_import_restart,
     "import_watcher": scenario_import_watcher,
+    "export": scenario_export,
 }
 
 
