@@ -265,6 +265,15 @@ def open_item_for_labeling(item_id: int) -> None:
 URL_ITEM_DONE_KEY = "_url_item_done"
 
 
+def show_item_in_url(item_id: int | None) -> None:
+    """The label screen's item in the URL (``?item=``), so a reload or a bookmark reopens it."""
+    if item_id is None:
+        if "item" in st.query_params:
+            del st.query_params["item"]
+    elif st.query_params.get("item") != str(item_id):
+        st.query_params["item"] = str(item_id)
+
+
 def follow_url(user: User, page_url_path: str) -> str | None:
     """Open the project the URL names (``?project=3``) when this user may, hand the label page the URL's
     ``?item=``, then write the open project back into the URL so a reload or a bookmark brings it back.
@@ -283,10 +292,12 @@ def follow_url(user: User, page_url_path: str) -> str | None:
         else:
             problem = "The project in the address does not exist or is not open to you."
             del st.query_params["project"]
-    item = st.query_params.get("item")
-    if item is not None and page_url_path == "label" and st.session_state.get(URL_ITEM_DONE_KEY) != item:
-        st.session_state[URL_ITEM_DONE_KEY] = item
-        if item.isdigit():
+    if page_url_path == "label" and not st.session_state.get(URL_ITEM_DONE_KEY):
+        # the first label screen of this session (a reload, a bookmark) opens the URL's item; later the
+        # screen itself says which item it shows (it must not be sent back to an older one)
+        st.session_state[URL_ITEM_DONE_KEY] = True
+        item = st.query_params.get("item")
+        if item is not None and item.isdigit():
             st.session_state[LABEL_ITEM_KEY] = int(item)
     current = st.session_state.get(PROJECT_KEY)
     if current is not None and st.query_params.get("project") != str(current):

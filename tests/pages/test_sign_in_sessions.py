@@ -161,3 +161,29 @@ def test_a_labeler_cannot_open_a_project_they_are_not_in_by_url(runtime, jar):
     jar.run(tab)
     assert "project_id" not in tab.session_state
     assert any("not open to you" in str(t.value) for t in tab.toast)
+
+
+def test_the_label_screen_keeps_its_item_in_the_url_and_a_reload_reopens_it(runtime, jar, tmp_path):
+    from core.store.items import NewItem, add_items
+    from tests.pages.helpers import write_pngs
+
+    project = make_project(runtime, name="Pets")
+    files = write_pngs(tmp_path / "imgs", 3)
+    add_items(runtime.store, project.id, [NewItem(str(f), 64, 48, f"sha{i}") for i, f in enumerate(files)])
+    ids = [r[0] for r in runtime.store.query("SELECT id FROM items ORDER BY id")]
+    sign_in_form(jar)
+    first = page("app.py")
+    first.query_params["project"] = str(project.id)
+    jar.run(first)
+    jar.take(first.switch_page("pages/label.py").run())
+    assert not first.exception
+    shown = str(first.query_params["item"]).strip("[]'")
+    assert shown == str(ids[0])  # the queue's first item, now in the address
+    # a reload (a new session) of an address naming the third item opens that one
+    reload = page("app.py")
+    reload.query_params["project"] = str(project.id)
+    reload.query_params["item"] = str(ids[2])
+    jar.run(reload.switch_page("pages/label.py"))
+    assert not reload.exception
+    assert reload.session_state["label_item_id"] == ids[2]
+    assert str(reload.query_params["item"]).strip("[]'") == str(ids[2])

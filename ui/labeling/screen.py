@@ -14,7 +14,7 @@ from streamlit.errors import StreamlitAPIException
 
 from core.domain import Item, LabelClass, NotFound, Project, ProjectState, TaskType, User
 from core.store import items, projects, queue
-from ui import resources, review_return
+from ui import resources, review_return, session
 from ui.labeling import (
     actions,
     classify,
@@ -118,6 +118,7 @@ def labeling_area(project_id: int, user: User) -> None:
         grid.render(project, classes, user, paths)
         return
     item = _current_item(project, user)
+    session.show_item_in_url(item.id if item else None)
     if item is None:
         _all_done(project)
         return
@@ -128,7 +129,7 @@ def labeling_area(project_id: int, user: User) -> None:
         proposal.payload if proposal else ({"class_ids": sure} if sure else None),
     )
     if sure:
-        names = ", ".join(f"**{c.name}**" for c in classes if c.id in sure)
+        names = ", ".join(f"**{plain(c.name)}**" for c in classes if c.id in sure)
         st.info(
             f"Pre-ticked by the model: {names}. Such claims are right at the project's target "
             "precision; tick every other class that applies, then submit.",
