@@ -229,7 +229,7 @@ def test_import_job_with_a_folder_param_adds_the_source(
     runner = JobRunner(store, workers=1, poll_s=0.05).start()
     try:
         job = runner.submit("import_folder", {"folder": str(folder), "watch": False}, project_id=project_id)
-        done = runner.wait(job.id, timeout=60)
+        done = runner.wait(job.id, timeout=120)
         missing = runner.wait(
             runner.submit("import_folder", {"folder": str(tmp_path / "nope")}, project_id=project_id).id
         )

@@ -36,7 +36,7 @@ def runner(store):
 
 def test_job_runs_reports_progress_and_result(runner, store):
     job = runner.submit("test_count", {"n": 4}, project_id=7, created_by="ann")
-    done = runner.wait(job.id, timeout=20)
+    done = runner.wait(job.id, timeout=120)
     assert done.state == "done" and done.progress == 1.0
     assert done.result == {"counted": 4}
     assert done.started_at <= done.finished_at and done.attempts == 1
@@ -44,7 +44,7 @@ def test_job_runs_reports_progress_and_result(runner, store):
 
 
 def test_failure_is_recorded_in_words(runner):
-    done = runner.wait(runner.submit("test_fail").id, timeout=20)
+    done = runner.wait(runner.submit("test_fail").id, timeout=120)
     assert done.state == "failed"
     assert "FileNotFoundError: the folder /nowhere does not exist" in done.error
     assert done.message.startswith("FileNotFoundError")
@@ -109,7 +109,7 @@ def test_restart_requeues_a_job_killed_mid_run(tmp_path):
     runner = jobs.JobRunner(store, poll_s=0.05).start()
     try:
         assert runner.recovered == [job_id]
-        done = runner.wait(job_id, timeout=30)
+        done = runner.wait(job_id, timeout=120)
         assert done.state == "done" and done.result == {"counted": 3} and done.attempts == 2
     finally:
         runner.stop()
@@ -144,10 +144,10 @@ def test_a_busy_row_never_leaves_a_job_running(runner, store, monkeypatch):
         return real(sql, params)
 
     monkeypatch.setattr(store, "execute", flaky)
-    done = runner.wait(runner.submit("test_count", {"n": 6}).id, timeout=20)
+    done = runner.wait(runner.submit("test_count", {"n": 6}).id, timeout=120)
     assert done.state == "done" and done.result == {"counted": 6}
     assert busy == {"progress": 0, "finish": 0}  # both kinds of write did meet the conflict
-    again = runner.wait(runner.submit("test_count", {"n": 2}).id, timeout=20)
+    again = runner.wait(runner.submit("test_count", {"n": 2}).id, timeout=120)
     assert again.state == "done"  # the worker thread is still alive
 
 
