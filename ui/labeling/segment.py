@@ -67,12 +67,16 @@ def preview_for(item: Item, rev: int, prompt: dict[str, Any] | None, paths: Any)
         return None
     sig = repr((p, rev))
     if cur is None or cur.get("sig") != sig:
+        # the item's click session goes on: a new click refines the previous mask, one taken back
+        # (Undo click, Backspace) gives the previous shape back as it was
+        chain = (cur or {}).get("chain") if (cur or {}).get("rev") == rev else None
         cur = {"sig": sig, "rev": rev, "accepted_seq": (cur or {}).get("accepted_seq")}
         try:
-            res = segment_service.segment_item(
-                item.path, item_key(item), p, cache_root=paths.cache if paths is not None else None
+            res, chain = segment_service.refine_item(
+                item.path, item_key(item), p, chain, cache_root=paths.cache if paths is not None else None
             )
             cur.update(polygon=res.polygon, score=res.score, ms=res.ms, cached=res.embedding_cached)
+            cur.update(chain=chain, clicks=len(chain.clicks), box=p.box_xyxy is not None)
         except SegmenterUnavailable as exc:
             cur.update(polygon=None, error=str(exc))
         except (OSError, ValueError) as exc:
@@ -140,16 +144,21 @@ def controls(item: Item, class_id: int, reason: str | None) -> None:
     if live and cur.get("error"):
         st.warning(cur["error"], icon=":material/error:")
     if live and cur.get("polygon"):
+        n = int(cur.get("clicks") or 0)
+        fixes = f", {n} correction click{'s' if n != 1 else ''}" if n and cur.get("box") else ""
         st.caption(
             f":material/auto_awesome: Shape found: {len(cur['polygon'])} points, "
-            f"model score {cur.get('score', 0):.2f}, {cur.get('ms', 0):.0f} ms"
+            f"model score {cur.get('score', 0):.2f}, {cur.get('ms', 0):.0f} ms{fixes}. "
+            "Fix it with clicks: Shift+click (or *Cut*) removes a part, a click adds one; "
+            "*Undo click* takes the last one back."
         )
     elif live and "polygon" in cur:
         st.caption("The model found no object there; click elsewhere or draw by hand.")
     else:
         st.caption(
             "**Segment:** choose *Click* in the editor and click the object (Shift/right-click marks "
-            "what is not part of it), or *Box* and drag a box around it; Enter keeps the shape."
+            "what is not part of it), or *Box* and drag a box around it, then click to fix the "
+            "shape (Shift+click or *Cut* removes a part); Enter keeps the shape."
         )
     c1, c2 = st.columns(2)
     c1.button(

@@ -7,6 +7,8 @@
 // one), "Box" drags a box; each change goes to Python as state "prompt": {item, rev, seq, points:
 // [[x, y, 1|0]], box, accept}; Python answers with data "preview" (the polygon found), drawn dashed.
 // Enter (or "Add shape") keeps the preview as a polygon; Backspace drops the last prompt, Esc all.
+// Once a box is there, a click in Box mode is a corrective click too (a new drag is a new box);
+// "Cut" makes plain clicks negative (Shift+click then adds); "Undo click" takes the last one back.
 const NS = "http://www.w3.org/2000/svg";
 const states = new WeakMap();
 
@@ -46,6 +48,9 @@ function create(root) {
   s.clickBtn = btn("Click", "Segment: click the object (Shift/Alt/right-click: not this part)", () => setMode(s, "click"));
   s.boxBtn = btn("Box", "Segment: drag a box around the object", () => setMode(s, "box"));
   s.addBtn = btn("Add shape", "Keep the segmented shape as a polygon (Enter)", () => sendPrompt(s, true));
+  s.cutBtn = btn("Cut", "Segment: clicks remove parts of the shape (Shift+click adds one then)", () => {
+    s.cut = !s.cut; s.cutBtn.classList.toggle("on", s.cut); });
+  s.undoBtn = btn("Undo click", "Take the last click back (Backspace)", () => undoClick(s));
   s.delBtn = btn("Delete", "Delete the selected polygon (Delete key)", () => deleteSelected(s));
   btn("+", "Zoom in", () => zoomBy(s, 1 / 1.5));
   btn("−", "Zoom out", () => zoomBy(s, 1.5));
@@ -68,7 +73,7 @@ function create(root) {
   s.svg.addEventListener("dblclick", (e) => onDbl(s, e));
   s.svg.addEventListener("wheel", (e) => onWheel(s, e), { passive: false });
   s.wrap.addEventListener("keydown", (e) => onKey(s, e));
-  s.svg.addEventListener("contextmenu", (e) => { if (s.mode === "click") e.preventDefault(); });
+  s.svg.addEventListener("contextmenu", (e) => { if (s.mode === "click" || s.mode === "box") e.preventDefault(); });
   return s;
 }
 
@@ -119,7 +124,7 @@ function setMode(s, mode) {
     ? "click to add points · click the first point to close · drag a handle to move a vertex"
     : mode === "edit" ? "click to select · drag to move · double-click an edge to add a vertex · Alt+click removes one"
     : mode === "click" ? "click the object · Shift/right-click: not this · Enter keeps the shape · Esc clears"
-    : mode === "box" ? "drag a box around the object · Enter keeps the shape · Esc clears"
+    : mode === "box" ? "drag a box around the object · then click to add a part, Shift+click to cut one · Enter keeps the shape"
     : "wheel to zoom · drag to pan";
   renderDraft(s);
   renderHandles(s);
@@ -193,6 +198,18 @@ function renderPrompt(s) {
     "stroke-width": 2, "vector-effect": "non-scaling-stroke", class: q[2] ? "pe-pos" : "pe-neg",
     "pointer-events": "none" }, s.gPrompt));
   if (s.addBtn) s.addBtn.disabled = !(live && pv.points);
+  if (s.undoBtn) s.undoBtn.disabled = !s.clicks.length;
+}
+
+function clickLabel(s, e) {
+  const inv = e.shiftKey || e.altKey;
+  return (s.cut ? inv : !inv) ? 1 : 0;
+}
+
+function undoClick(s) {
+  if (!s.clicks.length) return;
+  s.clicks.pop();
+  sendPrompt(s, false);
 }
 
 function clearPrompt(s, send) {
@@ -256,7 +273,7 @@ function near(s, a, b, px) {
 }
 
 function onDown(s, e) {
-  if (e.button === 2 && s.mode === "click") {
+  if (e.button === 2 && (s.mode === "click" || (s.mode === "box" && s.box))) {
     s.wrap.focus();
     s.clicks.push([...clamp(s, toImage(s, e)), 0]);
     sendPrompt(s, false);
@@ -267,7 +284,7 @@ function onDown(s, e) {
   const pt = toImage(s, e);
   if (s.mode === "box") {
     s.svg.setPointerCapture(e.pointerId);
-    s.drag = { kind: "box", start: clamp(s, pt), moved: false };
+    s.drag = { kind: "box", start: clamp(s, pt), moved: false, prev: s.box, prevClicks: s.clicks.map((q) => [...q]) };
     return;
   }
   const t = e.target;
@@ -302,6 +319,7 @@ function onMove(s, e) {
   const d = s.drag;
   if (d.kind === "box") {
     const q = clamp(s, pt);
+    if (!d.moved) s.clicks = [];  // a new box: a new object
     d.moved = true;
     s.box = [Math.min(d.start[0], q[0]), Math.min(d.start[1], q[1]), Math.max(d.start[0], q[0]), Math.max(d.start[1], q[1])];
     renderPrompt(s);
@@ -341,12 +359,20 @@ function onUp(s, e) {
   if ((d.kind === "vertex" || d.kind === "poly") && d.moved) { send(s); return; }
   if (d.kind === "box") {
     const b = s.box;
-    if (b && (b[2] - b[0]) > 4 * pxPerScreen(s) && (b[3] - b[1]) > 4 * pxPerScreen(s)) sendPrompt(s, false);
-    else { s.box = null; renderPrompt(s); }
+    const big = b && (b[2] - b[0]) > 4 * pxPerScreen(s) && (b[3] - b[1]) > 4 * pxPerScreen(s);
+    if (d.moved && big) { sendPrompt(s, false); return; }
+    if (d.prev) {  // a click on a box's shape: a corrective click
+      s.box = d.prev;
+      s.clicks = d.prevClicks;
+      s.clicks.push([...d.start, clickLabel(s, e)]);
+      sendPrompt(s, false);
+      return;
+    }
+    s.box = null; renderPrompt(s);
     return;
   }
   if (d.kind === "pan" && !d.moved && s.mode === "click") {
-    s.clicks.push([...clamp(s, d.pt), e.shiftKey || e.altKey ? 0 : 1]);
+    s.clicks.push([...clamp(s, d.pt), clickLabel(s, e)]);
     sendPrompt(s, false);
     return;
   }
@@ -430,6 +456,7 @@ function update(s, data) {
   s.proposed = data.proposed || [];
   s.sam = !!data.sam;
   s.clickBtn.style.display = s.boxBtn.style.display = s.addBtn.style.display = s.sam && data.mode !== "view" ? "" : "none";
+  s.cutBtn.style.display = s.undoBtn.style.display = s.clickBtn.style.display;
   if (!s.sam && (s.mode === "click" || s.mode === "box")) setMode(s, "draw");
   s.preview = data.preview || null;
   if (s.preview && s.sentAt[s.preview.seq] !== undefined && s.preview.rev === s.rev) {

@@ -11,7 +11,8 @@ edit as state ``polygons`` = ``{"rev", "item", "polygons"}``; a new ``rev`` (aft
 changed something) makes it reload the polygons given.
 
 With ``sam=True`` it also offers segmentation prompts: "Click" (positive clicks; Shift/Alt/right-click
-negative) and "Box" (drag a box). Each change is sent as state ``prompt`` = ``{"item", "rev", "seq",
+negative) and "Box" (drag a box; then clicks on its shape correct it), "Cut" (plain clicks negative)
+and "Undo click". Each change is sent as state ``prompt`` = ``{"item", "rev", "seq",
 "points": [[x, y, 1|0]], "box": [x1, y1, x2, y2] | None, "accept": bool}``; Python answers with
 ``preview`` = ``{"item", "rev", "seq", "points", "score", "ms"}``, drawn dashed until kept.
 ``proposed`` polygons (the model's, with ``score``) are drawn dashed while unchanged.
@@ -32,7 +33,7 @@ _CSS = """
   font-size: 13px; cursor: pointer; }
 .pe-bar button.on { background: #ff4b4b; color: #fff; border-color: #ff4b4b; }
 .pe-bar button:disabled { opacity: .4; cursor: default; }
-.pe-bar.view button:nth-child(-n+6) { display: none; }
+.pe-bar.view button:nth-child(-n+8) { display: none; }
 .pe-bar button.on:nth-child(3), .pe-bar button.on:nth-child(4) { background: #16a34a; border-color: #16a34a; }
 .pe-hint { color: #777; font-size: 12px; margin-left: 6px; }
 .pe-svg { width: 100%; display: block; background: #222; border-radius: 4px; touch-action: none;
