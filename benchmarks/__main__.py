@@ -24,6 +24,7 @@ ALL = [
     "label_import",
     "faults",
     "sign_in",
+    "heldout",
 ]
 MODULES = {
     "store": "benchmarks.store_bench",
@@ -39,6 +40,7 @@ MODULES = {
     "label_import": "benchmarks.label_import_bench",
     "faults": "benchmarks.faults",
     "sign_in": "benchmarks.sign_in_bench",
+    "heldout": "benchmarks.heldout_accuracy",
 }
 
 
