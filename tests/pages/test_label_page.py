@@ -515,3 +515,23 @@ def test_progress_says_labeled_of_total_left_for_me_and_skipped(runtime, tmp_pat
     assert other is not None
     at.run()
     assert progress_text(at) == "**1 / 5** labeled (20%) · **2** left for you · **1** skipped"
+
+
+def test_accept_pressed_for_an_image_gone_accepts_nothing(runtime, tmp_path):
+    """A (accept the proposal) pressed while the next image loads: the next image's proposal, never seen,
+    is not accepted, and the image it was meant for is not saved twice."""
+    project, classes, ids = setup_project(runtime, tmp_path)
+    for iid in ids[:2]:
+        runtime.store.execute(
+            "INSERT INTO predictions (item_id, project_id, payload, confidence, shown) VALUES (?, ?, ?, ?, true)",
+            [iid, project.id, json.dumps({"class_id": classes[1].id}), 0.97],
+        )
+    at = app(project.id).run()
+    stale = act(at, "label_accept")
+    assert stale.key.endswith(f"__i{ids[0]}")
+    at.session_state["label_item_id"] = ids[1]
+    stale.click().run()
+    assert not at.exception, at.exception
+    assert labels.current_annotation(runtime.store, ids[0]) is None
+    assert labels.current_annotation(runtime.store, ids[1]) is None
+    assert "Key ignored" in texts(at)
