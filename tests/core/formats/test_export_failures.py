@@ -246,3 +246,11 @@ def test_writers_refuse_nan_for_one_record_and_stay_valid(tmp_path: Path, writer
         assert [a["id"] for a in data["annotations"]] == [1, 2]
     else:
         assert "b.jpg" not in text and "NaN" not in text and "Infinity" not in text
+
+
+def test_a_killed_folder_exports_part_folder_is_removed(tmp_path: Path) -> None:
+    part = tmp_path / "demo-yolo-20260101-000000-job4.part"  # a folder export (DirTree) writes a folder
+    (part / "labels").mkdir(parents=True)
+    (part / "labels" / "a.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    assert remove_leftovers(tmp_path, one_folder=True) == [part]
+    assert _junk(tmp_path) == []
