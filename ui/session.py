@@ -151,6 +151,7 @@ def gate() -> User | None:
     if cookie:
         live = sessions.user_for_token(store(), cookie)
         if live is not None:
+            st.session_state.pop(ENDED_KEY, None)
             _bind(live, cookie, cookie_needed=False)
             sessions.touch(store(), sessions.hash_token(cookie))
             return live
