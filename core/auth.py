@@ -157,9 +157,11 @@ class TooManyTries(ValidationError):
 
 
 def sign_in(store: Store, username: str, password: str, client: str | None = None) -> User | None:
-    """A person signing in from ``client`` (an address; None: this machine). Returns the user, or None for
-    a wrong name or password; raises ``TooManyTries`` while the account or the client must wait."""
-    keys = [backoff.user_key(username), backoff.client_key(client)]
+    """A person signing in from ``client`` (the browser's address; None: this machine or unknown). Returns
+    the user, or None for a wrong name or password; raises ``TooManyTries`` while the account or the client
+    must wait. Without an address only the account counts (behind a proxy on this machine every browser
+    would share one count, and one person's typos would lock everyone out)."""
+    keys = [backoff.user_key(username)] + ([backoff.client_key(client)] if client else [])
     wait = backoff.wait_seconds(store, keys)
     if wait > 0:
         raise TooManyTries(wait)

@@ -175,3 +175,13 @@ def test_deactivated_user_cannot_sign_in_and_the_last_admin_stays(store, monkeyp
     assert auth.authenticate(store, "lena", "secret-1").username == "lena"
     with pytest.raises(ValidationError, match="last active administrator"):
         auth.set_active(store, "admin", False)
+
+
+def test_without_a_client_address_only_the_account_counts(store):
+    from core import sign_in_backoff as backoff
+
+    for n in range(backoff.CLIENT_POLICY.free + 2):
+        assert auth.sign_in(store, f"guess{n}", "wrong-pw", client=None) is None
+    assert backoff.failures(store, "client:local") == 0
+    auth.create_user(store, "tom", "secret-1")
+    assert auth.sign_in(store, "tom", "secret-1").username == "tom"
