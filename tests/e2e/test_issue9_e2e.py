@@ -22,12 +22,22 @@ NAME_HINT = "e.g. Street signs 2025"
 ROW_H, HEADER_H = 35, 35  # glide grid: a header, then rows of 35 px
 
 
+def _box(page, grid):  # type: ignore[no-untyped-def]
+    """The table's box once it is drawn (a table drawn anew, after More rows, has none for a moment)."""
+    for _ in range(40):
+        grid.wait_for(state="visible")
+        box = grid.bounding_box()
+        if box is not None:
+            return box
+        page.wait_for_timeout(250)
+    raise AssertionError("the class table is not drawn")
+
+
 def _edit_cell(page, grid, row: int) -> None:  # type: ignore[no-untyped-def]
     """Open the editor of the first column's cell in ``row`` (double-click; tried again if it did not open)."""
     editor = page.locator("#portal textarea").first
     for _ in range(4):
-        box = grid.bounding_box()
-        assert box is not None
+        box = _box(page, grid)
         page.mouse.dblclick(box["x"] + 100, box["y"] + HEADER_H + ROW_H * row + 17)
         try:
             editor.wait_for(timeout=4_000)
@@ -52,6 +62,13 @@ def test_class_table_keeps_every_class_typed(app_server, page):  # type: ignore[
         if row == 6:  # the table's six rows are full: More rows keeps them and adds blank ones
             m.get_by_role("button", name="More rows").click()
             settle(page)
+            # the table is drawn anew, taller (six more rows)
+            page.wait_for_function(
+                "() => { const t = document.querySelector('[data-testid=stMain] [data-testid=stDataFrame]');"
+                " return t && t.getBoundingClientRect().height > 300; }",
+                timeout=60_000,
+            )
+            wait_idle(page)
             grid = m.get_by_test_id("stDataFrame").first
         if row < 2:
             _edit_cell(page, grid, row)
@@ -60,8 +77,7 @@ def test_class_table_keeps_every_class_typed(app_server, page):  # type: ignore[
             continue
         # a click on an empty row, then typing at once (in the dynamic table's empty last row this made a
         # blank "None" row and lost the keys); the last one is still being edited when Create is clicked
-        box = grid.bounding_box()
-        assert box is not None
+        box = _box(page, grid)
         page.mouse.click(box["x"] + 100, box["y"] + HEADER_H + ROW_H * row + 17)
         page.keyboard.type(name, delay=30)
         if row not in (5, len(names) - 1):  # More rows and Create are clicked with the cell still open
