@@ -64,6 +64,14 @@ def sources_list(project: Project, user: str) -> None:
                     f"Last scan {widgets.ago(src.last_scan_at)}: {src.last_scan_added:,} added{refused}."
                 )
                 refused_files(src)
+            watcher = resources.runtime().watcher
+            problem = watcher.source_errors.get(src.id) if watcher is not None and src.watch else None
+            if problem:
+                st.warning(
+                    "The watcher cannot scan this folder; it tries again at every poll.",
+                    icon=":material/sync_problem:",
+                )
+                st.text(problem)
             watch_col, scan_col = st.columns(2, vertical_alignment="center")
             key = f"watch_{src.id}"
             watch_col.toggle(

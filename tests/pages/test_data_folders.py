@@ -53,3 +53,16 @@ def test_refused_files_are_listed_by_name_with_reasons(runtime, admin, project, 
     rows = dict(zip(table["file"], table["why"], strict=True))
     assert rows[str(folder.resolve() / "caf\\xe9.png")].startswith("the file name is not valid UTF-8")
     assert rows[str(folder.resolve() / "notes.png")].startswith("not an image")
+
+
+def test_a_folder_the_watcher_cannot_scan_says_so(runtime, admin, project, tmp_path):
+    folder = tmp_path / "watched"
+    write_pngs(folder, 1)
+    src = images.add_folder(runtime.store, project.id, folder, watch=True)
+    images.rescan(runtime.store, src.id)
+    runtime.watcher.stop()  # so that no poll clears the error set below
+    runtime.watcher.source_errors[src.id] = "OSError: [Errno 5] Input/output error: '/mnt/share'"
+    at = page(PAGE, admin, project.id).run()
+    assert not at.exception
+    assert any("cannot scan this folder" in w.value for w in at.warning)
+    assert "OSError: [Errno 5] Input/output error: '/mnt/share'" in [t.value for t in at.text]
