@@ -13,6 +13,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from core.domain import Role, User, ValidationError
 from core.store import Store
@@ -116,11 +117,20 @@ def revoke(store: Store, token_hash: str) -> None:
 
 def revoke_user_sessions(store: Store, user_id: int) -> int:
     """End every live session of a user (password change, deactivation); returns how many ended."""
-    rows = store.execute(
-        "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING token_hash",
-        [utcnow(), user_id],
-    )
-    return len(rows)
+
+    def tx(cur: Any) -> int:
+        # no UPDATE ... RETURNING: DuckDB would write whole rows back over a concurrent change (last_seen_at)
+        n = int(
+            cur.execute(
+                "SELECT count(*) FROM sessions WHERE user_id = ? AND revoked_at IS NULL", [user_id]
+            ).fetchone()[0]
+        )
+        cur.execute(
+            "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", [utcnow(), user_id]
+        )
+        return n
+
+    return store.write(tx)
 
 
 def live_sessions(store: Store, user_id: int, *, now: datetime | None = None) -> list[Session]:
@@ -135,7 +145,11 @@ def live_sessions(store: Store, user_id: int, *, now: datetime | None = None) ->
 def forget_old_sessions(store: Store, *, older_than_days: float = 30, now: datetime | None = None) -> int:
     """Delete sessions that ended (expired or revoked) more than ``older_than_days`` ago."""
     cutoff = (now or utcnow()) - timedelta(days=older_than_days)
-    rows = store.execute(
-        "DELETE FROM sessions WHERE expires_at < ? OR revoked_at < ? RETURNING token_hash", [cutoff, cutoff]
-    )
-    return len(rows)
+
+    def tx(cur: Any) -> int:
+        where = "FROM sessions WHERE expires_at < ? OR revoked_at < ?"
+        n = int(cur.execute(f"SELECT count(*) {where}", [cutoff, cutoff]).fetchone()[0])
+        cur.execute(f"DELETE {where}", [cutoff, cutoff])
+        return n
+
+    return store.write(tx)

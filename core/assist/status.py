@@ -203,12 +203,22 @@ def clear_queue_ranks(store: Store, project_id: int) -> int:
     """Back to the images' own order: forget the model's ranks. Returns how many items had one."""
     from core.store import queue
 
-    n = store.execute(
-        "UPDATE items SET queue_rank = NULL WHERE project_id = ? AND queue_rank IS NOT NULL RETURNING id",
-        [project_id],
-    )
+    def tx(cur: Any) -> int:
+        # count, then a plain UPDATE: DuckDB's UPDATE ... RETURNING silently overwrites other columns that
+        # a concurrent transaction committed (a label saved meanwhile), see tests/core/test_store_returning.py
+        n = int(
+            cur.execute(
+                "SELECT count(*) FROM items WHERE project_id = ? AND queue_rank IS NOT NULL", [project_id]
+            ).fetchone()[0]
+        )
+        cur.execute(
+            "UPDATE items SET queue_rank = NULL WHERE project_id = ? AND queue_rank IS NOT NULL", [project_id]
+        )
+        return n
+
+    n = store.write(tx)
     queue.invalidate(store, project_id)
-    return len(n)
+    return n
 
 
 # ---------------------------------------------------------------- counts and stage

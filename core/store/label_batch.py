@@ -104,11 +104,18 @@ def save_labels(
         )
         cur.register("label_batch", table)
         try:
-            updated = cur.execute(
+            # a plain UPDATE, then read back which items took it: DuckDB's UPDATE ... RETURNING writes whole
+            # rows back without a conflict, so a save committed meanwhile would be overwritten silently
+            # (tests/core/test_store_returning.py)
+            cur.execute(
                 "UPDATE items SET version = b.base_version + 1, annotation_id = b.ann_id, status = 'labeled',"
                 " class_ids = b.class_ids, labeled_by = ?, labeled_at = ?, updated_at = ? FROM label_batch b"
-                " WHERE items.id = b.item_id AND items.version = b.base_version RETURNING items.id, items.version",
+                " WHERE items.id = b.item_id AND items.version = b.base_version",
                 [author, now, now],
+            )
+            updated = cur.execute(
+                "SELECT items.id, items.version FROM items JOIN label_batch b ON items.id = b.item_id"
+                " WHERE items.annotation_id = b.ann_id"
             ).fetchall()
             done = {r[0]: r[1] for r in updated}
             cur.execute(
