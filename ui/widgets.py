@@ -21,6 +21,7 @@ from core.domain import ItemStatus, LabelClass, NotFound, Project, ProjectState,
 from core.formats.tree import TooLarge
 from core.jobs import Job, list_jobs
 from core.store import WriteConflict
+from core.store.db import StoreInUse
 from core.store.labels import StaleEdit, utcnow
 from ui.text import plain
 
@@ -34,7 +35,7 @@ def explain(exc: BaseException) -> str:
     full = as_disk_full(exc, data_dir())
     if full is not None:  # before the rest: DuckDB reports a full disk as a failed commit
         return str(full)
-    if isinstance(exc, ValidationError | NotFound | StaleEdit | WriteConflict | TooLarge):
+    if isinstance(exc, ValidationError | NotFound | StaleEdit | WriteConflict | TooLarge | StoreInUse):
         return str(exc)
     if isinstance(exc, FileNotFoundError):
         name = exc.filename or str(exc)

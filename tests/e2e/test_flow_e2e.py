@@ -26,7 +26,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from core import geometry
 from core.config import shared_datasets
 from tests.e2e.helpers import (
     IMG_READY_JS,
@@ -50,7 +49,6 @@ from tests.e2e.helpers import (
 
 pytestmark = pytest.mark.e2e
 
-CANVAS_W, CANVAS_H = 960, 620  # ui.labeling.draw's canvas box at zoom 1
 
 MC = "Garden flowers"  # multi-class: daisy, rose, tulip (hotkeys left to core)
 ML = "Flower mixes"  # multi-label: daisy, rose
@@ -208,6 +206,19 @@ def upload(page, files: list[Path], total: int) -> None:  # type: ignore[no-unty
     m.get_by_text(f"All {len(files)} image(s) added.").wait_for()
     wait_metric(page, "Images in the project", str(total))
     no_error_shown(page)
+
+
+def settled_width(page, canvas) -> float:  # type: ignore[no-untyped-def]
+    """The canvas's width once it has taken its column's width (it first draws at a default size)."""
+    b = None
+    for _ in range(60):
+        wait_idle(page)
+        last, b = b, canvas.bounding_box()
+        if b is not None and b == last:
+            break
+        page.wait_for_timeout(300)
+    assert b is not None, "the box canvas never showed"
+    return float(b["width"])
 
 
 def draw_box(
@@ -467,7 +478,7 @@ def label_boxes(page, done: dict) -> None:  # type: ignore[no-untyped-def]
     m = main(page)
     canvas = m.locator("canvas.upper-canvas").first
     canvas.wait_for()
-    wait_idle(page)
+    canvas_w = settled_width(page, canvas)  # the canvas fits its column: its scale is read from the screen
     iid = image_id(page)
     x0, y0, x1, y1 = draw_box(page, canvas, 0.1, 0.1, 0.3, 0.3)
     m.get_by_text("Boxes: 1").wait_for()
@@ -507,7 +518,7 @@ def label_boxes(page, done: dict) -> None:  # type: ignore[no-untyped-def]
     unfocus(page)
     page.keyboard.press("Enter")  # ("Saved image N." is not waited for: after a boxes submit it is not shown)
     wait_new_image(page, iid)
-    done[iid] = {"boxes": ["raccoon", "other"], "resized_w_px": (x1 + 60 - x0)}
+    done[iid] = {"boxes": ["raccoon", "other"], "resized_w_px": (x1 + 60 - x0), "canvas_w": canvas_w}
     no_error_shown(page)
 
 
@@ -605,7 +616,7 @@ def check_coco(COCO, name: str, path: Path, done: dict) -> None:  # type: ignore
         elif name == BX:
             assert got == sorted(want["boxes"]), (item_id, got, want)
             im = images[item_id]
-            scale = geometry.fit_scale(im["width"], im["height"], CANVAS_W, CANVAS_H)
+            scale = want["canvas_w"] / im["width"]  # the canvas at zoom 1, as drawn
             raccoon = next(a for a in anns if cats[a["category_id"]] == "raccoon")
             other = next(a for a in anns if cats[a["category_id"]] == "other")
             assert other["bbox"][1] < 0.4 * im["height"], other  # box 3 (upper right) kept, box 2 deleted

@@ -26,3 +26,13 @@ def test_explain_says_why_a_file_in_a_zip_is_not_read() -> None:
 
     msg = "labels/a.txt would inflate from 322,069 to 331,350,016 bytes (a decompression bomb); not read"
     assert explain(TooLarge(msg)) == msg
+
+
+def test_explain_names_the_other_process_holding_the_data_directory() -> None:
+    from pathlib import Path
+
+    from core.store.db import StoreInUse
+    from ui.widgets import explain
+
+    words = explain(StoreInUse(Path("/srv/annota/annota.duckdb"), 4242, "python"))
+    assert words.startswith("Another annota process (PID 4242) holds the data directory /srv/annota"), words
