@@ -98,7 +98,7 @@ def viewport() -> dict[str, int]:
 @pytest.fixture
 def page_timeout_ms() -> int:
     """The page's default timeout of waits and actions; a module overrides this fixture for another."""
-    return 30_000
+    return 60_000  # waits on conditions: generous, since CI may run on a busy machine
 
 
 @pytest.fixture

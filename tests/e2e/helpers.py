@@ -202,7 +202,7 @@ def sign_in(page, password: str = ADMIN_PASSWORD, username: str = "admin", url: 
 
 
 def go(page, title: str, heading: str | None = None) -> None:  # type: ignore[no-untyped-def]
-    """Open a page by its sidebar link (a page load would start a new, signed-out session) and wait for its
+    """Open a page by its sidebar link (faster than a page load, which signs in again from the cookie) and wait for its
     heading (``title`` unless told: the label page's heading is the project's name)."""
     sidebar(page).get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
     main(page).get_by_role("heading", name=heading or title).first.wait_for()

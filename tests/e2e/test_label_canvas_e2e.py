@@ -43,7 +43,7 @@ def viewport() -> dict[str, int]:
 
 @pytest.fixture
 def page_timeout_ms() -> int:
-    return 30_000
+    return 60_000  # waits on conditions: generous, since CI may run on a busy machine
 
 
 def photo(folder: Path, name: str, size: tuple[int, int], color: str) -> Path:

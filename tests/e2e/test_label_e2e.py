@@ -45,7 +45,7 @@ def viewport() -> dict[str, int]:
 
 @pytest.fixture
 def page_timeout_ms() -> int:
-    return 20_000
+    return 60_000  # waits on conditions: generous, since CI may run on a busy machine
 
 
 @pytest.fixture
