@@ -272,3 +272,27 @@ def test_a_markdown_skip_reason_is_plain_text_on_the_skipped_page(seeded, browse
     assert not [u for u in requests if "example.com" in u]
     shot(page, "sessions_skipped_plain_reason")
     context.close()
+
+
+def test_repeated_wrong_passwords_are_slowed_down_in_words(seeded, browser):
+    """Wrong passwords in a row: after the account's free tries the page says how long to wait, and nobody is
+    signed in. (Waits double from 2 s, so on a slow machine the message may need a few more tries.)"""
+    server, _ = seeded
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = new_page(context)
+    page.goto(server.url)
+    form = main(page)
+    for k in range(12):
+        page.get_by_label("User name").fill("admin")
+        page.get_by_role("textbox", name="Password").fill(f"wrong-{k}")
+        page.get_by_role("button", name="Sign in").click()
+        wait_idle(page)
+        if form.get_by_text("Too many failed sign-ins").count():
+            break
+    else:
+        pytest.fail("twelve wrong passwords in a row were never slowed down")
+    assert k >= 5, f"slowed down after only {k + 1} tries (the account has 5 free ones)"
+    assert re.search(r"Wait \d+ (s|min)", form.inner_text()), form.inner_text()
+    assert sidebar(page).get_by_test_id("stSidebarNav").count() == 0
+    shot(page, "sessions_backoff")
+    context.close()
