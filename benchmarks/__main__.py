@@ -26,6 +26,7 @@ ALL = [
     "faults",
     "sign_in",
     "heldout",
+    "label_errors",
 ]
 MODULES = {
     "store": "benchmarks.store_bench",
@@ -43,6 +44,7 @@ MODULES = {
     "faults": "benchmarks.faults",
     "sign_in": "benchmarks.sign_in_bench",
     "heldout": "benchmarks.heldout_accuracy",
+    "label_errors": "benchmarks.label_errors",
 }
 
 

@@ -283,6 +283,28 @@ def cmd_stats(store: Store, args: argparse.Namespace) -> None:
         _say(f"  {name}: {n:,}")
 
 
+def cmd_label_errors(store: Store, args: argparse.Namespace) -> None:
+    from core.assist.label_errors import find_label_errors
+    from core.store.projects import list_classes
+
+    project = find_project(store, args.name)
+    report = find_label_errors(store, project.id)
+    if report.reason is not None and not args.json:
+        raise CliError(f"{project.name}: {report.reason}")
+    names = {c.id: c.name for c in list_classes(store, project.id)}
+    rows = [e.as_json(names) for e in report.errors]
+    if args.json:
+        _say(json.dumps(rows, ensure_ascii=False))
+        return
+    flagged = sum(1 for e in report.errors if e.flagged)
+    _say(f"{project.name}: {len(rows):,} labels ranked, most suspect first ({flagged:,} flagged *)")
+    for r in rows if args.all else rows[:MAX_LISTED]:
+        now, new = ", ".join(r["label"]) or "(none)", ", ".join(r["suggested"]) or "(none)"
+        _say(f" {'*' if r['flagged'] else ' '} {r['score']:.3f}  {r['image']}  {now} -> {new}")
+    if not args.all and len(rows) > MAX_LISTED:
+        _say(f"  ... and {len(rows) - MAX_LISTED:,} more (--all lists every one)")
+
+
 def _password(args: argparse.Namespace) -> str:
     if args.password:
         return str(args.password)
@@ -401,6 +423,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("name", metavar="NAME")
     c.add_argument("--json", action="store_true", help="one JSON object")
     c.set_defaults(fn=cmd_stats)
+
+    c = sub.add_parser(
+        "label-errors", help="rank a project's labels by how likely they are wrong",
+        description="Out-of-fold predictions of the project's head on its stored embeddings, ranked by"
+        " confident learning: most suspect first, with the current and the suggested label.",
+    )  # fmt: skip
+    c.add_argument("name", metavar="NAME")
+    c.add_argument("--json", action="store_true",
+                   help="a JSON list, most suspect first: image, label, suggested, score")  # fmt: skip
+    c.add_argument("--all", action="store_true", help="list every label (else the first 20)")
+    c.set_defaults(fn=cmd_label_errors)
 
     c = sub.add_parser("users", help="add, list or deactivate users", description="Manage the app's users.")
     us = c.add_subparsers(dest="users_command", required=True, metavar="ACTION")
