@@ -18,9 +18,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from core import geometry
+
+if TYPE_CHECKING:
+    from core.settings import ProjectSettings
 
 
 class TaskType(StrEnum):
@@ -96,7 +100,14 @@ class Project:
     state: ProjectState
     created_at: datetime
     target_precision: float = 0.95
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # as stored; read ``prefs``
+
+    @cached_property
+    def prefs(self) -> ProjectSettings:
+        """The settings cleaned once (``core.settings``): every reader's typed view of ``settings``."""
+        from core.settings import ProjectSettings
+
+        return ProjectSettings.parse(self.settings)
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,12 @@ import numpy as np
 from scipy.special import betaincinv
 
 from core.assist.heads import HeadConfig, LabelSpace, train_head
+from core.settings import DEFAULT_CONFIDENCE_LEVEL  # the project setting's default: one home
 
 DEFAULT_TARGET = 0.95
 PAGE_PURITY = 0.25  # grouping pages: the held-out share right among items at or above the page threshold
 PAGE_MIN_HELDOUT = 20  # held-out labels needed before the page threshold comes from them
 DEFAULT_PAGE_CONFIDENCE = 0.9  # the page threshold before that (heads with few labels are overconfident)
-DEFAULT_CONFIDENCE_LEVEL = 0.8
 START_FRACTION = 0.1
 GROUP_SIZE = 25  # held-out folds are made of neighbour groups of about this size
 

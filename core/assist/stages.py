@@ -29,21 +29,11 @@ class StagePolicy:
 
     @classmethod
     def from_settings(cls, settings: dict[str, object]) -> StagePolicy:
-        """Read ``assist_*`` keys of a project's settings, ignoring unknown or malformed ones."""
-        base = cls()
-        values: dict[str, object] = {}
-        for name in base.__dataclass_fields__:
-            key = f"assist_{name}"
-            if key in settings:
-                default, raw = getattr(base, name), settings[key]
-                if isinstance(default, bool):
-                    values[name] = raw is True or str(raw).lower() in ("1", "true", "yes", "on")
-                    continue
-                try:
-                    values[name] = type(default)(raw)
-                except (TypeError, ValueError):
-                    continue
-        return cls(**values)  # type: ignore[arg-type]
+        """Read ``assist_*`` keys of a project's settings, ignoring unknown or malformed ones
+        (``core.settings.ProjectSettings.parse`` cleans them; this is its ``policy``)."""
+        from core.settings import ProjectSettings
+
+        return ProjectSettings.parse(dict(settings)).policy
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,6 @@ from core.store.db import Store, dumps, loads
 
 _PROJECT_COLS = "id, name, description, task_type, instructions, instructions_url, state, created_at, target_precision, settings"
 
-# Settings every project has; the assist keys (``assist_*``) and their defaults live in core.assist.status.
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "lease_minutes": 10,  # how long an item handed out stays reserved for its labeler
-}
-
 
 @dataclass(frozen=True)
 class ClassSpec:
@@ -28,7 +23,7 @@ class ClassSpec:
 
 
 def _project(row: tuple) -> Project:
-    settings = {**DEFAULT_SETTINGS, **(loads(row[9]) or {})}
+    settings = dict(loads(row[9]) or {})  # as stored; its keys, defaults and cleaning: core.settings
     return Project(
         id=row[0],
         name=row[1],

@@ -230,7 +230,7 @@ def render(project: Project, classes: Sequence[LabelClass], user: User, paths: A
     size = st.segmented_control(
         "Images per page", list(cluster_pages.PAGE_SIZES), key=SIZE_KEY, default=9, width="content"
     )
-    lease = float(project.settings.get("lease_minutes", 10))
+    lease = project.prefs.lease_minutes
     page = cluster_pages.next_page(
         s, project.id, user.username, project.task_type, int(size or 9), lease_minutes=lease
     )
@@ -396,7 +396,7 @@ def _controls(
             width="stretch",
             help="Open the page you submitted last, as saved, to correct it (this one goes back unlabeled)",
             on_click=_back,
-            args=(project.id, user.username, float(project.settings.get("lease_minutes", 10)), pk),
+            args=(project.id, user.username, project.prefs.lease_minutes, pk),
         )
     with st.expander("Keyboard shortcuts", icon=":material/keyboard:"):
         rows = [(grid_class_shortcut(c), f"page's class: {plain(c.name)}") for c in classes]

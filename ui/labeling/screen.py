@@ -75,7 +75,7 @@ def _current_item(project: Project, user: User) -> Item | None:
         if item is not None and item.project_id == project.id:
             return item
         state.pin_item(None)
-    lease = float(project.settings.get("lease_minutes", 10))
+    lease = project.prefs.lease_minutes
     iid = queue.next_item_id(s, project.id, user.username, lease_minutes=lease)
     if iid is None:
         return None
