@@ -17,7 +17,7 @@ from PIL import Image
 from core.domain import Item, LabelClass, NotFound, Project
 from core.store.items import ItemFilter, count_items, get_item, list_items
 from core.store.review_nav import Cursor, cursor_for, matches, position, step
-from ui import resources, review_return, session, thumbs, widgets
+from ui import resources, review_errors, review_return, session, thumbs, widgets
 from ui.labeling import images
 from ui.labeling.payloads import describe
 from ui.text import plain
@@ -25,7 +25,7 @@ from ui.text import plain
 PAGE_SIZE = 24
 COLUMNS = 4
 STATUSES = ["labeled", "prelabeled", "reviewed", "skipped", "new"]
-FILTERS = ("status", "class", "labeler")
+FILTERS = ("status", "class", "labeler", "errors")
 DETAIL_MAX = 900  # px: the longer side of the detail view's image
 
 
@@ -52,6 +52,7 @@ def open_key(pid: int) -> str:
 def _changed(pid: int) -> None:
     """A filter changed: back to the grid's first page, and remember the filters."""
     st.session_state[page_key(pid)] = 0
+    st.session_state[review_errors.page_key(pid)] = 0
     st.session_state.pop(open_key(pid), None)
     st.session_state[saved_key(pid)] = {w: st.session_state.get(filter_key(pid, w)) for w in FILTERS}
 
@@ -61,11 +62,11 @@ def filters(project: Project, classes: list[LabelClass]) -> ItemFilter:
     saved: dict[str, Any] = st.session_state.get(saved_key(pid), {})
     labelers = sorted(resources.project_stats(pid).by_labeler)
     names = {c.id: c.name for c in classes}
-    options = {"status": STATUSES, "class": list(names), "labeler": labelers}
+    options = {"status": STATUSES, "class": list(names), "labeler": labelers, "errors": [True, False]}
     for what in FILTERS:  # back from another page: the widgets start from the remembered values
         if filter_key(pid, what) not in st.session_state and saved.get(what) in options[what]:
             st.session_state[filter_key(pid, what)] = saved[what]
-    status_col, class_col, who_col = st.columns(3)
+    status_col, class_col, who_col, errors_col = st.columns([1, 1, 1, 0.8], vertical_alignment="bottom")
     status = status_col.selectbox(
         "Status",
         STATUSES,
@@ -95,7 +96,20 @@ def filters(project: Project, classes: list[LabelClass]) -> ItemFilter:
         on_change=_changed,
         args=(pid,),
     )
-    st.session_state[saved_key(pid)] = {"status": status, "class": class_id, "labeler": labeler}
+    errors = errors_col.toggle(
+        "Likely errors",
+        key=filter_key(pid, "errors"),
+        on_change=_changed,
+        args=(pid,),
+        help="The labels ranked by how likely they are wrong: a model trained without each label disagrees"
+        " with it (classification projects).",
+    )
+    st.session_state[saved_key(pid)] = {
+        "status": status,
+        "class": class_id,
+        "labeler": labeler,
+        "errors": errors,
+    }
     return ItemFilter(status=status, class_id=class_id, labeled_by=labeler)
 
 
@@ -272,7 +286,9 @@ def main() -> None:
     )
     chosen = filters(project, classes)
     cur = st.session_state.get(open_key(project.id))
-    if isinstance(cur, Cursor):
+    if st.session_state[saved_key(project.id)].get("errors"):
+        review_errors.grid(project, classes, chosen)
+    elif isinstance(cur, Cursor):
         detail(project, classes, chosen, cur)
     else:
         grid(project, classes, chosen)

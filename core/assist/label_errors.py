@@ -221,3 +221,28 @@ def _center(index: Any) -> np.ndarray:
     for _, chunk in index.iter_chunks():
         total += chunk.sum(axis=0)
     return (total / max(len(index), 1)).astype(np.float32)
+
+
+def labels_signature(store: Store, project_id: int) -> tuple[int, int, int]:
+    """Changes whenever a label or an embedding of the project does: (labels, newest annotation, embeddings).
+    A page may keep a ranking while it holds."""
+    row = store.query_one(
+        "SELECT count(*), coalesce(max(annotation_id), 0) FROM items"
+        " WHERE project_id = ? AND status IN ('labeled', 'reviewed')",
+        [project_id],
+    )
+    n_emb = store.scalar("SELECT count(*) FROM embeddings WHERE project_id = ?", [project_id])
+    return (int(row[0]) if row else 0, int(row[1]) if row else 0, int(n_emb or 0))
+
+
+def keep_matching(store: Store, project_id: int, errors: list[LabelError], f: Any) -> list[LabelError]:
+    """The errors whose item matches an ``ItemFilter`` now (status, class, labeler), in ranking order."""
+    from core.store.items import ItemFilter, _where
+
+    if not errors or f == ItemFilter():
+        return errors
+    where, params = _where(project_id, f)
+    ids = [e.item_id for e in errors]
+    hits = {int(r[0]) for r in store.query(
+        f"SELECT i.id FROM items i WHERE {where} AND i.id IN (SELECT unnest(?))", [*params, ids])}  # fmt: skip
+    return [e for e in errors if e.item_id in hits]
