@@ -20,10 +20,11 @@ import numpy as np
 from benchmarks.common import print_table, write_json
 from core import jobs
 from core.assist import classify_jobs as cj
+from core.assist import trained
 from core.assist.backbone import Backbone
 from core.config import default_paths, shared_datasets
 from core.images import probe_file
-from core.store.db import Store, loads
+from core.store.db import Store
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label
 from core.store.projects import create_project, list_classes
@@ -69,9 +70,8 @@ def course(root: Path, seed: int, tmp: Path) -> list[dict[str, Any]]:
                 truth[int(item_id)] = c
             done += 1
         _run(store, cj.TRAIN, p.id)
-        m = loads(
-            store.scalar("SELECT metrics FROM model_runs WHERE kind = 'train' ORDER BY id DESC LIMIT 1")
-        )
+        last = trained.last_training(store, p.id)
+        m = last.metrics if last else {}
         acc, n = _recomputed(store, m, {i: c for i, c in truth.items()})
         out.append({"seed": seed, "labels": done, "shown": m["heldout_accuracy"], "heldout_labels":
                     m["heldout_labels"], "recomputed": acc, "recomputed_n": n})  # fmt: skip

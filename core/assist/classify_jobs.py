@@ -6,15 +6,13 @@ process CPU time, or wall time on a GPU, cost from the configured price per hour
 metrics) for the dashboard. Helpers ``request_*`` queue a job unless one of that kind is already
 queued or running for the project, so callers (imports, label saves) may call them freely.
 
-Settings read from ``projects.settings``: ``assist_price_per_hour`` (default
-``$ANNOTA_PRICE_PER_HOUR`` or 0.10), ``assist_queue_order`` (``learn`` | ``confirm``),
-``assist_confidence_level`` and the ``StagePolicy`` keys (``assist_train_every``,
-``assist_auto_accept``, ``assist_auto_accept_target``, ...).
+Settings (``ProjectInfo.prefs``, cleaned by ``core.settings``): the price per hour, the queue order
+(``learn`` | ``confirm``), the confidence level and the ``StagePolicy`` (``train_every``,
+``auto_accept``, ``auto_accept_target``, ...).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -26,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from core import jobs
+from core.assist import trained
 from core.assist.backbone import Backbone
 from core.assist.calibration import (
-    DEFAULT_CONFIDENCE_LEVEL,
     calibrate_from_heldout,
     out_of_fold_proba,
     proposal_confidence,
@@ -38,8 +36,8 @@ from core.assist.embeddings import EmbeddingIndex, from_blob, index_folder, to_b
 from core.assist.heads import LabelSpace, LinearHead, train_head
 from core.assist.job_support import error_collector, insert_embeddings, job_project_id, missing_items
 from core.assist.sampling import QueueOrder, rank_queue
-from core.assist.stages import StagePolicy
 from core.domain import Source, TaskType
+from core.settings import ProjectSettings
 from core.store.db import Store, dumps, loads
 from core.store.labels import save_label, utcnow
 
@@ -77,14 +75,6 @@ class RunRecord:
     metrics: dict[str, Any] = field(default_factory=dict)
     n_labels: int | None = None
     n_items: int | None = None
-
-
-def price_per_hour(settings: dict[str, Any]) -> float:
-    raw = settings.get("assist_price_per_hour", os.environ.get("ANNOTA_PRICE_PER_HOUR", "0.10"))
-    try:
-        return max(0.0, float(raw))
-    except (TypeError, ValueError):
-        return 0.10
 
 
 @contextmanager
@@ -125,7 +115,7 @@ class ProjectInfo:
     id: int
     space: LabelSpace
     target: float
-    settings: dict[str, Any]
+    prefs: ProjectSettings  # the project's settings, cleaned (``core.settings``)
 
 
 def project_info(store: Store, project_id: int) -> ProjectInfo:
@@ -141,7 +131,9 @@ def project_info(store: Store, project_id: int) -> ProjectInfo:
             "SELECT id FROM label_classes WHERE project_id = ? ORDER BY ord, id", [project_id]
         )
     )
-    return ProjectInfo(project_id, LabelSpace(task, class_ids), float(row[1]), loads(row[2]) or {})
+    return ProjectInfo(
+        project_id, LabelSpace(task, class_ids), float(row[1]), ProjectSettings.parse(loads(row[2]))
+    )
 
 
 def project_index(
@@ -215,27 +207,6 @@ def request_job(
     return jobs.submit(store, kind, {}, project_id=project_id, created_by="annota")
 
 
-def request_featurize(store: Store, project_id: int, runner: jobs.JobRunner | None = None) -> jobs.Job | None:
-    return request_job(store, FEATURIZE, project_id, runner)
-
-
-def maybe_request_training(
-    store: Store, project_id: int, runner: jobs.JobRunner | None = None
-) -> jobs.Job | None:
-    """After a label save: queue a training when ``train_every`` new labels have come in."""
-    info = project_info(store, project_id)
-    if not info.space.task.is_classification:
-        return None
-    policy = StagePolicy.from_settings(info.settings)
-    n_labels = len(labeled_answers(store, info)[0])
-    last = store.scalar(
-        "SELECT n_labels FROM model_runs WHERE project_id = ? AND kind = 'train' AND state = 'done' ORDER BY id DESC LIMIT 1",
-        [project_id],
-    )
-    due = max(policy.min_labels_to_train, (int(last) + policy.train_every) if last is not None else 0)
-    return request_job(store, TRAIN, project_id, runner) if n_labels >= due else None
-
-
 # ---------------------------------------------------------------- handlers
 
 
@@ -250,7 +221,7 @@ def featurize(ctx: jobs.JobContext) -> dict[str, Any]:
     failed: dict[int, str] = {}
     done = 0
     with model_run(ctx.store, project_id, ctx.job.id, "featurize", bb.model_id, bb.device_name,
-                   price_per_hour(info.settings)) as rec:  # fmt: skip
+                   info.prefs.price_per_hour) as rec:  # fmt: skip
         index = project_index(ctx.store, project_id, bb.model_id)
         while True:
             todo = missing_items(ctx.store, project_id, bb.model_id, set(failed), CHUNK)
@@ -288,14 +259,6 @@ def _count_missing(store: Store, project_id: int, model_id: str) -> int:
     )
 
 
-def head_path(store: Store, project_id: int, run_id: int) -> Path:
-    return store.path.parent / "models" / f"p{project_id}-head-run{run_id}.npz"
-
-
-def heldout_path(store: Store, project_id: int, run_id: int) -> Path:
-    return store.path.parent / "models" / f"p{project_id}-heldout-run{run_id}.npz"
-
-
 def save_heldout(path: Path, space: LabelSpace, item_ids: list[int], proba: np.ndarray) -> Path:
     """The held-out predictions a training's figures come from, one row per one-at-a-time label:
     ``item_ids``, ``predicted`` (class ids; multi-label: presence per class in ``class_ids`` order) and
@@ -319,14 +282,14 @@ def train(ctx: jobs.JobContext) -> dict[str, Any]:
     project_id = job_project_id(ctx)
     info = project_info(ctx.store, project_id)
     bb = get_backbone()
-    level = float(info.settings.get("assist_confidence_level", DEFAULT_CONFIDENCE_LEVEL))
-    policy = StagePolicy.from_settings(info.settings)
+    level = info.prefs.confidence_level
+    policy = info.prefs.policy
     index = project_index(ctx.store, project_id, bb.model_id)
     ids, answers = labeled_answers(ctx.store, info)
     keep = [k for k, i in enumerate(ids) if i in index]
     ids, answers = [ids[k] for k in keep], [answers[k] for k in keep]
     with model_run(ctx.store, project_id, ctx.job.id, "train", f"linear-head/{bb.model_id}", "cpu",
-                   price_per_hour(info.settings)) as rec:  # fmt: skip
+                   info.prefs.price_per_hour) as rec:  # fmt: skip
         rec.n_labels, rec.n_items = len(ids), len(index)
         y = info.space.encode(answers)
         seen = int((y.sum(axis=0) > 0).sum()) if info.space.multilabel else len(set(answers))
@@ -344,26 +307,26 @@ def train(ctx: jobs.JobContext) -> dict[str, Any]:
             held = ~np.isnan(proba).any(axis=1)  # predicted by a head that did not see them
             cal = calibrate_from_heldout(info.space, proba[held], y[rows][held], info.target, level)
             heldout_file = save_heldout(
-                heldout_path(ctx.store, project_id, rec.id), info.space,
+                trained.heldout_file(ctx.store, project_id, rec.id), info.space,
                 [ids[k] for k, h in zip(rows, held, strict=True) if h], proba[held],
             )  # fmt: skip
         else:  # too few: no threshold, nothing proposed (the stage says why)
             cal = uncalibrated(info.space, info.target, level)
         ctx.progress(0.6, "Training the head")
         head = train_head(info.space, x, y, center=center)
-        path = head_path(ctx.store, project_id, rec.id)
+        path = trained.model_file(ctx.store, project_id, rec.id, trained.ModelKind.HEAD)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(head.to_bytes())
         auto = cal.threshold_at(policy.auto_accept_target) if policy.auto_accept else float("inf")
         rec.metrics = {
             **cal.metrics,
             "calibration_labels": len(rows),
-            "head_path": str(path),
+            trained.FILE_KEY: str(path),
             "heldout_path": None if heldout_file is None else str(heldout_file),
             "class_thresholds": [_finite(t) for t in cal.class_thresholds],
             "auto_accept_threshold": _finite(auto),
         }
-    result = infer_with(ctx, info, bb.model_id, head, rec.metrics)
+    result = infer_with(ctx, info, bb.model_id, head, trained.TrainedModel.from_metrics(rec.id, rec.metrics))
     return {
         "trained": True,
         "run_id": rec.id,
@@ -384,49 +347,34 @@ def _finite(v: float) -> float | None:
     return float(v) if np.isfinite(v) else None
 
 
-def latest_head_metrics(store: Store, project_id: int) -> dict[str, Any] | None:
-    """The metrics of the newest training that saved a head (``None``: none yet)."""
-    row = store.query_one(
-        "SELECT metrics FROM model_runs WHERE project_id = ? AND kind = 'train' AND state = 'done'"
-        " AND metrics LIKE '%head_path%' ORDER BY id DESC LIMIT 1",
-        [project_id],
-    )
-    if row is None:
-        return None
-    metrics = loads(row[0]) if isinstance(row[0], str) else row[0]
-    return dict(metrics or {})
-
-
 @jobs.register(INFER)
 def infer(ctx: jobs.JobContext) -> dict[str, Any]:
     """Proposals for every unlabeled featurised item from the latest trained head."""
     project_id = job_project_id(ctx)
     info = project_info(ctx.store, project_id)
     bb = get_backbone()
-    metrics = latest_head_metrics(ctx.store, project_id)
-    if metrics is None:
+    found = trained.latest(ctx.store, project_id, trained.ModelKind.HEAD)
+    if found is None:
         return {"inferred": 0, "reason": "no trained head yet"}
-    head = LinearHead.from_bytes(Path(metrics["head_path"]).read_bytes())
+    head = LinearHead.from_bytes(found.path.read_bytes())
     if head.space != info.space:
         return {"inferred": 0, "reason": "the label classes changed since the last training"}
-    return infer_with(ctx, info, bb.model_id, head, metrics)
+    return infer_with(ctx, info, bb.model_id, head, found)
 
 
 def infer_with(
-    ctx: jobs.JobContext, info: ProjectInfo, model_id: str, head: LinearHead, metrics: dict[str, Any]
+    ctx: jobs.JobContext, info: ProjectInfo, model_id: str, head: LinearHead, model: trained.TrainedModel
 ) -> dict[str, Any]:
     """Write ``predictions`` for the unlabeled items, re-rank the queue, auto-accept if enabled."""
     store = ctx.store
     index = project_index(store, info.id, model_id)
-    threshold = metrics.get("threshold")
-    class_thr = metrics.get("class_thresholds") or []
-    auto = metrics.get("auto_accept_threshold")
+    threshold, class_thr, auto = model.threshold, model.class_thresholds, model.auto_accept_threshold
     labeled = {int(r[0]) for r in store.query(
         "SELECT id FROM items WHERE project_id = ? AND status IN ('labeled', 'reviewed')", [info.id])}  # fmt: skip
     from core.assist.calibration import proposal_confidence
 
     with model_run(store, info.id, ctx.job.id, "infer", f"linear-head/{model_id}", "cpu",
-                   price_per_hour(info.settings)) as rec:  # fmt: skip
+                   info.prefs.price_per_hour) as rec:  # fmt: skip
         all_ids: list[np.ndarray] = []
         all_proba: list[np.ndarray] = []
         for ids, vecs in index.iter_chunks():
@@ -441,7 +389,7 @@ def infer_with(
         if info.space.multilabel and len(class_thr) == info.space.n_classes:
             thr = np.array([t if t is not None else np.inf for t in class_thr])
             shown &= np.all(~classes | (proba >= thr[None, :]), axis=1)
-        claim_thr = metrics.get("claim_threshold")
+        claim_thr = model.claim_threshold
         sure = (
             (proba >= claim_thr) & ~shown[:, None]
             if info.space.multilabel and claim_thr is not None
@@ -469,7 +417,7 @@ def infer_with(
                 )
 
         store.write(replace)
-        order = QueueOrder(info.settings.get("assist_queue_order", QueueOrder.LEARN.value))
+        order = QueueOrder(info.prefs.rank_order)
         if len(item_ids):
             from core.store.queue import set_ranks
 
@@ -495,7 +443,7 @@ def _auto_accept(
     shown: np.ndarray, auto: float | None,
 ) -> int:  # fmt: skip
     """Only when the owner turned it on: shown proposals above the stricter threshold become labels."""
-    if auto is None or not StagePolicy.from_settings(info.settings).auto_accept:
+    if auto is None or not info.prefs.policy.auto_accept:
         return 0
     n = 0
     for k in np.flatnonzero(shown & (conf >= auto)).tolist():

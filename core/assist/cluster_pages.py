@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from core.assist import clustering
-from core.assist.classify_jobs import latest_head_metrics, project_index
+from core.assist import clustering, trained
+from core.assist.classify_jobs import project_index
 from core.domain import NotFound, Source, TaskType, ValidationError
 from core.store import labels, queue
 from core.store.db import Store, WriteConflict
@@ -251,11 +251,8 @@ def _prediction_pages(
 
 def _page_threshold(store: Store, project_id: int) -> float | None:
     """The latest trained head's page threshold; ``None`` when no head has been trained."""
-    metrics = latest_head_metrics(store, project_id)
-    if metrics is None:
-        return None
-    value = metrics.get("page_threshold")
-    return float(value) if value is not None else float("inf")
+    found = trained.latest(store, project_id, trained.ModelKind.HEAD)
+    return None if found is None else found.page_threshold
 
 
 def _grouping_pages(

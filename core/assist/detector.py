@@ -31,8 +31,9 @@ from torchvision.ops import batched_nms, box_iou, generalized_box_iou_loss, sigm
 from core.assist.box_metrics import Calibration, Detections, Truth, average_precision, calibrate_threshold
 from core.assist.device import torch_device
 from core.assist.segmenter import ImageLike, load_rgb
+from core.assist.trained import DETECTOR_MODEL
 
-MODEL_NAME = "fcos-lite0"
+MODEL_NAME = DETECTOR_MODEL  # its training runs are found by this name (core.assist.trained)
 STRIDE = 16
 ProgressCb = Callable[[float, str], None]  # (fraction done, message)
 

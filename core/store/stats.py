@@ -81,17 +81,3 @@ def all_project_progress(store: Store) -> dict[int, tuple[int, int, int]]:
         " count(*) FILTER (WHERE status = 'skipped') FROM items GROUP BY project_id"
     )
     return {int(r[0]): (int(r[1]), int(r[2]), int(r[3])) for r in rows}
-
-
-def model_runs(store: Store, project_id: int, *, limit: int = 50) -> list[dict]:
-    """The project's latest ML runs (``model_runs`` rows, newest first; ``metrics`` decoded), for the dashboard."""
-    import json
-
-    rows = store.query_dicts(
-        "SELECT id, job_id, kind, model, device, state, started_at, finished_at, duration_s, compute_s, cost,"
-        " n_labels, n_items, metrics FROM model_runs WHERE project_id = ? ORDER BY id DESC LIMIT ?",
-        [project_id, limit],
-    )
-    for r in rows:
-        r["metrics"] = json.loads(r["metrics"]) if r.get("metrics") else {}
-    return rows

@@ -1,0 +1,75 @@
+"""``core.assist.trained``: the newest usable model of a project, found by its run row, typed."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from core.assist import trained
+from core.assist.trained import ModelKind
+from core.domain import TaskType
+from core.store.projects import create_project
+
+
+def _run(store, pid: int, model: str, metrics: object, state: str = "done") -> int:  # type: ignore[no-untyped-def]
+    text = metrics if isinstance(metrics, str) else json.dumps(metrics)
+    row = store.execute(
+        "INSERT INTO model_runs (project_id, kind, model, state, metrics) VALUES (?, 'train', ?, ?, ?) RETURNING id",
+        [pid, model, state, text],
+    )
+    return int(row[0][0])
+
+
+def test_no_model_until_a_training_saves_a_file(store) -> None:  # type: ignore[no-untyped-def]
+    pid = create_project(store, "P", TaskType.MULTICLASS, ["a", "b"]).id
+    _run(store, pid, "linear-head/x", {"skipped": "needs labels of at least two classes"})
+    _run(store, pid, "linear-head/x", {"head_path": "/h.npz"}, state="failed")
+    _run(store, pid, "linear-head/x", "not json")
+    assert trained.latest(store, pid) is None and not trained.any_trained(store, pid)
+    run = _run(
+        store, pid, "linear-head/x", {"head_path": "/h.npz", "threshold": 0.8, "claim_threshold": None}
+    )
+    found = trained.latest(store, pid, ModelKind.HEAD)
+    assert found is not None and found.run_id == run and found.path == Path("/h.npz")
+    assert found.threshold == 0.8 and found.claim_threshold is None and math.isinf(found.page_threshold)
+    assert trained.any_trained(store, pid)
+
+
+def test_a_run_without_a_model_name_is_a_head(store) -> None:  # type: ignore[no-untyped-def]
+    pid = create_project(store, "P", TaskType.MULTICLASS, ["a", "b"]).id
+    store.execute(  # as the grid benchmark and page tests seed one
+        "INSERT INTO model_runs (project_id, kind, state, metrics) VALUES (?, 'train', 'done', ?)",
+        [pid, '{"head_path": "bench", "page_threshold": 0.5}'],
+    )
+    found = trained.latest(store, pid, ModelKind.HEAD)
+    assert found is not None and found.page_threshold == 0.5
+    last = trained.last_training(store, pid)
+    assert last is not None and last.run_id == found.run_id and last.n_labels is None
+
+
+def test_thresholds_read_back_typed(store) -> None:  # type: ignore[no-untyped-def]
+    pid = create_project(store, "P", TaskType.MULTILABEL, ["a", "b"]).id
+    metrics = {"head_path": "/h.npz", "class_thresholds": [0.7, None], "auto_accept_threshold": 0.99}
+    _run(store, pid, "linear-head/x", {**metrics, "page_threshold": 0.9, "claim_threshold": 0.95})
+    found = trained.latest(store, pid)
+    assert found is not None and found.class_thresholds == [0.7, None]
+    assert (found.auto_accept_threshold, found.page_threshold, found.claim_threshold) == (0.99, 0.9, 0.95)
+
+
+def test_the_newest_detector_whose_file_exists(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pid = create_project(store, "P", TaskType.BOXES, ["a", "b"]).id
+    kept = tmp_path / "d.pt"
+    kept.write_bytes(b"x")
+    older = _run(store, pid, "fcos-lite0@320", {"head_path": str(kept), "threshold": 0.4})
+    _run(store, pid, "fcos-lite0@320", {"head_path": str(tmp_path / "deleted.pt")})
+    found = trained.latest(store, pid, ModelKind.DETECTOR)
+    assert found is not None and found.run_id == older and found.threshold == 0.4
+    assert trained.latest(store, pid, ModelKind.HEAD) is None  # a detector is not a head
+
+
+def test_model_files_are_named_by_project_run_and_kind(store) -> None:  # type: ignore[no-untyped-def]
+    head = trained.model_file(store, 3, 7, ModelKind.HEAD)
+    assert head.name == "p3-head-run7.npz" and head.parent == store.path.parent / "models"
+    assert trained.model_file(store, 3, 7, ModelKind.DETECTOR).name == "p3-detector-run7.pt"
+    assert trained.heldout_file(store, 3, 7).name == "p3-heldout-run7.npz"
