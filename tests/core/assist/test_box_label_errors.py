@@ -1,0 +1,57 @@
+"""Box label errors against a detector's boxes: missing, shifted, wrong-class and extra boxes are found
+and ranked by confidence; agreeing boxes give no issue."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.assist.box_label_errors import box_issues, rank_box_images
+from core.assist.box_metrics import Detections
+
+
+def dets(*rows: tuple[float, float, float, float, int, float]) -> Detections:
+    a = np.array(rows, dtype=np.float64).reshape(-1, 6)
+    return Detections(a[:, :4].astype(np.float32), a[:, 4].astype(np.int64), a[:, 5].astype(np.float32))
+
+
+TRUTH = np.array([[10, 10, 50, 50], [100, 100, 140, 140]], dtype=np.float32)
+
+
+def test_agreeing_boxes_give_no_issue() -> None:
+    d = dets((11, 10, 50, 51, 1, 0.9), (100, 101, 140, 140, 2, 0.8), (60, 60, 70, 70, 1, 0.2))  # last: unsure
+    assert box_issues(TRUTH, np.array([1, 2]), d, threshold=0.5) == []
+
+
+def test_each_kind_is_found() -> None:
+    d = dets(
+        (200, 200, 240, 240, 1, 0.95),  # nothing labeled there: missing
+        (10, 10, 50, 50, 2, 0.7),  # on the first box with class 2: class
+    )
+    found = box_issues(TRUTH, np.array([1, 2]), d, threshold=0.5)
+    kinds = [(b.kind, b.label, b.suggested) for b in found]
+    # the second person's box has no support: extra (score 1.0) leads
+    assert kinds == [("extra", 2, None), ("missing", None, 1), ("class", 1, 2)]
+    shifted = box_issues(TRUTH[:1], np.array([1]), dets((30, 30, 70, 70, 1, 0.8)), threshold=0.5)
+    assert [(b.kind, b.label, b.suggested) for b in shifted] == [
+        ("shifted", 1, 1)
+    ]  # IoU 0.14: one issue per box
+
+
+def test_images_ranked_worst_first() -> None:
+    preds = {
+        "a.jpg": dets((10, 10, 50, 50, 1, 0.9)),  # agrees
+        "b.jpg": dets((10, 10, 50, 50, 1, 0.9), (200, 200, 240, 240, 1, 0.6)),  # a missing box at 0.6
+        "c.jpg": dets((10, 10, 50, 50, 1, 0.9), (200, 200, 240, 240, 1, 0.97)),  # a missing box at 0.97
+    }
+    one = (TRUTH[:1], np.array([1]))
+    ranked = rank_box_images(
+        [(1, "a.jpg", *one), (2, "b.jpg", *one), (3, "c.jpg", *one)], preds.__getitem__, 0.5
+    )
+    assert [e.item_id for e in ranked] == [3, 2]
+    row = ranked[0].as_json({1: "cat"})
+    assert (
+        row["image"] == "c.jpg"
+        and row["kind"] == "missing"
+        and row["suggested"] == "cat"
+        and row["score"] == 0.97
+    )
