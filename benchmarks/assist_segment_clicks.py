@@ -15,8 +15,10 @@ time per click. Encoder embeddings are computed once per image; every variant sh
 
     python -m benchmarks.assist_segment_clicks [--step 4] [--offset 0] [--variants chain_single,...]
 
-The default variant was chosen on a disjoint development sample (``--step 8 --offset 2``) and is
-reported on the default sample (every 4th from 0, the 233 instances ``assist_segment`` scores).
+The default variant was chosen on a disjoint development sample (``--step 8 --offset 2 --limit 24``)
+and was measured on every 16th instance from 0 (59): the 2-core machine, shared by several
+engineers, ran the encoder at 7-15 s per image, so every 4th (233, as ``assist_segment``) did not
+fit. Figures in ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations

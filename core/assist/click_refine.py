@@ -28,11 +28,13 @@ import cv2
 import numpy as np
 
 from core.assist.segmenter import (
+    CROP_BELOW,
     CROP_CONTEXT,
     ImageEmbedding,
     ImageLike,
     MiniSam,
     SegmentResult,
+    _innermost_point,
     clip_to_box,
     crop_rect,
     upscale_logits,
@@ -55,13 +57,15 @@ class Variant:
     box whose longer side is under this fraction of the image's is refined, box and clicks, on the
     embedding of a window ``CROP_CONTEXT`` times its size around it (one more encoder pass, a finer
     grid for small objects); 0: the whole-image embedding, with small boxes' first mask still cut
-    on a crop by the box pipeline."""
+    on a crop by the box pipeline. ``inner``: the box mask's innermost pixel, the positive click the
+    box pipeline adds, stays in every later prompt."""
 
     name: str
     chain: bool = True
     choose: str = "single"
     clip: bool = True
     crop_below: float = 0.0
+    inner: bool = False
 
 
 VARIANTS = {
@@ -74,9 +78,11 @@ VARIANTS = {
         Variant("fresh_consistent", chain=False, choose="consistent"),
         Variant("chain_single_noclip", clip=False),
         Variant("chain_single_crop", crop_below=1 / CROP_CONTEXT),
+        Variant("chain_single_cropsmall", crop_below=CROP_BELOW),
+        Variant("chain_single_cropsmall_inner", crop_below=CROP_BELOW, inner=True),
     )
 }
-DEFAULT_VARIANT = VARIANTS["chain_single"]
+DEFAULT_VARIANT = VARIANTS["chain_single_cropsmall_inner"]
 
 
 def _prompt(clicks: Sequence[Click], box: Sequence[float] | None) -> tuple[list[list[float]], list[float]]:
@@ -116,14 +122,15 @@ def decode_clicks(
     box: Sequence[float] | None = None,
     previous: SegmentResult | None = None,
     variant: Variant = DEFAULT_VARIANT,
+    hint: Click | None = None,
 ) -> SegmentResult:
     """The mask for the box and ``clicks`` (at least one), refining ``previous`` per ``variant``."""
     if not clicks:
         raise ValueError("a corrective step needs at least one click")
-    coords, labels = _prompt(clicks, box)
+    coords, labels = _prompt([hint, *clicks] if hint is not None else clicks, box)
     mask_input = previous.low_res_logits if variant.chain and previous is not None else None
     logits, ious = sam.decode_candidates(emb, coords, labels, mask_input)
-    if variant.choose == "best_iou":
+    if variant.choose == "best_iou":  # (the hint, when given, is not counted by "consistent")
         k = int(np.argmax(ious))
     elif variant.choose == "consistent":
         masks = [upscale_logits(lg, emb) > 0.0 for lg in logits]
@@ -204,14 +211,22 @@ class ClickSession:
             if 0 <= click.x - left < cemb.width and 0 <= click.y - top < cemb.height:
                 moved = [Click(c.x - left, c.y - top, c.positive) for c in clicks]
                 box = None if self.box is None else _shift(self.box, left, top)
-                res = self._paste(decode_clicks(self.sam, cemb, moved, box, previous, self.variant))
+                hint = self._hint(left, top)
+                res = self._paste(decode_clicks(self.sam, cemb, moved, box, previous, self.variant, hint))
                 self._push(click, res)
                 return res
             self.frame = None  # a click outside the crop: on the whole image from here, afresh
             previous = None
-        res = decode_clicks(self.sam, self.emb, clicks, self.box, previous, self.variant)
+        res = decode_clicks(self.sam, self.emb, clicks, self.box, previous, self.variant, self._hint(0, 0))
         self._push(click, res)
         return res
+
+    def _hint(self, left: int, top: int) -> Click | None:
+        """The box mask's innermost pixel as a positive click (``Variant.inner``), in the frame."""
+        if not self.variant.inner or self.box is None or not self.steps or not self.steps[0].mask.any():
+            return None
+        x, y = _innermost_point(self.steps[0].mask)
+        return Click(x - left, y - top, True)
 
     def _push(self, click: Click, res: SegmentResult) -> None:
         self.clicks.append(click)
