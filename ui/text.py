@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+import string
 
 _INLINE = frozenset("\\`*{}[]()!<>~$|&^")  # meaningful anywhere in a line
 _LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+(?=[.)]))")  # block markers, only where a line starts
@@ -67,3 +68,18 @@ def chart_text(text: object) -> str:
     """User text for a plotly label or tick: plotly reads a few HTML tags in text (``<a href>``, ``<b>``,
     ``<br>``) and entities, so ``&``, ``<`` and ``>`` become entities and show as typed."""
     return html.escape("" if text is None else str(text), quote=False)
+
+
+_HTML_MARKS = frozenset(string.punctuation)  # every ASCII mark, as an entity: markdown reads none of them
+
+
+def html_text(text: object) -> str:
+    """User text inside HTML given to ``st.markdown(..., unsafe_allow_html=True)`` (class chips, file names):
+    markdown still parses the text between tags, so ``html.escape`` alone let ``**bold**`` turn bold. Every
+    ASCII mark becomes a numeric entity (shown as typed, never read as markup), and an invisible word joiner
+    after each colon and inside ``://``, ``www.`` and ``@`` keeps icons, emoji codes and autolinks, which
+    are found in the decoded text, from forming. Line breaks become spaces."""
+    s = re.sub(r"[\r\n\t\v\f]+", " ", "" if text is None else str(text))
+    s = _AUTOLINK_STARTS.sub(lambda m: m.group(1)[0] + _JOIN + m.group(1)[1:], s)
+    s = s.replace(":", ":" + _JOIN)
+    return "".join(f"&#{ord(ch)};" if ch in _HTML_MARKS else ch for ch in s)

@@ -23,7 +23,7 @@ from core.jobs import Job, list_jobs
 from core.store import WriteConflict
 from core.store.db import StoreInUse
 from core.store.labels import StaleEdit, utcnow
-from ui.text import plain
+from ui.text import html_text, plain
 
 log = logging.getLogger("annota.ui")
 
@@ -131,7 +131,7 @@ def class_chips(classes: Sequence[LabelClass], counts: dict[int, int] | None = N
             f'<span style="display:inline-block;margin:0 6px 6px 0;padding:2px 10px;border-radius:12px;'
             f'border:2px solid {c.color};font-size:0.85rem"><span style="display:inline-block;width:10px;'
             f'height:10px;border-radius:50%;background:{c.color};margin-right:6px"></span>'
-            f"{html.escape(c.name)}<span style='opacity:.6'>{html.escape(extra)}</span></span>"
+            f"{html_text(c.name)}<span style='opacity:.6'>{html.escape(extra)}</span></span>"
         )
     return "".join(chips)
 
@@ -178,7 +178,7 @@ def status_badge(status: str) -> str:
 
 def one_line_name(path: str) -> str:
     """HTML for a file's name on one line, cut with an ellipsis when too long (the full path on hover)."""
-    name = html.escape(os.path.basename(path) or path)
+    name = html_text(os.path.basename(path) or path)
     return (
         f'<div title="{html.escape(path)}" style="white-space:nowrap;overflow:hidden;'
         f'text-overflow:ellipsis;color:gray;font-size:0.875rem">{name}</div>'

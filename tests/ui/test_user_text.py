@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from ui import quiet_logs
-from ui.text import instructions_markdown, plain
+from ui.text import html_text, instructions_markdown, plain
 
 
 @pytest.mark.parametrize(
@@ -91,3 +91,24 @@ def test_chart_labels_show_user_names_as_typed():
     assert list(fig.data[0].y) == [chart_text(evil)]
     fig = charts.labeler_bars({"lena": 2}, {"lena": "<b>Lena</b>"})
     assert list(fig.data[0].y) == ["&lt;b&gt;Lena&lt;/b&gt;"]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["**bold** _it_ `c` <b>x</b> &amp;", ":material/home: :smile: $x$", "http://e.org www.e.org a@b.c"],
+)
+def test_html_text_leaves_no_markdown_mark_and_reads_back_as_typed(typed):
+    import html
+
+    shown = html_text(typed)
+    assert not any(ch in shown for ch in "*_`<>$[]()!~|"), shown  # each one an entity
+    assert html.unescape(shown).replace("\u2060", "") == typed  # a browser shows it as typed
+
+
+def test_class_chips_and_file_names_show_user_text_as_typed():
+    from core.domain import LabelClass
+    from ui import widgets
+
+    chip = widgets.class_chips([LabelClass(1, 1, "**bold**", "#ff0000", "1", 0)])
+    assert "**bold**" not in chip and "&#42;&#42;bold&#42;&#42;" in chip
+    assert "&#42;&#42;md&#42;&#42; name" in widgets.one_line_name("/x/**md** name.png")
