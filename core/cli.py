@@ -288,9 +288,13 @@ def cmd_label_errors(store: Store, args: argparse.Namespace) -> None:
     from core.store.projects import list_classes
 
     project = find_project(store, args.name)
+    if project.task_type in (TaskType.BOXES, TaskType.POLYGONS):
+        return _box_label_errors(store, project, args)
     report = find_label_errors(store, project.id)
-    if report.reason is not None and not args.json:
-        raise CliError(f"{project.name}: {report.reason}")
+    if report.reason is not None:
+        if not args.json:
+            raise CliError(f"{project.name}: {report.reason}")
+        print(f"note: {project.name}: {report.reason}", file=sys.stderr, flush=True)  # stdout: []
     names = {c.id: c.name for c in list_classes(store, project.id)}
     rows = [e.as_json(names) for e in report.errors]
     if args.json:
@@ -301,6 +305,28 @@ def cmd_label_errors(store: Store, args: argparse.Namespace) -> None:
     for r in rows if args.all else rows[:MAX_LISTED]:
         now, new = ", ".join(r["label"]) or "(none)", ", ".join(r["suggested"]) or "(none)"
         _say(f" {'*' if r['flagged'] else ' '} {r['score']:.3f}  {r['image']}  {now} -> {new}")
+    if not args.all and len(rows) > MAX_LISTED:
+        _say(f"  ... and {len(rows) - MAX_LISTED:,} more (--all lists every one)")
+
+
+def _box_label_errors(store: Store, project: Project, args: argparse.Namespace) -> None:
+    from core.assist.box_label_errors import find_box_label_errors
+    from core.store.projects import list_classes
+
+    report = find_box_label_errors(store, project.id)
+    if report.reason is not None:
+        if not args.json:
+            raise CliError(f"{project.name}: {report.reason}")
+        print(f"note: {project.name}: {report.reason}", file=sys.stderr, flush=True)  # stdout: []
+    names = {c.id: c.name for c in list_classes(store, project.id)}
+    rows = [e.as_json(names) for e in report.errors]
+    if args.json:
+        _say(json.dumps(rows, ensure_ascii=False))
+        return
+    _say(f"{project.name}: {len(rows):,} of {report.n_labels:,} labeled images disagree with the detector")
+    for r in rows if args.all else rows[:MAX_LISTED]:
+        kinds = ", ".join(sorted({i["kind"] for i in r["issues"]}))
+        _say(f"  {r['score']:.3f}  {r['image']}  {len(r['issues'])} issue(s): {kinds}")
     if not args.all and len(rows) > MAX_LISTED:
         _say(f"  ... and {len(rows) - MAX_LISTED:,} more (--all lists every one)")
 

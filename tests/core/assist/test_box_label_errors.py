@@ -55,3 +55,56 @@ def test_images_ranked_worst_first() -> None:
         and row["suggested"] == "cat"
         and row["score"] == 0.97
     )
+
+
+def test_find_box_label_errors_reads_the_store(store) -> None:
+    from core.assist.box_label_errors import find_box_label_errors
+    from core.store.items import NewItem, add_items
+    from core.store.labels import save_label
+    from core.store.projects import create_project, list_classes
+
+    p = create_project(store, "boxes", "boxes", ["cat", "dog"])
+    cat, dog = (c.id for c in list_classes(store, p.id))
+    add_items(store, p.id, [NewItem(f"/photos/{n}.jpg", 300, 300, f"{k:040x}") for k, n in enumerate("abc")])
+    ids = {
+        str(r[1]): int(r[0]) for r in store.query("SELECT id, path FROM items WHERE project_id = ?", [p.id])
+    }
+    box = {"class_id": cat, "xywh": [10, 10, 40, 40]}
+    for path in ("/photos/a.jpg", "/photos/b.jpg"):
+        save_label(store, ids[path], {"boxes": [box]}, author="ann", base_version=0)
+    preds = {
+        "/photos/a.jpg": dets((10, 10, 50, 50, cat, 0.9)),
+        "/photos/b.jpg": dets((10, 10, 50, 50, dog, 0.8)),  # the detector sees a dog there
+    }
+    report = find_box_label_errors(store, p.id, predict=preds.__getitem__, threshold=0.5)
+    assert report.n_labels == 2 and report.reason is None  # c.jpg is not labeled: not compared
+    assert [(e.item_id, e.issues[0].kind) for e in report.errors] == [(ids["/photos/b.jpg"], "class")]
+    row = report.errors[0].as_json({cat: "cat", dog: "dog"})
+    assert (row["image"], row["label"], row["suggested"]) == ("/photos/b.jpg", "cat", "dog")
+    assert "no trained detector" in (find_box_label_errors(store, p.id).reason or "")
+
+
+def test_cli_box_project_without_detector(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from core.config import Paths
+    from core.store import Store
+    from core.store.projects import create_project
+
+    data = tmp_path / "data"
+    s = Store(Paths(data).ensure().db)
+    try:
+        create_project(s, "shelves", "boxes", ["can", "box"])
+    finally:
+        s.close()
+    env = {**os.environ, "ANNOTA_DATA_DIR": str(data), "ANNOTA_ASSIST_SCHEDULER": "0"}
+    root = Path(__file__).resolve().parents[3]
+    cmd = [sys.executable, "-m", "core.cli", "label-errors", "shelves"]
+    out = subprocess.run([*cmd, "--json"], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "[]"
+    assert "no trained detector" in out.stderr
+    text = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert text.returncode == 1 and text.stderr.startswith("error: shelves: no trained detector")
