@@ -18,7 +18,7 @@ over classes of the claim's probability (P or 1 - P).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -275,6 +275,9 @@ class Proposals:
     classes: np.ndarray
     confidence: np.ndarray  # (n,) of the whole proposal
     shown: np.ndarray  # (n,) bool: passed the calibrated threshold
+    sure: np.ndarray | None = (
+        None  # multi-label: (n, C) classes pre-ticked where not shown (``Calibration.sure``)
+    )
 
     def class_ids(self, i: int) -> list[int]:
         if self.space.multilabel:
@@ -283,9 +286,35 @@ class Proposals:
 
     def payload(self, i: int) -> dict[str, Any]:
         """The proposal as an annotation payload (see ``core.domain``)."""
-        if self.space.multilabel:
-            return {"class_ids": self.class_ids(i), "score": round(float(self.confidence[i]), 4)}
-        return {"class_id": int(self.classes[i]), "score": round(float(self.confidence[i]), 4)}
+        out: dict[str, Any] = (
+            {"class_ids": self.class_ids(i)} if self.space.multilabel else {"class_id": int(self.classes[i])}
+        )
+        out["score"] = round(float(self.confidence[i]), 4)
+        if self.sure is not None and self.sure[i].any():  # a partial proposal: these come pre-ticked
+            out["sure_class_ids"] = self.space.decode(np.flatnonzero(self.sure[i]))
+        return out
+
+
+def propose_at(
+    space: LabelSpace,
+    proba: np.ndarray,
+    threshold: float,
+    class_thresholds: np.ndarray | None = None,
+    claim_threshold: float | None = None,
+) -> Proposals:
+    """The one proposal rule, from thresholds (a fresh ``Calibration``'s or a trained model's stored ones):
+    ``shown`` at or above ``threshold``; multi-label: every class claimed present must also pass its own
+    threshold (when there is one per class), and where a proposal is not shown the classes at or above
+    ``claim_threshold`` come pre-ticked (``sure``). ``confidence`` stays float64."""
+    classes, conf = proposal_confidence(space, proba)
+    shown = conf >= threshold
+    p = np.asarray(proba, dtype=np.float64)
+    if space.multilabel and class_thresholds is not None and len(class_thresholds) == space.n_classes:
+        shown &= np.all(~classes | (p >= np.asarray(class_thresholds, dtype=np.float64)[None, :]), axis=1)
+    sure = None
+    if space.multilabel and claim_threshold is not None:
+        sure = (np.asarray(proba) >= claim_threshold) & ~shown[:, None]
+    return Proposals(space, classes, conf, shown, sure)
 
 
 def proposal_confidence(space: LabelSpace, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -359,13 +388,8 @@ class Calibration:
 
     def propose(self, proba: np.ndarray) -> Proposals:
         """Proposals for rows of probabilities; ``shown`` only at or above the thresholds."""
-        classes, conf = proposal_confidence(self.space, proba)
-        shown = conf >= self.threshold
-        if self.space.multilabel:
-            p = np.asarray(proba, dtype=np.float64)
-            # every class claimed present must also pass its own threshold
-            shown &= np.all(~classes | (p >= self.class_thresholds[None, :]), axis=1)
-        return Proposals(self.space, classes, conf.astype(np.float32), shown)
+        props = propose_at(self.space, proba, self.threshold, self.class_thresholds)
+        return replace(props, confidence=props.confidence.astype(np.float32))
 
 
 def calibrate(

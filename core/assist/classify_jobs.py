@@ -368,10 +368,9 @@ def infer_with(
     """Write ``predictions`` for the unlabeled items, re-rank the queue, auto-accept if enabled."""
     store = ctx.store
     index = project_index(store, info.id, model_id)
-    threshold, class_thr, auto = model.threshold, model.class_thresholds, model.auto_accept_threshold
+    threshold, auto = model.threshold, model.auto_accept_threshold
     labeled = {int(r[0]) for r in store.query(
         "SELECT id FROM items WHERE project_id = ? AND status IN ('labeled', 'reviewed')", [info.id])}  # fmt: skip
-    from core.assist.calibration import proposal_confidence
 
     with model_run(store, info.id, ctx.job.id, "infer", f"linear-head/{model_id}", "cpu",
                    info.prefs.price_per_hour) as rec:  # fmt: skip
@@ -384,27 +383,14 @@ def infer_with(
                 all_proba.append(head.predict_proba(vecs[keep]))
         item_ids = np.concatenate(all_ids) if all_ids else np.zeros(0, np.int64)
         proba = np.concatenate(all_proba) if all_proba else np.zeros((0, info.space.n_classes), np.float32)
-        classes, conf = proposal_confidence(info.space, proba)
-        shown = conf >= (threshold if threshold is not None else np.inf)
-        if info.space.multilabel and len(class_thr) == info.space.n_classes:
-            thr = np.array([t if t is not None else np.inf for t in class_thr])
-            shown &= np.all(~classes | (proba >= thr[None, :]), axis=1)
-        claim_thr = model.claim_threshold
-        sure = (
-            (proba >= claim_thr) & ~shown[:, None]
-            if info.space.multilabel and claim_thr is not None
-            else np.zeros(proba.shape, dtype=bool)
-        )
+        props = model.propose(info.space, proba)
+        conf, shown = props.confidence, props.shown
+        sure = props.sure if props.sure is not None else np.zeros(proba.shape, dtype=bool)
         now = utcnow()
         rows = []
         for k, item in enumerate(item_ids.tolist()):
-            cids = (
-                info.space.decode(np.flatnonzero(classes[k])) if info.space.multilabel else [int(classes[k])]
-            )
-            payload: dict[str, Any] = {"class_ids": cids} if info.space.multilabel else {"class_id": cids[0]}
-            payload["score"] = round(float(conf[k]), 4)
-            if sure[k].any():  # a partial proposal: these classes come pre-ticked (Calibration.sure)
-                payload["sure_class_ids"] = info.space.decode(np.flatnonzero(sure[k]))
+            payload = props.payload(k)  # with ``sure_class_ids`` for a partial proposal (pre-ticked)
+            cids = props.class_ids(k)
             rows.append((item, info.id, rec.id, dumps(payload), float(conf[k]), bool(shown[k]), cids, now))
 
         def replace(cur: Any) -> None:

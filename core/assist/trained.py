@@ -13,9 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from core.store.db import Store, loads
+
+if TYPE_CHECKING:
+    from core.assist.calibration import Proposals
+    from core.assist.heads import LabelSpace
 
 FILE_KEY = "head_path"  # the metrics key of the saved file
 DETECTOR_MODEL = "fcos-lite0"  # the detector's model name; its runs are named ``fcos-lite0@<size>``
@@ -89,6 +95,15 @@ class TrainedModel:
         return float(
             (self.metrics.get("calibration") or {}).get("threshold", self.metrics.get("threshold", 0.5))
         )
+
+    def propose(self, space: LabelSpace, proba: np.ndarray) -> Proposals:
+        """Proposals for rows of ``proba`` at this model's stored thresholds (``calibration.propose_at``:
+        the rule a fresh calibration uses; a missing threshold shows nothing)."""
+        from core.assist.calibration import propose_at
+
+        thr = np.array([np.inf if t is None else t for t in self.class_thresholds], dtype=np.float64)
+        threshold = np.inf if self.threshold is None else self.threshold
+        return propose_at(space, proba, threshold, thr, self.claim_threshold)
 
 
 _DONE_TRAIN = (  # a finished training whose metrics name its file (malformed metrics: not one)

@@ -6,8 +6,12 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
+
 from core.assist import trained
-from core.assist.trained import ModelKind
+from core.assist.calibration import calibrate_from_heldout
+from core.assist.heads import LabelSpace
+from core.assist.trained import ModelKind, TrainedModel
 from core.domain import TaskType
 from core.store.projects import create_project
 
@@ -73,3 +77,26 @@ def test_model_files_are_named_by_project_run_and_kind(store) -> None:  # type: 
     assert head.name == "p3-head-run7.npz" and head.parent == store.path.parent / "models"
     assert trained.model_file(store, 3, 7, ModelKind.DETECTOR).name == "p3-detector-run7.pt"
     assert trained.heldout_file(store, 3, 7).name == "p3-heldout-run7.npz"
+
+
+def test_a_stored_model_proposes_what_its_calibration_proposed() -> None:
+    """The thresholds stored as the train job stores them give the calibration's own proposals, and the
+    multi-label classes sure enough come pre-ticked only where the proposal is not shown."""
+    rng = np.random.default_rng(3)
+    space = LabelSpace(TaskType.MULTILABEL, (1, 2, 3))
+    truth = rng.random((300, 3)) < 0.3
+    proba = np.where(truth, rng.uniform(0.8, 1.0, (300, 3)), rng.uniform(0.0, 0.6, (300, 3))).astype(
+        np.float32
+    )
+    cal = calibrate_from_heldout(space, proba, truth.astype(np.float32), target=0.9)
+    finite = [float(t) if np.isfinite(t) else None for t in cal.class_thresholds]
+    model = TrainedModel.from_metrics(1, {**cal.metrics, "head_path": "/h.npz", "class_thresholds": finite})
+    mine, theirs = model.propose(space, proba), cal.propose(proba)
+    assert mine.shown.any() and np.array_equal(mine.shown, theirs.shown)
+    assert np.array_equal(mine.classes, theirs.classes)
+    assert mine.sure is not None and mine.sure.any() and not mine.sure[mine.shown].any()
+    assert np.array_equal(mine.sure, cal.sure(proba) & ~mine.shown[:, None])
+    k = int(np.flatnonzero(mine.sure.any(axis=1))[0])
+    assert mine.payload(k)["sure_class_ids"] == space.decode(np.flatnonzero(mine.sure[k]))
+    nothing = TrainedModel.from_metrics(2, {"head_path": "/h.npz"}).propose(space, proba)
+    assert not nothing.shown.any() and nothing.sure is None  # no threshold: nothing shown, nothing ticked
