@@ -18,7 +18,8 @@ class Stage(StrEnum):
 
 @dataclass(frozen=True)
 class StagePolicy:
-    """When each stage starts; per project (``projects.settings``) with these defaults."""
+    """When each stage starts; per project with these defaults (read from ``projects.settings`` by
+    ``core.settings.ProjectSettings``: ``project.prefs.stage_policy(task)``)."""
 
     train_every: int = 10  # auto-train every N new labels
     min_labels_to_train: int = 10
@@ -26,14 +27,6 @@ class StagePolicy:
     featurised_share_for_clustering: float = 0.9
     auto_accept: bool = False  # a proposal never becomes a label without a person unless on
     auto_accept_target: float = 0.99  # stricter than the project's target
-
-    @classmethod
-    def from_settings(cls, settings: dict[str, object]) -> StagePolicy:
-        """Read ``assist_*`` keys of a project's settings, ignoring unknown or malformed ones
-        (``core.settings.ProjectSettings.parse`` cleans them; this is its ``policy``)."""
-        from core.settings import ProjectSettings
-
-        return ProjectSettings.parse(dict(settings)).policy
 
 
 @dataclass(frozen=True)

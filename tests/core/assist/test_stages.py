@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from core.assist.stages import AssistCounts, Stage, StagePolicy, next_training_in, project_stage
+from core.settings import ProjectSettings
 
 BASE = AssistCounts(enabled=True, n_items=1000, n_featurised=1000, n_labeled=0, n_classes_labeled=0)
 
@@ -85,15 +86,15 @@ def test_should_train_and_texts() -> None:
 
 
 def test_policy_from_settings_ignores_junk() -> None:
-    p = StagePolicy.from_settings(
+    p = ProjectSettings.parse(
         {"assist_train_every": "25", "assist_auto_accept": "false", "assist_min_labels_to_train": "x"}
-    )
+    ).policy
     assert (
         p.train_every == 25
         and p.auto_accept is False
         and p.min_labels_to_train == StagePolicy().min_labels_to_train
     )
-    assert StagePolicy.from_settings({"assist_auto_accept": True}).auto_accept is True
+    assert ProjectSettings.parse({"assist_auto_accept": True}).policy.auto_accept is True
 
 
 def test_the_clustering_reason_names_the_help_the_last_head_gives() -> None:
