@@ -52,7 +52,7 @@ class GridPage:
     page_size: int
     suggested_class: int | None = None
     cohesion: float = 0.0
-    reason: str = "nearest neighbours"
+    reason: clustering.PageKind = clustering.PageKind.NEIGHBOURS  # shown as its words
     versions: tuple[int, ...] = ()  # each item's version when the page was made (a save edits it)
     reopened: bool = False  # the labeler's last page, labeled, opened again to correct it
 
@@ -380,7 +380,7 @@ def reopen_last(store: Store, project_id: int, user: str, *, lease_minutes: floa
         user,
         ids,
         len(ids),
-        reason="your last page",
+        reason=clustering.PageKind.REOPENED,
         versions=_versions(store, ids),
         reopened=True,
     )

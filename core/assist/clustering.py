@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
@@ -18,12 +19,21 @@ from core.assist.embeddings import EmbeddingIndex
 PAGE_SIZES = (4, 6, 9)
 
 
+class PageKind(StrEnum):
+    """How a page's images were put together; the value is the words the page shows."""
+
+    NEIGHBOURS = "nearest neighbours"  # similar embeddings (any stage)
+    PROPOSED = "same proposed class"  # a shared confident proposal: the page suggests its class
+    PREDICTED = "same predicted class"  # the head's shared guess, not sure enough to propose
+    REOPENED = "your last page"  # the labeler's last page, opened again to correct it
+
+
 @dataclass(frozen=True)
 class ClusterPage:
     item_ids: tuple[int, ...]
     cohesion: float  # mean cosine similarity of the page's items to its seed (1 = identical)
     suggested_class: int | None = None  # set when the page shares a confident prediction
-    reason: str = "nearest neighbours"
+    reason: PageKind = PageKind.NEIGHBOURS
 
 
 def _check_size(page_size: int) -> None:
@@ -118,7 +128,7 @@ def prediction_pages(
                     tuple(int(i) for i in ids[chunk]),
                     float(conf[chunk].mean()),
                     suggested_class=int(c) if suggest else None,
-                    reason="same proposed class" if suggest else "same predicted class",
+                    reason=PageKind.PROPOSED if suggest else PageKind.PREDICTED,
                 )
             )
     pages.sort(key=lambda p: -p.cohesion)

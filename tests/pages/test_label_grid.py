@@ -276,3 +276,23 @@ def test_switching_back_to_one_image_shows_the_queue_not_an_image_labeled_on_the
     now = at.session_state["label_item_id"]
     assert now not in labeled, (pinned, now, labeled)
     assert items.get_item(runtime.store, now).status is ItemStatus.NEW
+
+
+def test_a_grid_page_keeps_its_state_under_one_session_key_until_submitted(runtime, tmp_path):
+    from ui.labeling.grid_tiles import PAGES_KEY, PageState
+
+    project, classes, ids, at = grid_app(runtime, tmp_path)
+    at.segmented_control(key="label_mode").set_value("Grid").run()
+    at.segmented_control(key="label_grid_size").set_value(4).run()
+    shown = tiles(at)
+    act(at, f"label_grid_toggle_{shown[0]}").click().run()
+    act(at, f"label_grid_cls_{classes[0].id}").click().run()
+    for old in ("label_grid_off", "label_grid_own", "label_grid_class", "label_grid_t0"):
+        assert old not in at.session_state  # the four keys the page state had before
+    pk = ",".join(str(i) for i in shown)  # the page on screen (the 9-image page drawn first has its own)
+    state = at.session_state[PAGES_KEY][pk]
+    assert isinstance(state, PageState) and state.off == {shown[0]} and state.class_id == classes[0].id
+    assert state.opened_at is not None and state.own == {}
+    act(at, "label_grid_submit").click().run()
+    assert not at.exception, at.exception
+    assert pk not in at.session_state[PAGES_KEY]  # the submitted page is forgotten

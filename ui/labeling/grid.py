@@ -22,18 +22,16 @@ from typing import Any
 import streamlit as st
 
 from core.assist import cluster_pages
+from core.assist.clustering import PageKind
 from core.disk import DiskFull
 from core.domain import LabelClass, Project, TaskType, User, ValidationError
 from core.store import items
 from ui import resources
 from ui.labeling import grid_tiles, images, progress, shortcuts, state
-from ui.labeling.grid_tiles import OFF_KEY, OWN_KEY
 from ui.text import plain
 
 MODE_KEY = "label_mode"
 SIZE_KEY = "label_grid_size"
-CLASS_KEY = "label_grid_class"
-T0_KEY = "label_grid_t0"
 AVAIL_KEY = "label_grid_avail"
 ONE, GRID = "One image", "Grid"
 TILE_SIDE = 360  # px: the tiles' rendition
@@ -56,9 +54,6 @@ _CSS = """<style>
 [class*="st-key-label_grid_toggle_"] button { min-height: 1.8rem !important; padding-top: 0 !important;
   padding-bottom: 0 !important; }
 </style>"""
-
-
-_dict = grid_tiles.page_dict
 
 
 def available(project: Project) -> bool:
@@ -124,7 +119,7 @@ def _on_page(project_id: int, user: str, page_key: str) -> cluster_pages.GridPag
     press was made); else ``None``: a press meant for a page that has gone never acts on the next one,
     unseen (a lease that ran out says so; a page replaced meanwhile gets a short note)."""
     page = cluster_pages.current_page(resources.store(), project_id, user)
-    if page is None and page_key in _dict(T0_KEY):  # still open here, but no longer leased
+    if page is None and grid_tiles.is_open(page_key):  # still open here, but no longer leased
         state.flash(
             "warning", "This page was handed back to the queue (its lease ran out); here is a new one."
         )
@@ -136,7 +131,7 @@ def _on_page(project_id: int, user: str, page_key: str) -> cluster_pages.GridPag
 
 
 def _choose(page_key: str, class_id: int) -> None:
-    _dict(CLASS_KEY)[page_key] = class_id
+    grid_tiles.page_state(page_key).class_id = class_id
 
 
 def _submit(project_id: int, user: str, task: TaskType, classes: Sequence[LabelClass], pk: str) -> None:
@@ -144,10 +139,9 @@ def _submit(project_id: int, user: str, task: TaskType, classes: Sequence[LabelC
     page = _on_page(project_id, user, pk)
     if page is None:
         return
-    class_id = _dict(CLASS_KEY).get(pk, page.suggested_class)
-    off = grid_tiles.left_out(pk)
-    own = grid_tiles.own_answers(pk)
-    t0 = _dict(T0_KEY).get(pk)
+    ps = grid_tiles.page_state(pk)
+    class_id = page.suggested_class if ps.class_id is None else ps.class_id
+    off, own, t0 = set(ps.off), dict(ps.own), ps.opened_at
     duration = int((time.time() - t0) * 1000) if t0 else None
     try:
         res = cluster_pages.submit_page(
@@ -165,8 +159,7 @@ def _submit(project_id: int, user: str, task: TaskType, classes: Sequence[LabelC
     except DiskFull as exc:  # nothing of the page was saved; it stays as it is
         state.flash("error", f"Not saved: {exc}")
         return
-    for key in (OFF_KEY, CLASS_KEY, OWN_KEY, T0_KEY):
-        _dict(key).pop(pk, None)
+    grid_tiles.forget(pk)
     resources.forget_reads()
     if not page.reopened:
         progress.record("labeled", len(res.saved))
@@ -242,7 +235,7 @@ def render(project: Project, classes: Sequence[LabelClass], user: User, paths: A
         )
         return
     pk = _page_key(page)
-    _dict(T0_KEY).setdefault(pk, time.time())
+    grid_tiles.opened(pk)
     tiles = items.get_items(s, list(page.item_ids))
     order = {i: k for k, i in enumerate(page.item_ids)}
     tiles.sort(key=lambda it: order[it.id])
@@ -258,7 +251,8 @@ def render(project: Project, classes: Sequence[LabelClass], user: User, paths: A
         )
     off = grid_tiles.left_out(pk)
     own = grid_tiles.own_answers(pk)
-    chosen = _dict(CLASS_KEY).get(pk, page.suggested_class)
+    ps = grid_tiles.page_state(pk)
+    chosen = page.suggested_class if ps.class_id is None else ps.class_id
     by_id = {c.id: c for c in classes}
     names = {c.id: c.name for c in classes}
     multilabel = project.task_type is TaskType.MULTILABEL
@@ -328,11 +322,11 @@ def _controls(
     n_in = len(page.item_ids) - len(off)
     multilabel = project.task_type is TaskType.MULTILABEL
     detail = ""
-    if page.reason == "nearest neighbours":
+    if page.reason is PageKind.NEIGHBOURS:
         detail = f" · similarity {page.cohesion:.2f}"
     elif page.suggested_class is None and not page.reopened:  # grouped below the proposal threshold
         detail = " · grouped by the model, which is not yet sure enough to propose a class"
-    st.caption(f"Page of {len(page.item_ids)} · {page.reason}{detail}")
+    st.caption(f"Page of {len(page.item_ids)} · {page.reason.value}{detail}")
     if page.reopened:
         st.info(
             "Your last page, as you saved it. Change any tile and submit: only the changed ones get a new "

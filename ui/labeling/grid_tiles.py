@@ -3,17 +3,19 @@
 Under each tile, chips (a drop-down past ``cluster_pages.ONE_CLICK_CLASSES`` classes) show what the
 tile will get and change it in place: one class for multi-class pages, a set of classes for
 multi-label pages (the page's class shown ticked once chosen; toggle it off, or tick others). The
-chips are a view of the page's state in session (``label_grid_own``, ``label_grid_off``), set before
-each rerun draws them, so they always show what Submit would save.
+chips are a view of the page's state in session (``PageState``), set before each rerun draws them, so
+they always show what Submit would save.
 
-Session state: ``label_grid_own`` ({page key: {item id: tuple of class ids}}); the widgets are
+Session state: one key, ``label_grid_pages`` ({page key: ``PageState``}); the widgets are
 ``label_grid_own_<page>_<item>``.
 """
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
@@ -21,22 +23,57 @@ import streamlit as st
 from core.assist import cluster_pages
 from core.domain import LabelClass
 
-OFF_KEY = "label_grid_off"
-OWN_KEY = "label_grid_own"
+PAGES_KEY = "label_grid_pages"  # {page key: PageState}: everything a labeler did on the grid's pages
 
 
-def page_dict(key: str) -> dict[Any, Any]:
-    if not isinstance(st.session_state.get(key), dict):
-        st.session_state[key] = {}
-    return st.session_state[key]
+@dataclass
+class PageState:
+    """One grid page as the labeler left it in this session, until Submit saves it."""
+
+    off: set[int] = field(default_factory=set)  # tiles left out (back to the queue)
+    own: dict[int, tuple[int, ...]] = field(default_factory=dict)  # odd ones out: their own classes
+    class_id: int | None = None  # the class chosen for the page (None: the page's suggestion)
+    opened_at: float | None = None  # when it was first drawn here (the page's duration; still open)
+
+
+def _pages() -> dict[str, PageState]:
+    if not isinstance(st.session_state.get(PAGES_KEY), dict):
+        st.session_state[PAGES_KEY] = {}
+    return st.session_state[PAGES_KEY]
+
+
+def page_state(page_key: str) -> PageState:
+    """The page's state in session, made empty the first time."""
+    pages = _pages()
+    if not isinstance(pages.get(page_key), PageState):
+        pages[page_key] = PageState()
+    return pages[page_key]
+
+
+def opened(page_key: str) -> PageState:
+    """The page's state, marked open now if it was not (the page is on screen)."""
+    ps = page_state(page_key)
+    if ps.opened_at is None:
+        ps.opened_at = time.time()
+    return ps
+
+
+def is_open(page_key: str) -> bool:
+    """The page was drawn in this session and not submitted since."""
+    ps = _pages().get(page_key)
+    return isinstance(ps, PageState) and ps.opened_at is not None
+
+
+def forget(page_key: str) -> None:
+    _pages().pop(page_key, None)
 
 
 def left_out(page_key: str) -> set[int]:
-    return set(page_dict(OFF_KEY).get(page_key, []))
+    return set(page_state(page_key).off)
 
 
 def own_answers(page_key: str) -> dict[int, tuple[int, ...]]:
-    return dict(page_dict(OWN_KEY).get(page_key, {}))
+    return dict(page_state(page_key).own)
 
 
 def widget_key(page_key: str, item_id: int) -> str:
@@ -45,19 +82,18 @@ def widget_key(page_key: str, item_id: int) -> str:
 
 def keep_saved(page_key: str, saved: dict[int, tuple[int, ...]]) -> None:
     """A reopened page: each tile neither left out nor changed shows the answer it was saved with."""
-    off = left_out(page_key)
-    mine = page_dict(OWN_KEY).setdefault(page_key, {})
+    ps = page_state(page_key)
     for item_id, answer in saved.items():
-        if item_id not in mine and item_id not in off:
-            mine[item_id] = answer
+        if item_id not in ps.own and item_id not in ps.off:
+            ps.own[item_id] = answer
 
 
 def toggle(page_key: str, item_id: int) -> None:
     """Leave the tile out (back to the queue), or put it back; a tile left out loses its own answer."""
-    off = left_out(page_key) ^ {item_id}
-    page_dict(OFF_KEY)[page_key] = sorted(off)
-    if item_id in off:
-        page_dict(OWN_KEY).get(page_key, {}).pop(item_id, None)
+    ps = page_state(page_key)
+    ps.off ^= {item_id}
+    if item_id in ps.off:
+        ps.own.pop(item_id, None)
 
 
 def _on_chips(page_key: str, item_id: int, multilabel: bool, page_class: int | None) -> None:
@@ -68,12 +104,12 @@ def _on_chips(page_key: str, item_id: int, multilabel: bool, page_class: int | N
             answer = None  # the page's class again
     else:
         answer = None if value is None else (int(value),)
-    mine = page_dict(OWN_KEY).setdefault(page_key, {})
+    ps = page_state(page_key)
     if answer is None:
-        mine.pop(item_id, None)
+        ps.own.pop(item_id, None)
         return
-    mine[item_id] = answer
-    page_dict(OFF_KEY)[page_key] = sorted(left_out(page_key) - {item_id})  # an answer puts it back
+    ps.own[item_id] = answer
+    ps.off.discard(item_id)  # an answer puts it back
 
 
 def shown_answer(
