@@ -23,7 +23,7 @@ ranked here (no out-of-fold detector); ``find_label_errors`` says so.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -223,19 +223,28 @@ def _center(index: Any) -> np.ndarray:
     return (total / max(len(index), 1)).astype(np.float32)
 
 
-def labels_signature(store: Store, project_id: int) -> tuple[int, int, int]:
-    """Changes whenever a label or an embedding of the project does: (labels, newest annotation, embeddings).
-    A page may keep a ranking while it holds."""
+def labels_signature(store: Store, project_id: int) -> tuple[int, int, int, int]:
+    """Changes whenever a label, an embedding or a trained model of the project does: (labels, newest
+    annotation, embeddings, newest training). A page may keep a ranking while it holds."""
     row = store.query_one(
         "SELECT count(*), coalesce(max(annotation_id), 0) FROM items"
         " WHERE project_id = ? AND status IN ('labeled', 'reviewed')",
         [project_id],
     )
     n_emb = store.scalar("SELECT count(*) FROM embeddings WHERE project_id = ?", [project_id])
-    return (int(row[0]) if row else 0, int(row[1]) if row else 0, int(n_emb or 0))
+    last_run = store.scalar("SELECT coalesce(max(id), 0) FROM model_runs WHERE project_id = ?", [project_id])
+    return (int(row[0]) if row else 0, int(row[1]) if row else 0, int(n_emb or 0), int(last_run or 0))
 
 
-def keep_matching(store: Store, project_id: int, errors: list[LabelError], f: Any) -> list[LabelError]:
+class _HasItem(Protocol):
+    @property
+    def item_id(self) -> int: ...
+
+
+E = TypeVar("E", bound=_HasItem)
+
+
+def keep_matching(store: Store, project_id: int, errors: list[E], f: Any) -> list[E]:
     """The errors whose item matches an ``ItemFilter`` now (status, class, labeler), in ranking order."""
     from core.store.items import ItemFilter, _where
 

@@ -70,3 +70,52 @@ def test_likely_errors_without_embeddings_say_why(runtime, admin, tmp_path):
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.toggle(key=f"review_errors_{p.id}").value is True  # restored from the remembered filters
     assert "No ranking yet" in texts(at) and "featurised" in texts(at)
+
+
+def test_likely_errors_for_boxes(runtime, admin, tmp_path, monkeypatch):
+    import ui.review_errors as view
+    from core.assist.box_label_errors import find_box_label_errors
+    from core.assist.box_metrics import Detections
+
+    p = make_project(runtime, "boxes")
+    cat, dog = projects.list_classes(runtime.store, p.id)
+    files = write_pngs(tmp_path / "imgs", 3)
+    add_items(runtime.store, p.id, [NewItem(str(f), 64, 48, f"b{i}") for i, f in enumerate(files)])
+    ids = {
+        str(r[1]): int(r[0])
+        for r in runtime.store.query("SELECT id, path FROM items WHERE project_id = ?", [p.id])
+    }
+    for f in files:
+        save_label(
+            runtime.store,
+            ids[str(f)],
+            {"boxes": [{"class_id": cat.id, "xywh": [4, 4, 20, 20]}]},
+            author="admin",
+            base_version=0,
+        )
+    at = page(PAGE, admin, p.id, **{f"review_filters_{p.id}": {"errors": True}}).run()
+    assert "No ranking yet" in texts(at) and "No trained detector yet (the Assist page trains one)." in texts(
+        at
+    )
+
+    def seen(path: str) -> Detections:  # the detector: agrees on the first image, sees a dog on the second
+        cls = dog.id if path == str(files[1]) else cat.id
+        return Detections(
+            np.array([[4, 4, 24, 24]], np.float32), np.array([cls]), np.array([0.9], np.float32)
+        )
+
+    monkeypatch.setattr(
+        view, "find_box_label_errors", lambda store, pid: find_box_label_errors(store, pid, seen, 0.5)
+    )
+    at.session_state[view.cache_key(p.id)] = (
+        None  # nothing changed in the store: the held ranking dropped by hand
+    )
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "1 of 3 labeled images disagree" in texts(at)
+    assert [str(t.value) for t in at.text][:2] == [
+        "#1 · score 0.90",
+        "cat box: the detector sees a dog (0.90)",
+    ]
+    at.button(key=f"review_err_fix_{ids[str(files[1])]}").click().run()
+    assert at.session_state["label_item_id"] == ids[str(files[1])]
