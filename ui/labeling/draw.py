@@ -71,6 +71,17 @@ def canvas_scale(item: Item, zoom: float, avail_w: int = CANVAS_W) -> float:
     )
 
 
+def drawn_scale(fit: dict[str, float] | None, item: Item, scale: float) -> float:
+    """Canvas pixels per image pixel of the canvas that sent a drawing: its own fitted background says so.
+
+    After a new column width this run's ``scale`` may already be the new one while the browser still shows
+    (and the labeler draws on) the canvas at the old size: converting those boxes with the new scale would
+    save them somewhere the labeler did not draw. ``scale`` is the fallback before the canvas reports."""
+    if not fit or not fit.get("natural_width") or not fit.get("scale_x") or item.width <= 0:
+        return scale
+    return float(fit["scale_x"]) * float(fit["natural_width"]) / item.width
+
+
 def boxes(
     item: Item,
     work: dict[str, Any],
@@ -126,7 +137,11 @@ def boxes(
         seen.clear()  # one canvas at a time
         seen[canvas_key] = objects
         new = payloads.canvas_boxes_to_payload(
-            result.boxes, scale, classes, current.id, (item.width, item.height)
+            result.boxes,
+            drawn_scale(result.background_fit, item, scale),
+            classes,
+            current.id,
+            (item.width, item.height),
         )
         if payloads.canonical(TaskType.BOXES, new) != payloads.canonical(TaskType.BOXES, work):
             state.set_work(item.id, item.version, new)
