@@ -108,3 +108,67 @@ def test_cli_box_project_without_detector(tmp_path) -> None:
     assert "no trained detector" in out.stderr
     text = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert text.returncode == 1 and text.stderr.startswith("error: shelves: no trained detector")
+
+
+def test_real_detector_finds_a_moved_box(tmp_path) -> None:
+    """The raccoon detector trained on 10 photos by the product's job; an 11th photo, labeled after the
+    training with its box moved into an empty corner, comes out with that box unsupported."""
+    import torch
+    from PIL import Image
+
+    from benchmarks.assist_detect import load_voc
+    from core import jobs
+    from core.assist import classify_jobs as cj
+    from core.assist import detect_jobs as dj
+    from core.assist.backbone import Backbone
+    from core.assist.box_label_errors import find_box_label_errors
+    from core.config import default_paths, shared_datasets
+    from core.geometry import xyxy_to_xywh
+    from core.store.db import Store
+    from core.store.items import NewItem, add_items
+    from core.store.labels import save_label
+    from core.store.projects import create_project, list_classes
+    from tests.conftest import datasets_or_skip
+
+    datasets_or_skip()
+    data = load_voc(shared_datasets() / "raccoon")[:11]
+    cj.set_backbone(Backbone.load(cache_dir=default_paths().models))
+    store = Store(tmp_path / "a.duckdb")
+    settings = {"assist_detect_epochs": 6, "assist_detect_input_size": 256}
+    p = create_project(store, "raccoons", "boxes", ["raccoon", "other"], settings=settings)
+    news = []
+    for path, _ in data:
+        with Image.open(path) as im:
+            news.append(
+                NewItem(str(path), im.width, im.height, str(path).encode().hex()[-40:].rjust(40, "0"))
+            )
+    add_items(store, p.id, news)
+    raccoon = list_classes(store, p.id)[0].id
+    ids = {
+        str(r[1]): int(r[0]) for r in store.query("SELECT id, path FROM items WHERE project_id = ?", [p.id])
+    }
+    for path, boxes in data[:10]:
+        payload = {"boxes": [{"class_id": raccoon, "xywh": xyxy_to_xywh(b)} for b in boxes.tolist()]}
+        save_label(store, ids[str(path)], payload, author="ann", base_version=0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        job = jobs.submit(store, dj.TRAIN, {}, project_id=p.id)
+        jobs.handlers()[dj.TRAIN](jobs.JobContext(store, job, jobs.JobRunner(store)))
+        planted, _ = data[10]
+        w, h = news[10].width, news[10].height
+        moved = [0.0, 0.0, w * 0.12, h * 0.12]  # a small box in the top-left corner
+        save_label(
+            store,
+            ids[str(planted)],
+            {"boxes": [{"class_id": raccoon, "xywh": moved}]},
+            author="ann",
+            base_version=0,
+        )
+        report = find_box_label_errors(store, p.id)
+    finally:
+        torch.set_num_threads(threads)
+        store.close()
+    assert report.reason is None and report.n_labels == 11
+    mine = [e for e in report.errors if e.item_id == ids[str(planted)]]
+    assert mine and "extra" in {i.kind for i in mine[0].issues}, [(e.path, e.issues) for e in report.errors]
