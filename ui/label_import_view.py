@@ -18,7 +18,15 @@ from typing import Any
 import streamlit as st
 
 from core.domain import Project
-from core.formats.label_import import CREATE, IGNORE, ImportOptions, Preview, apply_import, preview_import
+from core.formats.label_import import (
+    CREATE,
+    IGNORE,
+    ImportOptions,
+    Preview,
+    apply_import,
+    check_server_path,
+    preview_import,
+)
 from core.formats.loaders import LOADERS, LoadError
 from core.formats.records import Issue
 from ui import resources, widgets
@@ -167,6 +175,8 @@ def label_import_section(project: Project) -> None:
     ):
         st.session_state.pop(keys["result"], None)
         try:
+            if source != "A file from your computer":  # a path typed on the server: not / nor /etc
+                check_server_path(path)  # type: ignore[arg-type]
             pv = preview_import(resources.store(), project.id, path, fmt)  # type: ignore[arg-type]
         except LoadError as exc:
             st.session_state.pop(keys["preview"], None)

@@ -19,6 +19,7 @@ labeler accepts or corrects. The project's next inference replaces them, as it r
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from core.formats.label_match import ImageIndex, project_images
 from core.formats.load_support import issue
 from core.formats.loaders import LoadError, detect, get_loader
 from core.formats.records import CategorySet, ExportRecord, Issue, RecordProblem
+from core.images.roots import refusal, shown
 from core.store.db import Store, dumps
 from core.store.label_batch import LabelWrite, save_labels
 from core.store.projects import add_class, get_project, list_classes
@@ -146,6 +148,21 @@ def _geometry_problems(
 
 def _class_uses(task: TaskType, payload: dict[str, Any] | None) -> list[int]:
     return domain.payload_class_ids(task, payload)
+
+
+def check_server_path(path: Path | str) -> Path:
+    """A label file or folder typed as a path on the server, if it may be read; else ``LoadError`` with the
+    reason. The rule of folder imports (``core.images.roots.refusal``: not /, no system folder, inside
+    ANNOTA_IMPORT_ROOTS when set) applies to the folder read: a folder is walked to detect its format, so
+    "/" was read whole (seen: "/proc/9663 could not be found"). Uploaded files, kept in the data directory,
+    do not come here."""
+    given = Path(path).expanduser()
+    resolved = os.path.realpath(given)
+    folder = resolved if os.path.isdir(resolved) else os.path.dirname(resolved)
+    why = refusal(folder, None)
+    if why is not None:
+        raise LoadError(f"{shown(str(given))} cannot be read for labels: {why}")
+    return given
 
 
 def preview_import(store: Store, project_id: int, path: Path | str, fmt: str = "auto") -> Preview:

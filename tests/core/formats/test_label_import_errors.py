@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.domain import TaskType
-from core.formats.label_import import apply_import, preview_import
+from core.formats.label_import import apply_import, check_server_path, preview_import
 from core.formats.loaders import LoadError, detect, load_labels
 from core.store import Store
 from core.store.items import NewItem, add_items
@@ -185,3 +185,20 @@ def test_csv_an_image_on_several_rows_has_each_rows_class(store: Store, tmp_path
     pv = preview_import(store, pid, path)
     assert pv.fmt == "csv" and pv.file_task is TaskType.MULTILABEL and not pv.issues
     assert sorted(len(r.payload["class_ids"]) for r in pv.matched.values()) == [1, 2]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("typed", ["/", "/etc", "/etc/passwd", "/proc/self"])
+def test_a_server_path_is_refused_where_a_folder_import_is(typed):
+    # "/" typed as the labels' path was walked whole to detect a format ("/proc/<pid> could not be found")
+    with pytest.raises(LoadError, match="cannot be read for labels"):
+        check_server_path(typed)
+
+
+def test_a_label_file_or_folder_of_ones_own_is_read(tmp_path, monkeypatch):
+    monkeypatch.delenv("ANNOTA_IMPORT_ROOTS", raising=False)
+    (tmp_path / "labels.json").write_text("{}")
+    assert check_server_path(tmp_path / "labels.json") == tmp_path / "labels.json"
+    assert check_server_path(tmp_path) == tmp_path
+    monkeypatch.setenv("ANNOTA_IMPORT_ROOTS", str(tmp_path / "elsewhere"))
+    with pytest.raises(LoadError, match="outside the folders"):
+        check_server_path(tmp_path / "labels.json")
