@@ -200,7 +200,9 @@ def import_folder(page, folder: Path, n: int) -> None:  # type: ignore[no-untype
 
 def upload(page, files: list[Path], total: int) -> None:  # type: ignore[no-untyped-def]
     m = main(page)
-    m.get_by_test_id("stFileUploader").locator("input[type=file]").set_input_files([str(f) for f in files])
+    # the images' uploader (the Data page also has one for label files)
+    images = m.get_by_role("region", name="Images from your computer")
+    images.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([str(f) for f in files])
     settle(page)  # the uploader shows the files (names shortened in the middle) and the import button
     m.get_by_role("button", name=f"Import {len(files)} file(s)").click()
     m.get_by_text(f"All {len(files)} image(s) added.").wait_for()
@@ -208,15 +210,36 @@ def upload(page, files: list[Path], total: int) -> None:  # type: ignore[no-unty
     no_error_shown(page)
 
 
+# the canvas lives in its component's shadow root: walk up across shadow hosts to its column
+CANVAS_FIT_JS = """(c) => {
+  let el = c, col = null;
+  while (el && !col) {
+    if (el.getAttribute && el.getAttribute('data-testid') === 'stColumn') col = el;
+    el = el.parentElement || (el.getRootNode && el.getRootNode().host) || null;
+  }
+  const r = c.getBoundingClientRect();
+  return {w: r.width, h: r.height, col: col ? col.getBoundingClientRect().width : null};
+}"""
+
+
 def settled_width(page, canvas) -> float:  # type: ignore[no-untyped-def]
-    """The canvas's width once it has taken its column's width (it first draws at a default size)."""
-    b = None
-    for _ in range(60):
+    """The canvas's width once it has taken its column's width (it first draws at a default 640 px, then
+    fits the column: as wide as the column, or 960 px, or 620 px high, whichever binds first)."""
+
+    def fitted() -> bool:
+        m = canvas.evaluate(CANVAS_FIT_JS)
+        if not m or m["col"] is None:
+            return False
+        return abs(m["w"] - m["col"]) <= 2 or abs(m["w"] - 960) <= 1 or abs(m["h"] - 620) <= 1
+
+    for _ in range(200):
         wait_idle(page)
-        last, b = b, canvas.bounding_box()
-        if b is not None and b == last:
+        if fitted():
             break
         page.wait_for_timeout(300)
+    else:
+        pytest.fail(f"the box canvas never fitted its column: {canvas.evaluate(CANVAS_FIT_JS)}")
+    b = canvas.bounding_box()
     assert b is not None, "the box canvas never showed"
     return float(b["width"])
 
