@@ -60,7 +60,9 @@ def _prepare(data: Path, monkeypatch: pytest.MonkeyPatch) -> int:
     for onnx in (PROJECT_ROOT / "data" / "models").glob("efficientnet-lite0-*.onnx"):
         shutil.copy(onnx, paths.models / onnx.name)  # the server loads the backbone without exporting it
     cj.set_backbone(Backbone.load(cache_dir=paths.models))
-    monkeypatch.setattr(cj, "calibrate", functools.partial(calibration.calibrate, group_size=1))
+    monkeypatch.setattr(
+        cj, "out_of_fold_proba", functools.partial(calibration.out_of_fold_proba, group_size=1)
+    )
     store = Store(paths.db)
     p = projects.create_project(
         store, PROJECT, TaskType.MULTICLASS, NAMES, target_precision=0.6,
