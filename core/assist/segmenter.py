@@ -449,4 +449,8 @@ def shared_segmenter(disk_cache: Path | None = None) -> MiniSam:
         if seg is None:
             seg = MiniSam(disk_cache=disk_cache)
             _SHARED["default"] = seg
+        elif disk_cache is not None and seg.cache.disk_dir != disk_cache:
+            # the model is shared, the embeddings go where this caller keeps them (a server has one data
+            # directory; a test suite opens many in one process, and the first must not keep them all)
+            seg.cache.disk_dir = disk_cache
         return seg
