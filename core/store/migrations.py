@@ -210,4 +210,58 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         "sources: the files the latest scan refused, with their reasons (JSON list of [path, reason])",
         "ALTER TABLE sources ADD COLUMN last_scan_refused VARCHAR;",
     ),
+    (
+        8,
+        "teams and quality: member roles, archived projects, removed images, reviews, consensus and gold",
+        """
+        ALTER TABLE project_members ADD COLUMN role VARCHAR DEFAULT 'labeler';  -- owner | reviewer | labeler
+        UPDATE project_members SET role = 'labeler' WHERE role IS NULL;
+        ALTER TABLE projects ADD COLUMN archived_at TIMESTAMP;                   -- NULL: not archived
+        ALTER TABLE items ADD COLUMN review_state VARCHAR;  -- NULL: not reviewed | approved | rejected | fixed
+        ALTER TABLE items ADD COLUMN gold BOOLEAN DEFAULT false;                 -- a reviewer's reference answer
+        -- images removed from a project: their rows leave items (so every view, queue and export drops
+        -- them); their annotations stay as history; a later scan does not bring them back
+        CREATE TABLE removed_items (
+            item_id BIGINT PRIMARY KEY,
+            project_id INTEGER NOT NULL,
+            path VARCHAR NOT NULL,
+            sha1 VARCHAR NOT NULL,
+            removed_by VARCHAR NOT NULL,
+            removed_at TIMESTAMP NOT NULL DEFAULT now()
+        );
+        CREATE SEQUENCE seq_reviews START 1;
+        CREATE TABLE reviews (
+            id INTEGER PRIMARY KEY DEFAULT nextval('seq_reviews'),
+            project_id INTEGER NOT NULL,
+            item_id BIGINT NOT NULL,
+            version INTEGER NOT NULL,         -- the annotation version the verdict is about
+            reviewer VARCHAR NOT NULL,
+            verdict VARCHAR NOT NULL,         -- approved | rejected
+            reason VARCHAR NOT NULL DEFAULT '',
+            created_at TIMESTAMP NOT NULL DEFAULT now()
+        );
+        -- consensus and gold answers, given without seeing anyone else's; never an item's label by itself
+        CREATE SEQUENCE seq_answers START 1;
+        CREATE TABLE blind_answers (
+            id BIGINT PRIMARY KEY DEFAULT nextval('seq_answers'),
+            project_id INTEGER NOT NULL,
+            item_id BIGINT NOT NULL,
+            author VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,            -- consensus | gold
+            payload VARCHAR NOT NULL,
+            class_ids INTEGER[],
+            duration_ms INTEGER,
+            score DOUBLE,                     -- gold: agreement with the gold label (0..1)
+            created_at TIMESTAMP NOT NULL DEFAULT now()
+        );
+        CREATE TABLE consensus_items (
+            item_id BIGINT PRIMARY KEY,
+            project_id INTEGER NOT NULL,
+            k INTEGER NOT NULL,               -- answers wanted, from k different labelers
+            state VARCHAR NOT NULL DEFAULT 'open',  -- open | merged | review
+            agreement DOUBLE,                 -- once k answers are in (0..1)
+            created_at TIMESTAMP NOT NULL DEFAULT now()
+        );
+        """,
+    ),
 ]
