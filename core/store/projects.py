@@ -10,6 +10,7 @@ import duckdb
 
 from core import domain
 from core.domain import LabelClass, NotFound, Project, ProjectState, TaskType, ValidationError
+from core.permissions import ProjectRole
 from core.store.db import Store, dumps, loads
 
 _PROJECT_COLS = "id, name, description, task_type, instructions, instructions_url, state, created_at, target_precision, settings"
@@ -88,6 +89,12 @@ def create_project(
                 "INSERT INTO label_classes (project_id, name, color, hotkey, ord) VALUES (?, ?, ?, ?, ?)",
                 [pid, *r],
             )
+        # whoever creates a project owns it (a plain name that is no user, e.g. "cli", owns nothing)
+        cur.execute(
+            "INSERT INTO project_members (project_id, user_id, role) SELECT ?, id, 'owner' FROM users"
+            " WHERE username = ?",
+            [pid, created_by],
+        )
         return int(pid)
 
     return get_project(store, store.write(tx))
@@ -253,13 +260,33 @@ def delete_class(store: Store, class_id: int, *, reassign_to: int | None = None,
     return relabeled
 
 
-def add_member(store: Store, project_id: int, user_id: int) -> None:
-    if not store.scalar(
+def add_member(
+    store: Store, project_id: int, user_id: int, role: ProjectRole | str = ProjectRole.LABELER
+) -> None:
+    """Make the user a member of the project with ``role`` (a member's role is changed in place)."""
+    role = ProjectRole(role)
+    if store.scalar(
         "SELECT count(*) FROM project_members WHERE project_id = ? AND user_id = ?", [project_id, user_id]
     ):
         store.execute(
-            "INSERT INTO project_members (project_id, user_id) VALUES (?, ?)", [project_id, user_id]
+            "UPDATE project_members SET role = ? WHERE project_id = ? AND user_id = ?",
+            [role.value, project_id, user_id],
         )
+    else:
+        store.execute(
+            "INSERT INTO project_members (project_id, user_id, role) VALUES (?, ?, ?)",
+            [project_id, user_id, role.value],
+        )
+
+
+def member_roles(store: Store, project_id: int) -> dict[str, ProjectRole]:
+    """Every member's username and project role, by username."""
+    rows = store.query(
+        "SELECT u.username, m.role FROM project_members m JOIN users u ON u.id = m.user_id"
+        " WHERE m.project_id = ? ORDER BY u.username",
+        [project_id],
+    )
+    return {r[0]: ProjectRole(r[1] or ProjectRole.LABELER) for r in rows}
 
 
 def list_members(store: Store, project_id: int) -> list[str]:

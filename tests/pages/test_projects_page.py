@@ -6,6 +6,7 @@ import streamlit as st
 
 from core import auth
 from core.domain import ProjectState
+from core.permissions import ProjectRole
 from core.store import projects
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label
@@ -254,7 +255,7 @@ def test_team_create_labeler_and_add_member(runtime, admin, project):
     next(b for b in at.button if b.label == "Create and add").click().run()
     assert not at.error, [e.value for e in at.error]
     assert auth.authenticate(runtime.store, "bob", "bob-secret") is not None
-    assert projects.list_members(runtime.store, project.id) == ["bob"]
+    assert projects.member_roles(runtime.store, project.id)["bob"] == ProjectRole.LABELER
 
 
 def test_labeler_sees_only_member_projects(runtime, labeler):
