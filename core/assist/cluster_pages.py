@@ -1,7 +1,8 @@
 """Cluster pages for one labeler: 4, 6 or 9 unlabeled images that belong together, leased as a page.
 
 ``next_page`` hands a labeler their page: their current one while its lease holds, else a new one
-built, in this order of preference, from a shared shown proposal (``clustering.prediction_pages``,
+chosen by ``page_choice.choose_pages`` (one pure rule, which the benchmarks call too) over
+``pool_state``, built in this order of preference, from a shared shown proposal (``clustering.prediction_pages``,
 the labeler confirms the proposed class; multi-class), from a shared prediction of the latest head at
 or above its page threshold (``calibration.page_threshold``; multi-label: items predicted to hold
 exactly that one class; the page carries no class, the labeler gives it one), or, before any head
@@ -27,16 +28,16 @@ from typing import Any
 
 import numpy as np
 
-from core.assist import clustering, trained
+from core.assist import clustering, page_choice, trained
 from core.assist.classify_jobs import project_index
 from core.domain import NotFound, Source, TaskType, ValidationError
 from core.store import labels, queue
 from core.store.db import Store, WriteConflict
 
 PAGE_SIZES = clustering.PAGE_SIZES
-SEEDS = 32  # seeds drawn from the head of the queue per new page
+SEEDS = page_choice.SEEDS  # seeds drawn from the head of the queue per new page
 RETURNED_MEMORY = 200  # deselected items remembered per labeler
-PREDICTION_MIN_SHARE = 0.5  # use proposal pages when at least this share of the pool has a shown one
+PREDICTION_MIN_SHARE = page_choice.PREDICTION_MIN_SHARE  # the rule is page_choice's
 # up to this many classes a tile's own class is one click (chips over the tile); with more, a
 # drop-down (two clicks)
 ONE_CLICK_CLASSES = 12
@@ -208,34 +209,35 @@ def _pool(store: Store, project_id: int, model: str, excluded: set[int]) -> np.n
     return ids
 
 
-def _top_predictions(
-    store: Store, project_id: int, page_size: int, excluded: set[int], *, shown_only: bool, threshold: float
-) -> tuple[list[int], np.ndarray, np.ndarray]:
-    """The most confident unlabeled items of each predicted class, a few pages' worth (items predicted
-    to hold exactly one class: all of them for multi-class).
+def _one_class_predictions(
+    store: Store, project_id: int, page_size: int, excluded: set[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The most confident unlabeled items of each predicted class, shown and not shown apart, a few
+    pages' worth each (items predicted to hold exactly one class: all of them for multi-class).
 
-    Done in the database (a window per class), so a page costs the same at 500,000 predictions as
-    at 500: only ``3 * page_size`` items per class (plus the excluded ones) come back.
-    """
+    Done in the database (a window per class and shown flag), so a page costs the same at 500,000
+    predictions as at 500: only ``3 * page_size`` items per class and flag (plus the excluded ones)
+    come back. Each class's most confident rows among the shown and among all are in it, so
+    ``page_choice.choose_pages`` picks from it what it would pick from every prediction."""
     per_class = 3 * page_size + len(excluded)
     rows = store.query(
-        "SELECT p.item_id, p.class_ids[1] AS cls, p.confidence FROM predictions p JOIN items i ON i.id = p.item_id"
-        " WHERE p.project_id = ? AND i.status = 'new' AND p.confidence >= ? AND (p.shown OR NOT ?)"
-        " AND len(p.class_ids) = 1"
-        " QUALIFY row_number() OVER (PARTITION BY cls ORDER BY p.confidence DESC, p.item_id) <= ?",
-        [project_id, threshold, shown_only, per_class],
+        "SELECT p.item_id, p.class_ids[1] AS cls, p.confidence, p.shown FROM predictions p"
+        " JOIN items i ON i.id = p.item_id WHERE p.project_id = ? AND i.status = 'new' AND len(p.class_ids) = 1"
+        " QUALIFY row_number() OVER (PARTITION BY cls, p.shown ORDER BY p.confidence DESC, p.item_id) <= ?",
+        [project_id, per_class],
     )
     rows = [r for r in rows if int(r[0]) not in excluded]
-    ids = [int(r[0]) for r in rows]
-    return ids, np.array([int(r[1]) for r in rows], dtype=np.int64), np.array([float(r[2]) for r in rows])
+    return (
+        np.array([int(r[0]) for r in rows], dtype=np.int64),
+        np.array([int(r[1]) for r in rows], dtype=np.int64),
+        np.array([float(r[2]) for r in rows], dtype=np.float64),
+        np.array([bool(r[3]) for r in rows], dtype=bool),
+    )
 
 
-def _prediction_pages(
-    store: Store, project_id: int, page_size: int, excluded: set[int]
-) -> list[clustering.ClusterPage]:
-    """Pages of items sharing a shown multi-class proposal (most confident first), once at least
-    ``PREDICTION_MIN_SHARE`` of the unlabeled featurised items have one."""
-    shown = int(
+def shown_unlabeled(store: Store, project_id: int) -> int:
+    """Unlabeled items with a shown proposal."""
+    return int(
         store.scalar(
             "SELECT count(*) FROM predictions p JOIN items i ON i.id = p.item_id"
             " WHERE p.project_id = ? AND p.shown AND i.status = 'new'",
@@ -243,10 +245,6 @@ def _prediction_pages(
         )
         or 0
     )
-    if shown < page_size or shown < PREDICTION_MIN_SHARE * featurised_unlabeled(store, project_id):
-        return []
-    ids, cls, conf = _top_predictions(store, project_id, page_size, excluded, shown_only=True, threshold=0.0)
-    return clustering.prediction_pages(ids, cls, conf, page_size)
 
 
 def _page_threshold(store: Store, project_id: int) -> float | None:
@@ -255,35 +253,37 @@ def _page_threshold(store: Store, project_id: int) -> float | None:
     return None if found is None else found.page_threshold
 
 
-def _grouping_pages(
-    store: Store, project_id: int, page_size: int, threshold: float, excluded: set[int]
-) -> list[clustering.ClusterPage]:
-    """Pages of items the latest head puts in one class with confidence >= ``threshold``; no class shown."""
-    ids, cls, conf = _top_predictions(
-        store, project_id, page_size, excluded, shown_only=False, threshold=threshold
+def pool_state(
+    store: Store, project_id: int, task: TaskType, page_size: int, excluded: set[int]
+) -> page_choice.PoolState:
+    """What ``page_choice.choose_pages`` reads, from the store, for a labeler who may not get ``excluded``."""
+    ids, cls, conf, shown = _one_class_predictions(store, project_id, page_size, excluded)
+    return page_choice.PoolState(
+        task=task,
+        page_size=page_size,
+        n_unlabeled=featurised_unlabeled(store, project_id),
+        n_shown=shown_unlabeled(store, project_id),
+        page_threshold=_page_threshold(store, project_id),
+        pred_ids=ids,
+        pred_class=cls,
+        pred_conf=conf,
+        pred_shown=shown,
     )
-    return clustering.prediction_pages(ids, cls, conf, page_size, suggest=False)
 
 
 def _candidates(
     store: Store, project_id: int, task: TaskType, user: str, page_size: int, model: str
 ) -> list[clustering.ClusterPage]:
     excluded = _excluded(store, project_id, user)
-    pages: list[clustering.ClusterPage] = []
-    threshold = _page_threshold(store, project_id)
-    if task is TaskType.MULTICLASS:
-        pages = _prediction_pages(store, project_id, page_size, excluded)
-    if not pages and threshold is not None and np.isfinite(threshold):
-        pages = _grouping_pages(store, project_id, page_size, threshold, excluded)
-    if not pages and (threshold is None or task is not TaskType.MULTICLASS):
+
+    def neighbours() -> list[clustering.ClusterPage]:
         pool = _pool(store, project_id, model, excluded)
         if len(pool) < page_size:
             return []
         index = project_index(store, project_id, model, store.path.parent / "cache" / "embeddings")
-        pages = clustering.neighbour_pages(
-            index, pool, page_size=page_size, n_pages=3, candidates=SEEDS, seed_ids=pool[:SEEDS]
-        )
-    return pages
+        return page_choice.neighbour_candidates(index, pool, page_size)
+
+    return page_choice.choose_pages(pool_state(store, project_id, task, page_size, excluded), neighbours)
 
 
 def next_page(
