@@ -224,6 +224,8 @@ def cmd_export(store: Store, args: argparse.Namespace) -> None:
         params: dict[str, Any] = {"format": args.format, "include": args.include}
         if args.with_images:
             params["with_images"] = True
+        if args.approved_only:
+            params["approved_only"] = True
         job = runner.submit("export", params, project_id=project.id, created_by=args.author)
         while True:
             job = get_job(store, job.id)
@@ -439,6 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--include", default="labeled", choices=["labeled", "all"], help="which images (default labeled)"
     )
+    c.add_argument("--approved-only", action="store_true", help="only the images a reviewer approved")
     c.add_argument("--force", action="store_true", help="replace PATH if it exists")
     c.add_argument("--author", default="cli", help=argparse.SUPPRESS)
     c.set_defaults(fn=cmd_export)

@@ -86,6 +86,7 @@ class ExportResult:
     path: Path
     format: str
     include: str
+    approved_only: bool = False  # only reviewer-approved items
     images: int = 0
     labeled: int = 0  # images with a label (the rest: unlabeled, in an ``include: "all"`` export)
     annotations: int = 0  # objects, or image-level classes for classification
@@ -99,6 +100,7 @@ class ExportResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "path": str(self.path), "format": self.format, "include": self.include, "bytes": self.bytes,
+            "approved_only": self.approved_only,
             "counts": {"images": self.images, "labeled": self.labeled, "annotations": self.annotations,
                        "errors": self.errors, "warnings": self.warnings},
             "issues": [i.as_dict() for i in self.issues],
@@ -148,12 +150,14 @@ def project_task_and_categories(store: Store, project_id: int) -> tuple[str, Tas
     return str(row[0]), TaskType(row[1]), cats
 
 
-def _where(include: str) -> str:
+def _where(include: str, approved_only: bool = False) -> str:
+    """``approved_only``: only items whose newest version a reviewer approved (``core.quality.review``)."""
     if include not in INCLUDE:
         raise ValueError(f"include must be one of {', '.join(INCLUDE)}, not {include!r}")
+    approved = " AND i.review_state = 'approved'" if approved_only else ""
     if include == "labeled":
-        return "i.project_id = ? AND i.annotation_id IS NOT NULL AND i.status IN ('labeled', 'reviewed')"
-    return "i.project_id = ?"
+        return f"i.project_id = ? AND i.annotation_id IS NOT NULL AND i.status IN ('labeled', 'reviewed'){approved}"
+    return f"i.project_id = ?{approved}"
 
 
 _BASENAME_SQL = "lower(string_split(replace(i.path, '\\', '/'), '/')[-1])"
@@ -163,8 +167,11 @@ def _base_name(path: str) -> str:
     return path.replace("\\", "/").rsplit("/", 1)[-1]
 
 
-def count_records(store: Store, project_id: int, include: str = "labeled") -> int:
-    return int(store.scalar(f"SELECT count(*) FROM items i WHERE {_where(include)}", [project_id]) or 0)
+def count_records(
+    store: Store, project_id: int, include: str = "labeled", approved_only: bool = False
+) -> int:
+    where = _where(include, approved_only)
+    return int(store.scalar(f"SELECT count(*) FROM items i WHERE {where}", [project_id]) or 0)
 
 
 def iter_records(
@@ -174,12 +181,13 @@ def iter_records(
     *,
     on_issue: Callable[[Issue], None] | None = None,
     chunk_size: int = CHUNK,
+    approved_only: bool = False,
 ) -> Iterator[ExportRecord]:
     """Yield an ``ExportRecord`` per item in id order, validated; problems go to ``on_issue``."""
     _, task, cats = project_task_and_categories(store, project_id)
     class_ids = set(cats.ids)
     report = on_issue or (lambda issue: None)
-    where = _where(include)
+    where = _where(include, approved_only)
     # a cursor of its own: the job's progress writes go through this thread's store cursor
     cur = store.cursor().cursor()
     cur.execute("BEGIN TRANSACTION")  # one snapshot for every chunk query
@@ -279,8 +287,11 @@ def export_project(
     progress: Callable[[float, str], None] | None = None,
     job_id: int | None = None,
     with_images: bool = False,
+    approved_only: bool = False,
 ) -> ExportResult:
     """Write one export file (zip for YOLO/VOC); returns its path, counts and issues.
+
+    ``approved_only``: only the items a reviewer approved (their newest version), in every format.
 
     ``with_images``: the image files go into the zip too (formats with ``images``: YOLO, YOLO
     segmentation, VOC, imagefolder); an image whose file cannot be read is left out and reported.
@@ -299,21 +310,21 @@ def export_project(
         raise ValueError(f"{spec.title} carries {carried} only; this project is {task.display_name.lower()}.")
     if with_images and spec.images is None:
         raise ValueError(f"A {spec.title} export is one file; it cannot include the images.")
-    total = count_records(store, project_id, include)
+    total = count_records(store, project_id, include, approved_only)
     path = out_path or export_path(default_export_dir(store, project_id), name, fmt, job_id)
     if path.suffix.lower() != FORMATS[fmt].suffix:
         raise ValueError(f"A {FORMATS[fmt].title} export is a {FORMATS[fmt].suffix} file, not {path.name}.")
     with disk_full_in_words(path.parent, "the export"):
         path.parent.mkdir(parents=True, exist_ok=True)
     log = _IssueLog(path.with_name(path.name + ISSUES))
-    result = ExportResult(path=path, format=fmt, include=include)
+    result = ExportResult(path=path, format=fmt, include=include, approved_only=approved_only)
     writer: FormatWriter | None = None
     seen = 0
     try:
         writer = FORMATS[fmt].writer(path, task, cats)
         if with_images:
             writer = WithImages(writer, spec.images or "")
-        for rec in iter_records(store, project_id, include, on_issue=log.add):
+        for rec in iter_records(store, project_id, include, on_issue=log.add, approved_only=approved_only):
             try:
                 result.annotations += writer.write(rec)
                 result.images += 1
@@ -353,7 +364,7 @@ def _remove_partial(path: Path, writer: FormatWriter | None, log: _IssueLog) -> 
 @register("export")
 def run_export(ctx: JobContext) -> dict[str, Any]:
     """Job handler. Params: ``format`` (a ``FORMATS`` name), ``include`` (labeled | all), ``with_images``
-    (bool, formats that can hold them)."""
+    (bool, formats that can hold them), ``approved_only`` (bool: reviewer-approved items only)."""
     if ctx.project_id is None:
         raise ValueError("An export job needs a project.")
     fmt = str(ctx.params.get("format", "coco")).lower()
@@ -370,5 +381,6 @@ def run_export(ctx: JobContext) -> dict[str, Any]:
         progress=ctx.progress,
         job_id=ctx.job.id,
         with_images=bool(ctx.params.get("with_images", False)),
+        approved_only=bool(ctx.params.get("approved_only", False)),
     )
     return result.as_dict()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -121,12 +122,21 @@ def get_items(store: Store, item_ids: Sequence[int]) -> list[Item]:
     return [by_id[i] for i in item_ids if i in by_id]
 
 
+# the review states a filter takes (core.quality.review); ``awaiting``: labeled or fixed, no verdict yet
+REVIEW_STATES = ("awaiting", "fixed", "rejected", "approved")
+
+
 @dataclass(frozen=True)
 class ItemFilter:
     status: str | None = None
     class_id: int | None = None
     labeled_by: str | None = None
     source: str | None = None  # of the current annotation
+    review_state: str | None = None  # one of REVIEW_STATES (core.quality.review)
+    disagrees: bool = False  # the newest stored prediction's classes differ from the label's
+    agreement_below: float | None = None  # consensus agreement (0..1) under this
+    labeled_from: date | None = None  # labeled on or after this day
+    labeled_to: date | None = None  # labeled on or before this day
 
 
 def _where(project_id: int, f: ItemFilter) -> tuple[str, list[Any]]:
@@ -144,7 +154,48 @@ def _where(project_id: int, f: ItemFilter) -> tuple[str, list[Any]]:
     if f.source:
         clauses.append("i.annotation_id IN (SELECT id FROM annotations WHERE project_id = ? AND source = ?)")
         params.extend([project_id, f.source])
+    _review_where(project_id, f, clauses, params)
     return " AND ".join(clauses), params
+
+
+_AWAITING = (
+    "i.annotation_id IS NOT NULL AND i.status IN ('labeled', 'reviewed')"
+    " AND coalesce(i.review_state, '') IN ('', 'fixed')"
+)
+
+
+def _review_where(project_id: int, f: ItemFilter, clauses: list[str], params: list[Any]) -> None:
+    """The review queue's filters (review state, model disagreement, agreement, labeled dates)."""
+    if f.review_state:
+        if f.review_state not in REVIEW_STATES:
+            raise ValueError(
+                f"review state must be one of {', '.join(REVIEW_STATES)}, not {f.review_state!r}"
+            )
+        if f.review_state == "awaiting":
+            clauses.append(f"({_AWAITING})")
+        else:
+            clauses.append("i.review_state = ?")
+            params.append(f.review_state)
+    if f.disagrees:
+        clauses.append(
+            "i.annotation_id IS NOT NULL AND EXISTS (SELECT 1 FROM (SELECT p.class_ids, row_number() OVER"
+            " (ORDER BY p.created_at DESC) AS rn FROM predictions p WHERE p.project_id = ? AND p.item_id = i.id) q"
+            " WHERE q.rn = 1 AND list_sort(list_distinct(coalesce(q.class_ids, []::INTEGER[])))"
+            " IS DISTINCT FROM list_sort(list_distinct(coalesce(i.class_ids, []::INTEGER[]))))"
+        )
+        params.append(project_id)
+    if f.agreement_below is not None:
+        clauses.append(
+            "i.id IN (SELECT item_id FROM consensus_items WHERE project_id = ? AND agreement IS NOT NULL"
+            " AND agreement < ?)"
+        )
+        params.extend([project_id, float(f.agreement_below)])
+    if f.labeled_from is not None:
+        clauses.append("i.labeled_at >= ?")
+        params.append(datetime.combine(f.labeled_from, time.min))
+    if f.labeled_to is not None:
+        clauses.append("i.labeled_at < ?")
+        params.append(datetime.combine(f.labeled_to + timedelta(days=1), time.min))
 
 
 def count_items(store: Store, project_id: int, f: ItemFilter | None = None) -> int:

@@ -109,7 +109,8 @@ def save_labels(
             # (tests/core/test_store_returning.py)
             cur.execute(
                 "UPDATE items SET version = b.base_version + 1, annotation_id = b.ann_id, status = 'labeled',"
-                " class_ids = b.class_ids, labeled_by = ?, labeled_at = ?, updated_at = ? FROM label_batch b"
+                " class_ids = b.class_ids, labeled_by = ?, labeled_at = ?, updated_at = ?,"
+                " review_state = CASE WHEN items.review_state IS NULL THEN NULL ELSE 'fixed' END FROM label_batch b"
                 " WHERE items.id = b.item_id AND items.version = b.base_version",
                 [author, now, now],
             )

@@ -109,8 +109,8 @@ def save_label(
         ann_id = cur.execute("SELECT nextval('seq_annotations')").fetchone()[0]  # type: ignore[index]
         updated = cur.execute(
             "UPDATE items SET version = ?, annotation_id = ?, status = 'labeled', class_ids = ?, labeled_by = ?,"
-            " labeled_at = ?, updated_at = ? WHERE id = ? AND version = ?"
-            " RETURNING id",
+            " labeled_at = ?, updated_at = ?, review_state = CASE WHEN review_state IS NULL THEN NULL ELSE 'fixed' END"
+            " WHERE id = ? AND version = ? RETURNING id",  # a reviewed item's new version waits for review again
             [new_version, ann_id, class_ids, author, now, now, item_id, version],
         ).fetchall()
         if not updated:

@@ -183,10 +183,29 @@ def _refill_in_background(store: Store, project_id: int, q: _ProjectQueue) -> No
     threading.Thread(target=work, name="annota-queue-refill", daemon=True).start()
 
 
+def rejected_item_id(store: Store, project_id: int, user: str, exclude: set[int] | None = None) -> int | None:
+    """The oldest-rejected item ``user`` labeled that waits for their fix (``items.review_state``), unless they
+    skipped it since it was rejected; no lease: only its labeler is handed it (the reason:
+    ``core.quality.review.rejection``)."""
+    rows = store.query(
+        "SELECT i.id FROM items i JOIN (SELECT item_id, max(created_at) AS t FROM reviews WHERE project_id = ?"
+        " GROUP BY item_id) r ON r.item_id = i.id WHERE i.project_id = ? AND i.review_state = 'rejected'"
+        " AND i.labeled_by = ? AND i.id NOT IN (SELECT unnest(?)) AND NOT EXISTS (SELECT 1 FROM skips s"
+        " WHERE s.item_id = i.id AND s.author = ? AND s.created_at >= r.t) ORDER BY r.t, i.id LIMIT 1",
+        [project_id, project_id, user, sorted(exclude or ()), user],
+    )
+    return int(rows[0][0]) if rows else None
+
+
 def next_item_id(
     store: Store, project_id: int, user: str, *, lease_minutes: float = 10, exclude: set[int] | None = None
 ) -> int | None:
-    """The labeler's next item id, leased to them; ``None`` when nothing waits (skipped items excluded)."""
+    """The labeler's next item id, leased to them; ``None`` when nothing waits (skipped items excluded).
+
+    First comes an item of theirs a reviewer rejected (``rejected_item_id``), then their lease, then the queue."""
+    rejected = rejected_item_id(store, project_id, user, exclude)
+    if rejected is not None:
+        return rejected
     own = current_lease(store, project_id, user)
     if own is not None and not (exclude and own in exclude):
         return own

@@ -1,0 +1,1 @@
+"""Label quality: review verdicts (``review``), and the checks built on them (agreement, consensus, gold)."""
