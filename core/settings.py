@@ -19,6 +19,10 @@ Keys (stored name -> field):
 * ``assist_detect_iou`` (0.7), ``assist_detect_target`` (0.6), ``assist_detect_epochs`` (detector's
   default; at least 1), ``assist_detect_input_size`` (detector's default; a multiple of 32, at least 128),
   ``assist_detect_limit`` (300 for boxes, 40 for polygons).
+* ``consensus_share`` (0; 0..1): the share of items labeled blind by ``consensus_k`` (2; 2..5) labelers;
+  ``agreement_threshold`` (0.8; 0..1): a consensus item whose agreement reaches it gets the merged answer
+  as its label, else it goes to review; ``gold_share`` (0.05; 0..1): the share of each labeler's queue
+  that is gold images (``core.quality``).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ LEASE_MINUTES = 10.0
 DEFAULT_CONFIDENCE_LEVEL = 0.8
 DEFAULT_DETECT_IOU, DEFAULT_DETECT_TARGET = 0.7, 0.6
 RANK_ORDERS = ("learn", "confirm")
+DEFAULT_CONSENSUS_K, DEFAULT_AGREEMENT_THRESHOLD, DEFAULT_GOLD_SHARE = 2, 0.8, 0.05
+CONSENSUS_K_RANGE = (2, 5)
 TRUE_WORDS = ("1", "true", "yes", "on")
 
 
@@ -55,6 +61,12 @@ def _number(raw: object, kind: type, default: Any) -> Any:
         return kind(raw)
     except (TypeError, ValueError, OverflowError):
         return default
+
+
+def _share(raw: object, default: float) -> float:
+    """A share in 0..1 (a number outside is clipped; not a number: ``default``)."""
+    value = _number(raw, float, default)
+    return default if value != value else min(1.0, max(0.0, value))  # NaN: the default
 
 
 def _policy(raw: dict[str, Any]) -> StagePolicy:
@@ -88,6 +100,10 @@ class ProjectSettings:
     detect_epochs: int | None = None  # None: the detector's default
     detect_input_size: int | None = None
     detect_limit: int | None = None  # None: by task type (``detect_limit_for``)
+    consensus_share: float = 0.0
+    consensus_k: int = DEFAULT_CONSENSUS_K
+    agreement_threshold: float = DEFAULT_AGREEMENT_THRESHOLD
+    gold_share: float = DEFAULT_GOLD_SHARE
 
     @classmethod
     def parse(cls, raw: dict[str, Any] | None) -> ProjectSettings:
@@ -120,6 +136,13 @@ class ProjectSettings:
             detect_epochs=None if epochs is None else max(1, epochs),
             detect_input_size=None if size is None else max(128, size // 32 * 32),
             detect_limit=limit,
+            consensus_share=_share(raw.get("consensus_share"), 0.0),
+            consensus_k=min(
+                CONSENSUS_K_RANGE[1],
+                max(CONSENSUS_K_RANGE[0], _number(raw.get("consensus_k"), int, DEFAULT_CONSENSUS_K)),
+            ),
+            agreement_threshold=_share(raw.get("agreement_threshold"), DEFAULT_AGREEMENT_THRESHOLD),
+            gold_share=_share(raw.get("gold_share"), DEFAULT_GOLD_SHARE),
         )
 
     @property

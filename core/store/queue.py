@@ -154,10 +154,14 @@ def _refill(store: Store, project_id: int, q: _ProjectQueue) -> None:
     now = time.monotonic()
     with q.lock:
         held = [i for i, (_, exp) in q.leases.items() if exp >= now]
+    from core.quality import consensus  # here: it imports this module's importers
+
+    blind_sql, blind_params = consensus.queue_filter(store, project_id)  # consensus items go out blind only
     rows = store.query(
         "SELECT id FROM items WHERE project_id = ? AND status = 'new' AND id NOT IN (SELECT unnest(?))"
-        " ORDER BY queue_rank NULLS LAST, id LIMIT ?",
-        [project_id, held, _BATCH],
+        + blind_sql
+        + " ORDER BY queue_rank NULLS LAST, id LIMIT ?",
+        [project_id, held, *blind_params, _BATCH],
     )
     with q.lock:
         buffered = set(q.ids)
@@ -202,13 +206,19 @@ def next_item_id(
 ) -> int | None:
     """The labeler's next item id, leased to them; ``None`` when nothing waits (skipped items excluded).
 
-    First comes an item of theirs a reviewer rejected (``rejected_item_id``), then their lease, then the queue."""
+    First comes an item of theirs a reviewer rejected (``rejected_item_id``), then their lease, then a blind
+    (consensus or gold) item, then the queue."""
     rejected = rejected_item_id(store, project_id, user, exclude)
     if rejected is not None:
         return rejected
     own = current_lease(store, project_id, user)
     if own is not None and not (exclude and own in exclude):
         return own
+    from core.quality import consensus
+
+    blind = consensus.next_blind_item(store, project_id, user, lease_minutes=lease_minutes, exclude=exclude)
+    if blind is not None:  # a consensus or gold item, answered blind (``core.quality.consensus``)
+        return blind[0]
     q = _queue(store, project_id)
     for _ in range(4):  # a few refills at most: each refill reads only unleased new items
         while True:

@@ -1,0 +1,466 @@
+"""Consensus and gold answers: blind items handed out by the queue, and their answers.
+
+A consensus item is labeled independently by k labelers (``consensus_k``) who never see each other's
+answers. Which items are consensus items is decided by a hash of the item id: an item is one when
+``fib_fraction(id) < consensus_share`` (Fibonacci hashing: stable, independent of the queue order, and
+spread evenly over ids), as long as it waits for a label; it is recorded in ``consensus_items`` with its k
+when first handed out, and stays a consensus item from then on. The ordinary queue never hands such items
+out (``queue_filter``); ``next_blind_item`` does, to labelers who have not answered them, while fewer than
+k answers are in and fewer than k labelers hold them (several labelers hold one item at once, so blind
+leases are kept in a lease book of their own beside the queue's).
+
+Answers go to ``blind_answers`` (``save_blind_answer``) and never touch the item's label. Once k answers
+are in, the item's agreement (``core.quality.agreement.item_agreement``) is stored; when it reaches the
+project's ``agreement_threshold`` and the answers merge (``core.quality.merge``) the merged answer is
+saved as the item's label by the author ``consensus`` (state ``merged``); otherwise the item waits for a
+reviewer (state ``review``) and the ordinary queue still never hands it out.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from core import domain, permissions
+from core.domain import NotFound, TaskType, User, ValidationError
+from core.permissions import Action
+from core.quality import agreement, gold, merge
+from core.settings import ProjectSettings
+from core.store.db import Store, dumps, loads
+
+CONSENSUS, GOLD = "consensus", "gold"
+KINDS = (CONSENSUS, GOLD)
+MERGED_AUTHOR = "consensus"
+_FIB, _SPAN = 2654435761, 2**32  # Knuth's multiplicative hash of an id onto 0 .. 2**32
+_CANDIDATES = 64
+
+
+def fib_fraction(item_id: int) -> float:
+    """The item id hashed onto [0, 1)."""
+    return ((int(item_id) * _FIB) % _SPAN) / _SPAN
+
+
+def _cut(share: float) -> int:
+    return int(min(1.0, max(0.0, share)) * _SPAN)
+
+
+def is_consensus_id(item_id: int, share: float) -> bool:
+    """Whether the share's hash rule picks ``item_id`` (before it is recorded)."""
+    return (int(item_id) * _FIB) % _SPAN < _cut(share)
+
+
+def _hash_sql(col: str) -> str:
+    return f"(({col})::HUGEINT * {_FIB}) % {_SPAN} < ?"
+
+
+def prefs(store: Store, project_id: int) -> ProjectSettings:
+    raw = store.scalar("SELECT settings FROM projects WHERE id = ?", [project_id])
+    return ProjectSettings.parse(loads(raw) if raw else {})
+
+
+def queue_filter(store: Store, project_id: int) -> tuple[str, list[Any]]:
+    """An ``AND ...`` clause (and its parameters) that keeps consensus items out of the ordinary queue's
+    read of ``items`` (column ``id``)."""
+    cut = _cut(prefs(store, project_id).consensus_share)
+    sql = " AND id NOT IN (SELECT item_id FROM consensus_items WHERE project_id = ?)"
+    if cut <= 0:
+        return sql, [project_id]
+    return sql + f" AND NOT {_hash_sql('id')}", [project_id, cut]
+
+
+# ---------------------------------------------------------------- the blind lease book
+
+
+@dataclass
+class _Book:
+    leases: dict[int, dict[str, float]] = field(default_factory=dict)  # item -> user -> monotonic expiry
+    by_user: dict[str, tuple[int, str]] = field(default_factory=dict)  # user -> (item, kind)
+    declined: dict[str, set[int]] = field(default_factory=dict)  # user -> items they passed on (skip)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def holders(self, item_id: int, now: float) -> set[str]:
+        users = self.leases.get(item_id, {})
+        for u in [u for u, exp in users.items() if exp < now]:
+            self.drop(u)
+        return set(self.leases.get(item_id, {}))
+
+    def grant(self, item_id: int, kind: str, user: str, minutes: float, now: float) -> None:
+        self.drop(user)
+        self.leases.setdefault(item_id, {})[user] = now + minutes * 60
+        self.by_user[user] = (item_id, kind)
+
+    def drop(self, user: str) -> None:
+        held = self.by_user.pop(user, None)
+        if held is not None:
+            users = self.leases.get(held[0], {})
+            users.pop(user, None)
+            if not users:
+                self.leases.pop(held[0], None)
+
+    def current(self, user: str, now: float) -> tuple[int, str] | None:
+        held = self.by_user.get(user)
+        if held is None:
+            return None
+        if self.leases.get(held[0], {}).get(user, 0) < now:
+            self.drop(user)
+            return None
+        return held
+
+
+def _book(store: Store, project_id: int) -> _Book:
+    with store.lock:
+        books: dict[int, _Book] = store.caches.setdefault("blind_leases", {})
+        return books.setdefault(project_id, _Book())
+
+
+def release(store: Store, project_id: int, user: str, *, decline: bool = False) -> None:
+    """End ``user``'s blind lease; ``decline``: never hand them that item again (in this process)."""
+    book = _book(store, project_id)
+    with book.lock:
+        held = book.by_user.get(user)
+        if decline and held is not None:
+            book.declined.setdefault(user, set()).add(held[0])
+        book.drop(user)
+
+
+def held_kind(store: Store, project_id: int, item_id: int, user: str) -> str | None:
+    """``consensus`` or ``gold`` when ``user`` answers ``item_id`` blind now, else None."""
+    book = _book(store, project_id)
+    with book.lock:
+        held = book.current(user, time.monotonic())
+    if held is not None and held[0] == item_id:
+        return held[1]
+    return CONSENSUS if is_open_consensus(store, project_id, item_id) else None
+
+
+# ---------------------------------------------------------------- handing out
+
+
+def is_open_consensus(store: Store, project_id: int, item_id: int) -> bool:
+    """An item that waits for consensus answers (recorded open, or picked by the hash and unlabeled)."""
+    row = store.query_one(
+        "SELECT i.status, c.state FROM items i LEFT JOIN consensus_items c ON c.item_id = i.id"
+        " WHERE i.id = ? AND i.project_id = ?",
+        [item_id, project_id],
+    )
+    if row is None:
+        return False
+    status, state = row
+    if state is not None:
+        return str(state) == "open"
+    return status == "new" and is_consensus_id(item_id, prefs(store, project_id).consensus_share)
+
+
+def _answered(store: Store, item_id: int, user: str) -> bool:
+    return bool(
+        store.scalar("SELECT count(*) FROM blind_answers WHERE item_id = ? AND author = ?", [item_id, user])
+    )
+
+
+def _candidates(
+    store: Store, project_id: int, user: str, p: ProjectSettings, exclude: Iterable[int]
+) -> list[tuple[int, int, int]]:
+    """(item, k, answers in) of open consensus items ``user`` has not answered, begun ones first."""
+    rows = store.query(
+        "SELECT i.id, coalesce(c.k, ?) AS k, (SELECT count(*) FROM blind_answers b WHERE b.item_id = i.id"
+        "  AND b.kind = 'consensus') AS n"
+        " FROM items i LEFT JOIN consensus_items c ON c.item_id = i.id"
+        " WHERE i.project_id = ? AND i.status = 'new'"
+        f"  AND (c.state = 'open' OR (c.item_id IS NULL AND {_hash_sql('i.id')}))"
+        "  AND NOT EXISTS (SELECT 1 FROM blind_answers b WHERE b.item_id = i.id AND b.author = ?)"
+        "  AND i.id NOT IN (SELECT unnest(?))"
+        " ORDER BY c.item_id IS NULL, i.queue_rank NULLS LAST, i.id LIMIT ?",
+        [p.consensus_k, project_id, _cut(p.consensus_share), user, sorted(set(exclude)), _CANDIDATES * 4],
+    )
+    return [(int(i), int(k), int(n)) for i, k, n in rows if n < k][:_CANDIDATES]
+
+
+def _record(store: Store, project_id: int, item_id: int, k: int) -> None:
+    store.write(
+        lambda cur: cur.execute(
+            "INSERT INTO consensus_items (item_id, project_id, k) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            [item_id, project_id, k],
+        )
+    )
+
+
+def _still_wanted(store: Store, project_id: int, item_id: int, kind: str, user: str) -> bool:
+    if _answered(store, item_id, user):
+        return False
+    if kind == GOLD:
+        return bool(store.scalar("SELECT gold FROM items WHERE id = ?", [item_id]))
+    return is_open_consensus(store, project_id, item_id)
+
+
+def next_blind_item(
+    store: Store,
+    project_id: int,
+    user: str,
+    *,
+    lease_minutes: float = 10.0,
+    exclude: Iterable[int] | None = None,
+) -> tuple[int, str] | None:
+    """The blind item ``user`` should answer next, leased to them, as ``(item id, kind)``; None: none
+    now (the ordinary queue goes on). Their held blind item first, then a gold item on a gold turn, then
+    an open consensus item."""
+    skip = set(exclude or ())
+    book = _book(store, project_id)
+    with book.lock:
+        held = book.current(user, time.monotonic())
+        skip |= book.declined.get(user, set())
+    if held is not None:
+        if held[0] not in skip and _still_wanted(store, project_id, held[0], held[1], user):
+            return held
+        release(store, project_id, user)
+    p = prefs(store, project_id)
+    if (
+        p.gold_share > 0
+        and gold.has_gold(store, project_id)
+        and gold.is_gold_turn(gold.position(store, project_id, user), p.gold_share)
+    ):
+        gid = gold.pick_gold(store, project_id, user, skip)
+        if gid is not None:
+            with book.lock:
+                book.grant(gid, GOLD, user, lease_minutes, time.monotonic())
+            return gid, GOLD
+    if p.consensus_share <= 0 and not store.scalar(
+        "SELECT count(*) FROM consensus_items WHERE project_id = ? AND state = 'open'", [project_id]
+    ):
+        return None
+    for item_id, k, n in _candidates(store, project_id, user, p, skip):
+        with book.lock:
+            now = time.monotonic()
+            others = book.holders(item_id, now) - {user}
+            if n + len(others) >= k:
+                continue
+            book.grant(item_id, CONSENSUS, user, lease_minutes, now)
+        _record(store, project_id, item_id, k)
+        return item_id, CONSENSUS
+    return None
+
+
+# ---------------------------------------------------------------- answers
+
+
+@dataclass(frozen=True)
+class BlindAnswer:
+    id: int
+    item_id: int
+    author: str
+    kind: str
+    payload: dict[str, Any]
+    score: float | None
+
+
+@dataclass(frozen=True)
+class ConsensusState:
+    item_id: int
+    k: int
+    state: str  # open | merged | review
+    agreement: float | None
+    answers: int
+
+
+def _task(store: Store, project_id: int) -> TaskType:
+    return TaskType(store.scalar("SELECT task_type FROM projects WHERE id = ?", [project_id]))
+
+
+def save_blind_answer(
+    store: Store,
+    item_id: int,
+    payload: dict[str, Any],
+    *,
+    kind: str,
+    by: User,
+    duration_ms: int | None = None,
+) -> BlindAnswer:
+    """Store ``by``'s blind answer to ``item_id`` (the item's label is not touched). Raises
+    ``ValidationError`` for a bad payload, an item that is not (or no longer) blind, or a second answer.
+
+    Gold: the answer's score against the gold label is stored with it. Consensus: the k-th answer settles
+    the item (agreement stored; merged label saved or the item sent to review)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+    row = store.query_one("SELECT project_id, width, height FROM items WHERE id = ?", [item_id])
+    if row is None:
+        raise NotFound(f"Item {item_id} does not exist (it may have been removed).")
+    project_id, width, height = row
+    permissions.require(store, by, Action.LABEL, project_id)
+    task = _task(store, project_id)
+    class_ids = [r[0] for r in store.query("SELECT id FROM label_classes WHERE project_id = ?", [project_id])]
+    clean = domain.validate_payload(task, payload, width, height, class_ids)
+    p = prefs(store, project_id)
+
+    def tx(cur: duckdb.DuckDBPyConnection) -> tuple[BlindAnswer, list[dict[str, Any]]]:
+        score: float | None = None
+        k: int | None = None
+        if kind == GOLD:
+            g = cur.execute(
+                "SELECT a.payload FROM items i JOIN annotations a ON a.id = i.annotation_id WHERE i.id = ? AND i.gold",
+                [item_id],
+            ).fetchone()
+            if g is None:
+                raise ValidationError(f"Image {item_id} is not a gold image (any more).")
+            score = agreement.pair_agreement(task, clean, loads(g[0]))
+        else:
+            c = cur.execute("SELECT k, state FROM consensus_items WHERE item_id = ?", [item_id]).fetchone()
+            if c is None:
+                cur.execute(
+                    "INSERT INTO consensus_items (item_id, project_id, k) VALUES (?, ?, ?)",
+                    [item_id, project_id, p.consensus_k],
+                )
+                c = (p.consensus_k, "open")
+            k, state = int(c[0]), str(c[1])
+            # a write to the item's row first: two k-th answers at once conflict and one is retried
+            cur.execute("UPDATE consensus_items SET state = state WHERE item_id = ?", [item_id])
+            if state != "open":
+                raise ValidationError(f"Image {item_id} already has all its answers.")
+        if cur.execute(
+            "SELECT count(*) FROM blind_answers WHERE item_id = ? AND author = ?", [item_id, by.username]
+        ).fetchone()[0]:  # type: ignore[index]
+            raise ValidationError(f"You already answered image {item_id}; each person answers it once.")
+        new_id = cur.execute("SELECT nextval('seq_answers')").fetchone()[0]  # type: ignore[index]
+        cur.execute(
+            "INSERT INTO blind_answers (id, project_id, item_id, author, kind, payload, class_ids, duration_ms, score)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                new_id,
+                project_id,
+                item_id,
+                by.username,
+                kind,
+                dumps(clean),
+                domain.payload_class_ids(task, clean),
+                duration_ms,
+                score,
+            ],
+        )
+        answers: list[dict[str, Any]] = []
+        if kind == CONSENSUS:
+            answers = [
+                loads(r[0])
+                for r in cur.execute(
+                    "SELECT payload FROM blind_answers WHERE item_id = ? AND kind = 'consensus' ORDER BY id",
+                    [item_id],
+                ).fetchall()
+            ]
+            if len(answers) >= (k or 0):
+                value = agreement.item_agreement(task, answers)
+                merged = merge.merge(task, answers)
+                settled = (
+                    "merged" if merged is not None and (value or 0) >= p.agreement_threshold else "review"
+                )
+                cur.execute(
+                    "UPDATE consensus_items SET agreement = ?, state = ? WHERE item_id = ?",
+                    [value, settled, item_id],
+                )
+                if settled != "merged":
+                    answers = []
+            else:
+                answers = []
+        return BlindAnswer(int(new_id), item_id, by.username, kind, clean, score), answers
+
+    saved, answers = store.write(tx)
+    release(store, project_id, by.username)
+    if answers:
+        _save_merged(store, item_id, task, answers)
+    return saved
+
+
+def _save_merged(store: Store, item_id: int, task: TaskType, answers: list[dict[str, Any]]) -> None:
+    from core.store import labels  # here: core.store.labels -> queue -> this module
+
+    merged = merge.merge(task, answers)
+    version = store.scalar("SELECT version FROM items WHERE id = ?", [item_id])
+    if merged is None or version is None:
+        return
+    labels.save_label(
+        store, item_id, merged, by=permissions.SYSTEM, author=MERGED_AUTHOR, base_version=int(version)
+    )
+
+
+# ---------------------------------------------------------------- reads for review and the dashboard
+
+
+def answers_of(store: Store, item_id: int) -> list[BlindAnswer]:
+    """Every blind answer to an item, oldest first (for reviewers; never shown to labelers)."""
+    rows = store.query(
+        "SELECT id, item_id, author, kind, payload, score FROM blind_answers WHERE item_id = ? ORDER BY id",
+        [item_id],
+    )
+    return [BlindAnswer(int(i), int(it), str(a), str(k), loads(p), s) for i, it, a, k, p, s in rows]
+
+
+def state_of(store: Store, item_id: int) -> ConsensusState | None:
+    row = store.query_one(
+        "SELECT c.item_id, c.k, c.state, c.agreement, (SELECT count(*) FROM blind_answers b"
+        " WHERE b.item_id = c.item_id AND b.kind = 'consensus') FROM consensus_items c WHERE c.item_id = ?",
+        [item_id],
+    )
+    return ConsensusState(int(row[0]), int(row[1]), str(row[2]), row[3], int(row[4])) if row else None
+
+
+def items_in_review(store: Store, project_id: int) -> list[ConsensusState]:
+    """Consensus items whose answers did not agree enough: they wait for a reviewer's label."""
+    ids = store.query(
+        "SELECT c.item_id FROM consensus_items c JOIN items i ON i.id = c.item_id"
+        " WHERE c.project_id = ? AND c.state = 'review' AND i.status = 'new' ORDER BY c.agreement, c.item_id",
+        [project_id],
+    )
+    return [s for (i,) in ids if (s := state_of(store, int(i))) is not None]
+
+
+def _answers_by_item(store: Store, project_id: int) -> dict[int, list[tuple[str, dict[str, Any]]]]:
+    out: dict[int, list[tuple[str, dict[str, Any]]]] = {}
+    for item_id, author, payload in store.query(
+        "SELECT item_id, author, payload FROM blind_answers WHERE project_id = ? AND kind = 'consensus' ORDER BY id",
+        [project_id],
+    ):
+        out.setdefault(int(item_id), []).append((str(author), loads(payload)))
+    return out
+
+
+@dataclass(frozen=True)
+class PairAgreement:
+    a: str
+    b: str
+    items: int
+    agreement: float  # the mean over the items both answered
+
+
+def pair_agreements(store: Store, project_id: int) -> list[PairAgreement]:
+    """Per pair of labelers, their mean agreement over the consensus items both answered."""
+    task = _task(store, project_id)
+    sums: dict[tuple[str, str], list[float]] = {}
+    for answers in _answers_by_item(store, project_id).values():
+        for i, (ua, pa) in enumerate(answers):
+            for ub, pb in answers[i + 1 :]:
+                key = (ua, ub) if ua <= ub else (ub, ua)
+                sums.setdefault(key, []).append(agreement.pair_agreement(task, pa, pb))
+    return [PairAgreement(a, b, len(v), sum(v) / len(v)) for (a, b), v in sorted(sums.items())]
+
+
+@dataclass(frozen=True)
+class ProjectAgreement:
+    items: int  # consensus items with at least two answers
+    mean_item_agreement: float | None
+    alpha: float | None  # classification: Krippendorff's alpha (nominal; multi-label: mean over classes)
+    mean_matched_iou: float | None  # boxes and polygons
+
+
+def project_agreement(store: Store, project_id: int) -> ProjectAgreement:
+    task = _task(store, project_id)
+    groups = [[p for _, p in a] for a in _answers_by_item(store, project_id).values() if len(a) >= 2]
+    per_item = [v for g in groups if (v := agreement.item_agreement(task, g)) is not None]
+    mean = sum(per_item) / len(per_item) if per_item else None
+    if task.is_classification:
+        classes = [
+            r[0] for r in store.query("SELECT id FROM label_classes WHERE project_id = ?", [project_id])
+        ]
+        return ProjectAgreement(len(groups), mean, agreement.project_alpha(task, groups, classes), None)
+    return ProjectAgreement(len(groups), mean, None, agreement.mean_matched_iou(task, groups))
