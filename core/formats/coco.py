@@ -44,21 +44,19 @@ from core.formats.records import (
     classification_payload,
     discard,
     image_class_ids,
-    part_path,
     strict_dumps,
     write_all,
 )
+from core.formats.single_file import SingleFileWriter
 
 _dumps = strict_dumps  # NaN/infinity: a RecordProblem for that image, never bare NaN in the file
 
 
-class CocoWriter:
+class CocoWriter(SingleFileWriter):
+    TAIL = "]}\n"
+
     def __init__(self, path: Path | str, task_type: TaskType | str, categories: CategorySet) -> None:
-        self.path = Path(path)
-        self.task = TaskType(task_type)
-        self.categories = categories
-        self._part = part_path(self.path)
-        self._out: IO[str] = open(self._part, "w", encoding="utf-8")  # noqa: SIM115 (closed in close/abort)
+        super().__init__(path, task_type, categories)
         self._anns: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8", dir=self.path.parent)  # noqa: SIM115
         self._n_images = 0
         self._next_ann = 1
@@ -126,11 +124,8 @@ class CocoWriter:
         self._out.write('],\n"annotations":[')
         self._anns.seek(0)
         shutil.copyfileobj(self._anns, self._out, 1 << 20)
-        self._out.write("]}\n")
-        self._out.close()
         self._anns.close()
-        self._part.replace(self.path)
-        return [self.path]
+        return super().close()
 
     def abort(self) -> None:
         discard(self._part, self._out, self._anns)

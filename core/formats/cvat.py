@@ -26,7 +26,7 @@ import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from core.domain import TaskType
@@ -38,14 +38,13 @@ from core.formats.records import (
     RecordProblem,
     SaveSummary,
     classification_payload,
-    discard,
     finite,
     fmt_num,
     image_class_ids,
     objects_of,
-    part_path,
     write_all,
 )
+from core.formats.single_file import SingleFileWriter
 
 ANNOTA_MARK = "annota "
 UNREAD_SHAPES = ("polyline", "points", "ellipse", "mask", "cuboid", "skeleton")
@@ -71,13 +70,11 @@ def _header(task: TaskType, categories: CategorySet) -> str:
     )
 
 
-class CvatWriter:
+class CvatWriter(SingleFileWriter):
+    TAIL = "</annotations>\n"
+
     def __init__(self, path: Path | str, task_type: TaskType | str, categories: CategorySet) -> None:
-        self.path = Path(path)
-        self.task = TaskType(task_type)
-        self.categories = categories
-        self._part = part_path(self.path)
-        self._out: IO[str] = open(self._part, "w", encoding="utf-8")  # noqa: SIM115 (closed in close/abort)
+        super().__init__(path, task_type, categories)
         self._out.write(_header(self.task, categories))
         self._next_id = 0
 
@@ -116,15 +113,6 @@ class CvatWriter:
         )  # fmt: skip
         self._next_id += 1
         return len(shapes)
-
-    def close(self) -> list[Path]:
-        self._out.write("</annotations>\n")
-        self._out.close()
-        self._part.replace(self.path)
-        return [self.path]
-
-    def abort(self) -> None:
-        discard(self._part, self._out)
 
 
 def save_cvat(

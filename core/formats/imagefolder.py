@@ -36,24 +36,22 @@ from core.formats.records import (
     classification_payload,
     finite,
     image_class_ids,
-    meta_json,
     objects_of,
     read_meta,
     strict_dumps,
     write_all,
 )
-from core.formats.spool import Spool
-from core.formats.tree import ReadTree, open_write_tree
+from core.formats.tree import ReadTree
+from core.formats.tree_writer import TreeWriter
 
 METADATA = "metadata.jsonl"
 
 
-class ImageFolderWriter:
+class ImageFolderWriter(TreeWriter):
+    FORMAT = "imagefolder"
+
     def __init__(self, path: Path | str, task_type: TaskType | str, categories: CategorySet) -> None:
-        self.task = TaskType(task_type)
-        self.categories = categories
-        self.tree = open_write_tree(path)
-        self._spool = Spool(self.tree, "annota-imagefolder-")
+        super().__init__(path, task_type, categories)
         self._meta = self._spool.open(METADATA)
 
     def _label(self, payload: dict[str, Any] | None) -> tuple[dict[str, Any], int]:
@@ -84,16 +82,8 @@ class ImageFolderWriter:
         self._meta.write(strict_dumps(row) + "\n")
         return n
 
-    def close(self) -> list[Path]:
-        return self._spool.finish(
-            {
-                "classes.txt": "".join(n + "\n" for n in self.categories.names),
-                "annota.json": meta_json("imagefolder", self.task, self.categories),
-            }
-        )
-
-    def abort(self) -> None:
-        self._spool.abort()
+    def last_texts(self) -> dict[str, str]:
+        return {"classes.txt": "".join(n + "\n" for n in self.categories.names), **super().last_texts()}
 
 
 def save_imagefolder(

@@ -29,7 +29,7 @@ import posixpath
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from core.domain import TaskType
@@ -41,14 +41,13 @@ from core.formats.records import (
     RecordProblem,
     SaveSummary,
     classification_payload,
-    discard,
     finite,
     image_class_ids,
     objects_of,
-    part_path,
     strict_dumps,
     write_all,
 )
+from core.formats.single_file import SingleFileWriter
 
 REGION_TYPES = {TaskType.BOXES: "rectanglelabels", TaskType.POLYGONS: "polygonlabels"}
 
@@ -72,13 +71,11 @@ def _pct(value: float, size: int) -> float:
     return float(value) * 100.0 / size
 
 
-class LabelStudioWriter:
+class LabelStudioWriter(SingleFileWriter):
+    TAIL = "\n]\n"
+
     def __init__(self, path: Path | str, task_type: TaskType | str, categories: CategorySet) -> None:
-        self.path = Path(path)
-        self.task = TaskType(task_type)
-        self.categories = categories
-        self._part = part_path(self.path)
-        self._out: IO[str] = open(self._part, "w", encoding="utf-8")  # noqa: SIM115 (closed in close/abort)
+        super().__init__(path, task_type, categories)
         self._out.write("[")
         self._n = 0
 
@@ -138,15 +135,6 @@ class LabelStudioWriter:
         if self.task.is_classification:
             return len(image_class_ids(self.task, record.payload))
         return len(results)
-
-    def close(self) -> list[Path]:
-        self._out.write("\n]\n")
-        self._out.close()
-        self._part.replace(self.path)
-        return [self.path]
-
-    def abort(self) -> None:
-        discard(self._part, self._out)
 
 
 def save_labelstudio(

@@ -40,14 +40,13 @@ from core.formats.records import (
     finite,
     manifest_record,
     manifest_row,
-    meta_json,
     objects_of,
     read_manifest,
     read_meta,
     write_all,
 )
-from core.formats.spool import Spool
-from core.formats.tree import ReadTree, open_write_tree
+from core.formats.tree import ReadTree
+from core.formats.tree_writer import TreeWriter
 
 MAX_CLASSES = 255  # one byte a pixel, 0 is background
 
@@ -96,18 +95,17 @@ def rasterise(
     return img
 
 
-class MasksWriter:
+class MasksWriter(TreeWriter):
+    FORMAT = "masks"
+
     def __init__(self, path: Path | str, task_type: TaskType | str, categories: CategorySet) -> None:
-        self.task = TaskType(task_type)
-        refuse_classification(self.task, "A mask export")
+        refuse_classification(TaskType(task_type), "A mask export")  # before the tree is opened
         if len(categories) > MAX_CLASSES:
             raise ValueError(
                 f"an indexed mask holds at most {MAX_CLASSES} classes; this project has {len(categories)}"
             )
-        self.categories = categories
         self._palette = [v for rgb in palette(MAX_CLASSES) for v in rgb]
-        self.tree = open_write_tree(path)
-        self._spool = Spool(self.tree, "annota-masks-")
+        super().__init__(path, task_type, categories)
         self._manifest = self._spool.open("manifest.csv", newline="")
         self._manifest.write(",".join(MANIFEST_COLUMNS) + "\n")
         self._tmp = tempfile.TemporaryDirectory(prefix="annota-masks-png-")
@@ -137,20 +135,18 @@ class MasksWriter:
             out.writerow([k, name, *colours[k]])
         return buf.getvalue()
 
+    def last_texts(self) -> dict[str, str]:
+        return {"classes.csv": self._classes_csv(), **super().last_texts()}
+
     def close(self) -> list[Path]:
         try:
-            return self._spool.finish(
-                {
-                    "classes.csv": self._classes_csv(),
-                    "annota.json": meta_json("masks", self.task, self.categories),
-                }
-            )
+            return super().close()
         finally:
             self._tmp.cleanup()
 
     def abort(self) -> None:
         try:
-            self._spool.abort()
+            super().abort()
         finally:
             self._tmp.cleanup()
 

@@ -306,13 +306,15 @@ def manifest_record(row: dict[str, str], payload: dict[str, Any] | None) -> Expo
     )  # fmt: skip
 
 
-def meta_json(fmt: str, task: TaskType, categories: CategorySet) -> str:
-    """``annota.json`` of a multi-file export: the task and the class ids, for loading back exactly."""
+def meta_json(fmt: str, task: TaskType, categories: CategorySet, **extra: str) -> str:
+    """``annota.json`` of a multi-file export: the task and the class ids, for loading back exactly, then
+    a format's ``extra`` keys (VOC's pixel convention, YOLO segmentation's source task)."""
     return json.dumps(
         {
             "format": fmt,
             "task_type": task.value,
             "categories": [{"id": c.id, "name": c.name} for c in categories],
+            **extra,
         },
         indent=1,
         allow_nan=False,

@@ -19,7 +19,7 @@ import csv
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from core.domain import TaskType
 from core.formats.records import (
@@ -29,13 +29,12 @@ from core.formats.records import (
     Issue,
     RecordProblem,
     SaveSummary,
-    discard,
     image_class_ids,
     objects_of,
-    part_path,
     strict_dumps,
     write_all,
 )
+from core.formats.single_file import SingleFileWriter
 
 _dumps = strict_dumps  # NaN/infinity: a RecordProblem for that row, never bare NaN in the file
 
@@ -103,21 +102,8 @@ def _n_labels(task: TaskType, rec: ExportRecord) -> int:
     return len(objects_of(task, rec.payload)) + len(image_class_ids(task, rec.payload))
 
 
-class _TextWriter:
-    def __init__(self, path: Path | str, task_type: TaskType | str, categories: CategorySet) -> None:
-        self.path = Path(path)
-        self.task = TaskType(task_type)
-        self.categories = categories
-        self._part = part_path(self.path)
-        self._out: IO[str] = open(self._part, "w", encoding="utf-8", newline="")  # noqa: SIM115
-
-    def close(self) -> list[Path]:
-        self._out.close()
-        self._part.replace(self.path)
-        return [self.path]
-
-    def abort(self) -> None:
-        discard(self._part, self._out)
+class _TextWriter(SingleFileWriter):
+    NEWLINE = ""  # the CSV writer ends its lines itself
 
 
 class JsonlWriter(_TextWriter):

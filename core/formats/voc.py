@@ -48,8 +48,8 @@ from core.formats.records import (
     safe_names,
     write_all,
 )
-from core.formats.spool import Spool
-from core.formats.tree import ReadTree, open_write_tree
+from core.formats.tree import ReadTree
+from core.formats.tree_writer import TreeWriter
 
 VOC_PIXELS = "1-based integers"
 
@@ -84,12 +84,11 @@ def annotation_xml(record: ExportRecord, objects: list[tuple[str, list[float]]])
     )
 
 
-class VocWriter:
+class VocWriter(TreeWriter):
+    FORMAT = "voc"
+
     def __init__(self, path: Path | str, task_type: TaskType | str, categories: CategorySet) -> None:
-        self.task = TaskType(task_type)
-        self.categories = categories
-        self.tree = open_write_tree(path)
-        self._spool = Spool(self.tree, "annota-voc-")
+        super().__init__(path, task_type, categories)
         self._manifest = self._spool.open("manifest.csv", newline="")
         self._manifest.write(",".join(MANIFEST_COLUMNS) + "\n")
         self._trainval = self._spool.open("ImageSets/Main/trainval.txt")
@@ -128,22 +127,10 @@ class VocWriter:
         self._manifest.write(manifest_row(record))
         return n
 
-    def close(self) -> list[Path]:
-        return self._spool.finish(
-            {
-                "labels.txt": "".join(n + "\n" for n in self.categories.names),
-                "annota.json": _meta(self.task, self.categories),
-            }
-        )
-
-    def abort(self) -> None:
-        self._spool.abort()
-
-
-def _meta(task: TaskType, categories: CategorySet) -> str:
-    meta = json.loads(meta_json("voc", task, categories))
-    meta["voc_pixels"] = VOC_PIXELS  # readers subtract 1 from xmin and ymin
-    return json.dumps(meta, indent=1)
+    def last_texts(self) -> dict[str, str]:
+        # voc_pixels: readers subtract 1 from xmin and ymin
+        meta = meta_json(self.FORMAT, self.task, self.categories, voc_pixels=VOC_PIXELS)
+        return {"labels.txt": "".join(n + "\n" for n in self.categories.names), "annota.json": meta}
 
 
 def save_voc(

@@ -41,14 +41,13 @@ from core.formats.records import (
     image_class_ids,
     manifest_record,
     manifest_row,
-    meta_json,
     read_manifest,
     read_meta,
     safe_names,
     write_all,
 )
-from core.formats.spool import Spool
-from core.formats.tree import ReadTree, open_write_tree
+from core.formats.tree import ReadTree
+from core.formats.tree_writer import TreeWriter
 
 MAX_LABEL_BYTES = 16 * 1024 * 1024  # one image's label file (about 300,000 boxes); larger is reported
 
@@ -161,12 +160,11 @@ def _scalar(value: str) -> str:
     return value
 
 
-class YoloWriter:
+class YoloWriter(TreeWriter):
+    FORMAT = "yolo"
+
     def __init__(self, path: Path | str, task_type: TaskType | str, categories: CategorySet) -> None:
-        self.task = TaskType(task_type)
-        self.categories = categories
-        self.tree = open_write_tree(path)
-        self._spool = Spool(self.tree, "annota-yolo-")
+        super().__init__(path, task_type, categories)
         self._manifest = self._spool.open("manifest.csv", newline="")
         self._manifest.write(",".join(MANIFEST_COLUMNS) + "\n")
         self._lists: list[IO[str]] = []
@@ -203,16 +201,8 @@ class YoloWriter:
         self._manifest.write(manifest_row(record))
         return n
 
-    def close(self) -> list[Path]:
-        return self._spool.finish(
-            {
-                "data.yaml": data_yaml(self.task, self.categories),
-                "annota.json": meta_json("yolo", self.task, self.categories),
-            }
-        )
-
-    def abort(self) -> None:
-        self._spool.abort()
+    def last_texts(self) -> dict[str, str]:
+        return {"data.yaml": data_yaml(self.task, self.categories), **super().last_texts()}
 
 
 def save_yolo(

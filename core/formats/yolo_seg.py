@@ -36,6 +36,8 @@ def box_corners(xywh: list[float]) -> list[list[float]]:
 
 
 class YoloSegWriter(YoloWriter):
+    FORMAT = "yolo-seg"
+
     def __init__(self, path: Path | str, task_type: TaskType | str, categories: CategorySet) -> None:
         self.source_task = TaskType(task_type)
         refuse_classification(self.source_task, "YOLO segmentation")
@@ -49,15 +51,9 @@ class YoloSegWriter(YoloWriter):
             record = replace(record, payload={"polygons": polys})
         return super().write(record)
 
-    def close(self) -> list[Path]:
-        meta = json.loads(meta_json("yolo-seg", TaskType.POLYGONS, self.categories))
-        meta["source_task"] = self.source_task.value
-        return self._spool.finish(
-            {
-                "data.yaml": data_yaml(TaskType.POLYGONS, self.categories),
-                "annota.json": json.dumps(meta, indent=1),
-            }
-        )
+    def last_texts(self) -> dict[str, str]:
+        meta = meta_json(self.FORMAT, self.task, self.categories, source_task=self.source_task.value)
+        return {"data.yaml": data_yaml(self.task, self.categories), "annota.json": meta}
 
 
 def save_yolo_seg(
