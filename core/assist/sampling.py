@@ -11,6 +11,7 @@ The output is a rank per item id (lower first), the shape of ``items.queue_rank`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -76,6 +77,87 @@ def k_center(
     return picked
 
 
+def kmeans(x: np.ndarray, k: int, seed: int = 0, iters: int = 15) -> np.ndarray:
+    """Spherical k-means (k-means++ seeding on cosine distance): a cluster id per row of unit vectors."""
+    u = np.asarray(x, dtype=np.float32)
+    n = len(u)
+    k = max(1, min(k, n))
+    rng = np.random.default_rng(seed)
+    centers = np.empty((k, u.shape[1]), dtype=np.float32)
+    centers[0] = u[rng.integers(n)]
+    dist = 1.0 - u @ centers[0]
+    for c in range(1, k):
+        p = np.maximum(dist, 0.0).astype(np.float64)
+        i = int(rng.choice(n, p=p / p.sum())) if p.sum() > 0 else int(rng.integers(n))
+        centers[c] = u[i]
+        dist = np.minimum(dist, 1.0 - u @ centers[c])
+    assign = np.zeros(n, dtype=np.int64)
+    for _ in range(iters):
+        new = (u @ centers.T).argmax(axis=1)
+        if _ > 0 and np.array_equal(new, assign):
+            break
+        assign = new
+        for c in range(k):
+            members = u[assign == c]
+            if len(members):
+                m = members.sum(axis=0)
+                centers[c] = m / max(float(np.linalg.norm(m)), 1e-12)
+    return assign
+
+
+def typicality(x: np.ndarray, k_nn: int = 20) -> np.ndarray:
+    """TypiClust's typicality per row: the inverse of the mean distance (1 - cosine) to its ``k_nn``
+    nearest other rows (the rows of one cluster)."""
+    u = np.asarray(x, dtype=np.float32)
+    n = len(u)
+    if n <= 1:
+        return np.ones(n)
+    k = min(k_nn, n - 1)
+    d = np.maximum(1.0 - u @ u.T, 0.0)
+    np.fill_diagonal(d, np.inf)
+    near = np.partition(d, k - 1, axis=1)[:, :k]
+    return 1.0 / (near.mean(axis=1) + 1e-6)
+
+
+def typical_first(
+    embeddings: np.ndarray,
+    budget: int,
+    labeled_embeddings: np.ndarray | None = None,
+    k_nn: int = 20,
+    seed: int = 0,
+    max_points: int = 20000,
+) -> np.ndarray:
+    """TypiClust: ``budget`` row indices of typical, diverse items, first first.
+
+    k-means with ``k = labeled + budget`` clusters; clusters holding a labeled item are covered; from
+    the uncovered ones, largest first, the most typical member (``typicality`` within its cluster).
+    Above ``max_points`` rows, a random sample of that many is clustered."""
+    x = np.asarray(embeddings, dtype=np.float32)
+    n = len(x)
+    budget = min(budget, n)
+    if budget <= 0:
+        return np.zeros(0, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    rows = np.arange(n) if n <= max_points else np.sort(rng.choice(n, max_points, replace=False))
+    lab = (
+        np.zeros((0, x.shape[1]), np.float32)
+        if labeled_embeddings is None
+        else np.asarray(labeled_embeddings)
+    )
+    pts = np.concatenate([x[rows], lab.astype(np.float32)])
+    assign = kmeans(pts, min(len(pts), len(lab) + budget), seed)
+    covered = set(assign[len(rows) :].tolist())
+    a = assign[: len(rows)]
+    clusters = [c for c in np.unique(a) if c not in covered]
+    clusters.sort(key=lambda c: -int((a == c).sum()))
+    picked: list[int] = []
+    for c in clusters[:budget]:
+        members = np.flatnonzero(a == c)
+        t = typicality(x[rows[members]], k_nn) if len(members) <= 5000 else np.ones(len(members))
+        picked.append(int(rows[members[int(np.argmax(t))]]))
+    return np.array(picked, dtype=np.int64)
+
+
 def rank_queue(
     item_ids: np.ndarray,
     order: QueueOrder | str = QueueOrder.LEARN,
@@ -86,6 +168,11 @@ def rank_queue(
     diverse_head: int = 200,
     pool_factor: int = 5,
     seed: int = 0,
+    *,
+    typical: int = 0,
+    audit: Sequence[int] = (),
+    audit_share: float = 0.0,
+    audit_done: tuple[int, int] = (0, 0),
 ) -> QueueRanks:
     """Rank unlabeled items.
 
@@ -93,7 +180,43 @@ def rank_queue(
     ``embeddings`` (unit vectors, same rows) drive diversity for the first ``diverse_head``
     places, chosen among the ``pool_factor`` x as many most uncertain items. Without a head,
     ``learn`` ranks by diversity alone (then at random), ``confirm`` at random.
+
+    ``typical`` (``learn``, with embeddings): the first places go to that many typical, diverse items
+    (``typical_first``: before and just after the first head, typical items teach it more than
+    uncertain ones). ``audit``: pending audit item ids in audit order (``core.assist.audit``), put at
+    ``audit_share`` of the labels, counting ``audit_done`` = (labels given, audit ones among them)
+    (``audit.interleave``).
     """
+    ranks = _rank_queue(item_ids, order, space, proba, embeddings, labeled_embeddings, diverse_head,
+                        pool_factor, seed, typical)  # fmt: skip
+    if not len(audit) or audit_share <= 0:
+        return ranks
+    from core.assist.audit import interleave
+
+    present = set(ranks.item_ids.tolist())
+    pending = [int(a) for a in audit if int(a) in present]
+    done, done_audit = audit_done
+    order_ids = interleave(ranks.order().tolist(), pending, audit_share, done=done, done_audit=done_audit)
+    return _ranks_of(ranks.item_ids, order_ids)
+
+
+def _ranks_of(ids: np.ndarray, ordered_ids: np.ndarray) -> QueueRanks:
+    pos = {int(i): k for k, i in enumerate(ids.tolist())}
+    return _ranks(ids, np.array([pos[int(i)] for i in ordered_ids], dtype=np.int64))
+
+
+def _rank_queue(
+    item_ids: np.ndarray,
+    order: QueueOrder | str,
+    space: LabelSpace | None,
+    proba: np.ndarray | None,
+    embeddings: np.ndarray | None,
+    labeled_embeddings: np.ndarray | None,
+    diverse_head: int,
+    pool_factor: int,
+    seed: int,
+    typical: int,
+) -> QueueRanks:
     ids = np.asarray(item_ids, dtype=np.int64)
     n = len(ids)
     rng = np.random.default_rng(seed)
@@ -107,6 +230,13 @@ def rank_queue(
         sequence = np.argsort(unc + rng.random(n) * 1e-9, kind="stable")
         return _ranks(ids, sequence)
     by_unc = np.argsort(-unc, kind="stable")
+    if embeddings is not None and typical > 0:
+        first = typical_first(np.asarray(embeddings), typical, labeled_embeddings, seed=seed)
+        rest = by_unc[~np.isin(by_unc, first)]
+        if has_head or diverse_head <= 0:
+            return _ranks(ids, np.concatenate([first, rest]))
+        more = rest[k_center(np.asarray(embeddings)[rest], diverse_head, np.asarray(embeddings)[first], seed)]
+        return _ranks(ids, np.concatenate([first, more, rest[~np.isin(rest, more)]]))
     if embeddings is None or diverse_head <= 0:
         return _ranks(ids, by_unc)
     pool = by_unc[: min(n, diverse_head * pool_factor)] if has_head else rng.permutation(n)[:5000]

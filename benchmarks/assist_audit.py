@@ -1,0 +1,255 @@
+"""Audit calibration and typical-first order on the shared flowers (issue 12, section 3).
+
+    python -m benchmarks assist_audit [--runs 3] [--flow item|grid|both] [--share 0.25] [--typical 50]
+
+A simulated labeler answers from the folder names, in the order the product's own functions give
+(``sampling.rank_queue`` with ``typical`` and the audit interleaved, ``audit.audit_sequence`` /
+``audit_prefix``), and every 10 labels the head is retrained and calibrated as the training job does:
+on the complete audit prefix (``audit.calibrate_on_audit``) once it can certify anything, else on the
+one-at-a-time labels (``calibration.calibrate``, labels from grid pages left out). After each training
+the shown proposals on the still unlabeled photos are checked against the truth: their true precision,
+their coverage, and the claimed lower bound. Flows: ``item`` (one image at a time, in queue order) and
+``grid`` (pages of 9: look-alikes seeded at the head of the queue, then pages the head groups, with
+the next audit items as tiles at the audit share). The features come from the benchmark cache
+(``label_errors.flowers_embeddings``: the photos are featurised once).
+
+Reported per run: the human labels until the shown proposals cover >= 50 % of the rest at >= 95 %
+true precision, and whether any shown set's true precision was below its claimed bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import print_table, write_json
+from core.assist import audit
+from core.assist.calibration import Calibration, calibrate, proposal_correct, uncalibrated
+from core.assist.classify_jobs import MIN_CALIBRATION_LABELS
+from core.assist.clustering import prediction_pages
+from core.assist.heads import LabelSpace, train_head
+from core.assist.sampling import QueueOrder, rank_queue
+from core.config import shared_datasets
+from core.domain import TaskType
+from core.settings import DEFAULT_CONFIDENCE_LEVEL
+
+TARGET = 0.95
+PAGE = 9
+
+
+@dataclass
+class Run:
+    x: np.ndarray
+    truth: np.ndarray
+    space: LabelSpace
+    flow: str
+    share: float
+    typical: int
+    switch: int  # typical-first while fewer labels than this
+    seed: int
+    rate: float = audit.DEFAULT_RATE
+    train_every: int = 10
+    level: float = DEFAULT_CONFIDENCE_LEVEL
+    labeled: dict[int, int] = field(default_factory=dict)
+    page_rows: set[int] = field(default_factory=set)
+    curve: list[dict[str, Any]] = field(default_factory=list)
+    proba: np.ndarray | None = None
+    cal: Calibration | None = None
+    order: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.n = len(self.x)
+        self.ids = np.arange(self.n)
+        # the project id stands in for the seed: each run draws another audit sample
+        self.sequence = audit.audit_sequence(1000 + self.seed, self.ids, self.rate)
+
+    def rest(self) -> np.ndarray:
+        mask = np.ones(self.n, bool)
+        mask[list(self.labeled)] = False
+        return np.flatnonzero(mask)
+
+    def pending_audit(self) -> list[int]:
+        return [int(i) for i in self.sequence if int(i) not in self.labeled]
+
+    def queue(self, rest: np.ndarray) -> np.ndarray:
+        lab = sorted(self.labeled)
+        typical = self.typical if len(lab) < self.switch else 0
+        ranks = rank_queue(
+            rest, QueueOrder.LEARN, self.space if self.proba is not None else None,
+            None if self.proba is None else self.proba[rest], self.x[rest], self.x[lab] if lab else None,
+            diverse_head=16, seed=self.seed, typical=max(0, typical - len(lab)),
+            audit=self.pending_audit(), audit_share=self.share,
+            audit_done=(len(lab), sum(1 for i in self.sequence if int(i) in self.labeled)),
+        )  # fmt: skip
+        return ranks.order()
+
+    def train(self) -> None:
+        rows = np.array(sorted(self.labeled))
+        y = np.array([self.labeled[r] for r in rows])
+        if len(np.unique(y)) < 2:
+            return
+        center = self.x.mean(axis=0)
+        prefix = set(audit.audit_prefix(self.sequence, self.labeled).tolist())
+        is_audit = np.array([r in prefix for r in rows])
+        source = "audit"
+        if audit.enough_audit(int(is_audit.sum()), TARGET, self.level):
+            self.cal = audit.calibrate_on_audit(
+                self.space, self.x[rows], y, is_audit, TARGET, self.level, center=center
+            ).calibration
+        else:
+            single = np.array([r not in self.page_rows for r in rows])
+            source = "one-at-a-time"
+            if single.sum() < MIN_CALIBRATION_LABELS:
+                self.cal, source = uncalibrated(self.space, TARGET, self.level), "none"
+            else:
+                self.cal = calibrate(
+                    self.space, self.x[rows][single], y[single], TARGET, self.level, center=center
+                )
+        head = train_head(self.space, self.x[rows], y, center=center)
+        self.proba = head.predict_proba(self.x)
+        rest = self.rest()
+        props = self.cal.propose(self.proba[rest])
+        ok = proposal_correct(self.space, props.classes, self.truth[rest])
+        shown = props.shown
+        top = np.argsort(-props.confidence, kind="stable")[: max(1, len(rest) // 2)]
+        self.curve.append(
+            {
+                "labels": len(rows),
+                "audit_labels": int(is_audit.sum()),
+                "source": source,
+                "threshold": float(self.cal.threshold),
+                "claimed_lower_bound": float(self.cal.choice.lower_bound) if shown.any() else None,
+                "true_precision": float(ok[shown].mean()) if shown.any() else None,
+                "coverage": float(shown.mean()) if len(rest) else 0.0,
+                "best_top_half": float(ok[top].mean()) if len(rest) else None,
+            }
+        )
+
+    def step(self) -> None:
+        rest = self.rest()
+        if self.flow == "item":  # the queue is ranked again after each training, as inference does
+            if self.order is None:
+                self.order = self.queue(rest)
+            row = int(next(i for i in self.order if int(i) not in self.labeled))
+            self.labeled[row] = int(self.truth[row])
+            return
+        order = self.queue(rest)
+        page = self._page(rest, order)
+        for r in page:
+            self.labeled[int(r)] = int(self.truth[r])
+            self.page_rows.add(int(r))
+
+    def _page(self, rest: np.ndarray, order: np.ndarray) -> list[int]:
+        """A grid page: the next audit items at the audit share of its tiles, the rest from the product's
+        page makers (items the head puts in one class, else look-alikes of the head of the queue)."""
+        done, done_audit = len(self.labeled), sum(1 for i in self.sequence if int(i) in self.labeled)
+        n_audit = max(0, int((done + PAGE) * self.share) - done_audit)
+        tiles = self.pending_audit()[:n_audit]
+        free = rest[~np.isin(rest, tiles)]
+        want = PAGE - len(tiles)
+        if self.proba is not None and self.cal is not None:
+            conf = self.proba[free].max(axis=1)
+            cls = np.array(self.space.class_ids)[self.proba[free].argmax(axis=1)]
+            pages = prediction_pages(
+                free, cls, conf, PAGE, min_confidence=self.cal.page_threshold, suggest=False
+            )
+            if pages:
+                return tiles + list(pages[0].item_ids)[:want]
+        free_set = set(free.tolist())
+        seed = int(next(i for i in order if i in free_set))
+        sims = self.x[free] @ self.x[seed]
+        return tiles + free[np.argsort(-sims)[:want]].tolist()
+
+    def run(self, limit: int) -> dict[str, Any]:
+        last = 0
+        while len(self.labeled) < min(limit, self.n - PAGE):
+            if len(self.labeled) - last >= self.train_every:
+                self.train()
+                self.order = None
+                last = len(self.labeled)
+                p = self.curve[-1] if self.curve else None
+                if p and p["coverage"] >= 0.5 and (p["true_precision"] or 0) >= TARGET:
+                    break
+            self.step()
+        goal = next(
+            (
+                p["labels"]
+                for p in self.curve
+                if p["coverage"] >= 0.5 and (p["true_precision"] or 0) >= TARGET
+            ),
+            None,
+        )
+        first = next((p["labels"] for p in self.curve if p["coverage"] > 0), None)
+        over = [p for p in self.curve if p["true_precision"] is not None and p["claimed_lower_bound"] is not None
+                and p["true_precision"] < p["claimed_lower_bound"]]  # fmt: skip
+        below_target = [
+            p for p in self.curve if p["true_precision"] is not None and p["true_precision"] < TARGET
+        ]
+        return {"labels_to_goal": goal, "first_proposals_at": first, "claims_above_truth": len(over),
+                "shown_sets_below_target": len(below_target), "trainings": len(self.curve), "curve": self.curve}  # fmt: skip
+
+
+def flowers() -> tuple[np.ndarray, np.ndarray]:
+    from benchmarks.label_errors import flowers_embeddings
+
+    x, y, _ = flowers_embeddings(shared_datasets() / "flowers")
+    return np.asarray(x, dtype=np.float32), np.asarray(y)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="assist_audit")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--flow", default="both", choices=["item", "grid", "both"])
+    ap.add_argument("--share", type=float, nargs="+", default=[audit.DEFAULT_SHARE])
+    ap.add_argument("--typical", type=int, nargs="+", default=[50])
+    ap.add_argument(
+        "--switch", type=int, default=None, help="typical-first while fewer labels (default: typical)"
+    )
+    ap.add_argument("--limit", type=int, default=500)
+    args = ap.parse_args(argv)
+    if not (shared_datasets() / "flowers").is_dir():
+        print(f"assist_audit: skipped, shared datasets absent at {shared_datasets()}")
+        return
+    x, y = flowers()
+    space = LabelSpace(TaskType.MULTICLASS, (1, 2, 3, 4, 5))
+    truth = y  # column indices, as LabelSpace.encode gives
+    flows = ["item", "grid"] if args.flow == "both" else [args.flow]
+    rows, results = [], []
+    for flow in flows:
+        for share in args.share:
+            for typical in args.typical:
+                outs = []
+                for seed in range(args.runs):
+                    t0 = time.perf_counter()
+                    run = Run(x, truth, space, flow, share, typical, args.switch or typical, seed)
+                    out = run.run(args.limit)
+                    out.update(
+                        flow=flow, share=share, typical=typical, seed=seed, seconds=time.perf_counter() - t0
+                    )
+                    outs.append(out)
+                    print(f"{flow} share {share} typical {typical} seed {seed}: goal at {out['labels_to_goal']},"
+                          f" first proposals {out['first_proposals_at']}, claims above truth"
+                          f" {out['claims_above_truth']}, {out['seconds']:.0f} s", flush=True)  # fmt: skip
+                results += outs
+                goals = [o["labels_to_goal"] for o in outs]
+                met = [g for g in goals if g is not None]
+                rows.append([flow, share, typical, len(outs), f"{np.median(met):.0f}" if met else "-",
+                             f"{min(met) if met else '-'}-{max(met) if met else '-'}", f"{len(met)}/{len(outs)}",
+                             sum(o["claims_above_truth"] for o in outs),
+                             sum(o["shown_sets_below_target"] for o in outs)])  # fmt: skip
+    print_table(
+        "Audit calibration on the flowers (1,000 photos; goal: >= 50 % of the rest at >= 95 % true precision)",
+        rows,
+        ["flow", "audit share", "typical first", "runs", "labels to goal (median)", "range", "met",
+         "claims above truth", "shown sets < 95 %"],
+    )  # fmt: skip
+    path = write_json("assist_audit", {"target": TARGET, "runs": results})
+    print(f"JSON: {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""The audit sample: a small uniformly random share of the items, labeled by people, that calibration trusts.
+
+Labels from the queue are a biased sample of the pool: uncertainty sampling picks the hard items (their
+held-out precision understates the proposals'), grid pages pick easy look-alikes (it would overstate
+it). The audit is the unbiased part:
+
+* **Flag.** Every item has a fixed audit key, a seeded hash of (project, item) mapped to [0, 1); the
+  item is an audit item when its key is below the audit ``rate``. The flag never depends on the model
+  or on the images, so the audit items are a uniform random sample of the project's items.
+* **Order.** Audit items are labeled in key order (``audit_sequence``); the queue and the grid take the
+  next ones at a fixed share of places (``interleave``, ``cluster_pages``). A label given by any route
+  counts (the truth is the truth), but calibration uses only the **prefix** of the sequence that is
+  complete (``audit_prefix``): an audit item a grid page took early because it looked easy is used
+  only once every audit item before it is labeled too, so the used set stays a uniform sample whatever
+  the routes chose. A skipped audit item counts as a wrong answer for any proposal (conservative).
+* **Estimate.** The audit items' probabilities come from heads that did not see them (cross-fitting
+  over audit folds; every other label trains them), and the threshold is the lowest one whose
+  one-sided Clopper-Pearson lower bound reaches the target, tested from the most confident down
+  (``calibration.choose_threshold``). ``stratified_lower_bound`` combines per-stratum bounds
+  (Bonferroni) where strata were sampled at different rates; ``confidence_bin`` is the stratum an
+  audit label is remembered with (the model's confidence when it was labeled, ``audit_labels``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from core.assist.calibration import (
+    Calibration,
+    calibrate_from_heldout,
+    choose_threshold,
+    min_shown_for,
+    precision_lower_bound,
+)
+from core.assist.heads import HeadConfig, LabelSpace, train_head
+from core.settings import DEFAULT_CONFIDENCE_LEVEL
+
+DEFAULT_RATE = 0.25  # the share of items flagged for the audit
+DEFAULT_SHARE = 0.25  # the share of queue places (and grid tiles) the audit takes while it lasts
+BIN_EDGES = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)  # confidence strata: bin b holds [edge b-1, edge b)
+AUDIT_FOLDS = 5
+
+
+def audit_key(project_id: int, item_id: int) -> float:
+    """The item's fixed audit key in [0, 1): a seeded hash, independent of the image and the model."""
+    digest = hashlib.blake2b(f"annota-audit:{project_id}:{item_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64
+
+
+def audit_keys(project_id: int, item_ids: Iterable[int]) -> np.ndarray:
+    return np.array([audit_key(project_id, int(i)) for i in item_ids], dtype=np.float64)
+
+
+def audit_flags(project_id: int, item_ids: Sequence[int], rate: float = DEFAULT_RATE) -> np.ndarray:
+    """Whether each item is an audit item (key below ``rate``)."""
+    return audit_keys(project_id, item_ids) < rate
+
+
+def audit_sequence(project_id: int, item_ids: Sequence[int], rate: float = DEFAULT_RATE) -> np.ndarray:
+    """The audit items among ``item_ids``, in the order they are to be labeled (by key)."""
+    ids = np.asarray(item_ids, dtype=np.int64)
+    keys = audit_keys(project_id, ids.tolist())
+    sel = keys < rate
+    return ids[sel][np.argsort(keys[sel], kind="stable")]
+
+
+def audit_prefix(sequence: Sequence[int], answered: Iterable[int]) -> np.ndarray:
+    """The longest head of ``sequence`` whose items are all answered (labeled, or skipped)."""
+    done = set(int(i) for i in answered)
+    seq = np.asarray(sequence, dtype=np.int64)
+    for k, item in enumerate(seq.tolist()):
+        if item not in done:
+            return seq[:k]
+    return seq
+
+
+def interleave(
+    order: Sequence[int],
+    audit_pending: Sequence[int],
+    share: float = DEFAULT_SHARE,
+    *,
+    done: int = 0,
+    done_audit: int = 0,
+) -> np.ndarray:
+    """``order`` (item ids, first first) with the pending audit items (in audit order) placed so that the
+    audit keeps ``share`` of all labels: of the ``done`` labels given so far ``done_audit`` were audit
+    ones, and place ``j`` goes to the audit when ``floor((done + j + 1) * share)`` exceeds the audit
+    labels given or placed before it (a queue ranked again every few labels keeps the share)."""
+    pending = [int(i) for i in audit_pending]
+    pend = set(pending)
+    rest = [int(i) for i in order if int(i) not in pend]
+    if share <= 0:
+        return np.array(rest + pending, dtype=np.int64)
+    out: list[int] = []
+    a = r = 0
+    while a < len(pending) or r < len(rest):
+        j = len(out)
+        due = int((done + j + 1) * share) > done_audit + a
+        if a < len(pending) and (due or r >= len(rest)):
+            out.append(pending[a])
+            a += 1
+        else:
+            out.append(rest[r])
+            r += 1
+    return np.array(out, dtype=np.int64)
+
+
+def confidence_bin(confidence: np.ndarray | float) -> np.ndarray:
+    """The stratum of a confidence: 0 below 0.5, then one per ``BIN_EDGES`` interval."""
+    return np.searchsorted(np.asarray(BIN_EDGES), np.asarray(confidence, dtype=np.float64), side="right")
+
+
+# ---------------------------------------------------------------- estimates
+
+
+def stratified_precision(correct: np.ndarray, strata: np.ndarray, weights: dict[int, float]) -> float:
+    """Precision of a population made of strata with ``weights`` (their sizes or shares), each stratum's
+    precision estimated from its own sample (``correct``, ``strata`` per sampled item). A stratum with
+    weight but no sample makes the estimate undefined (NaN)."""
+    ok = np.asarray(correct, dtype=bool)
+    st = np.asarray(strata)
+    total = sum(w for w in weights.values() if w > 0)
+    if total <= 0:
+        return float("nan")
+    est = 0.0
+    for h, w in weights.items():
+        if w <= 0:
+            continue
+        members = st == h
+        if not members.any():
+            return float("nan")
+        est += w / total * float(ok[members].mean())
+    return est
+
+
+def stratified_lower_bound(
+    correct: np.ndarray,
+    strata: np.ndarray,
+    weights: dict[int, float],
+    confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
+) -> float:
+    """A one-sided lower bound on the stratified precision: each stratum's Clopper-Pearson bound at
+    level ``1 - alpha / H`` (Bonferroni over the ``H`` strata with weight), combined with the weights.
+    With probability at least ``confidence_level`` every stratum's true precision is above its bound,
+    so the weighted sum is too. A stratum with weight and no sample bounds at 0."""
+    ok = np.asarray(correct, dtype=bool)
+    st = np.asarray(strata)
+    live = {h: w for h, w in weights.items() if w > 0}
+    total = sum(live.values())
+    if total <= 0:
+        return 0.0
+    level = 1.0 - (1.0 - confidence_level) / len(live)
+    lb = 0.0
+    for h, w in live.items():
+        members = st == h
+        lb += w / total * float(precision_lower_bound(int(ok[members].sum()), int(members.sum()), level))
+    return lb
+
+
+# ---------------------------------------------------------------- calibration
+
+
+def cross_fit_proba(
+    space: LabelSpace,
+    x: np.ndarray,
+    y: np.ndarray,
+    audit: np.ndarray,
+    folds: int = AUDIT_FOLDS,
+    config: HeadConfig | None = None,
+    center: np.ndarray | None = None,
+    seed: int = 0,
+) -> np.ndarray:
+    """Probabilities of the audit rows (``audit`` a bool mask over the labeled rows), each from a head
+    trained on every label but its fold of the audit rows, ``(n_audit, C)`` in row order."""
+    rows = np.flatnonzero(np.asarray(audit, dtype=bool))
+    out = np.full((len(rows), space.n_classes), np.nan, dtype=np.float32)
+    if len(rows) == 0:
+        return out
+    k = max(2, min(folds, len(rows)))
+    fold = np.random.default_rng(seed).permutation(len(rows)) % k
+    for f in range(k):
+        test = rows[fold == f]
+        train = np.ones(len(x), dtype=bool)
+        train[test] = False
+        if not train.any():
+            continue
+        head = train_head(space, x[train], y[train], config, center)
+        out[fold == f] = head.predict_proba(x[test])
+    return out
+
+
+@dataclass(frozen=True)
+class AuditCalibration:
+    """A calibration on the audit prefix and what it rests on."""
+
+    calibration: Calibration
+    n_audit: int  # audit labels used (the complete prefix)
+    n_skipped: int  # of them, skipped audit items counted as wrong
+
+
+def calibrate_on_audit(
+    space: LabelSpace,
+    x: np.ndarray,
+    y: np.ndarray,
+    audit: np.ndarray,
+    target: float = 0.95,
+    confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
+    config: HeadConfig | None = None,
+    center: np.ndarray | None = None,
+    n_skipped: int = 0,
+) -> AuditCalibration:
+    """Thresholds from the audit rows' cross-fitted probabilities (multi-label: per class and pooled claims,
+    as ``calibrate_from_heldout``). ``n_skipped``: audit items of the prefix that people skipped; each
+    counts as a wrong proposal above every threshold (conservative)."""
+    proba = cross_fit_proba(space, x, y, audit, config=config, center=center)
+    ya = np.asarray(y)[np.asarray(audit, dtype=bool)]
+    held = ~np.isnan(proba).any(axis=1)
+    cal = calibrate_from_heldout(space, proba[held], ya[held], target, confidence_level)
+    if n_skipped > 0:
+        conf = np.r_[cal.heldout_confidence, np.full(n_skipped, np.inf)]
+        correct = np.r_[cal.heldout_correct, np.zeros(n_skipped, dtype=bool)]
+        choice = choose_threshold(conf, correct, target, confidence_level)
+        cal = replace(cal, choice=choice, heldout_confidence=conf, heldout_correct=correct)
+    return AuditCalibration(cal, int(held.sum()) + n_skipped, n_skipped)
+
+
+def enough_audit(n_audit: int, target: float, confidence_level: float) -> bool:
+    """Whether an audit prefix can certify anything at all (all correct)."""
+    return n_audit >= min_shown_for(target, confidence_level)
