@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.domain import Project
 from core.jobs import Job, handlers, list_jobs
+from core.store.items import ItemFilter, count_items
 from ui import resources, session, widgets
 from ui.text import plain
 
@@ -57,14 +58,25 @@ def _image_formats() -> set[str]:
     return {name for name, spec in FORMATS.items() if spec.images is not None}
 
 
-def start_export(project: Project, fmt: str, include: str, user: str, with_images: bool = False) -> Job:
+def start_export(
+    project: Project,
+    fmt: str,
+    include: str,
+    user: str,
+    with_images: bool = False,
+    approved_only: bool = False,
+) -> Job:
     params: dict[str, object] = {"format": fmt, "include": include}
     if with_images:
         params["with_images"] = True
+    if approved_only:
+        params["approved_only"] = True
     return resources.runner().submit("export", params, project_id=project.id, created_by=user)
 
 
-def export_form(project: Project, formats: dict[str, str], user: str, labeled: int, total: int) -> None:
+def export_form(
+    project: Project, formats: dict[str, str], user: str, labeled: int, total: int, approved: int = 0
+) -> None:
     with st.container(border=True):
         fmt = st.segmented_control(
             "Format",
@@ -83,7 +95,12 @@ def export_form(project: Project, formats: dict[str, str], user: str, labeled: i
             horizontal=True,
             key=f"export_include_{project.id}",
         )
-        st.caption(f"{labeled:,} labeled of {total:,} images.")
+        approved_only = st.checkbox(
+            "Approved images only",
+            key=f"export_approved_{project.id}",
+            help="Only the images whose newest label a reviewer approved (Review page).",
+        )
+        st.caption(f"{labeled:,} labeled of {total:,} images; {approved:,} approved by a reviewer.")
         with_images = False
         if fmt in _image_formats():
             with_images = st.checkbox(
@@ -91,14 +108,21 @@ def export_form(project: Project, formats: dict[str, str], user: str, labeled: i
                 key=f"export_images_{project.id}",
                 help="Copies every exported image file into the zip beside its labels (a bigger file).",
             )
-        nothing = (labeled if include == "labeled" else total) == 0
+        nothing = (approved if approved_only else labeled if include == "labeled" else total) == 0
         if nothing:
             st.caption(":orange[Nothing to export yet with this choice.]")
         clicked = st.button(
             "Export", type="primary", icon=":material/file_export:", key="export_go", disabled=nothing
         )
         if clicked and widgets.run_action(
-            start_export, project, fmt or "coco", include, user, with_images, success="Export started."
+            start_export,
+            project,
+            fmt or "coco",
+            include,
+            user,
+            with_images,
+            approved_only,
+            success="Export started.",
         ):
             st.rerun()
 
@@ -117,6 +141,8 @@ def download(job: Job, key: str) -> None:
             parts = [f"{counts.get('images', 0):,} images", f"{counts.get('annotations', 0):,} labels"]
             if result.get("bytes"):
                 parts.append(widgets.file_size(result["bytes"]))
+            if result.get("approved_only"):
+                parts.append("approved images only")
             st.caption(" · ".join(parts))
             problems = counts.get("errors", 0) + counts.get("warnings", 0)
             if problems:
@@ -163,7 +189,8 @@ def main() -> None:
             ":material/inbox:",
         )
         return
-    export_form(project, formats, user.username, s.labeled, s.total)
+    approved = count_items(resources.store(), project.id, ItemFilter(review_state="approved"))
+    export_form(project, formats, user.username, s.labeled, s.total, approved)
     running = [j for j in list_jobs(resources.store(), project.id, kind="export", active_only=True)]
     if running:
         st.subheader("Running")

@@ -1,5 +1,6 @@
-"""Review: a grid of thumbnails with their labels drawn on, filtered by status, class and labeler; open an
-image to see it large and step through the filtered list (Previous / Next), and correct it on the label page.
+"""Review: a grid of thumbnails with their labels drawn on, filtered by status, class, labeler and review state
+(model disagreement, agreement, labeled dates); open an image to see it large and step through the filtered
+list (Previous / Next), approve or reject it (reviewers: ``ui.review_verdicts``), or correct it on the label page.
 
 Every bit of the page's state is the shown project's (keys end in the project id) and lives in plain
 session keys, so the filters, the grid page and the open image are still there when the person comes back
@@ -14,10 +15,11 @@ from typing import Any
 import streamlit as st
 from PIL import Image
 
-from core.domain import Item, LabelClass, NotFound, Project
+from core.domain import Item, LabelClass, NotFound, Project, User
+from core.quality import review
 from core.store.items import ItemFilter, count_items, get_item, list_items
 from core.store.review_nav import Cursor, cursor_for, matches, position, step
-from ui import resources, review_errors, review_return, session, thumbs, widgets
+from ui import resources, review_errors, review_return, review_verdicts, session, thumbs, widgets
 from ui.labeling import images
 from ui.labeling.payloads import describe
 from ui.text import plain
@@ -26,6 +28,7 @@ PAGE_SIZE = 24
 COLUMNS = 4
 STATUSES = ["labeled", "prelabeled", "reviewed", "skipped", "new"]
 FILTERS = ("status", "class", "labeler", "errors")
+ALL_FILTERS = FILTERS + review_verdicts.FILTERS
 DETAIL_MAX = 900  # px: the longer side of the detail view's image
 
 
@@ -54,7 +57,7 @@ def _changed(pid: int) -> None:
     st.session_state[page_key(pid)] = 0
     st.session_state[review_errors.page_key(pid)] = 0
     st.session_state.pop(open_key(pid), None)
-    st.session_state[saved_key(pid)] = {w: st.session_state.get(filter_key(pid, w)) for w in FILTERS}
+    st.session_state[saved_key(pid)] = {w: st.session_state.get(filter_key(pid, w)) for w in ALL_FILTERS}
 
 
 def filters(project: Project, classes: list[LabelClass]) -> ItemFilter:
@@ -104,13 +107,17 @@ def filters(project: Project, classes: list[LabelClass]) -> ItemFilter:
         help="The labels ranked by how likely they are wrong: a model trained without each label disagrees"
         " with it (classification projects).",
     )
+    more = review_verdicts.more_filters(pid, filter_key, saved, _changed)
     st.session_state[saved_key(pid)] = {
         "status": status,
         "class": class_id,
         "labeler": labeler,
         "errors": errors,
+        **more,
     }
-    return ItemFilter(status=status, class_id=class_id, labeled_by=labeler)
+    return ItemFilter(
+        status=status, class_id=class_id, labeled_by=labeler, **review_verdicts.filter_fields(more)
+    )
 
 
 # -- the grid -------------------------------------------------------------------------------------------
@@ -120,14 +127,14 @@ def _open(pid: int, item_id: int) -> None:
     st.session_state[open_key(pid)] = cursor_for(resources.store(), item_id)
 
 
-def card(item: Item, project: Project, classes: list[LabelClass]) -> None:
-    with st.container(border=True):
+def card(item: Item, project: Project, classes: list[LabelClass], review_state: str | None = None) -> None:
+    with st.container(border=True, key=f"review_card_{item.id}"):
         data = thumbs.labeled_thumbnail(item, project.task_type, classes)
         if data:
             st.image(data, width="stretch")
         else:
             st.caption(":material/broken_image: image unavailable")
-        st.markdown(widgets.status_badge(item.status.value))
+        st.markdown(f"{widgets.status_badge(item.status.value)} {review_verdicts.state_chip(review_state)}")
         st.markdown(widgets.one_line_name(item.path), unsafe_allow_html=True)  # never broken mid-word
         ann = item.annotation
         if ann:
@@ -162,11 +169,12 @@ def grid(project: Project, classes: list[LabelClass], chosen: ItemFilter) -> Non
         return
     offset = widgets.pager(total, PAGE_SIZE, page_key(project.id))
     items = list_items(store, project.id, chosen, limit=PAGE_SIZE, offset=offset)
+    states = review.review_states(store, [i.id for i in items])
     for row in range(0, len(items), COLUMNS):
         cols = st.columns(COLUMNS)
         for col, item in zip(cols, items[row : row + COLUMNS], strict=False):
             with col:
-                card(item, project, classes)
+                card(item, project, classes, states.get(item.id))
 
 
 # -- one image, with Previous / Next through the filtered list ---------------------------------------------
@@ -198,7 +206,7 @@ def _large_image(item: Item, project: Project, classes: list[LabelClass]) -> byt
     return out.getvalue()
 
 
-def detail(project: Project, classes: list[LabelClass], chosen: ItemFilter, cur: Cursor) -> None:
+def detail(project: Project, classes: list[LabelClass], chosen: ItemFilter, cur: Cursor, user: User) -> None:
     store = resources.store()
     pid = project.id
     try:
@@ -262,6 +270,7 @@ def detail(project: Project, classes: list[LabelClass], chosen: ItemFilter, cur:
             st.text(f"Version {ann.version} by {ann.author}, {widgets.ago(ann.created_at)}")  # plain text
         else:
             st.caption("No label yet")
+        review_verdicts.verdict_panel(pid, item, user, then=lambda: _step(pid, chosen, cur, +1))
         if st.button(
             "Correct on the label page",
             key=f"review_correct_{pid}",
@@ -274,7 +283,7 @@ def detail(project: Project, classes: list[LabelClass], chosen: ItemFilter, cur:
 
 
 def main() -> None:
-    session.require_user()
+    user = session.require_user()
     project = session.require_project()
     classes = resources.classes(project.id)
     widgets.project_header(
@@ -285,11 +294,13 @@ def main() -> None:
         "correct it on the label page (each save is a new version).",
     )
     chosen = filters(project, classes)
+    review_verdicts.queue_count(project.id, chosen)
+    review_verdicts.show_note(project.id)
     cur = st.session_state.get(open_key(project.id))
     if st.session_state[saved_key(project.id)].get("errors"):
         review_errors.grid(project, classes, chosen)
     elif isinstance(cur, Cursor):
-        detail(project, classes, chosen, cur)
+        detail(project, classes, chosen, cur, user)
     else:
         grid(project, classes, chosen)
 

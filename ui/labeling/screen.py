@@ -14,7 +14,7 @@ from streamlit.errors import StreamlitAPIException
 
 from core.domain import Item, LabelClass, NotFound, Project, ProjectState, TaskType, User
 from core.store import items, projects, queue
-from ui import resources, review_return, session
+from ui import resources, review_return, review_verdicts, session
 from ui.labeling import (
     actions,
     classify,
@@ -122,6 +122,7 @@ def labeling_area(project_id: int, user: User) -> None:
     if item is None:
         _all_done(project)
         return
+    review_verdicts.rejection_note(item.id)  # a rejected image of theirs: who rejected it and why
     proposal, sure = model_help(s, item.id) if item.annotation is None else (None, [])
     initial = payloads.initial_payload(
         project.task_type,
