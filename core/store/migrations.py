@@ -264,4 +264,20 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        9,
+        "audit labels: the audit items of the calibration sample, with the model's confidence when labeled",
+        """
+        -- an audit item (core.assist.audit: a seeded-hash flag) once it is in the complete audit prefix;
+        -- confidence and bin: the latest proposal's confidence for it before it was labeled (NULL: none)
+        CREATE TABLE audit_labels (
+            item_id BIGINT PRIMARY KEY,
+            project_id INTEGER NOT NULL,
+            run_id INTEGER,
+            confidence DOUBLE,
+            bin INTEGER,
+            created_at TIMESTAMP NOT NULL DEFAULT now()
+        );
+        """,
+    ),
 ]
