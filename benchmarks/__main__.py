@@ -27,6 +27,7 @@ ALL = [
     "sign_in",
     "heldout",
     "label_errors",
+    "team",
 ]
 MODULES = {
     "store": "benchmarks.store_bench",
@@ -45,6 +46,7 @@ MODULES = {
     "sign_in": "benchmarks.sign_in_bench",
     "heldout": "benchmarks.heldout_accuracy",
     "label_errors": "benchmarks.label_errors",
+    "team": "benchmarks.team_stats_bench",
 }
 
 

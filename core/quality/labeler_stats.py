@@ -125,40 +125,57 @@ def _author_filter(labeler: str | None, column: str = "author") -> tuple[str, li
 def _saves(store: Store, project_id: int, labeler: str | None, break_s: float) -> dict[_Key, dict[str, Any]]:
     cond, extra = _author_filter(labeler)
     cap_ms = int(break_s * 1000)
+    aggs = (
+        "count(*), count(DISTINCT item_id), count(*) FILTER (WHERE source = 'prelabel'), sum(known_ms),"
+        " median(known_ms), count(known_ms)"
+    )
+    # one materialized pass (the window), then four plain groupings: at 500,000 saves this is several
+    # times faster than GROUPING SETS with the holistic median and count(DISTINCT)
     rows = store.query(
         f"""
-        WITH ev AS (
-            SELECT author, item_id, source, CAST(created_at AS DATE) AS day, duration_ms,
-                   date_diff('millisecond', lag(created_at) OVER (PARTITION BY author ORDER BY created_at, id),
-                             created_at) AS gap_ms
-            FROM annotations
-            WHERE project_id = ? AND source IN ('human', 'prelabel') AND author <> ?{cond}
-        ), t AS (
-            SELECT *, CASE WHEN duration_ms > 0 THEN least(duration_ms, ?)
-                           WHEN gap_ms <= ? THEN gap_ms END AS known_ms
-            FROM ev
-        ), med AS (
-            SELECT author, coalesce(median(known_ms), 0) AS med_ms FROM t GROUP BY author
+        WITH t AS MATERIALIZED (
+            SELECT author, item_id, source, day,
+                   CASE WHEN duration_ms > 0 THEN least(duration_ms, ?) WHEN gap_ms <= ? THEN gap_ms END AS known_ms
+            FROM (
+                SELECT author, item_id, source, duration_ms, CAST(created_at AS DATE) AS day,
+                       date_diff('millisecond',
+                                 lag(created_at) OVER (PARTITION BY author ORDER BY created_at, id),
+                                 created_at) AS gap_ms
+                FROM annotations
+                WHERE project_id = ? AND source IN ('human', 'prelabel') AND author <> ?{cond}
+            )
         )
-        SELECT author, day, count(*), count(DISTINCT item_id), count(*) FILTER (WHERE source = 'prelabel'),
-               sum(coalesce(known_ms, med_ms)), median(known_ms), count(known_ms),
-               grouping(author), grouping(day)
-        FROM t JOIN med USING (author)
-        GROUP BY {_GROUPS}
+        SELECT author, day, {aggs} FROM t GROUP BY author, day
+        UNION ALL SELECT author, NULL, {aggs} FROM t GROUP BY author
+        UNION ALL SELECT NULL, day, {aggs} FROM t GROUP BY day
+        UNION ALL SELECT NULL, NULL, {aggs} FROM t HAVING count(*) > 0
         """,
-        [project_id, AUTO_ACCEPT_AUTHOR, *extra, cap_ms, cap_ms],
+        [cap_ms, cap_ms, project_id, AUTO_ACCEPT_AUTHOR, *extra],
     )
-    return {
-        _key(r): {
+    # an unknown time counts as the labeler's median known time (0 when none is known)
+    median_ms = {r[0]: float(r[6] or 0) for r in rows if r[0] is not None and r[1] is None}
+    unknown_ms: dict[date, float] = defaultdict(float)  # per day, over the labelers
+    for r in rows:
+        if r[0] is not None and r[1] is not None:
+            unknown_ms[r[1]] += (r[2] - r[7]) * median_ms[r[0]]
+    out = {}
+    for r in rows:
+        who, day = r[0], r[1]
+        if who is not None:
+            credit = (r[2] - r[7]) * median_ms[who]
+        elif day is not None:
+            credit = unknown_ms[day]
+        else:
+            credit = sum(unknown_ms.values())
+        out[who, day] = {
             "saves": int(r[2]),
             "items": int(r[3]),
             "accepted": int(r[4]),
-            "active_s": float(r[5] or 0) / 1000.0,
+            "active_s": (float(r[5] or 0) + credit) / 1000.0,
             "median_s": None if r[6] is None else float(r[6]) / 1000.0,
             "timed": int(r[7]),
         }
-        for r in rows
-    }
+    return out
 
 
 def _reviews(store: Store, project_id: int, labeler: str | None) -> dict[_Key, dict[str, Any]]:
