@@ -30,6 +30,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from core.domain import TaskType
+from core.formats.load_support import annota_record, head
 from core.formats.records import (
     CategorySet,
     Dataset,
@@ -267,12 +268,8 @@ def load_cvat(path: Path | str, categories: CategorySet | None = None) -> Datase
                     {"boxes" if task is TaskType.BOXES else "polygons": []})  # fmt: skip
             for note in notes:
                 ds.issues.append(Issue(f"{where}: {note}", extra.get("item_id"), name, "warning"))
-            ds.records.append(
-                ExportRecord(file_name=name, width=int(img.get("width") or 0), height=int(img.get("height") or 0),
-                             payload=payload, path=extra.get("path") or "", item_id=extra.get("item_id"),
-                             status=extra.get("status") or ("labeled" if payload is not None else "new"),
-                             author=extra.get("author"), source=extra.get("source"))
-            )  # fmt: skip
+            width, height = int(img.get("width") or 0), int(img.get("height") or 0)
+            ds.records.append(annota_record(name, width, height, payload, extra))
         except (RecordProblem, ValueError) as exc:
             ds.issues.append(Issue(f"{where}: {exc}", None, name))
     return ds
@@ -282,11 +279,5 @@ def sniff_cvat(path: Path) -> bool:
     """An ``.xml`` file whose start has ``<annotations>`` and a ``<version>``."""
     if not (path.is_file() and path.suffix.lower() == ".xml"):
         return False
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        text = fh.read(4096)
+    text = head(path, 4096)
     return "<annotations" in text and "<version>" in text
-
-
-def load(path: Path, categories: CategorySet | None = None, *, sizes: object = None) -> Dataset:
-    """The loader registry's entry (``core.formats.loaders``); ``sizes`` is not needed: the file has them."""
-    return load_cvat(path, categories)

@@ -26,6 +26,7 @@ from typing import Any
 
 from core import geometry
 from core.domain import TaskType
+from core.formats.load_support import annota_record, list_names
 from core.formats.records import (
     CategorySet,
     Dataset,
@@ -189,12 +190,8 @@ def load_imagefolder(path: Path | str, categories: CategorySet | None = None) ->
             payload = _payload(task, row, mapped, names_to_id)
             if payload is None and meta.get("labeled") and task is TaskType.MULTILABEL:
                 payload = {"class_ids": []}
-            ds.records.append(
-                ExportRecord(file_name=name, width=int(row.get("width") or 0), height=int(row.get("height") or 0),
-                             payload=payload, path=meta.get("path") or "", item_id=meta.get("item_id"),
-                             status=meta.get("status") or ("labeled" if payload is not None else "new"),
-                             author=meta.get("author"), source=meta.get("source"))
-            )  # fmt: skip
+            width, height = int(row.get("width") or 0), int(row.get("height") or 0)
+            ds.records.append(annota_record(name, width, height, payload, meta))
         except (RecordProblem, KeyError, TypeError, ValueError) as exc:
             reason = f"missing field {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
             ds.issues.append(
@@ -204,11 +201,4 @@ def load_imagefolder(path: Path | str, categories: CategorySet | None = None) ->
 
 
 def sniff_imagefolder(path: Path) -> bool:
-    from core.formats.load_support import list_names
-
     return METADATA in list_names(path)
-
-
-def load(path: Path, categories: CategorySet | None = None, *, sizes: object = None) -> Dataset:
-    """The loader registry's entry (``core.formats.loaders``); ``sizes`` is not needed: the file has them."""
-    return load_imagefolder(path, categories)

@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from core.domain import TaskType
+from core.formats.load_support import annota_record, head
 from core.formats.records import (
     CategorySet,
     Dataset,
@@ -318,12 +319,7 @@ def load_labelstudio(path: Path | str, categories: CategorySet | None = None) ->
                 payload = None  # no choice, or every result was one annota cannot read: not labeled
             for note in notes:
                 ds.issues.append(Issue(f"{where}: {note}", meta.get("item_id"), file_name, "warning"))
-            ds.records.append(
-                ExportRecord(file_name=file_name, width=size[0], height=size[1], payload=payload,
-                             path=meta.get("path") or "", item_id=meta.get("item_id"),
-                             status=meta.get("status") or ("labeled" if payload is not None else "new"),
-                             author=meta.get("author"), source=meta.get("source"))
-            )  # fmt: skip
+            ds.records.append(annota_record(file_name, size[0], size[1], payload, meta))
         except (RecordProblem, KeyError, TypeError, ValueError) as exc:
             reason = f"missing field {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
             ds.issues.append(Issue(f"{where}: {reason}", None, ""))
@@ -335,15 +331,9 @@ def sniff_labelstudio(path: Path) -> bool:
     """A ``.json`` file that starts as a list of tasks with ``annotations`` or ``predictions`` and ``data``."""
     if not (path.is_file() and path.suffix.lower() == ".json"):
         return False
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        text = fh.read(1 << 16)
+    text = head(path, 1 << 16)
     return (
         text.lstrip().startswith("[")
         and '"data"' in text
         and ('"annotations"' in text or '"predictions"' in text)
     )
-
-
-def load(path: Path, categories: CategorySet | None = None, *, sizes: object = None) -> Dataset:
-    """The loader registry's entry (``core.formats.loaders``); ``sizes`` is not needed: the file has them."""
-    return load_labelstudio(path, categories)

@@ -95,6 +95,18 @@ class LabelRecord(ExportRecord):
     origin: str = ""
 
 
+def annota_record(
+    file_name: str, width: int, height: int, payload: dict[str, Any] | None, meta: dict[str, Any]
+) -> ExportRecord:
+    """A loaded image's record with annota's own fields from the file's per-image ``meta`` (``path``,
+    ``item_id``, ``status``, ``author``, ``source``; empty for a foreign file: status from the payload)."""
+    return ExportRecord(
+        file_name=file_name, width=width, height=height, payload=payload, path=meta.get("path") or "",
+        item_id=meta.get("item_id"), status=meta.get("status") or ("labeled" if payload is not None else "new"),
+        author=meta.get("author"), source=meta.get("source"),
+    )  # fmt: skip
+
+
 def rectangle(xywh: list[float]) -> list[list[float]]:
     """A box as a 4-point polygon (for loading boxes into a polygon project)."""
     x, y, w, h = xywh

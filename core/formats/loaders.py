@@ -73,6 +73,17 @@ class Loader:
 LOADERS: dict[str, Loader] = {}
 
 
+def sizes_not_needed(load: Callable[[Path, CategorySet | None], Dataset]) -> LoadFn:
+    """The registry's entry of a format whose file gives every image's size: ``sizes`` is ignored."""
+
+    def entry(
+        path: Path, categories: CategorySet | None = None, *, sizes: SizeLookup | None = None
+    ) -> Dataset:
+        return load(path, categories)
+
+    return entry
+
+
 def register(loader: Loader) -> Loader:
     LOADERS[loader.name] = loader
     return loader
@@ -142,19 +153,21 @@ register(Loader("voc", "Pascal VOC XML", voc_import.load, voc_import.sniff, orde
 register(Loader("folders", "Class per subfolder", folders_import.load, folders_import.sniff, order=90,
                 help="<class>/<image>: the folder is the class"))  # fmt: skip
 
-# annota's further export formats (their modules hold load and sniff)
+# annota's further export formats (their modules hold load_* and sniff_*; their files give the sizes)
 from core.formats import cvat, imagefolder, labelstudio, masks, yolo_seg  # noqa: E402
 
-register(Loader("labelstudio", "Label Studio JSON", labelstudio.load, labelstudio.sniff_labelstudio, order=20,
+register(Loader("labelstudio", "Label Studio JSON", sizes_not_needed(labelstudio.load_labelstudio),
+                labelstudio.sniff_labelstudio, order=20,
                 help="a JSON list of tasks: choices, rectanglelabels, polygonlabels in percent of the image"))  # fmt: skip
-register(Loader("cvat", "CVAT for images 1.1 XML", cvat.load, cvat.sniff_cvat, order=20,
+register(Loader("cvat", "CVAT for images 1.1 XML", sizes_not_needed(cvat.load_cvat), cvat.sniff_cvat, order=20,
                 help="<annotations> with an <image> per image: tags, boxes, polygons in pixels"))  # fmt: skip
 register(Loader("yolo-seg", "YOLO segmentation (annota)", yolo_seg.load, yolo_seg.sniff, order=25,
                 help="annota's YOLO segmentation zip (boxes written as polygons come back as boxes)"))  # fmt: skip
-register(Loader("masks", "Indexed PNG masks", masks.load, masks.sniff_masks, order=25,
+register(Loader("masks", "Indexed PNG masks", sizes_not_needed(masks.load_masks), masks.sniff_masks, order=25,
                 help="masks/<image>.png (pixel value = class index + 1) with classes.csv"))  # fmt: skip
-register(Loader("imagefolder", "Hugging Face imagefolder", imagefolder.load, imagefolder.sniff_imagefolder,
-                order=25, help="metadata.jsonl with file_name and label / labels / objects"))  # fmt: skip
+register(Loader("imagefolder", "Hugging Face imagefolder", sizes_not_needed(imagefolder.load_imagefolder),
+                imagefolder.sniff_imagefolder, order=25,
+                help="metadata.jsonl with file_name and label / labels / objects"))  # fmt: skip
 
 __all__ = [
     "LOADERS",

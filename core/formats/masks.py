@@ -249,8 +249,3 @@ def sniff_masks(path: Path) -> bool:
 
     names = list_names(path)
     return "classes.csv" in names and any(n.startswith("masks/") and n.endswith(".png") for n in names)
-
-
-def load(path: Path, categories: CategorySet | None = None, *, sizes: object = None) -> Dataset:
-    """The loader registry's entry (``core.formats.loaders``); ``sizes`` is not needed: the file has them."""
-    return load_masks(path, categories)

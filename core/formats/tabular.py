@@ -88,6 +88,27 @@ def label_without_names(
     return {key: objs}, pairs
 
 
+def row_payload(
+    task: TaskType, row: dict[str, Any], categories: CategorySet | None, seen: dict[int, str]
+) -> dict[str, Any] | None:
+    """A row's ``label`` as a payload (None: no label). ``seen`` gathers the rows' class id -> name; an id
+    named two ways is a ``RecordProblem``."""
+    label = row.get("label")
+    payload, pairs = (None, []) if label is None else label_without_names(task, label, categories)
+    for cid, name in pairs:
+        if seen.setdefault(cid, name) != name:
+            raise RecordProblem(f"class {cid} is named both {seen[cid]!r} and {name!r}")
+    return payload
+
+
+def row_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's record fields besides the file name, size and label: path, item id, status, author, source."""
+    item_id = row.get("item_id")
+    return {"path": row.get("path") or "", "item_id": int(item_id) if item_id not in (None, "") else None,
+            "status": row.get("status") or "labeled", "author": row.get("author") or None,
+            "source": row.get("source") or None}  # fmt: skip
+
+
 def _row(task: TaskType, rec: ExportRecord, categories: CategorySet) -> dict[str, Any]:
     return {
         "item_id": rec.item_id, "file_name": rec.file_name, "path": rec.path, "width": rec.width,
@@ -166,19 +187,10 @@ def _load_rows(
             task = task or row_task
             if row_task is not task:
                 raise RecordProblem(f"row task {row_task.value} differs from {task.value}")
-            label = row.get("label")
-            payload, pairs = (None, []) if label is None else label_without_names(task, label, categories)
-            for cid, name in pairs:
-                if seen.setdefault(cid, name) != name:
-                    raise RecordProblem(f"class {cid} is named both {seen[cid]!r} and {name!r}")
-            item_id = row.get("item_id")
+            payload = row_payload(task, row, categories, seen)
             records.append(
-                ExportRecord(
-                    file_name=str(row["file_name"]), width=int(row["width"]), height=int(row["height"]),
-                    payload=payload, path=row.get("path") or "", item_id=int(item_id) if item_id not in (None, "") else None,
-                    status=row.get("status") or "labeled", author=row.get("author") or None,
-                    source=row.get("source") or None,
-                )
+                ExportRecord(file_name=str(row["file_name"]), width=int(row["width"]), height=int(row["height"]),
+                             payload=payload, **row_fields(row))
             )  # fmt: skip
         except (RecordProblem, KeyError, TypeError, ValueError) as exc:
             issues.append(Issue(f"line {line_no}: {exc}", None, str(row.get("file_name", ""))))

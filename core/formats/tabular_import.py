@@ -31,7 +31,7 @@ from core.formats.load_support import (
     issue,
 )
 from core.formats.records import CategorySet, Dataset, RecordProblem
-from core.formats.tabular import label_without_names
+from core.formats.tabular import row_fields, row_payload
 
 SIMPLE_HEADERS = {"image", "images", "file", "filename", "file_name", "path", "image_path", "name"}
 
@@ -61,18 +61,11 @@ def _annota_row(rel: str, line_no: int, row: dict[str, Any], seen: dict[int, str
     task = TaskType(row.get("task_type") or ds.task_type)
     if task is not ds.task_type:
         raise RecordProblem(f"row task {task.value} differs from {ds.task_type.value}")
-    label = row.get("label")
-    payload, pairs = (None, []) if label is None else label_without_names(task, label, None)
-    for cid, name in pairs:
-        if seen.setdefault(cid, name) != name:
-            raise RecordProblem(f"class {cid} is named both {seen[cid]!r} and {name!r}")
-    item_id = row.get("item_id")
+    payload = row_payload(task, row, None, seen)
     ds.records.append(
         LabelRecord(
             file_name=str(row["file_name"]), width=int(row.get("width") or 0), height=int(row.get("height") or 0),
-            payload=payload, path=row.get("path") or "", item_id=int(item_id) if item_id not in (None, "") else None,
-            status=row.get("status") or "labeled", author=row.get("author") or None,
-            source=row.get("source") or None, origin=rel,
+            payload=payload, origin=rel, **row_fields(row),
         )
     )  # fmt: skip
 
