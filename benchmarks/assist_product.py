@@ -42,9 +42,10 @@ import numpy as np
 
 from core import jobs
 from core.assist import classify_jobs as cj
-from core.assist import cluster_pages, predictions
+from core.assist import cluster_pages, page_choice, predictions, trained
 from core.assist.backbone import Backbone
 from core.assist.cluster_pages import ONE_CLICK_CLASSES
+from core.assist.clustering import ClusterPage
 from core.assist.scheduler import AssistScheduler
 from core.config import default_paths, shared_datasets
 from core.domain import Source, TaskType
@@ -395,19 +396,91 @@ def _truth_by_path(dataset: Dataset) -> dict[str, frozenset[str]]:
     return dict(zip(dataset.paths, dataset.truth, strict=True))
 
 
-def step(lab: Lab, labeler: Labeler, flow: str, page_size: int = 9) -> bool:
-    """One step of the labeler: a grid page where the flow uses the grid and one can be made, else
-    the next image of the queue. False when nothing is left."""
+def step(lab: Lab, labeler: Labeler, flow: str, page_size: int = 9) -> cluster_pages.GridPage | int | None:
+    """One step of the labeler: a grid page where the flow uses the grid and the product makes one
+    (``cluster_pages.next_page``), else the next image of the queue; what was labeled (the page, or
+    the item's id), ``None`` when nothing is left."""
     if flow == "grid":
         page = cluster_pages.next_page(lab.store, lab.project_id, USER, lab.task, page_size)
         if page is not None:
             labeler.page(page)
-            return True
+            return page
     item_id = queue.next_item_id(lab.store, lab.project_id, USER)
     if item_id is None:
-        return False
+        return None
     labeler.item(item_id)
-    return True
+    return item_id
+
+
+def _returned(store: Store, project_id: int, user: str) -> set[int]:
+    """Items the labeler handed back lately (the grid's lease book; this labeler never does)."""
+    book = cluster_pages._book(store)
+    with book.lock:
+        return set(book.returned.get((project_id, user), []))
+
+
+def whole_pool_state(
+    store: Store, pid: int, task: TaskType, page_size: int = 9, user: str = USER
+) -> page_choice.PoolState:
+    """The pool as the simulation sees it: every prediction of every unlabeled item (no windowed
+    query), for a labeler who may not get what others hold or what they handed back lately."""
+    held = {i for i, u in queue.leased_items(store, pid).items() if u != user}
+    held |= _returned(store, pid, user)
+    rows = [
+        r
+        for r in store.query(
+            "SELECT p.item_id, p.class_ids, p.confidence, p.shown FROM predictions p JOIN items i ON i.id = p.item_id"
+            " WHERE p.project_id = ? AND i.status = 'new'",
+            [pid],
+        )
+        if len(r[1] or []) == 1 and int(r[0]) not in held
+    ]
+    found = trained.latest(store, pid, trained.ModelKind.HEAD)
+    return page_choice.PoolState(
+        task=task,
+        page_size=page_size,
+        n_unlabeled=cluster_pages.featurised_unlabeled(store, pid),
+        n_shown=int(
+            store.scalar(
+                "SELECT count(*) FROM predictions p JOIN items i ON i.id = p.item_id"
+                " WHERE p.project_id = ? AND p.shown AND i.status = 'new'",
+                [pid],
+            )
+            or 0
+        ),
+        page_threshold=None if found is None else found.page_threshold,
+        pred_ids=np.array([int(r[0]) for r in rows], dtype=np.int64),
+        pred_class=np.array([int(r[1][0]) for r in rows], dtype=np.int64),
+        pred_conf=np.array([float(r[2]) for r in rows], dtype=np.float64),
+        pred_shown=np.array([bool(r[3]) for r in rows], dtype=bool),
+    )
+
+
+def simulated_page(
+    store: Store, pid: int, task: TaskType, page_size: int = 9, user: str = USER
+) -> ClusterPage | None:
+    """The page ``page_choice.choose_page`` picks over ``whole_pool_state`` (look-alikes seeded at the
+    head of the queue: unlabeled featurised items in queue order)."""
+    state = whole_pool_state(store, pid, task, page_size, user)
+    model = cluster_pages.embedding_model(store, pid)
+
+    def neighbours() -> list[ClusterPage]:
+        if model is None:
+            return []
+        held = {i for i, u in queue.leased_items(store, pid).items() if u != user}
+        held |= _returned(store, pid, user)
+        pool = [
+            int(r[0])
+            for r in store.query(
+                "SELECT i.id FROM items i JOIN embeddings e ON e.item_id = i.id AND e.model = ?"
+                " WHERE i.project_id = ? AND i.status = 'new' ORDER BY i.queue_rank NULLS LAST, i.id",
+                [model, pid],
+            )
+            if int(r[0]) not in held
+        ]
+        return page_choice.neighbour_candidates(cj.project_index(store, pid, model), pool, page_size)
+
+    return page_choice.choose_page(state, neighbours)
 
 
 def run_flow(
