@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -36,8 +37,10 @@ from core.assist.calibration import (
     min_shown_for,
     precision_lower_bound,
 )
+from core.assist.clustering import ClusterPage
 from core.assist.heads import HeadConfig, LabelSpace, train_head
 from core.settings import DEFAULT_CONFIDENCE_LEVEL
+from core.store.db import Store
 
 DEFAULT_RATE = 0.25  # the share of items flagged for the audit
 DEFAULT_SHARE = 0.25  # the share of queue places (and grid tiles) the audit takes while it lasts
@@ -68,7 +71,7 @@ def audit_sequence(project_id: int, item_ids: Sequence[int], rate: float = DEFAU
     return ids[sel][np.argsort(keys[sel], kind="stable")]
 
 
-def audit_prefix(sequence: Sequence[int], answered: Iterable[int]) -> np.ndarray:
+def audit_prefix(sequence: Sequence[int] | np.ndarray, answered: Iterable[int]) -> np.ndarray:
     """The longest head of ``sequence`` whose items are all answered (labeled, or skipped)."""
     done = set(int(i) for i in answered)
     seq = np.asarray(sequence, dtype=np.int64)
@@ -200,6 +203,8 @@ class AuditCalibration:
     calibration: Calibration
     n_audit: int  # audit labels used (the complete prefix)
     n_skipped: int  # of them, skipped audit items counted as wrong
+    rows: np.ndarray  # the labeled rows whose cross-fitted probabilities it rests on
+    proba: np.ndarray  # those probabilities, ``(len(rows), C)``
 
 
 def calibrate_on_audit(
@@ -225,9 +230,124 @@ def calibrate_on_audit(
         correct = np.r_[cal.heldout_correct, np.zeros(n_skipped, dtype=bool)]
         choice = choose_threshold(conf, correct, target, confidence_level)
         cal = replace(cal, choice=choice, heldout_confidence=conf, heldout_correct=correct)
-    return AuditCalibration(cal, int(held.sum()) + n_skipped, n_skipped)
+    rows = np.flatnonzero(np.asarray(audit, dtype=bool))[held]
+    return AuditCalibration(cal, int(held.sum()) + n_skipped, n_skipped, rows, proba[held])
 
 
 def enough_audit(n_audit: int, target: float, confidence_level: float) -> bool:
     """Whether an audit prefix can certify anything at all (all correct)."""
     return n_audit >= min_shown_for(target, confidence_level)
+
+
+# ---------------------------------------------------------------- the project's audit, from the store
+
+AUTO_ACCEPT_AUTHOR = "annota:auto-accept"  # as core.assist.classify_jobs writes it: not a person's answer
+
+
+@dataclass(frozen=True)
+class AuditState:
+    """Where a project's audit stands."""
+
+    sequence: np.ndarray  # the audit items, in audit order
+    prefix: np.ndarray  # the complete prefix: every item answered (labeled by a person, or skipped)
+    skipped: np.ndarray  # the prefix items that were skipped (no label: counted wrong)
+    pending: list[int]  # audit items not answered yet, in audit order
+    n_labels: int  # the project's items labeled by a person
+    n_audit_labeled: int  # audit items labeled by a person (any place in the sequence)
+
+
+def _sequence(store: Store, project_id: int, rate: float) -> np.ndarray:
+    """The project's audit sequence, cached while its items do not change."""
+    n, top = store.query_one("SELECT count(*), max(id) FROM items WHERE project_id = ?", [project_id]) or (
+        0,
+        0,
+    )
+    key = f"audit_sequence:{project_id}:{n}:{top}:{rate}"
+    with store.lock:
+        hit = store.caches.get(key)
+    if hit is not None:
+        return np.asarray(hit)
+    ids = [int(r[0]) for r in store.query("SELECT id FROM items WHERE project_id = ?", [project_id])]
+    seq = audit_sequence(project_id, ids, rate)
+    with store.lock:
+        store.caches[key] = seq
+    return seq
+
+
+def audit_state(store: Store, project_id: int, rate: float = DEFAULT_RATE) -> AuditState:
+    seq = _sequence(store, project_id, rate)
+    rows = store.query(
+        "SELECT i.id, i.status, coalesce(a.author, '') FROM items i LEFT JOIN annotations a"
+        " ON a.id = i.annotation_id WHERE i.project_id = ? AND (i.status IN ('labeled', 'reviewed', 'skipped'))",
+        [project_id],
+    )
+    labeled = {int(r[0]) for r in rows if r[1] != "skipped" and r[2] != AUTO_ACCEPT_AUTHOR}
+    skipped = {int(r[0]) for r in rows if r[1] == "skipped"}
+    prefix = audit_prefix(seq, labeled | skipped)
+    answered = labeled | skipped
+    return AuditState(
+        sequence=seq,
+        prefix=prefix,
+        skipped=np.array([i for i in prefix.tolist() if i in skipped], dtype=np.int64),
+        pending=[int(i) for i in seq.tolist() if int(i) not in answered],
+        n_labels=len(labeled),
+        n_audit_labeled=sum(1 for i in seq.tolist() if int(i) in labeled),
+    )
+
+
+def due_tiles(
+    state: AuditState, page_size: int, available: set[int], share: float = DEFAULT_SHARE
+) -> list[int]:
+    """The audit items a new grid page of ``page_size`` carries so the audit keeps ``share`` of the labels:
+    the next pending ones (in audit order) among ``available`` (unlabeled, nobody else holds them)."""
+    due = int((state.n_labels + page_size) * share) - state.n_audit_labeled
+    if due <= 0:
+        return []
+    return [i for i in state.pending if i in available][: min(due, page_size)]
+
+
+def record_audit_labels(store: Store, project_id: int, prefix: Sequence[int]) -> int:
+    """Remember the prefix's audit items not yet remembered, with the confidence of the proposal stored for
+    each before its label (the ``predictions`` row of the latest inference that saw it unlabeled) and its
+    bin; returns how many were added."""
+    if not len(prefix):
+        return 0
+    known = {
+        int(r[0]) for r in store.query("SELECT item_id FROM audit_labels WHERE project_id = ?", [project_id])
+    }
+    new = [int(i) for i in prefix if int(i) not in known]
+    if not new:
+        return 0
+    conf = {
+        int(r[0]): (None if r[1] is None else int(r[1]), float(r[2]))
+        for r in store.query(
+            "SELECT item_id, run_id, confidence FROM predictions WHERE item_id IN (SELECT unnest(?))", [new]
+        )
+    }
+    rows = []
+    for i in new:
+        run, c = conf.get(i, (None, None))
+        rows.append((i, project_id, run, c, None if c is None else int(confidence_bin(c))))
+
+    def tx(cur: Any) -> None:
+        cur.executemany(
+            "INSERT INTO audit_labels (item_id, project_id, run_id, confidence, bin) VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    store.write(tx)
+    return len(rows)
+
+
+def with_tiles(pages: list[ClusterPage], tiles: Sequence[int], page_size: int) -> list[ClusterPage]:
+    """Grid pages with the audit's ``tiles`` in place of their last tiles (the labeler gives each its own
+    class if it is an odd one out); a page left too short is dropped."""
+    if not tiles:
+        return pages
+    mine = set(int(t) for t in tiles)
+    out = []
+    for page in pages:
+        kept = [i for i in page.item_ids if int(i) not in mine][: page_size - len(mine)]
+        if len(kept) + len(mine) == page_size:
+            out.append(replace(page, item_ids=tuple(kept) + tuple(int(t) for t in tiles)))
+    return out
