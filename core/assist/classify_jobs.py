@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from core import jobs
-from core.assist import trained
+from core.assist import audit, trained
 from core.assist.backbone import Backbone
 from core.assist.calibration import (
     calibrate_from_heldout,
@@ -45,6 +45,7 @@ FEATURIZE, TRAIN, INFER = "assist_featurize", "assist_train", "assist_infer"
 AUTO_ACCEPT_AUTHOR = "annota:auto-accept"
 CHUNK = 256
 MIN_CALIBRATION_LABELS = 10  # one-at-a-time labels needed before a threshold is looked for
+TYPICAL_FIRST = 50  # the first labels go to typical, diverse items (TypiClust), then uncertainty
 
 _lock = threading.Lock()
 _backbone: Backbone | None = None
@@ -242,10 +243,46 @@ def featurize(ctx: jobs.JobContext) -> dict[str, Any]:
             done += len(ok)
         rec.n_items = done
         rec.metrics = {"featurised": done, "failed": len(failed), "errors": dict(list(failed.items())[:20])}
+    if (
+        trained.latest(ctx.store, project_id, trained.ModelKind.HEAD) is None
+        and info.prefs.queue_order != "in_order"
+    ):
+        rank_before_head(ctx.store, info, index)
     ctx.progress(
         1.0, f"Featurised {done:,} images" + (f", {len(failed)} failed" if failed else ""), force=True
     )
     return {"featurised": done, "failed": len(failed)}
+
+
+RANK_SAMPLE = 20000  # before a head: typical-first and diversity over at most this many items
+
+
+def rank_before_head(store: Store, info: ProjectInfo, index: EmbeddingIndex) -> int:
+    """The queue before any head: typical, diverse items first (``sampling.typical_first``) with the audit
+    items at their share; above ``RANK_SAMPLE`` unlabeled items, over a random sample of them (the
+    others follow in their own order). Returns the items ranked."""
+    rows = store.query("SELECT id, status FROM items WHERE project_id = ? ORDER BY id", [info.id])
+    waiting = np.array([int(r[0]) for r in rows if r[1] == "new" and int(r[0]) in index], dtype=np.int64)
+    if not len(waiting):
+        return 0
+    state = audit.audit_state(store, info.id)
+    rng = np.random.default_rng(info.id)
+    sample = (
+        waiting if len(waiting) <= RANK_SAMPLE else np.sort(rng.choice(waiting, RANK_SAMPLE, replace=False))
+    )
+    labeled = [int(r[0]) for r in rows if r[1] in ("labeled", "reviewed") and int(r[0]) in index]
+    ranks = rank_queue(
+        sample, QueueOrder.LEARN, embeddings=index.get(sample.tolist()),
+        labeled_embeddings=index.get(labeled) if labeled else None, diverse_head=0,
+        typical=max(0, TYPICAL_FIRST - state.n_labels), audit=state.pending,
+        audit_share=audit.DEFAULT_SHARE, audit_done=(state.n_labels, state.n_audit_labeled),
+    ).as_dict()  # fmt: skip
+    others = waiting[~np.isin(waiting, sample)]
+    ranks.update({int(i): float(len(sample) + k) for k, i in enumerate(others.tolist())})
+    from core.store.queue import set_ranks
+
+    set_ranks(store, info.id, ranks)
+    return len(ranks)
 
 
 def _count_missing(store: Store, project_id: int, model_id: str) -> int:
@@ -302,7 +339,22 @@ def train(ctx: jobs.JobContext) -> dict[str, Any]:
         single = set(labeled_answers(ctx.store, info, one_at_a_time=True)[0])
         rows = [k for k, i in enumerate(ids) if i in single]  # calibrate on one-at-a-time labels only
         heldout_file = None
-        if len(rows) >= MIN_CALIBRATION_LABELS:
+        state = audit.audit_state(ctx.store, project_id)
+        in_prefix = np.isin(np.asarray(ids, dtype=np.int64), state.prefix)
+        source = "one-at-a-time"
+        if audit.enough_audit(int(in_prefix.sum()) + len(state.skipped), info.target, level):
+            # the audit prefix is a uniform sample of the items: it calibrates whatever flow labeled the rest
+            ac = audit.calibrate_on_audit(info.space, x, y, in_prefix, info.target, level, center=center,
+                                          n_skipped=len(state.skipped))  # fmt: skip
+            cal, source, rows = ac.calibration, "audit", ac.rows.tolist()
+            heldout_file = save_heldout(
+                trained.heldout_file(ctx.store, project_id, rec.id),
+                info.space,
+                [ids[k] for k in rows],
+                ac.proba,
+            )
+            audit.record_audit_labels(ctx.store, project_id, state.prefix.tolist())
+        elif len(rows) >= MIN_CALIBRATION_LABELS:
             proba = out_of_fold_proba(info.space, x[rows], y[rows], center=center)
             held = ~np.isnan(proba).any(axis=1)  # predicted by a head that did not see them
             cal = calibrate_from_heldout(info.space, proba[held], y[rows][held], info.target, level)
@@ -321,6 +373,9 @@ def train(ctx: jobs.JobContext) -> dict[str, Any]:
         rec.metrics = {
             **cal.metrics,
             "calibration_labels": len(rows),
+            "calibration_source": source,  # audit | one-at-a-time
+            "audit_labels": len(state.prefix),
+            "audit_skipped": len(state.skipped),
             trained.FILE_KEY: str(path),
             "heldout_path": None if heldout_file is None else str(heldout_file),
             "class_thresholds": [_finite(t) for t in cal.class_thresholds],
@@ -407,8 +462,13 @@ def infer_with(
         if len(item_ids):
             from core.store.queue import set_ranks
 
-            ranks = rank_queue(item_ids, order, info.space, proba, None if order is QueueOrder.CONFIRM else
-                               index.get(item_ids.tolist()), None)  # fmt: skip
+            state = audit.audit_state(store, info.id)
+            typical = max(0, TYPICAL_FIRST - state.n_labels)
+            emb = None if order is QueueOrder.CONFIRM and not typical else index.get(item_ids.tolist())
+            done = [i for i in labeled if i in index]
+            ranks = rank_queue(item_ids, order, info.space, proba, emb, index.get(done) if done and typical else None,
+                               typical=typical, audit=state.pending, audit_share=audit.DEFAULT_SHARE,
+                               audit_done=(state.n_labels, state.n_audit_labeled))  # fmt: skip
             set_ranks(store, info.id, ranks.as_dict())
         accepted = _auto_accept(store, info, item_ids, rows, conf, shown, auto)
         rec.n_items = len(item_ids)
