@@ -195,7 +195,7 @@ def load_coco(path: Path | str, categories: CategorySet | None = None) -> Datase
     task = _task_of(data)
     raw_cats = data.get("categories", [])
     file_cats = CategorySet.of((c.get("annota_id", c["id"]), c["name"]) for c in raw_cats)
-    out = file_cats.remap_by_name(categories) if categories is not None else {c.id: c.id for c in file_cats}
+    out = file_cats.remap_by_name(categories)
     ids = {c["id"]: out[c.get("annota_id", c["id"])] for c in raw_cats}  # file category id -> class id
     by_image: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for ann in data.get("annotations", []):

@@ -175,7 +175,7 @@ def load_imagefolder(path: Path | str, categories: CategorySet | None = None) ->
                     if n is not None and str(n) not in names:
                         names.append(str(n))
             file_cats = CategorySet.from_names(names)
-    ids = file_cats.remap_by_name(categories) if categories is not None else {c.id: c.id for c in file_cats}
+    ids = file_cats.remap_by_name(categories)
     out_cats = categories if categories is not None else file_cats
     names_to_id = {c.name: ids[c.id] for c in file_cats}
     mapped = CategorySet.of((ids[c.id], c.name) for c in file_cats)

@@ -209,9 +209,7 @@ def load_masks(path: Path | str, categories: CategorySet | None = None) -> Datas
             rows = list(csv.DictReader(io.StringIO(tree.read_text("classes.csv"))))
             task = TaskType.POLYGONS
             file_cats = CategorySet.of((int(r["index"]), r["name"]) for r in rows if int(r["index"]) != 0)
-        ids = (
-            file_cats.remap_by_name(categories) if categories is not None else {c.id: c.id for c in file_cats}
-        )
+        ids = file_cats.remap_by_name(categories)
         class_of_value = {k + 1: ids[c.id] for k, c in enumerate(file_cats)}
         if not tree.exists("annota.json"):  # foreign table: the value is the index column
             class_of_value = {c.id: ids[c.id] for c in file_cats}

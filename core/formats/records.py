@@ -96,8 +96,11 @@ class CategorySet:
             raise RecordProblem(f"class index {index} is outside 0..{len(self.categories) - 1}")
         return self.categories[index].id
 
-    def remap_by_name(self, target: CategorySet) -> dict[int, int]:
-        """Class ids of this set to the ids of the same names in ``target`` (for loading into a project)."""
+    def remap_by_name(self, target: CategorySet | None) -> dict[int, int]:
+        """Class ids of this set to the ids of the same names in ``target`` (for loading into a project);
+        with no ``target``, each id to itself."""
+        if target is None:
+            return {c.id: c.id for c in self.categories}
         return {c.id: target.id_of(c.name) for c in self.categories}
 
 

@@ -260,9 +260,7 @@ def load_yolo(
                 by_yolo.get(yaml_task or "detect", TaskType.BOXES),
                 CategorySet.from_names(names),
             )
-        ids = (
-            file_cats.remap_by_name(categories) if categories is not None else {c.id: c.id for c in file_cats}
-        )
+        ids = file_cats.remap_by_name(categories)
         manifest = read_manifest(tree.read_text("manifest.csv")) if tree.exists("manifest.csv") else {}
         issues: list[Issue] = []
         records: list[ExportRecord] = []
