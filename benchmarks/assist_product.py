@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.assist_datasets import FLOWER_CLASSES, Dataset, coco_tags, flowers
+from benchmarks.assist_figures import at_labels, curve_point, first_reaching, first_shown
 from core import jobs
 from core.assist import classify_jobs as cj
 from core.assist import cluster_pages, page_choice, predictions, trained
@@ -47,72 +49,33 @@ from core.assist.backbone import Backbone
 from core.assist.cluster_pages import ONE_CLICK_CLASSES
 from core.assist.clustering import ClusterPage
 from core.assist.scheduler import AssistScheduler
-from core.config import default_paths, shared_datasets
+from core.config import default_paths
 from core.domain import Source, TaskType
 from core.images.importer import import_paths
 from core.permissions import SYSTEM
 from core.store import labels, projects, queue
-from core.store.db import Store, loads
+from core.store.db import Store
 from ui.labeling.payloads import source_for
 from ui.labeling.proposals import model_help
 
-FLOWER_CLASSES = ("daisy", "dandelion", "rose", "sunflower", "tulip")
+__all__ = [  # the harness's entry points (datasets re-exported for callers)
+    "FLOWER_CLASSES",
+    "FLOWS",
+    "Dataset",
+    "Lab",
+    "Labeler",
+    "coco_tags",
+    "flowers",
+    "open_lab",
+    "prepare",
+    "run_flow",
+    "simulated_page",
+    "step",
+    "whole_pool_state",
+]
 USER = "sim"
 FLOWS = ("grid", "one")
 JOB_TIMEOUT_S = 1800.0
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """Photos and what a person would answer for each (a set of class names; one for multi-class)."""
-
-    name: str
-    task: TaskType
-    classes: tuple[str, ...]
-    paths: tuple[str, ...]
-    truth: tuple[frozenset[str], ...]
-
-
-def flowers(
-    task: TaskType | str = TaskType.MULTICLASS, per_class: int | None = None, seed: int = 0
-) -> Dataset:
-    """The shared flowers (folder name = class); ``per_class`` a random subset of each folder."""
-    root = shared_datasets() / "flowers"
-    if not root.is_dir():
-        raise FileNotFoundError(f"shared flowers dataset absent at {root}")
-    rng = np.random.default_rng(seed)
-    paths, truth = [], []
-    for name in FLOWER_CLASSES:
-        files = sorted((root / name).glob("*.jpg"))
-        if per_class is not None and per_class < len(files):
-            files = [files[k] for k in sorted(rng.choice(len(files), per_class, replace=False))]
-        paths += [str(p.resolve()) for p in files]
-        truth += [frozenset({name})] * len(files)
-    task = TaskType(task)
-    label = "multi-class" if task is TaskType.MULTICLASS else "multi-label"
-    suffix = "" if per_class is None else f", {per_class} a class"
-    return Dataset(f"flowers {label}{suffix}", task, FLOWER_CLASSES, tuple(paths), tuple(truth))
-
-
-def coco_tags(top: int = 10) -> Dataset:
-    """coco128's image-level tags of its ``top`` most frequent classes, multi-label (an image may hold none)."""
-    root = shared_datasets() / "coco128-seg"
-    if not root.is_dir():
-        raise FileNotFoundError(f"shared coco128-seg dataset absent at {root}")
-    names = [n.strip() for n in (root / "classes.txt").read_text().split("\n")]
-    images = sorted((root / "images" / "train2017").glob("*.jpg"))
-    tags = []
-    for im in images:
-        lab = root / "labels" / "train2017" / f"{im.stem}.txt"
-        lines = lab.read_text().split("\n") if lab.exists() else []
-        tags.append({int(line.split()[0]) for line in lines if line.strip()})
-    counts = Counter(c for t in tags for c in t)
-    frequent = [c for c, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]]
-    classes = tuple(names[c] for c in frequent)
-    truth = tuple(frozenset(names[c] for c in t if c in frequent) for t in tags)
-    return Dataset(
-        f"coco128 tags ({top})", TaskType.MULTILABEL, classes, tuple(str(p) for p in images), truth
-    )
 
 
 # ---------------------------------------------------------------- the product on a temporary folder
@@ -324,69 +287,6 @@ class Labeler:
             self.lab.store, item_id, payload, by=SYSTEM, author=USER, base_version=version, source=src,
             proposal_kept=None if not proposal else src is Source.PRELABEL,
         )  # fmt: skip
-
-
-# ---------------------------------------------------------------- figures
-
-
-def curve_point(lab: Lab, run_id: int, labeler: Labeler) -> dict[str, float]:
-    """What the training ``run_id`` left shown on the still unlabeled items, against the truth."""
-    rows = lab.store.query(
-        "SELECT p.item_id, p.class_ids, p.shown, p.confidence, p.payload FROM predictions p"
-        " JOIN items i ON i.id = p.item_id WHERE p.project_id = ? AND i.status = 'new'",
-        [lab.project_id],
-    )
-    n_new = int(
-        lab.store.scalar(
-            "SELECT count(*) FROM items WHERE project_id = ? AND status = 'new'", [lab.project_id]
-        )
-        or 0
-    )
-    metrics = loads(lab.store.scalar("SELECT metrics FROM model_runs WHERE id = ?", [run_id])) or {}
-    ok = np.array([tuple(sorted(int(c) for c in (r[1] or []))) == lab.truth[int(r[0])] for r in rows], bool)
-    shown = np.array([bool(r[2]) for r in rows], bool)
-    conf = np.array([float(r[3]) for r in rows])
-    top = np.argsort(-conf, kind="stable")[: max(1, len(rows) // 2)]
-    point: dict[str, float] = {
-        "human_labels": labeler.labels,
-        "one_at_a_time_labels": labeler.one_at_a_time,
-        "actions": labeler.actions,
-        "threshold": float(metrics.get("threshold") or float("nan")),
-        "page_threshold": float(metrics.get("page_threshold") or float("nan")),
-        "calibration_labels": float(metrics.get("calibration_labels") or 0),
-        "true_precision": float(ok[shown].mean()) if shown.any() else float("nan"),
-        "shown": int(shown.sum()),
-        "coverage": float(shown.sum() / n_new) if n_new else 0.0,
-        "oracle_precision_top_half": float(ok[top].mean()) if len(rows) else float("nan"),
-    }
-    if lab.task is TaskType.MULTILABEL:
-        sure = [(int(r[0]), loads(r[4]) or {}) for r, s in zip(rows, shown, strict=True) if not s]
-        claims = [(i, set(p.get("sure_class_ids", []))) for i, p in sure if p.get("sure_class_ids")]
-        right = sum(len(c & set(lab.truth[i])) for i, c in claims)
-        total = sum(len(c) for _, c in claims)
-        point["sure_claims_precision"] = right / total if total else float("nan")
-        point["sure_coverage"] = len(claims) / n_new if n_new else 0.0
-    return point
-
-
-def at_labels(curve: list[dict[str, float]], limit: int) -> dict[str, float]:
-    """The last curve point at or under ``limit`` human labels."""
-    best: dict[str, float] = {"human_labels": 0, "true_precision": float("nan"), "coverage": 0.0}
-    for point in curve:
-        if point["human_labels"] <= limit:
-            best = point
-    return best
-
-
-def first_reaching(curve: list[dict[str, float]], precision: float, coverage: float) -> float:
-    for p in curve:
-        if p["coverage"] >= coverage and p["true_precision"] >= precision:
-            return p["human_labels"]
-    return float("nan")
-
-
-def first_shown(curve: list[dict[str, float]]) -> dict[str, float] | None:
-    return next((p for p in curve if p["shown"] > 0), None)
 
 
 # ---------------------------------------------------------------- flows
