@@ -6,6 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from conftest import CLASS_NAMES, sample_payload
+
 from core import geometry
 from core.domain import TaskType
 from core.formats.coco import load_coco, save_coco
@@ -13,6 +15,20 @@ from core.formats.records import CategorySet, Dataset, ExportRecord, SaveSummary
 from core.formats.tabular import load_csv, load_jsonl, save_csv, save_jsonl
 from core.formats.voc import load_voc, save_voc
 from core.formats.yolo import load_yolo, save_yolo
+
+CATS = CategorySet.of([(7, CLASS_NAMES[0]), (3, CLASS_NAMES[1]), (11, CLASS_NAMES[2])])  # ids not 1..n
+
+
+def sample_records(task: TaskType) -> list[ExportRecord]:
+    """Six labeled images of 640 x 480 (``sample_payload`` with ``CATS``) and one unlabeled of 320 x 200."""
+    recs = [
+        ExportRecord(f"img_{k}.jpg", 640, 480, sample_payload(task, k, CATS.ids), f"/data/img_{k}.jpg", 100 + k,
+                     author="ann", source="human")
+        for k in range(6)
+    ]  # fmt: skip
+    recs.append(ExportRecord("unlabeled.jpg", 320, 200, None, "/data/unlabeled.jpg", 200, status="new"))
+    return recs
+
 
 Saver = Callable[[Path, TaskType, CategorySet, list[ExportRecord]], SaveSummary]
 Loader = Callable[[Path], Dataset]

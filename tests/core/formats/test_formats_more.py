@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import CLASS_NAMES, sample_payload
-from formats_check import assert_same_payload
+from formats_check import CATS, assert_same_payload, sample_records
 from PIL import Image
 
 from core import geometry
@@ -31,7 +30,6 @@ from core.formats.with_images import WithImages
 from core.formats.yolo import YoloWriter
 from core.formats.yolo_seg import YoloSegWriter, load_yolo_seg, save_yolo_seg
 
-CATS = CategorySet.of([(7, CLASS_NAMES[0]), (3, CLASS_NAMES[1]), (11, CLASS_NAMES[2])])
 SHAPES = (TaskType.BOXES, TaskType.POLYGONS)
 
 Save = Callable[[Path, TaskType, CategorySet, list[ExportRecord]], SaveSummary]
@@ -47,26 +45,16 @@ WRITERS = {"labelstudio": LabelStudioWriter, "cvat": CvatWriter, "imagefolder": 
            "yolo-seg": YoloSegWriter, "masks": MasksWriter, "coco-rle": CocoRleWriter}  # fmt: skip
 
 
-def _records(task: TaskType) -> list[ExportRecord]:
-    recs = [
-        ExportRecord(f"img_{k}.jpg", 640, 480, sample_payload(task, k, CATS.ids), f"/data/img_{k}.jpg", 100 + k,
-                     author="ann", source="human")
-        for k in range(6)
-    ]  # fmt: skip
-    recs.append(ExportRecord("unlabeled.jpg", 320, 200, None, "/data/unlabeled.jpg", 200, status="new"))
-    return recs
-
-
 @pytest.mark.parametrize("task", list(TaskType))
 @pytest.mark.parametrize("fmt", list(EXACT))
 def test_roundtrip(tmp_path: Path, fmt: str, task: TaskType) -> None:
     name, save, load, tasks = EXACT[fmt]
     if task not in tasks:
         with pytest.raises(ValueError, match="project has"):
-            save(tmp_path / name, task, CATS, _records(task))
+            save(tmp_path / name, task, CATS, sample_records(task))
         assert not (tmp_path / name).exists() and not list(tmp_path.iterdir())
         return
-    records = _records(task)
+    records = sample_records(task)
     summary = save(tmp_path / name, task, CATS, records)
     assert summary.issues == [] and summary.images == len(records)
     ds = load(tmp_path / name)
@@ -121,7 +109,7 @@ def _pngs(path: Path) -> dict[str, np.ndarray]:
 
 @pytest.mark.parametrize("task", SHAPES)
 def test_masks_roundtrip_is_exact_in_pixels(tmp_path: Path, task: TaskType) -> None:
-    records = _records(task)
+    records = sample_records(task)
     summary = save_masks(tmp_path / "a.zip", task, CATS, records)
     assert summary.issues == []
     first = _pngs(tmp_path / "a.zip")
@@ -153,7 +141,7 @@ def test_masks_roundtrip_is_exact_in_pixels(tmp_path: Path, task: TaskType) -> N
 
 
 def test_masks_class_table_and_palette(tmp_path: Path) -> None:
-    save_masks(tmp_path / "m", TaskType.POLYGONS, CATS, _records(TaskType.POLYGONS))
+    save_masks(tmp_path / "m", TaskType.POLYGONS, CATS, sample_records(TaskType.POLYGONS))
     table = (tmp_path / "m" / "classes.csv").read_text().splitlines()
     assert table[0] == "index,name,r,g,b"
     assert [row.split(",")[:2] for row in table[1:]] == [["0", "background"], ["1", "cat"], ["2", "dog"],
@@ -169,7 +157,7 @@ def test_masks_class_table_and_palette(tmp_path: Path) -> None:
 def test_coco_rle_with_pycocotools(tmp_path: Path) -> None:
     from pycocotools.coco import COCO
 
-    records = _records(TaskType.POLYGONS)
+    records = sample_records(TaskType.POLYGONS)
     summary = save_coco_rle(tmp_path / "a.json", TaskType.POLYGONS, CATS, records)
     assert summary.issues == []
     coco = COCO(str(tmp_path / "a.json"))
@@ -194,7 +182,7 @@ def test_coco_rle_with_pycocotools(tmp_path: Path) -> None:
 
 
 def test_yolo_seg_layout_and_boxes_as_corners(tmp_path: Path) -> None:
-    records = _records(TaskType.BOXES)
+    records = sample_records(TaskType.BOXES)
     save_yolo_seg(tmp_path / "s", TaskType.BOXES, CATS, records)
     assert "task: segment" in (tmp_path / "s" / "data.yaml").read_text()
     line = (tmp_path / "s" / "labels" / "img_1.txt").read_text().split()
@@ -206,7 +194,7 @@ def test_yolo_seg_layout_and_boxes_as_corners(tmp_path: Path) -> None:
 
 
 def test_labelstudio_percentages_and_config(tmp_path: Path) -> None:
-    records = _records(TaskType.BOXES)
+    records = sample_records(TaskType.BOXES)
     save_labelstudio(tmp_path / "ls.json", TaskType.BOXES, CATS, records)
     tasks = json.loads((tmp_path / "ls.json").read_text())
     (result,) = tasks[1]["annotations"][0]["result"]
@@ -226,7 +214,7 @@ def test_labelstudio_percentages_and_config(tmp_path: Path) -> None:
 def test_cvat_xml_shapes(tmp_path: Path) -> None:
     import xml.etree.ElementTree as ET
 
-    save_cvat(tmp_path / "c.xml", TaskType.POLYGONS, CATS, _records(TaskType.POLYGONS))
+    save_cvat(tmp_path / "c.xml", TaskType.POLYGONS, CATS, sample_records(TaskType.POLYGONS))
     root = ET.parse(tmp_path / "c.xml").getroot()
     assert root.findtext("version") == "1.1"
     assert [lbl.findtext("name") for lbl in root.iter("label")] == CATS.names
@@ -240,7 +228,7 @@ def test_cvat_xml_shapes(tmp_path: Path) -> None:
 
 def _photos(tmp_path: Path, task: TaskType) -> list[ExportRecord]:
     out = []
-    for k, rec in enumerate(_records(task)[:4]):
+    for k, rec in enumerate(sample_records(task)[:4]):
         src = tmp_path / "photos" / rec.file_name
         src.parent.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (rec.width, rec.height), (40 * k, 90, 10)).save(src)
@@ -321,7 +309,7 @@ def test_coco_category_ids_from_one_in_class_order(tmp_path: Path, task: TaskTyp
 
     from core.formats.coco import load_coco, save_coco
 
-    records = _records(task)
+    records = sample_records(task)
     save_coco(tmp_path / "c.json", task, CATS, records)  # annota's class ids 7, 3, 11
     coco = COCO(str(tmp_path / "c.json"))
     assert [(c["id"], c["name"]) for c in coco.dataset["categories"]] == [
@@ -349,7 +337,7 @@ def test_voc_integer_pixels_and_files_without_the_key(tmp_path: Path) -> None:
 
     from core.formats.voc import load_voc, save_voc
 
-    records = _records(TaskType.BOXES)
+    records = sample_records(TaskType.BOXES)
     save_voc(tmp_path / "v", TaskType.BOXES, CATS, records)
     xml = (tmp_path / "v" / "Annotations" / "img_2.xml").read_text()
     coords = re.findall(r"<(?:x|y)(?:min|max)>([^<]*)<", xml)

@@ -7,31 +7,19 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import CLASS_NAMES, sample_payload
-from formats_check import FORMATS, assert_same_payload, roundtrip
+from conftest import CLASS_NAMES
+from formats_check import CATS, FORMATS, assert_same_payload, roundtrip, sample_records
 
 from core.domain import TaskType
 from core.formats.coco import load_coco
 from core.formats.records import CategorySet, ExportRecord
 from core.formats.yolo import parse_data_yaml
 
-CATS = CategorySet.of([(7, CLASS_NAMES[0]), (3, CLASS_NAMES[1]), (11, CLASS_NAMES[2])])
-
-
-def _records(task: TaskType) -> list[ExportRecord]:
-    recs = [
-        ExportRecord(f"img_{k}.jpg", 640, 480, sample_payload(task, k, CATS.ids), f"/data/img_{k}.jpg", 100 + k,
-                     author="ann", source="human")
-        for k in range(6)
-    ]  # fmt: skip
-    recs.append(ExportRecord("unlabeled.jpg", 320, 200, None, "/data/unlabeled.jpg", 200, status="new"))
-    return recs
-
 
 @pytest.mark.parametrize("task", list(TaskType))
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_roundtrip_every_format_and_task(tmp_path: Path, fmt: str, task: TaskType) -> None:
-    records = _records(task)
+    records = sample_records(task)
     ds = roundtrip(fmt, tmp_path, task, CATS, records)
     expected_task = TaskType.BOXES if (fmt == "voc" and task is TaskType.POLYGONS) else task
     assert ds.task_type is expected_task
@@ -58,7 +46,7 @@ def test_roundtrip_every_format_and_task(tmp_path: Path, fmt: str, task: TaskTyp
     ],
 )
 def test_yolo_layout(tmp_path: Path, task: TaskType, yolo_task: str, files: set[str]) -> None:
-    FORMATS["yolo"][1](tmp_path / "y.zip", task, CATS, _records(task))
+    FORMATS["yolo"][1](tmp_path / "y.zip", task, CATS, sample_records(task))
     with zipfile.ZipFile(tmp_path / "y.zip") as zf:
         names = set(zf.namelist())
         assert files <= names
@@ -78,14 +66,14 @@ def test_yolo_layout(tmp_path: Path, task: TaskType, yolo_task: str, files: set[
 
 
 def test_voc_xml_and_classification_lists(tmp_path: Path) -> None:
-    FORMATS["voc"][1](tmp_path / "v.zip", TaskType.BOXES, CATS, _records(TaskType.BOXES))
+    FORMATS["voc"][1](tmp_path / "v.zip", TaskType.BOXES, CATS, sample_records(TaskType.BOXES))
     with zipfile.ZipFile(tmp_path / "v.zip") as zf:
         xml = zf.read("Annotations/img_1.xml").decode()
         # VOC's 1-based integer pixels: [11.5, 20.25, 100, 50.5] covers pixels 12..111 x 20..70 (0-based)
         assert "<name>dog</name>" in xml and "<xmin>13</xmin>" in xml and "<ymin>21</ymin>" in xml
         assert "<xmax>112</xmax>" in xml and "<ymax>71</ymax>" in xml
         assert "<width>640</width>" in xml
-    FORMATS["voc"][1](tmp_path / "c.zip", TaskType.MULTILABEL, CATS, _records(TaskType.MULTILABEL))
+    FORMATS["voc"][1](tmp_path / "c.zip", TaskType.MULTILABEL, CATS, sample_records(TaskType.MULTILABEL))
     with zipfile.ZipFile(tmp_path / "c.zip") as zf:
         lines = zf.read("ImageSets/Main/cat_trainval.txt").decode().splitlines()
         assert lines[0] == "img_0  1" and "img_1 -1" in lines  # image 1 is dog + traffic light
@@ -93,7 +81,7 @@ def test_voc_xml_and_classification_lists(tmp_path: Path) -> None:
 
 
 def test_coco_classification_is_image_level(tmp_path: Path) -> None:
-    FORMATS["coco"][1](tmp_path / "c.json", TaskType.MULTILABEL, CATS, _records(TaskType.MULTILABEL))
+    FORMATS["coco"][1](tmp_path / "c.json", TaskType.MULTILABEL, CATS, sample_records(TaskType.MULTILABEL))
     data = json.loads((tmp_path / "c.json").read_text())
     assert data["info"]["annota_task_type"] == "multilabel"
     ann = data["annotations"][0]
@@ -105,7 +93,7 @@ def test_coco_classification_is_image_level(tmp_path: Path) -> None:
 
 def test_loading_into_other_class_ids_by_name(tmp_path: Path) -> None:
     other = CategorySet.of([(1, "traffic light"), (2, "cat"), (3, "dog")])
-    FORMATS["coco"][1](tmp_path / "c.json", TaskType.BOXES, CATS, _records(TaskType.BOXES))
+    FORMATS["coco"][1](tmp_path / "c.json", TaskType.BOXES, CATS, sample_records(TaskType.BOXES))
     ds = load_coco(tmp_path / "c.json", categories=other)
     box = ds.by_file_name()["img_2.jpg"].payload["boxes"][0]  # type: ignore[index]
     assert box["class_id"] == 1  # "traffic light": 11 in the file, 1 in the target project

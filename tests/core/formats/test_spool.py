@@ -8,16 +8,16 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import CLASS_NAMES, sample_payload
+from conftest import sample_payload
+from formats_check import CATS
 
 from core.domain import TaskType
-from core.formats.records import CategorySet, ExportRecord
+from core.formats.records import ExportRecord
 from core.formats.spool import SPOOL_MARK, Spool
 from core.formats.tree import DirTree, ZipTree, open_write_tree
 from core.formats.voc import VocWriter
 from core.formats.yolo import YoloWriter
 
-CATS = CategorySet.of([(7, CLASS_NAMES[0]), (3, CLASS_NAMES[1]), (11, CLASS_NAMES[2])])
 WRITERS = {"yolo": YoloWriter, "voc": VocWriter}
 SPOOLED = {  # what each writer spools for a classification project, in the order it adds them
     "yolo": ["manifest.csv", "lists/cat.txt", "lists/dog.txt", "lists/traffic_light.txt"],
