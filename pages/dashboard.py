@@ -1,4 +1,5 @@
-"""Dashboard: progress, label distribution, labels per labeler and over time, background work, ML runs."""
+"""Dashboard: progress, label distribution, labels per labeler and over time, the team's figures (ui.team_view),
+background work, ML runs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from core import auth
 from core.assist import status as assist_status
 from core.domain import Project, TaskType
 from core.store import stats
-from ui import assist_view, charts, resources, session, widgets
+from ui import assist_view, charts, resources, session, team_view, widgets
 
 
 def metrics(s: stats.ProjectStats) -> None:
@@ -95,7 +96,7 @@ def ml_runs_section(project: Project) -> None:
 
 
 def main() -> None:
-    session.require_user()
+    user = session.require_user()
     project = session.require_project()
     widgets.project_header(
         project, resources.classes(project.id), "Dashboard", "How far the project is, and who did it."
@@ -110,6 +111,7 @@ def main() -> None:
     else:
         metrics(s)
         charts_section(project, s)
+        team_view.section(project, user)
     st.subheader(":material/sync: Background work")
     if not widgets.jobs_panel(project.id, None, key="dash_jobs", limit=6):
         st.caption("No imports, exports or model jobs yet.")
