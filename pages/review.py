@@ -19,7 +19,16 @@ from core.domain import Item, LabelClass, NotFound, Project, User
 from core.quality import review
 from core.store.items import ItemFilter, count_items, get_item, list_items
 from core.store.review_nav import Cursor, cursor_for, matches, position, step
-from ui import resources, review_errors, review_return, review_verdicts, session, thumbs, widgets
+from ui import (
+    consensus_view,
+    resources,
+    review_errors,
+    review_return,
+    review_verdicts,
+    session,
+    thumbs,
+    widgets,
+)
 from ui.labeling import images
 from ui.labeling.payloads import describe
 from ui.text import plain
@@ -270,6 +279,7 @@ def detail(project: Project, classes: list[LabelClass], chosen: ItemFilter, cur:
             st.text(f"Version {ann.version} by {ann.author}, {widgets.ago(ann.created_at)}")  # plain text
         else:
             st.caption("No label yet")
+        consensus_view.item_answers(project, item, classes, user)  # blind answers and agreement (reviewers)
         review_verdicts.verdict_panel(pid, item, user, then=lambda: _step(pid, chosen, cur, +1))
         if st.button(
             "Correct on the label page",

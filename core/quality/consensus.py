@@ -118,14 +118,24 @@ def _book(store: Store, project_id: int) -> _Book:
         return books.setdefault(project_id, _Book())
 
 
-def release(store: Store, project_id: int, user: str, *, decline: bool = False) -> None:
-    """End ``user``'s blind lease; ``decline``: never hand them that item again (in this process)."""
+def release(store: Store, project_id: int, user: str) -> None:
+    """End ``user``'s blind lease (after their answer)."""
     book = _book(store, project_id)
     with book.lock:
-        held = book.by_user.get(user)
-        if decline and held is not None:
-            book.declined.setdefault(user, set()).add(held[0])
         book.drop(user)
+
+
+def decline(store: Store, item_id: int, user: str) -> None:
+    """``user`` passes a blind item on (a skip): their lease ends and, in this process, they are not
+    handed it again; it stays open for the others (never marked skipped for everyone)."""
+    project_id = store.scalar("SELECT project_id FROM items WHERE id = ?", [item_id])
+    if project_id is None:
+        return
+    book = _book(store, int(project_id))
+    with book.lock:
+        book.declined.setdefault(user, set()).add(item_id)
+        if book.by_user.get(user, (None,))[0] == item_id:
+            book.drop(user)
 
 
 def held_kind(store: Store, project_id: int, item_id: int, user: str) -> str | None:

@@ -17,6 +17,7 @@ from core.store import items, projects, queue
 from ui import resources, review_return, review_verdicts, session
 from ui.labeling import (
     actions,
+    blind,
     classify,
     draw,
     grid,
@@ -123,7 +124,10 @@ def labeling_area(project_id: int, user: User) -> None:
         _all_done(project)
         return
     review_verdicts.rejection_note(item.id)  # a rejected image of theirs: who rejected it and why
-    proposal, sure = model_help(s, item.id) if item.annotation is None else (None, [])
+    item = blind.view(project.id, item, user)  # a consensus or gold item: its label hidden, answered blind
+    proposal, sure = (
+        model_help(s, item.id) if item.annotation is None and not blind.active(item.id) else (None, [])
+    )
     initial = payloads.initial_payload(
         project.task_type,
         item.annotation.payload if item.annotation else None,
