@@ -14,7 +14,7 @@ from core.disk import DiskFull
 from core.domain import NotFound, Source, TaskType, ValidationError
 from core.store import labels, queue
 from core.store.db import WriteConflict
-from ui.labeling import payloads, progress, state
+from ui.labeling import blind, payloads, progress, state
 from ui.resources import store
 from ui.text import plain
 
@@ -52,6 +52,8 @@ def save(
     source: Source | None = None,
 ) -> bool:
     """Save ``payload`` as the next version of the item; on success the queue's next item follows."""
+    if blind.active(item_id):  # a consensus or gold item: a blind answer, never the item's label
+        return blind.save(item_id, payload)
     src = source or payloads.source_for(task, payload, proposal)
     try:
         labels.save_label(
@@ -125,6 +127,9 @@ def accept_proposal(
 
 def skip(item_id: int, author: str, reason_key: str) -> None:
     if not on_screen(item_id):
+        return
+    if blind.active(item_id):
+        blind.skip(item_id, author)
         return
     reason = str(st.session_state.get(reason_key) or "")
     try:
