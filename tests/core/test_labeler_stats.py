@@ -254,3 +254,41 @@ def test_agreement_boxes_uses_the_shape_f1(store):  # type: ignore[no-untyped-de
     assert s.labeler("ann").agreement == pytest.approx(0.5)  # type: ignore[union-attr]
     assert s.labeler("cy").agreement == 0.0 and s.labeler("cy").agreement_pairs == 2  # type: ignore[union-attr]
     assert s.team.agreement == pytest.approx(2 / 6) and s.agreement_measure == "shape F1 at IoU 0.5"
+
+
+def test_same_figures_as_the_review_gold_and_consensus_modules(store, pid):  # type: ignore[no-untyped-def]
+    """The queue, gold accuracy and agreement here are computed in grouped SQL for speed; they must agree
+    with the modules that own those rules (review.queue_count, gold.accuracy_by_labeler,
+    consensus.pair_agreements over agreement.pair_agreement)."""
+    from core.quality import consensus, gold, review
+
+    cat, dog = (c.id for c in projects.list_classes(store, pid))
+    for i, (status, state, by) in enumerate(
+        [
+            ("labeled", None, "ann"),
+            ("labeled", "fixed", "bob"),
+            ("labeled", "approved", "ann"),
+            ("new", None, None),
+        ]
+    ):
+        store.execute(
+            "INSERT INTO items (id, project_id, path, width, height, sha1, status, review_state, labeled_by,"
+            " annotation_id) VALUES (?, ?, ?, 10, 10, ?, ?, ?, ?, ?)",
+            [i + 1, pid, f"/x/{i}.jpg", f"h{i}", status, state, by, None if by is None else 50 + i],
+        )
+    for item, who, cls in [(7, "ann", cat), (7, "bob", cat), (7, "cy", dog), (8, "ann", dog), (8, "cy", dog)]:
+        answer(store, pid, item, who, "consensus", f'{{"class_id": {cls}}}')
+    for who, score in [("ann", 1.0), ("ann", 0.25), ("bob", 0.5)]:
+        answer(store, pid, 9, who, "gold", score=score)
+    s = labeler_stats(store, pid)
+    assert s.review_queue == review.queue_count(store, pid) == 2
+    assert {g.user: (g.answers, g.accuracy) for g in gold.accuracy_by_labeler(store, pid)} == {
+        f.labeler: (f.gold_answers, f.gold_accuracy) for f in s.labelers if f.gold_answers
+    }
+    pairs = consensus.pair_agreements(store, pid)
+    for f in s.labelers:
+        mine = [(p.items, p.agreement) for p in pairs if f.labeler in (p.a, p.b)]
+        if mine:
+            n = sum(k for k, _ in mine)
+            assert f.agreement_pairs == n
+            assert f.agreement == pytest.approx(sum(k * a for k, a in mine) / n)
