@@ -9,7 +9,7 @@ from core import auth
 from core.domain import LabelClass, Project, ProjectState, Role, TaskType, free_colors
 from core.store import projects
 from core.store.projects import ClassSpec
-from ui import resources, session, widgets
+from ui import quality_settings, resources, session, widgets
 from ui.text import plain
 
 TAB_KEY = "projects_tab"
@@ -243,6 +243,7 @@ def settings(project: Project, user: str) -> None:
     details, classes_tab, team = st.tabs(["Details", "Label classes", "Team"])
     with details:
         details_form(project)
+        quality_settings.form(project)  # consensus and gold (ui.quality_settings)
     with classes_tab:
         classes_editor(project, user)
     with team:
