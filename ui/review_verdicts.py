@@ -145,9 +145,11 @@ def _say(pid: int, kind: str, text: str) -> None:
 
 
 def show_note(pid: int) -> None:
+    """The last verdict's outcome, in a slot that is always there (so the elements below keep their places)."""
+    slot = st.empty()
     note = st.session_state.pop(note_key(pid), None)
     if note:
-        getattr(st, note[0], st.info)(note[1])
+        getattr(slot, note[0], slot.info)(note[1])
 
 
 def _decide(pid: int, item_id: int, version: int, verdict: str, user: User, then: Callable[[], None]) -> None:
@@ -191,6 +193,7 @@ def verdict_panel(pid: int, item: Item, user: User, then: Callable[[], None]) ->
         icon=":material/check_circle:",
         width="stretch",
         help=f"Approve version {item.version} (key {APPROVE_KEY})",
+        disabled=state == review.APPROVED,  # approved already (a Reject still takes it back)
         on_click=_decide,
         args=(pid, item.id, item.version, review.APPROVED, user, then),
     )
