@@ -23,6 +23,9 @@ Keys (stored name -> field):
   ``agreement_threshold`` (0.8; 0..1): a consensus item whose agreement reaches it gets the merged answer
   as its label, else it goes to review; ``gold_share`` (0.05; 0..1): the share of each labeler's queue
   that is gold images (``core.quality``).
+* ``assist_audit_share`` -> ``audit_share`` (0.25; 0..1): the share of the labels, in the queue and as
+  grid tiles, that go to the audit sample calibration trusts (``core.assist.audit``); 0 turns it off
+  (calibration then uses one-at-a-time labels only).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from core.domain import TaskType
 
 LEASE_MINUTES = 10.0
 DEFAULT_CONFIDENCE_LEVEL = 0.8
+DEFAULT_AUDIT_SHARE = 0.25
 DEFAULT_DETECT_IOU, DEFAULT_DETECT_TARGET = 0.7, 0.6
 RANK_ORDERS = ("learn", "confirm")
 DEFAULT_CONSENSUS_K, DEFAULT_AGREEMENT_THRESHOLD, DEFAULT_GOLD_SHARE = 2, 0.8, 0.05
@@ -104,6 +108,7 @@ class ProjectSettings:
     consensus_k: int = DEFAULT_CONSENSUS_K
     agreement_threshold: float = DEFAULT_AGREEMENT_THRESHOLD
     gold_share: float = DEFAULT_GOLD_SHARE
+    audit_share: float = DEFAULT_AUDIT_SHARE
 
     @classmethod
     def parse(cls, raw: dict[str, Any] | None) -> ProjectSettings:
@@ -143,6 +148,7 @@ class ProjectSettings:
             ),
             agreement_threshold=_share(raw.get("agreement_threshold"), DEFAULT_AGREEMENT_THRESHOLD),
             gold_share=_share(raw.get("gold_share"), DEFAULT_GOLD_SHARE),
+            audit_share=_share(raw.get("assist_audit_share"), DEFAULT_AUDIT_SHARE),
         )
 
     @property

@@ -39,11 +39,13 @@ from core.assist.calibration import (
 )
 from core.assist.clustering import ClusterPage
 from core.assist.heads import HeadConfig, LabelSpace, train_head
-from core.settings import DEFAULT_CONFIDENCE_LEVEL
+from core.settings import DEFAULT_AUDIT_SHARE, DEFAULT_CONFIDENCE_LEVEL
 from core.store.db import Store
 
 DEFAULT_RATE = 0.25  # the share of items flagged for the audit
-DEFAULT_SHARE = 0.25  # the share of queue places (and grid tiles) the audit takes while it lasts
+DEFAULT_SHARE = (
+    DEFAULT_AUDIT_SHARE  # the share of the labels the audit takes (setting ``assist_audit_share``)
+)
 BIN_EDGES = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)  # confidence strata: bin b holds [edge b-1, edge b)
 AUDIT_FOLDS = 5
 

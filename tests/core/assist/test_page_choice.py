@@ -127,6 +127,9 @@ def _seeded(store, task, n=60, seed=0):
     """A project of ``n`` featurised items in 3 interleaved look-alike groups, ranked in a shuffled
     queue order."""
     p = projects.create_project(store, f"P-{task.value}", task, ["cat", "dog", "bird"], by=SYSTEM)
+    store.execute(
+        "UPDATE projects SET settings = ? WHERE id = ?", ['{"assist_audit_share": 0}', p.id]
+    )  # no audit tiles
     items.add_items(store, p.id, [NewItem(f"/nowhere/{i}.jpg", 64, 48, f"{i:040d}") for i in range(n)])
     ids = [int(r[0]) for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [p.id])]
     rng = np.random.default_rng(seed)
@@ -235,6 +238,9 @@ def test_the_simulated_labeler_takes_the_pages_the_pure_rule_picks_on_real_photo
     ap.prepare(ds, tmp_path / "data", seed=1)
     kinds = []
     with ap.open_lab(tmp_path / "data", MC, dict(zip(ds.paths, ds.truth, strict=True))) as lab:
+        lab.store.execute(  # the page rule alone: no audit tiles (core.assist.audit)
+            "UPDATE projects SET settings = ? WHERE id = ?", ['{"assist_audit_share": 0}', lab.project_id]
+        )
         labeler = ap.Labeler(lab)
         while labeler.labels < len(lab.truth):
             lab.settle()
