@@ -275,7 +275,7 @@ def rank_before_head(store: Store, info: ProjectInfo, index: EmbeddingIndex) -> 
         sample, QueueOrder.LEARN, embeddings=index.get(sample.tolist()),
         labeled_embeddings=index.get(labeled) if labeled else None, diverse_head=0,
         typical=max(0, TYPICAL_FIRST - state.n_labels), audit=state.pending,
-        audit_share=audit.DEFAULT_SHARE, audit_done=(state.n_labels, state.n_audit_labeled),
+        audit_share=info.prefs.audit_share, audit_done=(state.n_labels, state.n_audit_labeled),
     ).as_dict()  # fmt: skip
     others = waiting[~np.isin(waiting, sample)]
     ranks.update({int(i): float(len(sample) + k) for k, i in enumerate(others.tolist())})
@@ -467,7 +467,7 @@ def infer_with(
             emb = None if order is QueueOrder.CONFIRM and not typical else index.get(item_ids.tolist())
             done = [i for i in labeled if i in index]
             ranks = rank_queue(item_ids, order, info.space, proba, emb, index.get(done) if done and typical else None,
-                               typical=typical, audit=state.pending, audit_share=audit.DEFAULT_SHARE,
+                               typical=typical, audit=state.pending, audit_share=info.prefs.audit_share,
                                audit_done=(state.n_labels, state.n_audit_labeled))  # fmt: skip
             set_ranks(store, info.id, ranks.as_dict())
         accepted = _auto_accept(store, info, item_ids, rows, conf, shown, auto)

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from core.assist import clustering, page_choice, trained
+from core.assist import audit, clustering, page_choice, trained
 from core.assist.classify_jobs import project_index
 from core.domain import NotFound, Source, TaskType, ValidationError
 from core.store import labels, queue
@@ -283,7 +283,29 @@ def _candidates(
         index = project_index(store, project_id, model, store.path.parent / "cache" / "embeddings")
         return page_choice.neighbour_candidates(index, pool, page_size)
 
-    return page_choice.choose_pages(pool_state(store, project_id, task, page_size, excluded), neighbours)
+    pages = page_choice.choose_pages(pool_state(store, project_id, task, page_size, excluded), neighbours)
+    return _audit_tiles(store, project_id, page_size, excluded, pages)
+
+
+def _audit_tiles(
+    store: Store, project_id: int, page_size: int, excluded: set[int], pages: list[clustering.ClusterPage]
+) -> list[clustering.ClusterPage]:
+    """The audit's next items as the pages' last tiles while the audit is behind its share of the labels
+    (``audit.due_tiles``, ``audit.with_tiles``): random tiles, so grid projects calibrate too."""
+    if not pages:
+        return pages
+    from core.store.projects import get_project
+
+    share = get_project(store, project_id).prefs.audit_share
+    state = audit.audit_state(store, project_id)
+    if not state.pending or share <= 0:
+        return pages
+    rows = store.query(
+        "SELECT id FROM items WHERE id IN (SELECT unnest(?)) AND status = 'new'",
+        [state.pending[: 4 * page_size]],
+    )
+    tiles = audit.due_tiles(state, page_size, {int(r[0]) for r in rows} - excluded, share)
+    return audit.with_tiles(pages, tiles, page_size) or pages
 
 
 def next_page(

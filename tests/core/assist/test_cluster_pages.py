@@ -19,6 +19,9 @@ MODEL = "test-backbone"
 
 def _project(store, task=TaskType.MULTICLASS, n_clusters=4, per_cluster=9, featurised=True):
     p = projects.create_project(store, f"P-{task.value}", task, ["cat", "dog", "bird"])
+    store.execute(
+        "UPDATE projects SET settings = ? WHERE id = ?", ['{"assist_audit_share": 0}', p.id]
+    )  # no audit tiles
     n = n_clusters * per_cluster
     items.add_items(store, p.id, [NewItem(f"/nowhere/{i}.jpg", 64, 48, f"{i:040d}") for i in range(n)])
     ids = [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [p.id])]
