@@ -114,3 +114,35 @@ def test_the_export_page_starts_an_approved_only_export(runtime, admin, tmp_path
     assert len(rows) == 1 and rows[0]["path"].endswith("img_001.png"), rows
     at.run()
     assert "approved images only" in texts(at)
+
+
+def test_the_review_filters_are_kept_and_previous_next_follow_them(runtime, tmp_path):
+    """Review state and labeled dates filter the grid and the detail view's steps, and come back after another
+    page was shown (Streamlit drops the widgets' state then)."""
+    from datetime import date, timedelta
+
+    month_ago, long_ago = date.today() - timedelta(days=30), date.today() - timedelta(days=400)
+
+    p, (cat, dog), lena, rita = _setup(runtime, tmp_path, n=4)
+    save_label(runtime.store, 3, {"class_id": dog.id}, author="lena", base_version=0, by=SYSTEM)
+    review.approve(runtime.store, 2, version=1, by=rita)  # awaiting: 1 and 3
+    at = page("pages/review.py", rita, p.id).run()
+    at.selectbox(key=f"review_review_{p.id}").select("awaiting").run()
+    assert len(at.image) == 2
+    at.date_input(key=f"review_from_{p.id}").set_value(month_ago).run()
+    assert len(at.image) == 2  # labeled today: still both
+    at.button(key="open_3").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "Image 1 of 2" in texts(at)
+    at.button(key=f"review_next_{p.id}").click().run()
+    assert (
+        "Image 2 of 2" in texts(at) and at.button(key=f"review_next_{p.id}").disabled
+    )  # image 2 is left out
+    back = page("pages/review.py", rita, p.id)
+    back.session_state[f"review_filters_{p.id}"] = at.session_state[f"review_filters_{p.id}"]
+    back.run()
+    assert back.selectbox(key=f"review_review_{p.id}").value == "awaiting"
+    assert back.date_input(key=f"review_from_{p.id}").value == month_ago
+    assert len(back.image) == 2
+    back.date_input(key=f"review_to_{p.id}").set_value(long_ago).run()
+    assert "No image matches" in texts(back)
