@@ -28,6 +28,7 @@ ALL = [
     "heldout",
     "label_errors",
     "team",
+    "review",
 ]
 MODULES = {
     "store": "benchmarks.store_bench",
@@ -47,6 +48,7 @@ MODULES = {
     "heldout": "benchmarks.heldout_accuracy",
     "label_errors": "benchmarks.label_errors",
     "team": "benchmarks.team_stats_bench",
+    "review": "benchmarks.review_bench",
 }
 
 

@@ -177,11 +177,12 @@ def _review_where(project_id: int, f: ItemFilter, clauses: list[str], params: li
             clauses.append("i.review_state = ?")
             params.append(f.review_state)
     if f.disagrees:
+        # uncorrelated: each item's newest prediction (one grouped pass) joined to its label
         clauses.append(
-            "i.annotation_id IS NOT NULL AND EXISTS (SELECT 1 FROM (SELECT p.class_ids, row_number() OVER"
-            " (ORDER BY p.created_at DESC) AS rn FROM predictions p WHERE p.project_id = ? AND p.item_id = i.id) q"
-            " WHERE q.rn = 1 AND list_sort(list_distinct(coalesce(q.class_ids, []::INTEGER[])))"
-            " IS DISTINCT FROM list_sort(list_distinct(coalesce(i.class_ids, []::INTEGER[]))))"
+            "i.annotation_id IS NOT NULL AND i.id IN (SELECT q.item_id FROM (SELECT item_id,"
+            " arg_max(class_ids, created_at) AS class_ids FROM predictions WHERE project_id = ? GROUP BY item_id) q"
+            " JOIN items j ON j.id = q.item_id WHERE list_sort(list_distinct(coalesce(q.class_ids, []::INTEGER[])))"
+            " IS DISTINCT FROM list_sort(list_distinct(coalesce(j.class_ids, []::INTEGER[]))))"
         )
         params.append(project_id)
     if f.agreement_below is not None:
