@@ -22,7 +22,8 @@ def metrics(s: stats.ProjectStats) -> None:
     st.progress(s.progress, text=f"{s.progress:.1%} of {s.total:,} images labeled")
 
 
-def charts_section(project: Project, s: stats.ProjectStats) -> None:
+def charts_section(project: Project, s: stats.ProjectStats, only: str | None = None) -> None:
+    """``only``: a labeler's own name (they see their own bar among the labelers, as in the Team section)."""
     classes = resources.classes(project.id)
     objects = TaskType(project.task_type) in (TaskType.BOXES, TaskType.POLYGONS)
     left, right = st.columns(2, gap="large")
@@ -45,13 +46,14 @@ def charts_section(project: Project, s: stats.ProjectStats) -> None:
     left, right = st.columns(2, gap="large")
     with left:
         st.markdown("**Labels per labeler**")
-        if s.by_labeler:
+        by_labeler = s.by_labeler if only is None else {k: v for k, v in s.by_labeler.items() if k == only}
+        if by_labeler:
             names = {u.username: u.display_name for u in auth.list_users(resources.store())}
             st.plotly_chart(
-                charts.labeler_bars(s.by_labeler, names), key="labeler_bars", config={"displayModeBar": False}
+                charts.labeler_bars(by_labeler, names), key="labeler_bars", config={"displayModeBar": False}
             )
         else:
-            st.caption("Nobody has labeled yet.")
+            st.caption("Nobody has labeled yet." if only is None else "No labels of yours yet.")
     with right:
         st.markdown("**Labels over time**")
         if s.per_day:
@@ -110,7 +112,8 @@ def main() -> None:
         )
     else:
         metrics(s)
-        charts_section(project, s)
+        everyone = team_view.sees_everyone(project, user)
+        charts_section(project, s, None if everyone else user.username)
         team_view.section(project, user)
     st.subheader(":material/sync: Background work")
     if not widgets.jobs_panel(project.id, None, key="dash_jobs", limit=6):

@@ -96,6 +96,28 @@ def _charts(s: LabelerStats, names: dict[str, str]) -> None:
             st.caption(f"No day has a figure for {measure.title.lower()} yet.")
 
 
+def _columns(s: LabelerStats) -> dict[str, object]:
+    """Figures as right-aligned text (a missing one is a dash, not a grey "None"), each with its meaning."""
+    helps = {
+        "labels": "Labels saved (accepted proposals included)",
+        "per hour": "Labels per hour of active time",
+        "median s": "Median seconds per label",
+        "active": f"Active time: breaks over {s.break_s / 60:.0f} min left out",
+        "rejected": "Rejected / reviewed, of this labeler's labels (each version by its latest verdict)",
+        "reviewed": "Labels of theirs with a verdict",
+        "agreement": f"Mean agreement ({s.agreement_measure}) with the other answers to the same consensus images",
+        "gold": "Mean score of their gold answers against the gold label",
+        "gold answers": "Gold answers scored",
+        "awaiting review": "Images whose current label is theirs, waiting for a reviewer",
+    }
+    return {k: st.column_config.TextColumn(help=h, alignment="right") for k, h in helps.items()}
+
+
+def sees_everyone(project: Project, user: User) -> bool:
+    """Whether ``user`` sees every labeler's figures here (else only their own)."""
+    return labeler_stats.sees_everyone(resources.store(), user, project.id)
+
+
 def section(project: Project, user: User) -> None:
     st.subheader(":material/groups: Team")
     store = resources.store()
@@ -118,19 +140,7 @@ def section(project: Project, user: User) -> None:
         hide_index=True,
         width="stretch",
         key="team_table",
-        column_config={
-            "labels": st.column_config.TextColumn(help="Labels saved (accepted proposals included)"),
-            "per hour": st.column_config.TextColumn(help="Labels per hour of active time"),
-            "median s": st.column_config.TextColumn(help="Median seconds per label"),
-            "active": st.column_config.TextColumn(
-                help=f"Active time: breaks over {s.break_s / 60:.0f} min left out"
-            ),
-            "rejected": st.column_config.TextColumn(help="Rejected / reviewed, of this labeler's labels"),
-            "agreement": st.column_config.TextColumn(
-                help="Mean agreement with the other answers to the same consensus images"
-            ),
-            "gold": st.column_config.TextColumn(help="Mean score of gold answers against the gold label"),
-        },
+        column_config=_columns(s),
     )
     _notes(s)
     _charts(s, names)

@@ -75,6 +75,7 @@ def test_admin_sees_every_labeler(runtime, admin, labeler):  # type: ignore[no-u
     assert "No consensus answers yet" in texts(at)
     assert "No reviews yet" not in texts(at)
     assert "Your own figures" not in texts(at)
+    assert any("Bob Builder" in c.proto.spec for c in at.get("plotly_chart"))
     specs = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("Labels per day" in s for s in specs) and any("Labels per hour" in s for s in specs)
 
@@ -90,6 +91,8 @@ def test_a_labeler_sees_only_themselves(runtime, labeler):  # type: ignore[no-un
     values = {m.label: m.value for m in at.metric}
     assert values["Yours awaiting review"] == "2" and values["Awaiting review"] == "3"
     assert "Labelers" not in values
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("Lena" in s for s in specs) and not any("Bob Builder" in s for s in specs)  # the bars too
 
 
 def test_a_reviewer_sees_everyone(runtime, labeler):  # type: ignore[no-untyped-def]
