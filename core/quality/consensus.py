@@ -174,20 +174,30 @@ def _answered(store: Store, item_id: int, user: str) -> bool:
 
 def _candidates(
     store: Store, project_id: int, user: str, p: ProjectSettings, exclude: Iterable[int]
-) -> list[tuple[int, int, int]]:
-    """(item, k, answers in) of open consensus items ``user`` has not answered, begun ones first."""
+) -> list[tuple[int, int, int, bool]]:
+    """(item, k, answers in, recorded) of open consensus items ``user`` has not answered, begun ones first."""
     rows = store.query(
-        "SELECT i.id, coalesce(c.k, ?) AS k, (SELECT count(*) FROM blind_answers b WHERE b.item_id = i.id"
-        "  AND b.kind = 'consensus') AS n"
-        " FROM items i LEFT JOIN consensus_items c ON c.item_id = i.id"
+        "WITH answered AS (SELECT item_id, count(*) AS n, bool_or(author = ?) AS mine FROM blind_answers"
+        "  WHERE project_id = ? AND kind = 'consensus' GROUP BY item_id)"
+        " SELECT i.id, coalesce(c.k, ?) AS k, coalesce(a.n, 0) AS n, c.item_id IS NOT NULL"
+        " FROM items i LEFT JOIN consensus_items c ON c.item_id = i.id LEFT JOIN answered a ON a.item_id = i.id"
         " WHERE i.project_id = ? AND i.status = 'new'"
         f"  AND (c.state = 'open' OR (c.item_id IS NULL AND {_hash_sql('i.id')}))"
-        "  AND NOT EXISTS (SELECT 1 FROM blind_answers b WHERE b.item_id = i.id AND b.author = ?)"
+        "  AND NOT coalesce(a.mine, false) AND coalesce(a.n, 0) < coalesce(c.k, ?)"
         "  AND i.id NOT IN (SELECT unnest(?))"
         " ORDER BY c.item_id IS NULL, i.queue_rank NULLS LAST, i.id LIMIT ?",
-        [p.consensus_k, project_id, _cut(p.consensus_share), user, sorted(set(exclude)), _CANDIDATES * 4],
+        [
+            user,
+            project_id,
+            p.consensus_k,
+            project_id,
+            _cut(p.consensus_share),
+            p.consensus_k,
+            sorted(set(exclude)),
+            _CANDIDATES,
+        ],
     )
-    return [(int(i), int(k), int(n)) for i, k, n in rows if n < k][:_CANDIDATES]
+    return [(int(i), int(k), int(n), bool(r)) for i, k, n, r in rows]
 
 
 def _record(store: Store, project_id: int, item_id: int, k: int) -> None:
@@ -228,11 +238,8 @@ def next_blind_item(
             return held
         release(store, project_id, user)
     p = prefs(store, project_id)
-    if (
-        p.gold_share > 0
-        and gold.has_gold(store, project_id)
-        and gold.is_gold_turn(gold.position(store, project_id, user), p.gold_share)
-    ):
+    place = gold.gold_position(store, project_id, user) if p.gold_share > 0 else None
+    if place is not None and gold.is_gold_turn(place, p.gold_share):
         gid = gold.pick_gold(store, project_id, user, skip)
         if gid is not None:
             with book.lock:
@@ -242,14 +249,15 @@ def next_blind_item(
         "SELECT count(*) FROM consensus_items WHERE project_id = ? AND state = 'open'", [project_id]
     ):
         return None
-    for item_id, k, n in _candidates(store, project_id, user, p, skip):
+    for item_id, k, n, recorded in _candidates(store, project_id, user, p, skip):
         with book.lock:
             now = time.monotonic()
             others = book.holders(item_id, now) - {user}
             if n + len(others) >= k:
                 continue
             book.grant(item_id, CONSENSUS, user, lease_minutes, now)
-        _record(store, project_id, item_id, k)
+        if not recorded:
+            _record(store, project_id, item_id, k)
         return item_id, CONSENSUS
     return None
 

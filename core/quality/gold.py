@@ -41,6 +41,19 @@ def position(store: Store, project_id: int, user: str) -> int:
     )
 
 
+def gold_position(store: Store, project_id: int, user: str) -> int | None:
+    """``position`` when the project has gold items, else None (one query for both)."""
+    row = store.query_one(
+        "SELECT (SELECT count(*) FROM items WHERE project_id = ? AND gold),"
+        " (SELECT count(*) FROM annotations WHERE project_id = ? AND author = ?)"
+        " + (SELECT count(*) FROM blind_answers WHERE project_id = ? AND author = ?)",
+        [project_id, project_id, user, project_id, user],
+    )
+    if row is None or not row[0]:
+        return None
+    return int(row[1] or 0)
+
+
 def has_gold(store: Store, project_id: int) -> bool:
     return bool(store.scalar("SELECT count(*) FROM items WHERE project_id = ? AND gold", [project_id]))
 
