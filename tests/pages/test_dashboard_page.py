@@ -36,7 +36,7 @@ def test_metrics_and_charts(runtime, admin):
     values = {m.label: m.value for m in at.metric}
     assert values["Labeled"] == "2" and values["Skipped"] == "1" and values["Remaining"] == "2"
     charts = at.get("plotly_chart")
-    assert len(charts) == 4
+    assert len(charts) == 6  # the project's 4 and the Team section's 2 (ui.team_view)
     assert "40.0% of 5 images labeled" in at.get("progress")[0].proto.text
 
 
