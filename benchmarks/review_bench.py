@@ -108,6 +108,7 @@ def main() -> None:
                 step_ms = float("nan")
             rows.append([name, total, round(count_ms, 1), round(page_ms, 1), round(step_ms, 1)])
         rejected_ms, got = timed(lambda: queue.rejected_item_id(store, pid, "labeler0"))
+        none_ms, _ = timed(lambda: queue.rejected_item_id(store, pid, "newcomer"))  # the usual case
         states_ms, _ = timed(lambda: review.review_states(store, list(range(1, 25))))
         target = store.scalar(
             "SELECT min(id) FROM items WHERE project_id = ? AND review_state IS NULL AND status = 'labeled'",
@@ -124,6 +125,7 @@ def main() -> None:
     )
     other = [
         ["labeler's rejected-first look-up", round(rejected_ms, 2), got is not None],
+        ["the same, nothing rejected", round(none_ms, 2), False],
         ["review states of a grid page (24)", round(states_ms, 2), True],
         ["one approve (a transaction)", round(approve_ms, 2), True],
     ]
@@ -145,6 +147,7 @@ def main() -> None:
                 for r in rows
             ],
             "rejected_first_ms": round(rejected_ms, 2),
+            "rejected_first_none_ms": round(none_ms, 2),
             "review_states_page_ms": round(states_ms, 2),
             "approve_ms": round(approve_ms, 2),
         },

@@ -191,6 +191,11 @@ def rejected_item_id(store: Store, project_id: int, user: str, exclude: set[int]
     """The oldest-rejected item ``user`` labeled that waits for their fix (``items.review_state``), unless they
     skipped it since it was rejected; no lease: only its labeler is handed it (the reason:
     ``core.quality.review.rejection``)."""
+    if not store.query(  # the usual case, nothing rejected: ~1 ms at 500,000 items (the full look-up ~40 ms)
+        "SELECT 1 FROM items WHERE project_id = ? AND review_state = 'rejected' AND labeled_by = ? LIMIT 1",
+        [project_id, user],
+    ):
+        return None
     rows = store.query(
         "SELECT i.id FROM items i JOIN (SELECT item_id, max(created_at) AS t FROM reviews WHERE project_id = ?"
         " GROUP BY item_id) r ON r.item_id = i.id WHERE i.project_id = ? AND i.review_state = 'rejected'"
