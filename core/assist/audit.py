@@ -278,22 +278,32 @@ def _sequence(store: Store, project_id: int, rate: float) -> np.ndarray:
 
 def audit_state(store: Store, project_id: int, rate: float = DEFAULT_RATE) -> AuditState:
     seq = _sequence(store, project_id, rate)
-    rows = store.query(
-        "SELECT i.id, i.status, coalesce(a.author, '') FROM items i LEFT JOIN annotations a"
-        " ON a.id = i.annotation_id WHERE i.project_id = ? AND (i.status IN ('labeled', 'reviewed', 'skipped'))",
-        [project_id],
+    # columns, not rows: a grid page reads this at every page, and at 500,000 items a quarter million
+    # Python tuples and sets cost about half a second; numpy's set tests give the same answer in a few ms
+    got = (
+        store.cursor()
+        .execute(
+            "SELECT i.id, i.status = 'skipped' AS skipped FROM items i LEFT JOIN annotations a"
+            " ON a.id = i.annotation_id WHERE i.project_id = ? AND (i.status = 'skipped'"
+            " OR (i.status IN ('labeled', 'reviewed') AND coalesce(a.author, '') <> ?))",
+            [project_id, AUTO_ACCEPT_AUTHOR],
+        )
+        .fetchnumpy()
     )
-    labeled = {int(r[0]) for r in rows if r[1] != "skipped" and r[2] != AUTO_ACCEPT_AUTHOR}
-    skipped = {int(r[0]) for r in rows if r[1] == "skipped"}
-    prefix = audit_prefix(seq, labeled | skipped)
-    answered = labeled | skipped
+    ids = np.asarray(got["id"], dtype=np.int64)
+    is_skipped = np.asarray(got["skipped"], dtype=bool)
+    labeled, skipped = ids[~is_skipped], ids[is_skipped]
+    seq = np.asarray(seq, dtype=np.int64)
+    answered = np.isin(seq, ids)  # labeled by a person, or skipped
+    first_open = int(np.argmin(answered)) if len(seq) and not answered.all() else len(seq)
+    prefix = seq[:first_open]
     return AuditState(
         sequence=seq,
         prefix=prefix,
-        skipped=np.array([i for i in prefix.tolist() if i in skipped], dtype=np.int64),
-        pending=[int(i) for i in seq.tolist() if int(i) not in answered],
+        skipped=prefix[np.isin(prefix, skipped)],
+        pending=seq[~answered].tolist(),
         n_labels=len(labeled),
-        n_audit_labeled=sum(1 for i in seq.tolist() if int(i) in labeled),
+        n_audit_labeled=int(np.isin(seq, labeled).sum()),
     )
 
 
