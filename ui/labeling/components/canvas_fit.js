@@ -11,10 +11,14 @@ function editable(el) {
 }
 
 function deleteSelectedBox() {
-  // the canvas draws inside its own shadow root: find its toolbar's delete button there
+  // The canvas draws inside its own shadow root: find its toolbar's delete button there. Only a canvas
+  // with a box selected has it enabled; a canvas a rerun is replacing (stale, still in the page) or one
+  // without a selection is passed over, so the key never lands on a canvas other than the one in use.
   for (const el of document.querySelectorAll("[data-testid=stMain] *")) {
     const button = el.shadowRoot && el.shadowRoot.querySelector('button[aria-label="Delete selected"]');
-    if (button) { button.click(); return true; }
+    if (!button || button.disabled || el.closest('[data-stale="true"]')) continue;
+    button.click();
+    return true;
   }
   return false;
 }
