@@ -3,6 +3,7 @@ jobs, scheduler, grid pages and queue on a temporary data directory (``benchmark
 
     python -m benchmarks assist_classify             # the whole sets (about an hour on 2 busy cores)
     ANNOTA_BENCH_QUICK=1 python -m benchmarks assist_classify   # 20 flowers a class, coco128 left out
+    ANNOTA_BENCH_SETS=mc python -m benchmarks assist_classify    # some of mc, ml, coco (own JSON)
 
 Scenarios: flowers multi-class (5 classes, 1,000 photos); flowers multi-label (the same photos, the
 tool not told one class per photo); coco128 image-level tags of its 10 most frequent classes; each
@@ -81,10 +82,27 @@ def _quick() -> bool:
     return os.environ.get("ANNOTA_BENCH_QUICK", "") not in ("", "0") or "--quick" in sys.argv
 
 
-def datasets(quick: bool) -> list[ap.Dataset]:
+SETS = ("mc", "ml", "coco")  # flowers multi-class, flowers multi-label, coco128 tags
+
+
+def _sets() -> tuple[str, ...]:
+    """``ANNOTA_BENCH_SETS=mc,ml`` runs some of the scenarios (each writes its own JSON)."""
+    raw = os.environ.get("ANNOTA_BENCH_SETS", "")
+    chosen = tuple(s.strip() for s in raw.split(",") if s.strip()) or SETS
+    unknown = set(chosen) - set(SETS)
+    if unknown:
+        raise SystemExit(f"ANNOTA_BENCH_SETS: unknown {sorted(unknown)}; choose from {', '.join(SETS)}")
+    return chosen
+
+
+def datasets(quick: bool, sets: tuple[str, ...] = SETS) -> list[ap.Dataset]:
     per_class = 20 if quick else None
-    out = [ap.flowers(TaskType.MULTICLASS, per_class), ap.flowers(TaskType.MULTILABEL, per_class)]
-    if not quick:
+    out = []
+    if "mc" in sets:
+        out.append(ap.flowers(TaskType.MULTICLASS, per_class))
+    if "ml" in sets:
+        out.append(ap.flowers(TaskType.MULTILABEL, per_class))
+    if "coco" in sets and not quick:
         try:
             out.append(ap.coco_tags())
         except FileNotFoundError as exc:
@@ -94,8 +112,12 @@ def datasets(quick: bool) -> list[ap.Dataset]:
 
 def main() -> None:
     quick = _quick()
+    chosen = _sets()
+    json_name = (
+        "assist_classify" + ("_quick" if quick else "") + ("" if chosen == SETS else "_" + "_".join(chosen))
+    )
     try:
-        sets = datasets(quick)
+        sets = datasets(quick, chosen)
     except FileNotFoundError as exc:
         print(f"assist_classify: skipped, {exc}")
         return
@@ -124,6 +146,7 @@ def main() -> None:
                     f" {out['seconds']:.0f} s",
                     flush=True,
                 )
+                write_json(json_name, results)  # what is done so far survives a failure later
                 rows.append(
                     [
                         name,
@@ -164,7 +187,7 @@ def main() -> None:
     )
     for name, sc in results["scenarios"].items() if not quick else ():
         plot(RESULTS / f"assist_classify_{name.replace(' ', '_').replace(',', '')}.png", name, sc["curve"])
-    path = write_json("assist_classify_quick" if quick else "assist_classify", results)
+    path = write_json(json_name, results)
     print(f"\nJSON: {path}; plots: {RESULTS}/assist_classify_*.png")
     print(
         "targets: flowers multi-class 95% precision on >= 50% of the rest after <= 50 labels; ratio <= 0.40"

@@ -265,7 +265,7 @@ class Labeler:
             self.met_proposals += 1
             self.met_right += proposed == truth
             if proposed == truth:
-                predictions.accept(store, item_id, USER, version)
+                predictions.accept(store, item_id, USER, version, by=SYSTEM)
                 self.actions += 1
             else:
                 self.actions += 1 + (len(set(proposed) ^ set(truth)) if task is TaskType.MULTILABEL else 0)

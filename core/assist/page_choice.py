@@ -84,10 +84,13 @@ class PoolState:
 
 
 def choose_pages(state: PoolState, neighbours: Callable[[], list[ClusterPage]]) -> list[ClusterPage]:
-    """Candidate pages for the labeler, the one to lease first first (empty: no page now)."""
+    """Candidate pages for the labeler, the one to lease first first (empty: no page now). The same
+    state in any row order gives the same pages."""
     ids, cls = _ints(state.pred_ids), _ints(state.pred_class)
     conf = np.asarray(state.pred_conf, dtype=np.float64).reshape(-1)
     shown = np.asarray(state.pred_shown, dtype=bool).reshape(-1)
+    by_id = np.argsort(ids, kind="stable")  # equal confidences: the lower id first, whatever the rows' order
+    ids, cls, conf, shown = ids[by_id], cls[by_id], conf[by_id], shown[by_id]
     if state.proposal_pages_due:
         pages = clustering.prediction_pages(ids[shown].tolist(), cls[shown], conf[shown], state.page_size)
         if pages:
