@@ -40,6 +40,8 @@ On the day of the labeler's answer.
 **Gold accuracy**: the mean ``blind_answers.score`` of the labeler's gold answers (the gold helper scores
 each answer 0..1 against the gold label); answers not scored yet are left out.
 
+Days are UTC days (``created_at`` is stored in UTC); a save's time belongs to the day of the save.
+
 **Review queue**: items with a current label (status labeled or reviewed) whose ``review_state`` is none
 or ``fixed`` (the same rule as ``core.store.items``'s "awaiting" filter), per ``items.labeled_by``.
 """
