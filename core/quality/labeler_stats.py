@@ -62,7 +62,6 @@ from core.store.db import Store
 
 BREAK_S = 300.0  # a gap between two saves longer than this is a break
 AUTO_ACCEPT_AUTHOR = "annota:auto-accept"  # as core.assist.classify_jobs writes it
-WORK_SOURCES = ("human", "prelabel")
 
 
 @dataclass(frozen=True)
