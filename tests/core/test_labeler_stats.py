@@ -111,6 +111,7 @@ def test_per_day_and_team(store, pid):  # type: ignore[no-untyped-def]
     assert team_days[date(2026, 1, 6)].saves == 2
     assert team_days[date(2026, 1, 6)].active_s == pytest.approx(150.0)
     assert s.team.saves == 3 and s.team.active_s == pytest.approx(180.0)
+    assert s.team.items == 3 and days["ann", date(2026, 1, 5)].items is None  # distinct items: all time only
     assert s.team.median_s == pytest.approx(50.0)  # of 30, 100, 50
     assert [f.labeler for f in s.labelers] == ["ann", "bob"]  # most saves first
 
