@@ -261,3 +261,76 @@ def test_the_simulated_labeler_takes_the_pages_the_pure_rule_picks_on_real_photo
 def test_page_choice_is_what_the_grid_calls():
     assert cluster_pages.PREDICTION_MIN_SHARE == page_choice.PREDICTION_MIN_SHARE
     assert cluster_pages.SEEDS == page_choice.SEEDS
+
+
+def _lab(store, task, truth_by_index):
+    """A ``Lab`` over a seeded store whose items' truths are given by their order."""
+    from core import jobs
+    from core.assist.scheduler import AssistScheduler
+
+    p, ids, classes, _ = _seeded(store, task, n=12)
+    truth = {i: tuple(sorted(classes[c] for c in truth_by_index(k))) for k, i in enumerate(ids)}
+    runner = jobs.JobRunner(store, workers=1)  # not started: nothing runs
+    return (
+        ap.Lab(store, p.id, task, truth, tuple(classes), runner, AssistScheduler(store, runner)),
+        ids,
+        classes,
+    )
+
+
+def _saved(store, item_ids, task):
+    rows = dict(
+        store.query("SELECT id, class_ids FROM items WHERE id IN (SELECT unnest(?))", [list(item_ids)])
+    )
+    return {i: tuple(sorted(rows[i] or ())) for i in item_ids}
+
+
+def test_the_labeler_answers_a_page_with_the_truth_and_counts_its_clicks(store):
+    lab, ids, classes = _lab(store, MC, lambda k: {0 if k % 4 else 1})
+    labeler = ap.Labeler(lab)
+    page = cluster_pages.GridPage(lab.project_id, ap.USER, tuple(ids[:4]), 4)  # truths b, a, a, a
+    assert queue.lease_many(store, lab.project_id, page.item_ids, ap.USER, lease_minutes=10)
+    labeler.page(page)
+    assert labeler.actions == 2 + 1  # the page's class (a) and Submit, one click for the odd one
+    assert _saved(store, page.item_ids, MC) == {i: lab.truth[i] for i in page.item_ids}
+    assert labeler.labels == 4 and labeler.one_at_a_time == 0
+
+
+def test_a_multilabel_page_toggles_each_tile_to_its_set(store):
+    sets = [{0}, {0, 1}, set(), {0}]
+    lab, ids, classes = _lab(store, ML, lambda k: sets[k % 4])
+    labeler = ap.Labeler(lab)
+    page = cluster_pages.GridPage(lab.project_id, ap.USER, tuple(ids[:4]), 4)
+    assert queue.lease_many(store, lab.project_id, page.item_ids, ap.USER, lease_minutes=10)
+    labeler.page(page)
+    assert labeler.actions == 2 + 2  # class a and Submit; b ticked on one tile, a unticked on another
+    assert _saved(store, page.item_ids, ML) == {i: lab.truth[i] for i in page.item_ids}
+
+
+def test_one_image_by_hand_costs_one_click_and_one_a_class(store):
+    lab, ids, classes = _lab(store, ML, lambda k: {0, 2})
+    labeler = ap.Labeler(lab)
+    labeler.item(ids[0])  # no model yet: nothing offered
+    assert labeler.actions == 1 + 2 and _saved(store, [ids[0]], ML)[ids[0]] == lab.truth[ids[0]]
+
+
+def test_a_shown_proposal_is_accepted_when_right_and_corrected_when_wrong(store):
+    lab, ids, classes = _lab(store, MC, lambda k: {1})
+    right, wrong = ids[0], ids[1]
+    store.write(
+        lambda cur: cur.executemany(
+            "INSERT INTO predictions (item_id, project_id, payload, confidence, shown, class_ids)"
+            " VALUES (?, ?, ?, 0.99, true, ?)",
+            [
+                (right, lab.project_id, json.dumps({"class_id": classes[1]}), [classes[1]]),
+                (wrong, lab.project_id, json.dumps({"class_id": classes[2]}), [classes[2]]),
+            ],
+        )
+    )
+    labeler = ap.Labeler(lab)
+    labeler.item(right)
+    labeler.item(wrong)
+    assert labeler.actions == 2 and labeler.met_proposals == 2 and labeler.met_right == 1
+    got = dict(store.query("SELECT item_id, source FROM annotations WHERE project_id = ?", [lab.project_id]))
+    assert got == {right: "prelabel", wrong: "human"}
+    assert _saved(store, [right, wrong], MC) == {right: (classes[1],), wrong: (classes[1],)}
