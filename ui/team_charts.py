@@ -80,6 +80,8 @@ def table_rows(s: LabelerStats, names: dict[str, str]) -> list[dict[str, str]]:
 def _active(seconds: float) -> str:
     if seconds <= 0:
         return DASH
+    if seconds < 90:
+        return f"{seconds:.0f} s"
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
