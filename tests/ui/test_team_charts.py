@@ -37,6 +37,8 @@ def test_table_rows_in_words_with_dashes_for_what_is_missing():
     assert ann["rejected"] == "10%" and ann["agreement"] == "—" and ann["awaiting review"] == "3"
     assert bob["per hour"] == "—" and bob["rejected"] == "—" and bob["agreement"] == "75%"
     assert bob["awaiting review"] == "0" and bob["active"] == "—"
+    short = LabelerStats([Figures("cy", None, saves=1, active_s=12)], [], Figures(None, None), [])
+    assert team_charts.table_rows(short, {})[0]["active"] == "12 s"
 
 
 def test_labels_per_day_stacks_one_bar_series_per_labeler_with_names_escaped():
