@@ -132,6 +132,18 @@ def filters(project: Project, classes: list[LabelClass]) -> ItemFilter:
 # -- the grid -------------------------------------------------------------------------------------------
 
 
+def _open_queue(pid: int, item_id: int) -> None:
+    """The review queue: the review filter set to "Awaiting review" (the other filters kept), its first image open."""
+    st.session_state[filter_key(pid, "review")] = review.AWAITING
+    st.session_state[filter_key(pid, "errors")] = False
+    st.session_state[saved_key(pid)] = {
+        **st.session_state.get(saved_key(pid), {}),
+        "review": review.AWAITING,
+        "errors": False,
+    }
+    _open(pid, item_id)
+
+
 def _open(pid: int, item_id: int) -> None:
     st.session_state[open_key(pid)] = cursor_for(resources.store(), item_id)
 
@@ -304,7 +316,7 @@ def main() -> None:
         "correct it on the label page (each save is a new version).",
     )
     chosen = filters(project, classes)
-    review_verdicts.queue_count(project.id, chosen)
+    review_verdicts.queue_count(project.id, chosen, on_open=_open_queue)
     review_verdicts.show_note(project.id)
     cur = st.session_state.get(open_key(project.id))
     if st.session_state[saved_key(project.id)].get("errors"):

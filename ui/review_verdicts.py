@@ -18,7 +18,7 @@ from core.domain import Item, NotFound, User, ValidationError
 from core.permissions import Action, Forbidden, can
 from core.quality import review
 from core.store.db import WriteConflict
-from core.store.items import ItemFilter
+from core.store.items import ItemFilter, list_items
 from ui import resources
 from ui.text import plain
 
@@ -121,12 +121,27 @@ def filter_fields(values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def queue_count(pid: int, chosen: ItemFilter) -> None:
-    """The review queue's size (the other filters applied, the review state's left out)."""
-    n = review.queue_count(resources.store(), pid, chosen)
-    st.markdown(
+def queue_count(pid: int, chosen: ItemFilter, on_open: Callable[[int, int], None] | None = None) -> None:
+    """The review queue's size (the other filters applied, the review state's left out), and a button that
+    opens its first image (``on_open(pid, item_id)``) with the review filter set to "Awaiting review"."""
+    store = resources.store()
+    n = review.queue_count(store, pid, chosen)
+    words, button = st.columns([3, 1], vertical_alignment="center")
+    words.markdown(
         f":material/rate_review: **Review queue:** {n:,} image{'' if n == 1 else 's'} awaiting review"
     )
+    if on_open is not None and n:
+        first = list_items(store, pid, review.queue_filter(chosen), limit=1)
+        button.button(
+            "Review the queue",
+            key=f"review_queue_{pid}",
+            icon=":material/play_arrow:",
+            width="stretch",
+            disabled=not first,
+            on_click=on_open,
+            args=(pid, first[0].id if first else 0),
+            help="Open the first image awaiting review; Approve or Reject steps on to the next.",
+        )
 
 
 # -- verdicts on one image ---------------------------------------------------------------------------------

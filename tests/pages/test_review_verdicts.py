@@ -146,3 +146,21 @@ def test_the_review_filters_are_kept_and_previous_next_follow_them(runtime, tmp_
     assert len(back.image) == 2
     back.date_input(key=f"review_to_{p.id}").set_value(long_ago).run()
     assert "No image matches" in texts(back)
+
+
+def test_review_the_queue_opens_its_first_image_and_a_verdict_steps_on(runtime, tmp_path):
+    p, (cat, dog), lena, rita = _setup(runtime, tmp_path, n=4)
+    save_label(runtime.store, 3, {"class_id": dog.id}, author="lena", base_version=0, by=SYSTEM)
+    review.approve(runtime.store, 1, version=1, by=rita)  # awaiting: 3 (newest), then 2
+    at = page("pages/review.py", rita, p.id).run()
+    at.button(key=f"review_queue_{p.id}").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key=f"review_review_{p.id}").value == "awaiting"
+    assert any(t.value.startswith("Image 3 · ") for t in at.text) and "Image 1 of 2" in texts(at)
+    at.button(key=f"review_approve_{p.id}").click().run()
+    assert review.review_state(runtime.store, 3) == review.APPROVED
+    assert any(t.value.startswith("Image 2 · ") for t in at.text)  # stepped on to the next in the queue
+    at.button(key=f"review_approve_{p.id}").click().run()
+    assert review.review_state(runtime.store, 2) == review.APPROVED
+    assert "Review queue:** 0 images awaiting review" in texts(at)
+    assert f"review_queue_{p.id}" not in {b.key for b in at.button}  # nothing left to open
