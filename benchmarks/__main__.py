@@ -29,6 +29,7 @@ ALL = [
     "label_errors",
     "team",
     "review",
+    "consensus",
 ]
 MODULES = {
     "store": "benchmarks.store_bench",
@@ -48,6 +49,7 @@ MODULES = {
     "heldout": "benchmarks.heldout_accuracy",
     "label_errors": "benchmarks.label_errors",
     "team": "benchmarks.team_stats_bench",
+    "consensus": "benchmarks.consensus_bench",
     "review": "benchmarks.review_bench",
 }
 

@@ -55,7 +55,8 @@ def is_consensus_id(item_id: int, share: float) -> bool:
 
 
 def _hash_sql(col: str) -> str:
-    return f"(({col})::HUGEINT * {_FIB}) % {_SPAN} < ?"
+    # UBIGINT: the low 32 bits times _FIB stays below 2**64 (HUGEINT arithmetic was ~50x slower)
+    return f"((({col})::UBIGINT & {_SPAN - 1}) * {_FIB}) & {_SPAN - 1} < ?"
 
 
 def prefs(store: Store, project_id: int) -> ProjectSettings:

@@ -42,20 +42,16 @@ def position(store: Store, project_id: int, user: str) -> int:
 
 
 def gold_position(store: Store, project_id: int, user: str) -> int | None:
-    """``position`` when the project has gold items, else None (one query for both)."""
-    row = store.query_one(
-        "SELECT (SELECT count(*) FROM items WHERE project_id = ? AND gold),"
-        " (SELECT count(*) FROM annotations WHERE project_id = ? AND author = ?)"
-        " + (SELECT count(*) FROM blind_answers WHERE project_id = ? AND author = ?)",
-        [project_id, project_id, user, project_id, user],
-    )
-    if row is None or not row[0]:
+    """``position`` when the project has a gold item, else None (the common case: one short look)."""
+    if not has_gold(store, project_id):
         return None
-    return int(row[1] or 0)
+    return position(store, project_id, user)
 
 
 def has_gold(store: Store, project_id: int) -> bool:
-    return bool(store.scalar("SELECT count(*) FROM items WHERE project_id = ? AND gold", [project_id]))
+    return (
+        store.query_one("SELECT 1 FROM items WHERE project_id = ? AND gold LIMIT 1", [project_id]) is not None
+    )
 
 
 def pick_gold(store: Store, project_id: int, user: str, exclude: Iterable[int] = ()) -> int | None:

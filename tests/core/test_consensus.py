@@ -220,3 +220,16 @@ def test_reads_for_the_dashboard(store: Store) -> None:
     # alpha by hand: values (c,c,d), (c,d,d): n = 6, o_cd = o_dc = 2 (1/2 per ordered pair, 4 per unit)
     # n_c = n_d = 3: alpha = 1 - 5 * 4 / (36 - 18) = -1/9
     assert fig.alpha == pytest.approx(-1 / 9)
+
+
+def test_the_sql_hash_picks_what_python_picks(store: Store) -> None:
+    ids = [*range(1, 3000), 2**32 - 1, 2**32, 2**32 + 17, 3 * 2**40 + 5, 2**62 + 1]
+    cut = consensus._cut(0.3)
+    got = {
+        r[0]
+        for r in store.query(
+            f"SELECT id FROM (SELECT unnest(?::BIGINT[]) AS id) WHERE {consensus._hash_sql('id')}", [ids, cut]
+        )
+    }
+    assert got == {i for i in ids if consensus.is_consensus_id(i, 0.3)}
+    assert 800 <= len(got) <= 1000
