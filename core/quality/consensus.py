@@ -329,6 +329,9 @@ def save_blind_answer(
         else:
             c = cur.execute("SELECT k, state FROM consensus_items WHERE item_id = ?", [item_id]).fetchone()
             if c is None:
+                status = cur.execute("SELECT status FROM items WHERE id = ?", [item_id]).fetchone()
+                if not (status and status[0] == "new" and is_consensus_id(item_id, p.consensus_share)):
+                    raise ValidationError(f"Image {item_id} is not a consensus image.")
                 cur.execute(
                     "INSERT INTO consensus_items (item_id, project_id, k) VALUES (?, ?, ?)",
                     [item_id, project_id, p.consensus_k],

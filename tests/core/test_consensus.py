@@ -233,3 +233,14 @@ def test_the_sql_hash_picks_what_python_picks(store: Store) -> None:
     }
     assert got == {i for i in ids if consensus.is_consensus_id(i, 0.3)}
     assert 800 <= len(got) <= 1000
+
+
+def test_an_answer_to_an_image_that_is_not_blind_is_refused(store: Store) -> None:
+    pid, ids, users, cat, dog = _team(store, n=2, consensus_share=0.0, gold_share=0)
+    with pytest.raises(ValidationError, match="not a consensus image"):
+        consensus.save_blind_answer(store, ids[0], {"class_id": cat}, kind="consensus", by=users["ann"])
+    with pytest.raises(ValidationError, match="not a gold image"):
+        consensus.save_blind_answer(store, ids[0], {"class_id": cat}, kind="gold", by=users["ann"])
+    with pytest.raises(ValidationError):  # a class that is not the project's
+        consensus.save_blind_answer(store, ids[0], {"class_id": 999}, kind="gold", by=users["ann"])
+    assert not consensus.answers_of(store, ids[0])
