@@ -102,10 +102,15 @@ def more_filters(
         help="Consensus images whose labelers agreed less than this (0 to 1).",
     )
     values["from"] = from_col.date_input(
-        "Labeled from", value=None, key=key(pid, "from"), on_change=on_change, args=(pid,)
+        "Labeled from", value=None, key=key(pid, "from"), on_change=on_change, args=(pid,), help="A UTC day."
     )
     values["to"] = to_col.date_input(
-        "Labeled to", value=None, key=key(pid, "to"), on_change=on_change, args=(pid,)
+        "Labeled to",
+        value=None,
+        key=key(pid, "to"),
+        on_change=on_change,
+        args=(pid,),
+        help="A UTC day, included.",
     )
     return values
 
