@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -83,7 +84,7 @@ class Run:
             None if self.proba is None else self.proba[rest], self.x[rest], self.x[lab] if lab else None,
             diverse_head=16, seed=self.seed, typical=max(0, typical - len(lab)),
             audit=self.pending_audit(), audit_share=self.share,
-            audit_done=(len(lab), sum(1 for i in self.sequence if int(i) in self.labeled)),
+            audit_done=(len(lab), len(audit.audit_prefix(self.sequence, self.labeled))),
         )  # fmt: skip
         return ranks.order()
 
@@ -146,7 +147,7 @@ class Run:
     def _page(self, rest: np.ndarray, order: np.ndarray) -> list[int]:
         """A grid page: the next audit items at the audit share of its tiles, the rest from the product's
         page makers (items the head puts in one class, else look-alikes of the head of the queue)."""
-        done, done_audit = len(self.labeled), sum(1 for i in self.sequence if int(i) in self.labeled)
+        done, done_audit = len(self.labeled), len(audit.audit_prefix(self.sequence, self.labeled))
         n_audit = max(0, int((done + PAGE) * self.share) - done_audit)
         tiles = self.pending_audit()[:n_audit]
         free = rest[~np.isin(rest, tiles)]
@@ -200,6 +201,52 @@ def flowers() -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(x, dtype=np.float32), np.asarray(y)
 
 
+def product(flows: list[str], limit: int, seed: int = 0) -> list[dict[str, Any]]:
+    """Both flows through the product itself (``assist_product.run_flow``: real store, jobs, queue and
+    grid), with the claimed lower bound of each training read from its run's metrics."""
+    import tempfile
+
+    from benchmarks import assist_product as ap
+    from core.store.db import loads
+
+    ds = ap.flowers()
+    outs = []
+    with tempfile.TemporaryDirectory(prefix="annota-audit-") as tmp:
+        prepared = Path(tmp) / "prepared"
+        prep = ap.prepare(ds, prepared, seed)
+        print(f"prepared: {prep}", flush=True)
+        for flow in flows:
+            claims: list[dict[str, Any]] = []
+
+            def seen(lab: Any, point: dict[str, float], claims: list[Any] = claims, flow: str = flow) -> None:
+                run = lab.store.query_one(
+                    "SELECT metrics FROM model_runs WHERE project_id = ? AND kind = 'train' AND state = 'done'"
+                    " ORDER BY id DESC LIMIT 1",
+                    [lab.project_id],
+                )
+                m = loads(run[0]) if run else {}
+                claims.append({**point, "claimed_lower_bound": m.get("precision_lower_bound"),
+                               "calibration_source": m.get("calibration_source"),
+                               "audit_labels": m.get("audit_labels")})  # fmt: skip
+                print(f"  {flow}: {point['human_labels']} labels, audit {m.get('audit_labels')},"
+                      f" source {m.get('calibration_source')}, coverage {point['coverage']:.3f},"
+                      f" true precision {point['true_precision']:.3f}, claimed >= {m.get('precision_lower_bound')}",
+                      flush=True)  # fmt: skip
+
+            out = ap.run_flow(ds, flow, limit, seed, prepared=prepared, on_training=seen)
+            out["claims"] = claims
+            shown = [c for c in claims if c["shown"] > 0 and c["claimed_lower_bound"]]
+            out["claims_above_truth"] = sum(
+                1 for c in shown if c["true_precision"] < c["claimed_lower_bound"]
+            )
+            out["shown_sets_below_target"] = sum(1 for c in shown if c["true_precision"] < TARGET)
+            print(f"{flow}: labels to 95 %/50 % {out['labels_to_95p_50c']}, first proposal at"
+                  f" {out['labels_to_first_proposal']}, claims above truth {out['claims_above_truth']},"
+                  f" shown sets under 95 % {out['shown_sets_below_target']}, {out['seconds']:.0f} s", flush=True)  # fmt: skip
+            outs.append(out)
+    return outs
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="assist_audit")
     ap.add_argument("--runs", type=int, default=3)
@@ -210,9 +257,15 @@ def main(argv: list[str] | None = None) -> None:
         "--switch", type=int, default=None, help="typical-first while fewer labels (default: typical)"
     )
     ap.add_argument("--limit", type=int, default=500)
+    ap.add_argument("--product", action="store_true", help="through the product (assist_product.run_flow)")
     args = ap.parse_args(argv)
     if not (shared_datasets() / "flowers").is_dir():
         print(f"assist_audit: skipped, shared datasets absent at {shared_datasets()}")
+        return
+    if args.product:
+        flows = ["one", "grid"] if args.flow == "both" else ["one" if args.flow == "item" else "grid"]
+        outs = product(flows, args.limit)
+        print(f"JSON: {write_json('assist_audit_product', {'target': TARGET, 'runs': outs})}")
         return
     x, y = flowers()
     space = LabelSpace(TaskType.MULTICLASS, (1, 2, 3, 4, 5))

@@ -310,9 +310,10 @@ def audit_state(store: Store, project_id: int, rate: float = DEFAULT_RATE) -> Au
 def due_tiles(
     state: AuditState, page_size: int, available: set[int], share: float = DEFAULT_SHARE
 ) -> list[int]:
-    """The audit items a new grid page of ``page_size`` carries so the audit keeps ``share`` of the labels:
-    the next pending ones (in audit order) among ``available`` (unlabeled, nobody else holds them)."""
-    due = int((state.n_labels + page_size) * share) - state.n_audit_labeled
+    """The audit items a new grid page of ``page_size`` carries so the complete audit prefix keeps up with
+    ``share`` of the labels: the next pending ones (in audit order) among ``available`` (unlabeled, nobody
+    else holds them). Audit items other pages took by chance do not count until the prefix reaches them."""
+    due = int((state.n_labels + page_size) * share) - len(state.prefix)
     if due <= 0:
         return []
     return [i for i in state.pending if i in available][: min(due, page_size)]

@@ -37,6 +37,7 @@ from core.assist.heads import LabelSpace, LinearHead, train_head
 from core.assist.job_support import error_collector, insert_embeddings, job_project_id, missing_items
 from core.assist.sampling import QueueOrder, rank_queue
 from core.domain import Source, TaskType
+from core.permissions import SYSTEM
 from core.settings import ProjectSettings
 from core.store.db import Store, dumps, loads
 from core.store.labels import save_label, utcnow
@@ -275,7 +276,7 @@ def rank_before_head(store: Store, info: ProjectInfo, index: EmbeddingIndex) -> 
         sample, QueueOrder.LEARN, embeddings=index.get(sample.tolist()),
         labeled_embeddings=index.get(labeled) if labeled else None, diverse_head=0,
         typical=max(0, TYPICAL_FIRST - state.n_labels), audit=state.pending,
-        audit_share=info.prefs.audit_share, audit_done=(state.n_labels, state.n_audit_labeled),
+        audit_share=info.prefs.audit_share, audit_done=(state.n_labels, len(state.prefix)),
     ).as_dict()  # fmt: skip
     others = waiting[~np.isin(waiting, sample)]
     ranks.update({int(i): float(len(sample) + k) for k, i in enumerate(others.tolist())})
@@ -468,7 +469,7 @@ def infer_with(
             done = [i for i in labeled if i in index]
             ranks = rank_queue(item_ids, order, info.space, proba, emb, index.get(done) if done and typical else None,
                                typical=typical, audit=state.pending, audit_share=info.prefs.audit_share,
-                               audit_done=(state.n_labels, state.n_audit_labeled))  # fmt: skip
+                               audit_done=(state.n_labels, len(state.prefix)))  # fmt: skip
             set_ranks(store, info.id, ranks.as_dict())
         accepted = _auto_accept(store, info, item_ids, rows, conf, shown, auto)
         rec.n_items = len(item_ids)
@@ -499,6 +500,6 @@ def _auto_accept(
         if version is None:
             continue
         save_label(store, int(item_ids[k]), loads(rows[k][3]), author=AUTO_ACCEPT_AUTHOR,
-                   base_version=int(version), source=Source.PRELABEL, proposal_kept=True)  # fmt: skip
+                   base_version=int(version), source=Source.PRELABEL, proposal_kept=True, by=SYSTEM)  # fmt: skip
         n += 1
     return n

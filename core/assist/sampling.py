@@ -77,32 +77,38 @@ def k_center(
     return picked
 
 
-def kmeans(x: np.ndarray, k: int, seed: int = 0, iters: int = 15) -> np.ndarray:
-    """Spherical k-means (k-means++ seeding on cosine distance): a cluster id per row of unit vectors."""
+def kmeans(x: np.ndarray, k: int, seed: int = 0, iters: int = 15, n_init: int = 3) -> np.ndarray:
+    """Spherical k-means (k-means++ seeding on the squared cosine distance; the best of ``n_init``
+    starts by the summed distance to the centres): a cluster id per row of unit vectors."""
     u = np.asarray(x, dtype=np.float32)
     n = len(u)
     k = max(1, min(k, n))
-    rng = np.random.default_rng(seed)
-    centers = np.empty((k, u.shape[1]), dtype=np.float32)
-    centers[0] = u[rng.integers(n)]
-    dist = 1.0 - u @ centers[0]
-    for c in range(1, k):
-        p = np.maximum(dist, 0.0).astype(np.float64)
-        i = int(rng.choice(n, p=p / p.sum())) if p.sum() > 0 else int(rng.integers(n))
-        centers[c] = u[i]
-        dist = np.minimum(dist, 1.0 - u @ centers[c])
-    assign = np.zeros(n, dtype=np.int64)
-    for _ in range(iters):
-        new = (u @ centers.T).argmax(axis=1)
-        if _ > 0 and np.array_equal(new, assign):
-            break
-        assign = new
-        for c in range(k):
-            members = u[assign == c]
-            if len(members):
-                m = members.sum(axis=0)
-                centers[c] = m / max(float(np.linalg.norm(m)), 1e-12)
-    return assign
+    best, best_cost = np.zeros(n, dtype=np.int64), np.inf
+    for start in range(n_init):
+        rng = np.random.default_rng(seed + start)
+        centers = np.empty((k, u.shape[1]), dtype=np.float32)
+        centers[0] = u[rng.integers(n)]
+        dist = np.maximum(1.0 - u @ centers[0], 0.0)
+        for c in range(1, k):
+            p = (dist.astype(np.float64)) ** 2
+            i = int(rng.choice(n, p=p / p.sum())) if p.sum() > 0 else int(rng.integers(n))
+            centers[c] = u[i]
+            dist = np.minimum(dist, np.maximum(1.0 - u @ centers[c], 0.0))
+        assign = np.full(n, -1, dtype=np.int64)
+        for _ in range(iters):
+            new = (u @ centers.T).argmax(axis=1)
+            if np.array_equal(new, assign):
+                break
+            assign = new
+            for c in range(k):
+                members = u[assign == c]
+                if len(members):
+                    m = members.sum(axis=0)
+                    centers[c] = m / max(float(np.linalg.norm(m)), 1e-12)
+        cost = float((1.0 - (u @ centers.T).max(axis=1)).sum())
+        if cost < best_cost:
+            best, best_cost = assign, cost
+    return best
 
 
 def typicality(x: np.ndarray, k_nn: int = 20) -> np.ndarray:
