@@ -359,8 +359,9 @@ def whole_pool_state(
 def simulated_page(
     store: Store, pid: int, task: TaskType, page_size: int = 9, user: str = USER
 ) -> ClusterPage | None:
-    """The page ``page_choice.choose_page`` picks over ``whole_pool_state`` (look-alikes seeded at the
-    head of the queue: unlabeled featurised items in queue order)."""
+    """The page ``page_choice.choose_pages`` picks first over ``whole_pool_state`` (look-alikes seeded at
+    the head of the queue: unlabeled featurised items in queue order), with the audit tiles the grid
+    adds (``cluster_pages._audit_tiles``)."""
     state = whole_pool_state(store, pid, task, page_size, user)
     model = cluster_pages.embedding_model(store, pid)
 
@@ -380,7 +381,11 @@ def simulated_page(
         ]
         return page_choice.neighbour_candidates(cj.project_index(store, pid, model), pool, page_size)
 
-    return page_choice.choose_page(state, neighbours)
+    pages = page_choice.choose_pages(state, neighbours)
+    # the audit's random tiles go on the chosen page as the grid puts them (section 3's rule, not re-made here)
+    held = {i for i, u in queue.leased_items(store, pid).items() if u != user} | _returned(store, pid, user)
+    pages = cluster_pages._audit_tiles(store, pid, page_size, held, pages)
+    return pages[0] if pages else None
 
 
 def run_flow(
