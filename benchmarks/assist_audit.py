@@ -97,9 +97,19 @@ class Run:
         prefix = set(audit.audit_prefix(self.sequence, self.labeled).tolist())
         is_audit = np.array([r in prefix for r in rows])
         source = "audit"
+        head = train_head(self.space, self.x[rows], y, center=center)
+        rest = self.rest()
         if audit.enough_audit(int(is_audit.sum()), TARGET, self.level):
+            rest_conf = head.predict_proba(self.x[rest]).max(axis=1)  # as the training job weighs the audit
             self.cal = audit.calibrate_on_audit(
-                self.space, self.x[rows], y, is_audit, TARGET, self.level, center=center
+                self.space,
+                self.x[rows],
+                y,
+                is_audit,
+                TARGET,
+                self.level,
+                center=center,
+                rest_confidence=rest_conf,
             ).calibration
         else:
             single = np.array([r not in self.page_rows for r in rows])
@@ -110,9 +120,7 @@ class Run:
                 self.cal = calibrate(
                     self.space, self.x[rows][single], y[single], TARGET, self.level, center=center
                 )
-        head = train_head(self.space, self.x[rows], y, center=center)
         self.proba = head.predict_proba(self.x)
-        rest = self.rest()
         props = self.cal.propose(self.proba[rest])
         ok = proposal_correct(self.space, props.classes, self.truth[rest])
         shown = props.shown

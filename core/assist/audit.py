@@ -31,7 +31,9 @@ from typing import Any
 import numpy as np
 
 from core.assist.calibration import (
+    START_FRACTION,
     Calibration,
+    ThresholdChoice,
     calibrate_from_heldout,
     choose_threshold,
     min_shown_for,
@@ -166,6 +168,62 @@ def stratified_lower_bound(
     return lb
 
 
+def reweighted_choice(
+    confidence: np.ndarray,
+    correct: np.ndarray,
+    rest_confidence: np.ndarray,
+    target: float = 0.95,
+    confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
+    start_fraction: float = START_FRACTION,
+    n_bins: int = 4,
+) -> ThresholdChoice:
+    """The lowest threshold whose precision on the **rest** (the unlabeled items, their confidences
+    ``rest_confidence``) has a lower bound at ``target``, from the audit's ``confidence``/``correct``.
+
+    The audit is a uniform sample of all items, but the rest is not: the grid takes the confident items
+    first (the rest is harder than the audit says), uncertainty sampling the unsure ones. So at each
+    candidate threshold ``t`` the audit items at or above it are weighted to the rest's confidence
+    distribution there (``n_bins`` strata of equal rest counts; an importance weight per stratum), and
+    the bound is Clopper-Pearson on the weighted share right with Kish's effective sample size. A
+    stratum of the rest with no audit item fails the threshold. Thresholds are tested from the most
+    confident down, the first failure stops (as ``calibration.choose_threshold``)."""
+    conf = np.asarray(confidence, dtype=np.float64)
+    ok = np.asarray(correct, dtype=bool)
+    rest = np.sort(np.asarray(rest_confidence, dtype=np.float64))
+    n = len(conf)
+    none = ThresholdChoice(float("inf"), n, 0, 0, 0.0)
+    if n == 0 or len(rest) == 0:
+        return none
+    order = np.argsort(-conf, kind="stable")
+    c_sorted, ok_sorted = conf[order], ok[order]
+    last_of_tie = np.r_[c_sorted[1:] < c_sorted[:-1], True]
+    cuts = np.flatnonzero(last_of_tie)
+    start = max(min_shown_for(target, confidence_level), int(np.ceil(start_fraction * n)))
+    best = none
+    for i in cuts[cuts + 1 >= start]:
+        t = float(c_sorted[i])
+        above = rest[rest >= t]
+        if len(above) == 0:
+            continue  # nothing of the rest would be shown: no evidence either way, go on
+        edges = (
+            np.quantile(above, np.linspace(0, 1, n_bins + 1)[1:-1]) if len(above) > n_bins else np.array([])
+        )
+        a_bins = np.searchsorted(edges, c_sorted[: i + 1], side="right")
+        r_bins = np.searchsorted(edges, above, side="right")
+        r_share = np.bincount(r_bins, minlength=len(edges) + 1) / len(above)
+        a_count = np.bincount(a_bins, minlength=len(edges) + 1)
+        if np.any((r_share > 0) & (a_count == 0)):
+            break
+        w = np.where(a_count > 0, r_share / np.maximum(a_count, 1), 0.0)[a_bins]
+        n_eff = float(w.sum() ** 2 / (w**2).sum())
+        p_w = float((w * ok_sorted[: i + 1]).sum() / w.sum())
+        lb = float(precision_lower_bound(np.array(p_w * n_eff), np.array(n_eff), confidence_level))
+        if lb < target:
+            break
+        best = ThresholdChoice(t, n, int(i + 1), int(ok_sorted[: i + 1].sum()), lb)
+    return best
+
+
 # ---------------------------------------------------------------- calibration
 
 
@@ -219,18 +277,25 @@ def calibrate_on_audit(
     config: HeadConfig | None = None,
     center: np.ndarray | None = None,
     n_skipped: int = 0,
+    rest_confidence: np.ndarray | None = None,
 ) -> AuditCalibration:
     """Thresholds from the audit rows' cross-fitted probabilities (multi-label: per class and pooled claims,
     as ``calibrate_from_heldout``). ``n_skipped``: audit items of the prefix that people skipped; each
-    counts as a wrong proposal above every threshold (conservative)."""
+    counts as a wrong proposal above every threshold (conservative). ``rest_confidence``: the current
+    head's confidences on the unlabeled items; given, the whole proposal's threshold is
+    ``reweighted_choice`` (the audit weighted to the rest)."""
     proba = cross_fit_proba(space, x, y, audit, config=config, center=center)
     ya = np.asarray(y)[np.asarray(audit, dtype=bool)]
     held = ~np.isnan(proba).any(axis=1)
     cal = calibrate_from_heldout(space, proba[held], ya[held], target, confidence_level)
-    if n_skipped > 0:
+    if n_skipped > 0 or rest_confidence is not None:
         conf = np.r_[cal.heldout_confidence, np.full(n_skipped, np.inf)]
         correct = np.r_[cal.heldout_correct, np.zeros(n_skipped, dtype=bool)]
-        choice = choose_threshold(conf, correct, target, confidence_level)
+        choice = (
+            choose_threshold(conf, correct, target, confidence_level)
+            if rest_confidence is None
+            else reweighted_choice(conf, correct, rest_confidence, target, confidence_level)
+        )
         cal = replace(cal, choice=choice, heldout_confidence=conf, heldout_correct=correct)
     rows = np.flatnonzero(np.asarray(audit, dtype=bool))[held]
     return AuditCalibration(cal, int(held.sum()) + n_skipped, n_skipped, rows, proba[held])

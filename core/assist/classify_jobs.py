@@ -346,7 +346,8 @@ def train(ctx: jobs.JobContext) -> dict[str, Any]:
         if audit.enough_audit(int(in_prefix.sum()) + len(state.skipped), info.target, level):
             # the audit prefix is a uniform sample of the items: it calibrates whatever flow labeled the rest
             ac = audit.calibrate_on_audit(info.space, x, y, in_prefix, info.target, level, center=center,
-                                          n_skipped=len(state.skipped))  # fmt: skip
+                                          n_skipped=len(state.skipped),
+                                          rest_confidence=_rest_confidence(info, index, ids, x, y, center))  # fmt: skip
             cal, source, rows = ac.calibration, "audit", ac.rows.tolist()
             heldout_file = save_heldout(
                 trained.heldout_file(ctx.store, project_id, rec.id),
@@ -390,6 +391,20 @@ def train(ctx: jobs.JobContext) -> dict[str, Any]:
         "threshold": rec.metrics["threshold"],
         **result,
     }
+
+
+def _rest_confidence(
+    info: ProjectInfo, index: EmbeddingIndex, ids: list[int], x: np.ndarray, y: np.ndarray, center: np.ndarray
+) -> np.ndarray:
+    """The confidences a head on every label gives the unlabeled items (at most ``RANK_SAMPLE`` of them,
+    at random): the population the audit is weighted to (``audit.reweighted_choice``)."""
+    rest = np.setdiff1d(index.ids, np.asarray(ids, dtype=np.int64))
+    if len(rest) > RANK_SAMPLE:
+        rest = np.random.default_rng(info.id).choice(rest, RANK_SAMPLE, replace=False)
+    if not len(rest):
+        return np.zeros(0)
+    head = train_head(info.space, x, y, center=center)
+    return proposal_confidence(info.space, head.predict_proba(index.get(rest.tolist())))[1]
 
 
 def _project_center(index: EmbeddingIndex) -> np.ndarray:
