@@ -13,6 +13,7 @@ import streamlit as st
 from core.domain import Item, LabelClass, Project, User
 from core.permissions import Action, can
 from core.quality import consensus
+from core.quality.consensus_reads import ConsensusState
 from ui.labeling.payloads import describe
 from ui.resources import store
 
@@ -23,7 +24,7 @@ STATE_WORDS = {
 }
 
 
-def agreement_line(state: consensus.ConsensusState) -> str:
+def agreement_line(state: ConsensusState) -> str:
     """``Consensus: 2 of 2 answers · agreement 100% · agreed: ...`` (no agreement before k answers)."""
     bits = [f"Consensus: {state.answers} of {state.k} answers"]
     if state.agreement is not None:

@@ -18,6 +18,7 @@ reviewer (state ``review``) and the ordinary queue still never hands it out.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterable
@@ -29,9 +30,20 @@ import duckdb
 from core import domain, permissions
 from core.domain import NotFound, TaskType, User, ValidationError
 from core.permissions import Action
-from core.quality import agreement, gold, merge
+from core.quality import agreement, consensus_reads, gold, merge
+from core.quality.consensus_reads import BlindAnswer
 from core.settings import ProjectSettings
 from core.store.db import Store, dumps, loads
+
+# the reads for review and the dashboard live in ``consensus_reads``; here too, where callers look
+ConsensusState = consensus_reads.ConsensusState
+PairAgreement = consensus_reads.PairAgreement
+ProjectAgreement = consensus_reads.ProjectAgreement
+answers_of = consensus_reads.answers_of
+items_in_review = consensus_reads.items_in_review
+pair_agreements = consensus_reads.pair_agreements
+project_agreement = consensus_reads.project_agreement
+state_of = consensus_reads.state_of
 
 CONSENSUS, GOLD = "consensus", "gold"
 KINDS = (CONSENSUS, GOLD)
@@ -202,12 +214,13 @@ def _candidates(
 
 
 def _record(store: Store, project_id: int, item_id: int, k: int) -> None:
-    store.write(
-        lambda cur: cur.execute(
-            "INSERT INTO consensus_items (item_id, project_id, k) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            [item_id, project_id, k],
+    with contextlib.suppress(duckdb.ConstraintException):  # recorded by a concurrent first serve
+        store.write(
+            lambda cur: cur.execute(
+                "INSERT INTO consensus_items (item_id, project_id, k) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                [item_id, project_id, k],
+            )
         )
-    )
 
 
 def _still_wanted(store: Store, project_id: int, item_id: int, kind: str, user: str) -> bool:
@@ -266,25 +279,6 @@ def next_blind_item(
 # ---------------------------------------------------------------- answers
 
 
-@dataclass(frozen=True)
-class BlindAnswer:
-    id: int
-    item_id: int
-    author: str
-    kind: str
-    payload: dict[str, Any]
-    score: float | None
-
-
-@dataclass(frozen=True)
-class ConsensusState:
-    item_id: int
-    k: int
-    state: str  # open | merged | review
-    agreement: float | None
-    answers: int
-
-
 def _task(store: Store, project_id: int) -> TaskType:
     return TaskType(store.scalar("SELECT task_type FROM projects WHERE id = ?", [project_id]))
 
@@ -325,6 +319,7 @@ def save_blind_answer(
             ).fetchone()
             if g is None:
                 raise ValidationError(f"Image {item_id} is not a gold image (any more).")
+            cur.execute("UPDATE items SET gold = gold WHERE id = ?", [item_id])  # one answer at a time
             score = agreement.pair_agreement(task, clean, loads(g[0]))
         else:
             c = cur.execute("SELECT k, state FROM consensus_items WHERE item_id = ?", [item_id]).fetchone()
@@ -333,10 +328,13 @@ def save_blind_answer(
                 if not (status and status[0] == "new" and is_consensus_id(item_id, p.consensus_share)):
                     raise ValidationError(f"Image {item_id} is not a consensus image.")
                 cur.execute(
-                    "INSERT INTO consensus_items (item_id, project_id, k) VALUES (?, ?, ?)",
+                    "INSERT INTO consensus_items (item_id, project_id, k) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                     [item_id, project_id, p.consensus_k],
                 )
-                c = (p.consensus_k, "open")
+                c = cur.execute(
+                    "SELECT k, state FROM consensus_items WHERE item_id = ?", [item_id]
+                ).fetchone()
+                assert c is not None
             k, state = int(c[0]), str(c[1])
             # a write to the item's row first: two k-th answers at once conflict and one is retried
             cur.execute("UPDATE consensus_items SET state = state WHERE item_id = ?", [item_id])
@@ -387,7 +385,13 @@ def save_blind_answer(
                 answers = []
         return BlindAnswer(int(new_id), item_id, by.username, kind, clean, score), answers
 
-    saved, answers = store.write(tx)
+    for attempt in range(3):
+        try:
+            saved, answers = store.write(tx)
+            break
+        except duckdb.ConstraintException:  # two first answers recorded the item at once: read it again
+            if attempt == 2:
+                raise
     release(store, project_id, by.username)
     if answers:
         _save_merged(store, item_id, task, answers)
@@ -404,85 +408,3 @@ def _save_merged(store: Store, item_id: int, task: TaskType, answers: list[dict[
     labels.save_label(
         store, item_id, merged, by=permissions.SYSTEM, author=MERGED_AUTHOR, base_version=int(version)
     )
-
-
-# ---------------------------------------------------------------- reads for review and the dashboard
-
-
-def answers_of(store: Store, item_id: int) -> list[BlindAnswer]:
-    """Every blind answer to an item, oldest first (for reviewers; never shown to labelers)."""
-    rows = store.query(
-        "SELECT id, item_id, author, kind, payload, score FROM blind_answers WHERE item_id = ? ORDER BY id",
-        [item_id],
-    )
-    return [BlindAnswer(int(i), int(it), str(a), str(k), loads(p), s) for i, it, a, k, p, s in rows]
-
-
-def state_of(store: Store, item_id: int) -> ConsensusState | None:
-    row = store.query_one(
-        "SELECT c.item_id, c.k, c.state, c.agreement, (SELECT count(*) FROM blind_answers b"
-        " WHERE b.item_id = c.item_id AND b.kind = 'consensus') FROM consensus_items c WHERE c.item_id = ?",
-        [item_id],
-    )
-    return ConsensusState(int(row[0]), int(row[1]), str(row[2]), row[3], int(row[4])) if row else None
-
-
-def items_in_review(store: Store, project_id: int) -> list[ConsensusState]:
-    """Consensus items whose answers did not agree enough: they wait for a reviewer's label."""
-    ids = store.query(
-        "SELECT c.item_id FROM consensus_items c JOIN items i ON i.id = c.item_id"
-        " WHERE c.project_id = ? AND c.state = 'review' AND i.status = 'new' ORDER BY c.agreement, c.item_id",
-        [project_id],
-    )
-    return [s for (i,) in ids if (s := state_of(store, int(i))) is not None]
-
-
-def _answers_by_item(store: Store, project_id: int) -> dict[int, list[tuple[str, dict[str, Any]]]]:
-    out: dict[int, list[tuple[str, dict[str, Any]]]] = {}
-    for item_id, author, payload in store.query(
-        "SELECT item_id, author, payload FROM blind_answers WHERE project_id = ? AND kind = 'consensus' ORDER BY id",
-        [project_id],
-    ):
-        out.setdefault(int(item_id), []).append((str(author), loads(payload)))
-    return out
-
-
-@dataclass(frozen=True)
-class PairAgreement:
-    a: str
-    b: str
-    items: int
-    agreement: float  # the mean over the items both answered
-
-
-def pair_agreements(store: Store, project_id: int) -> list[PairAgreement]:
-    """Per pair of labelers, their mean agreement over the consensus items both answered."""
-    task = _task(store, project_id)
-    sums: dict[tuple[str, str], list[float]] = {}
-    for answers in _answers_by_item(store, project_id).values():
-        for i, (ua, pa) in enumerate(answers):
-            for ub, pb in answers[i + 1 :]:
-                key = (ua, ub) if ua <= ub else (ub, ua)
-                sums.setdefault(key, []).append(agreement.pair_agreement(task, pa, pb))
-    return [PairAgreement(a, b, len(v), sum(v) / len(v)) for (a, b), v in sorted(sums.items())]
-
-
-@dataclass(frozen=True)
-class ProjectAgreement:
-    items: int  # consensus items with at least two answers
-    mean_item_agreement: float | None
-    alpha: float | None  # classification: Krippendorff's alpha (nominal; multi-label: mean over classes)
-    mean_matched_iou: float | None  # boxes and polygons
-
-
-def project_agreement(store: Store, project_id: int) -> ProjectAgreement:
-    task = _task(store, project_id)
-    groups = [[p for _, p in a] for a in _answers_by_item(store, project_id).values() if len(a) >= 2]
-    per_item = [v for g in groups if (v := agreement.item_agreement(task, g)) is not None]
-    mean = sum(per_item) / len(per_item) if per_item else None
-    if task.is_classification:
-        classes = [
-            r[0] for r in store.query("SELECT id FROM label_classes WHERE project_id = ?", [project_id])
-        ]
-        return ProjectAgreement(len(groups), mean, agreement.project_alpha(task, groups, classes), None)
-    return ProjectAgreement(len(groups), mean, None, agreement.mean_matched_iou(task, groups))

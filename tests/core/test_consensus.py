@@ -244,3 +244,33 @@ def test_an_answer_to_an_image_that_is_not_blind_is_refused(store: Store) -> Non
     with pytest.raises(ValidationError):  # a class that is not the project's
         consensus.save_blind_answer(store, ids[0], {"class_id": 999}, kind="gold", by=users["ann"])
     assert not consensus.answers_of(store, ids[0])
+
+
+def test_answers_given_at_the_same_moment_settle_each_image_once(store: Store) -> None:
+    import threading
+
+    pid, ids, users, cat, dog = _team(store, n=6, consensus_share=1.0, consensus_k=2, gold_share=0)
+    errors: list[BaseException] = []
+    for item in ids:
+        gate = threading.Barrier(3)  # two answers, one for the same person twice
+
+        def answer(name: str, gate: threading.Barrier = gate, item: int = item) -> None:
+            gate.wait()
+            try:
+                consensus.save_blind_answer(store, item, {"class_id": cat}, kind="consensus", by=users[name])
+            except BaseException as exc:  # Ann's second answer, and anything unexpected
+                errors.append(exc)
+
+        threads = [threading.Thread(target=answer, args=(n,)) for n in ("ann", "bob", "ann")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    # Ann's second answer is refused: before Bob's (she answered) or after it (the image is settled)
+    assert len(errors) == len(ids), errors
+    assert all(isinstance(e, ValidationError) and ("already" in str(e)) for e in errors), errors
+    for item in ids:
+        st = consensus.state_of(store, item)
+        assert st is not None and (st.answers, st.state, st.agreement) == (2, "merged", 1.0)
+        ann = current_annotation(store, item)
+        assert ann is not None and ann.author == "consensus" and ann.version == 1
