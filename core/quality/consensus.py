@@ -49,7 +49,7 @@ CONSENSUS, GOLD = "consensus", "gold"
 KINDS = (CONSENSUS, GOLD)
 MERGED_AUTHOR = "consensus"
 _FIB, _SPAN = 2654435761, 2**32  # Knuth's multiplicative hash of an id onto 0 .. 2**32
-_CANDIDATES = 64
+_CANDIDATES = 256  # open consensus items looked at per call (others may hold the first ones)
 
 
 def fib_fraction(item_id: int) -> float:
