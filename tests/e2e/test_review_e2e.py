@@ -107,7 +107,11 @@ def test_reject_fix_approve_export(serve, browser, tmp_path: Path) -> None:  # t
         rm.get_by_role("button", name="Reject").click()
         rm.get_by_text(f"Rejected image {target}").wait_for()
         rm.get_by_text("1 image awaiting review").wait_for()
+        wait_idle(reviewer)
         no_error_shown(reviewer)
+        assert (
+            rm.get_by_label("Reason for rejecting").input_value() == ""
+        )  # the next image: no reason carried over
         shot(reviewer, "review-rejected")
 
         # the labeler's next image is the rejected one, with the reason; a fix saves a new version
