@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from core import jobs
-from core.assist import audit, trained
+from core.assist import audit, queue_ranks, trained
 from core.assist.backbone import Backbone
 from core.assist.calibration import (
     calibrate_from_heldout,
@@ -35,7 +35,7 @@ from core.assist.calibration import (
 from core.assist.embeddings import EmbeddingIndex, from_blob, index_folder, to_blob
 from core.assist.heads import LabelSpace, LinearHead, train_head
 from core.assist.job_support import error_collector, insert_embeddings, job_project_id, missing_items
-from core.assist.sampling import QueueOrder, rank_queue
+from core.assist.sampling import QueueOrder
 from core.domain import Source, TaskType
 from core.permissions import SYSTEM
 from core.settings import ProjectSettings
@@ -46,7 +46,6 @@ FEATURIZE, TRAIN, INFER = "assist_featurize", "assist_train", "assist_infer"
 AUTO_ACCEPT_AUTHOR = "annota:auto-accept"
 CHUNK = 256
 MIN_CALIBRATION_LABELS = 10  # one-at-a-time labels needed before a threshold is looked for
-TYPICAL_FIRST = 50  # the first labels go to typical, diverse items (TypiClust), then uncertainty
 
 _lock = threading.Lock()
 _backbone: Backbone | None = None
@@ -248,42 +247,14 @@ def featurize(ctx: jobs.JobContext) -> dict[str, Any]:
         trained.latest(ctx.store, project_id, trained.ModelKind.HEAD) is None
         and info.prefs.queue_order != "in_order"
     ):
-        rank_before_head(ctx.store, info, index)
+        from core.store.queue import set_ranks
+
+        set_ranks(ctx.store, project_id, queue_ranks.rank_before_head(ctx.store, project_id, index,
+                                                                      info.prefs.audit_share))  # fmt: skip
     ctx.progress(
         1.0, f"Featurised {done:,} images" + (f", {len(failed)} failed" if failed else ""), force=True
     )
     return {"featurised": done, "failed": len(failed)}
-
-
-RANK_SAMPLE = 20000  # before a head: typical-first and diversity over at most this many items
-
-
-def rank_before_head(store: Store, info: ProjectInfo, index: EmbeddingIndex) -> int:
-    """The queue before any head: typical, diverse items first (``sampling.typical_first``) with the audit
-    items at their share; above ``RANK_SAMPLE`` unlabeled items, over a random sample of them (the
-    others follow in their own order). Returns the items ranked."""
-    rows = store.query("SELECT id, status FROM items WHERE project_id = ? ORDER BY id", [info.id])
-    waiting = np.array([int(r[0]) for r in rows if r[1] == "new" and int(r[0]) in index], dtype=np.int64)
-    if not len(waiting):
-        return 0
-    state = audit.audit_state(store, info.id)
-    rng = np.random.default_rng(info.id)
-    sample = (
-        waiting if len(waiting) <= RANK_SAMPLE else np.sort(rng.choice(waiting, RANK_SAMPLE, replace=False))
-    )
-    labeled = [int(r[0]) for r in rows if r[1] in ("labeled", "reviewed") and int(r[0]) in index]
-    ranks = rank_queue(
-        sample, QueueOrder.LEARN, embeddings=index.get(sample.tolist()),
-        labeled_embeddings=index.get(labeled) if labeled else None, diverse_head=0,
-        typical=max(0, TYPICAL_FIRST - state.n_labels), audit=state.pending,
-        audit_share=info.prefs.audit_share, audit_done=(state.n_labels, len(state.prefix)),
-    ).as_dict()  # fmt: skip
-    others = waiting[~np.isin(waiting, sample)]
-    ranks.update({int(i): float(len(sample) + k) for k, i in enumerate(others.tolist())})
-    from core.store.queue import set_ranks
-
-    set_ranks(store, info.id, ranks)
-    return len(ranks)
 
 
 def _count_missing(store: Store, project_id: int, model_id: str) -> int:
@@ -347,7 +318,9 @@ def train(ctx: jobs.JobContext) -> dict[str, Any]:
             # the audit prefix is a uniform sample of the items: it calibrates whatever flow labeled the rest
             ac = audit.calibrate_on_audit(info.space, x, y, in_prefix, info.target, level, center=center,
                                           n_skipped=len(state.skipped),
-                                          rest_confidence=_rest_confidence(info, index, ids, x, y, center))  # fmt: skip
+                                          rest_confidence=queue_ranks.rest_confidence(
+                                              info.space, index, ids, train_head(info.space, x, y, center=center),
+                                              seed=project_id))  # fmt: skip
             cal, source, rows = ac.calibration, "audit", ac.rows.tolist()
             heldout_file = save_heldout(
                 trained.heldout_file(ctx.store, project_id, rec.id),
@@ -391,20 +364,6 @@ def train(ctx: jobs.JobContext) -> dict[str, Any]:
         "threshold": rec.metrics["threshold"],
         **result,
     }
-
-
-def _rest_confidence(
-    info: ProjectInfo, index: EmbeddingIndex, ids: list[int], x: np.ndarray, y: np.ndarray, center: np.ndarray
-) -> np.ndarray:
-    """The confidences a head on every label gives the unlabeled items (at most ``RANK_SAMPLE`` of them,
-    at random): the population the audit is weighted to (``audit.reweighted_choice``)."""
-    rest = np.setdiff1d(index.ids, np.asarray(ids, dtype=np.int64))
-    if len(rest) > RANK_SAMPLE:
-        rest = np.random.default_rng(info.id).choice(rest, RANK_SAMPLE, replace=False)
-    if not len(rest):
-        return np.zeros(0)
-    head = train_head(info.space, x, y, center=center)
-    return proposal_confidence(info.space, head.predict_proba(index.get(rest.tolist())))[1]
 
 
 def _project_center(index: EmbeddingIndex) -> np.ndarray:
@@ -478,13 +437,8 @@ def infer_with(
         if len(item_ids):
             from core.store.queue import set_ranks
 
-            state = audit.audit_state(store, info.id)
-            typical = max(0, TYPICAL_FIRST - state.n_labels)
-            emb = None if order is QueueOrder.CONFIRM and not typical else index.get(item_ids.tolist())
-            done = [i for i in labeled if i in index]
-            ranks = rank_queue(item_ids, order, info.space, proba, emb, index.get(done) if done and typical else None,
-                               typical=typical, audit=state.pending, audit_share=info.prefs.audit_share,
-                               audit_done=(state.n_labels, len(state.prefix)))  # fmt: skip
+            ranks = queue_ranks.rank_with_head(store, info.id, index, item_ids, order, info.space, proba, labeled,
+                                               info.prefs.audit_share)  # fmt: skip
             set_ranks(store, info.id, ranks.as_dict())
         accepted = _auto_accept(store, info, item_ids, rows, conf, shown, auto)
         rec.n_items = len(item_ids)
