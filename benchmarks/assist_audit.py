@@ -94,7 +94,8 @@ class Run:
         if len(np.unique(y)) < 2:
             return
         center = self.x.mean(axis=0)
-        prefix = set(audit.audit_prefix(self.sequence, self.labeled).tolist())
+        at = {r: k for k, r in enumerate(self.labeled)}  # the order labels were given
+        prefix = set(audit.drawn_in_turn(audit.audit_prefix(self.sequence, self.labeled), at).tolist())
         is_audit = np.array([r in prefix for r in rows])
         source = "audit"
         head = train_head(self.space, self.x[rows], y, center=center)
@@ -209,7 +210,9 @@ def flowers() -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(x, dtype=np.float32), np.asarray(y)
 
 
-def product(flows: list[str], limit: int, seed: int = 0) -> list[dict[str, Any]]:
+def product(
+    flows: list[str], limit: int, seed: int = 0, settings: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Both flows through the product itself (``assist_product.run_flow``: real store, jobs, queue and
     grid), with the claimed lower bound of each training read from its run's metrics."""
     import tempfile
@@ -241,7 +244,8 @@ def product(flows: list[str], limit: int, seed: int = 0) -> list[dict[str, Any]]
                       f" true precision {point['true_precision']:.3f}, claimed >= {m.get('precision_lower_bound')}",
                       flush=True)  # fmt: skip
 
-            out = ap.run_flow(ds, flow, limit, seed, prepared=prepared, on_training=seen)
+            out = ap.run_flow(ds, flow, limit, seed, prepared=prepared, settings=settings, on_training=seen)
+            out["settings"] = settings or {}
             out["claims"] = claims
             shown = [c for c in claims if c["shown"] > 0 and c["claimed_lower_bound"]]
             out["claims_above_truth"] = sum(
@@ -266,14 +270,23 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--limit", type=int, default=500)
     ap.add_argument("--product", action="store_true", help="through the product (assist_product.run_flow)")
+    ap.add_argument(
+        "--settings", default="{}", help='project settings as JSON, e.g. {"assist_audit_share": 0.4}'
+    )
     args = ap.parse_args(argv)
     if not (shared_datasets() / "flowers").is_dir():
         print(f"assist_audit: skipped, shared datasets absent at {shared_datasets()}")
         return
     if args.product:
         flows = ["one", "grid"] if args.flow == "both" else ["one" if args.flow == "item" else "grid"]
-        outs = product(flows, args.limit)
-        print(f"JSON: {write_json('assist_audit_product', {'target': TARGET, 'runs': outs})}")
+        import json
+
+        settings = json.loads(args.settings)
+        outs = product(flows, args.limit, settings=settings)
+        name = "assist_audit_product" + (
+            "_" + "_".join(f"{k}-{v}" for k, v in settings.items()) if settings else ""
+        )
+        print(f"JSON: {write_json(name, {'target': TARGET, 'runs': outs})}")
         return
     x, y = flowers()
     space = LabelSpace(TaskType.MULTICLASS, (1, 2, 3, 4, 5))

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -83,6 +83,23 @@ def audit_prefix(sequence: Sequence[int] | np.ndarray, answered: Iterable[int]) 
         if item not in done:
             return seq[:k]
     return seq
+
+
+def drawn_in_turn(prefix: Sequence[int] | np.ndarray, labeled_at: dict[int, int]) -> np.ndarray:
+    """The prefix items labeled once the audit reached them: at or after every item before them in the
+    sequence (``labeled_at``: an increasing label order per item, e.g. its first annotation's id; an item
+    with none, a skipped one, counts and moves nothing). An audit item another route labeled earlier
+    (a grid page took it because it looked easy) was no longer in the rest when its turn came, so it is
+    left out: what is kept is a uniform draw from the unlabeled items at each turn."""
+    out: list[int] = []
+    reach = -1
+    for item in (int(i) for i in prefix):
+        at = labeled_at.get(item)
+        if at is None or at >= reach:
+            out.append(item)
+        if at is not None:
+            reach = max(reach, at)
+    return np.array(out, dtype=np.int64)
 
 
 def interleave(
@@ -321,6 +338,9 @@ class AuditState:
     pending: list[int]  # audit items not answered yet, in audit order
     n_labels: int  # the project's items labeled by a person
     n_audit_labeled: int  # audit items labeled by a person (any place in the sequence)
+    drawn: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, dtype=np.int64)
+    )  # prefix items labeled in their turn
 
 
 def _sequence(store: Store, project_id: int, rate: float) -> np.ndarray:
@@ -362,6 +382,19 @@ def audit_state(store: Store, project_id: int, rate: float = DEFAULT_RATE) -> Au
     answered = np.isin(seq, ids)  # labeled by a person, or skipped
     first_open = int(np.argmin(answered)) if len(seq) and not answered.all() else len(seq)
     prefix = seq[:first_open]
+    done = prefix[~np.isin(prefix, skipped)]
+    order = (
+        {
+            int(r[0]): int(r[1])
+            for r in store.query(
+                "SELECT item_id, min(id) FROM annotations WHERE item_id IN (SELECT unnest(?)) AND author <> ?"
+                " GROUP BY item_id",
+                [done.tolist(), AUTO_ACCEPT_AUTHOR],
+            )
+        }
+        if len(done)
+        else {}
+    )
     return AuditState(
         sequence=seq,
         prefix=prefix,
@@ -369,6 +402,7 @@ def audit_state(store: Store, project_id: int, rate: float = DEFAULT_RATE) -> Au
         pending=seq[~answered].tolist(),
         n_labels=len(labeled),
         n_audit_labeled=int(np.isin(seq, labeled).sum()),
+        drawn=drawn_in_turn(prefix, order),
     )
 
 

@@ -312,7 +312,7 @@ def train(ctx: jobs.JobContext) -> dict[str, Any]:
         rows = [k for k, i in enumerate(ids) if i in single]  # calibrate on one-at-a-time labels only
         heldout_file = None
         state = audit.audit_state(ctx.store, project_id)
-        in_prefix = np.isin(np.asarray(ids, dtype=np.int64), state.prefix)
+        in_prefix = np.isin(np.asarray(ids, dtype=np.int64), state.drawn)  # labeled in their turn
         source = "one-at-a-time"
         if audit.enough_audit(int(in_prefix.sum()) + len(state.skipped), info.target, level):
             # the audit prefix is a uniform sample of the items: it calibrates whatever flow labeled the rest
@@ -349,7 +349,8 @@ def train(ctx: jobs.JobContext) -> dict[str, Any]:
             **cal.metrics,
             "calibration_labels": len(rows),
             "calibration_source": source,  # audit | one-at-a-time
-            "audit_labels": len(state.prefix),
+            "audit_labels": int(in_prefix.sum()),
+            "audit_prefix": len(state.prefix),
             "audit_skipped": len(state.skipped),
             trained.FILE_KEY: str(path),
             "heldout_path": None if heldout_file is None else str(heldout_file),

@@ -55,6 +55,13 @@ def test_the_sequence_is_key_order_and_the_prefix_stops_at_the_first_unanswered(
     assert len(audit.audit_prefix(seq, set())) == 0
 
 
+def test_only_audit_items_labeled_in_their_turn_are_drawn():
+    """An audit item another route labeled before the audit reached it (a grid page took it) is left out."""
+    prefix = [10, 11, 12, 13, 14]
+    labeled_at = {10: 5, 11: 1, 12: 7, 13: 6}  # 11 and 13 were labeled before an item ahead of them
+    assert audit.drawn_in_turn(prefix, labeled_at).tolist() == [10, 12, 14]  # 14: skipped, counts
+
+
 def test_interleave_keeps_the_audit_share_of_the_labels_in_audit_order():
     order = list(range(100))
     pending = list(range(1000, 1050))
