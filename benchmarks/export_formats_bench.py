@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from core.permissions import SYSTEM  # noqa: E402 (after the path)
+
 RESULTS = ROOT / "benchmarks" / "results" / "export_formats.json"
 DEFAULT = "coco,labelstudio,cvat,imagefolder,yolo-seg,masks"
 
@@ -36,7 +38,7 @@ def child(db: str, project_id: int, fmt: str, out: str) -> None:
 
     store = Store(db)
     t0 = time.perf_counter()
-    res = export_project(store, project_id, fmt, out_path=Path(out))
+    res = export_project(store, project_id, fmt, out_path=Path(out), by=SYSTEM)
     wall = time.perf_counter() - t0
     store.close()
     with open("/proc/self/status") as fh:

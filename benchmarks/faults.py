@@ -30,6 +30,7 @@ from typing import Any
 
 from benchmarks.common import print_table, write_json
 from benchmarks.import_bench import tiny_png
+from core.permissions import SYSTEM
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = int(os.environ.get("ANNOTA_FAULT_ROUNDS", "3"))
@@ -85,7 +86,7 @@ def scenario_saves(work: Path) -> dict[str, Any]:
 
     db = work / "saves.duckdb"
     store = Store(db)
-    p = create_project(store, "faults", "multiclass", ["a", "b"])
+    p = create_project(store, "faults", "multiclass", ["a", "b"], by=SYSTEM)
     add_items(store, p.id, [NewItem(f"/faults/{i}.jpg", 64, 48, f"sha{i}") for i in range(5000)])
     class_id = list_classes(store, p.id)[0].id
     store.close()
@@ -94,12 +95,13 @@ def scenario_saves(work: Path) -> dict[str, Any]:
     for r in range(ROUNDS):
         code = f"""
             import random
+            from core.permissions import SYSTEM
             from core.store import Store, labels
             store = Store({str(db)!r})
             todo = [row[0] for row in store.query(
                 "SELECT id FROM items WHERE annotation_id IS NULL ORDER BY id")]
             for item_id in todo:
-                labels.save_label(store, item_id, {{"class_id": {class_id}}}, author="fault", base_version=0)
+                labels.save_label(store, item_id, {{"class_id": {class_id}}}, author="fault", base_version=0, by=SYSTEM)
                 print("ACK", item_id, flush=True)
         """
         before = _labeled(db)
@@ -147,9 +149,10 @@ _IMPORT_CHILD = """
     from core.store import Store
     from core.store.items import count_items
     from core.store.projects import create_project
+    from core.permissions import SYSTEM
     store = Store({db!r})
-    pid = create_project(store, "faults", "multiclass", ["a", "b"]).id
-    src = sources.add_folder(store, pid, {folder!r}, watch={watch})
+    pid = create_project(store, "faults", "multiclass", ["a", "b"], by=SYSTEM).id
+    src = sources.add_folder(store, pid, {folder!r}, watch={watch}, by=SYSTEM)
     import core.images.importer as imp
 
     def paced(*args, **kwargs):

@@ -26,13 +26,14 @@ import pyarrow as pa
 from benchmarks.common import median, percentile, print_table, write_json
 from core.assist import cluster_pages
 from core.domain import TaskType
+from core.permissions import SYSTEM
 from core.store import Store, items, projects
 from core.store.items import NewItem
 from core.store.labels import utcnow
 
 
 def _seed(store: Store, n: int) -> int:
-    p = projects.create_project(store, "grid", TaskType.MULTICLASS, ["a", "b", "c", "d", "e"])
+    p = projects.create_project(store, "grid", TaskType.MULTICLASS, ["a", "b", "c", "d", "e"], by=SYSTEM)
     items.add_items(store, p.id, [NewItem(f"/bench/{i}.jpg", 64, 48, f"{i:040x}") for i in range(n)])
     ids = np.array(
         [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [p.id])]
@@ -87,7 +88,7 @@ def _time_pages(store: Store, project_id: int, prefix: str, runs: int = 15) -> t
 
 
 def _seed_embeddings(store: Store, n: int) -> int:
-    p = projects.create_project(store, "neighbours", TaskType.MULTICLASS, ["a", "b", "c"])
+    p = projects.create_project(store, "neighbours", TaskType.MULTICLASS, ["a", "b", "c"], by=SYSTEM)
     items.add_items(store, p.id, [NewItem(f"/bench/nb/{i}.jpg", 64, 48, f"nb{i:038x}") for i in range(n)])
     ids = np.array(
         [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [p.id])]

@@ -24,6 +24,7 @@ from core.assist import trained
 from core.assist.backbone import Backbone
 from core.config import default_paths, shared_datasets
 from core.images import probe_file
+from core.permissions import SYSTEM
 from core.store.db import Store
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label
@@ -47,7 +48,7 @@ def _recomputed(store: Store, metrics: dict[str, Any], truth: dict[int, int]) ->
 
 def course(root: Path, seed: int, tmp: Path) -> list[dict[str, Any]]:
     store = Store(tmp / f"s{seed}.duckdb")
-    p = create_project(store, "flowers", "multiclass", CLASSES)
+    p = create_project(store, "flowers", "multiclass", CLASSES, by=SYSTEM)
     files = [f for n in CLASSES for f in sorted((root / n).glob("*.jpg"))[2::5][:40]]
     news = []
     for f in files:
@@ -65,7 +66,9 @@ def course(root: Path, seed: int, tmp: Path) -> list[dict[str, Any]]:
             item_id, path = rows[int(order[done])]
             c = cid[Path(path).parent.name]
             via = "item" if done % 5 == 0 else "page"
-            save_label(store, int(item_id), {"class_id": c}, author="bench", base_version=0, via=via)
+            save_label(
+                store, int(item_id), {"class_id": c}, author="bench", base_version=0, via=via, by=SYSTEM
+            )
             if via == "item":
                 truth[int(item_id)] = c
             done += 1

@@ -23,6 +23,7 @@ from PIL import Image
 
 from benchmarks.common import median, print_table, write_json
 from core.images.sources import FolderWatcher, add_folder, rescan, scan_folder
+from core.permissions import SYSTEM
 from core.store import Store
 from core.store.items import count_items
 from core.store.projects import create_project
@@ -85,8 +86,8 @@ def one_run(images: Path, n: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="annota-bench-data-") as tmp:
         store = Store(Path(tmp) / "annota.duckdb")
         try:
-            pid = create_project(store, "bench", "multiclass", ["a", "b"]).id
-            src = add_folder(store, pid, images, watch=True)
+            pid = create_project(store, "bench", "multiclass", ["a", "b"], by=SYSTEM).id
+            src = add_folder(store, pid, images, watch=True, by=SYSTEM)
             t0 = time.perf_counter()
             walk = scan_folder(images)
             walk_s = time.perf_counter() - t0
@@ -98,13 +99,13 @@ def one_run(images: Path, n: int) -> dict[str, float]:
                 progress_calls += 1
 
             t0 = time.perf_counter()
-            report = rescan(store, src.id, progress=progress)
+            report = rescan(store, src.id, progress=progress, by=SYSTEM)
             import_s = time.perf_counter() - t0
             if report.added != n or report.errors or report.duplicates:
                 raise SystemExit(f"import went wrong: {report.summary()}; first errors {report.errors[:3]}")
             assert count_items(store, pid) == n
             t0 = time.perf_counter()
-            again = rescan(store, src.id)
+            again = rescan(store, src.id, by=SYSTEM)
             rescan_s = time.perf_counter() - t0
             assert again.added == 0 and again.skipped_known == n
             watcher = FolderWatcher(store, interval_s=3600, settle_s=0.0)

@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from core.permissions import SYSTEM  # noqa: E402 (after the path)
+
 TARGET_S = 30.0
 
 
@@ -39,7 +41,7 @@ def build(folder: Path, n_images: int, n_anns: int) -> tuple[Any, int, int, Path
     store = Store(folder / "annota.duckdb")
     pids = []
     for name in ("Labels", "Proposals"):
-        p = create_project(store, name, TaskType.BOXES, ["cat", "dog", "bird"])
+        p = create_project(store, name, TaskType.BOXES, ["cat", "dog", "bird"], by=SYSTEM)
         add_items(
             store, p.id, [NewItem(f"/bench/img_{k:06d}.jpg", 640, 480, f"{name}{k}") for k in range(n_images)]
         )
@@ -73,7 +75,7 @@ def main() -> None:
         pv = preview_import(store, labels_pid, path)
         preview_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        result = apply_import(store, labels_pid, pv, author="bench")
+        result = apply_import(store, labels_pid, pv, author="bench", by=SYSTEM)
         apply_s = time.perf_counter() - t0
         saved_objects = store.scalar(
             "SELECT sum(len(class_ids)) FROM items WHERE project_id = ? AND annotation_id IS NOT NULL",
@@ -83,7 +85,7 @@ def main() -> None:
         t0 = time.perf_counter()
         pv2 = preview_import(store, proposals_pid, path)
         result2 = apply_import(
-            store, proposals_pid, pv2, author="bench", options=ImportOptions(as_proposals=True)
+            store, proposals_pid, pv2, author="bench", options=ImportOptions(as_proposals=True), by=SYSTEM
         )
         proposals_s = time.perf_counter() - t0
         store.close()

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import median, percentile, print_table, write_json
+from core.permissions import SYSTEM
 from core.store import Store, labels, projects, queue, stats
 
 THREADS = 8
@@ -20,7 +21,7 @@ OPS_PER_THREAD = 150
 
 def build(store: Store, n: int) -> tuple[int, list[int]]:
     """A multi-class project with ``n`` items, half of them labeled (with one annotation version each)."""
-    p = projects.create_project(store, "bench", "multiclass", ["a", "b", "c", "d", "e"])
+    p = projects.create_project(store, "bench", "multiclass", ["a", "b", "c", "d", "e"], by=SYSTEM)
     cls = [c.id for c in projects.list_classes(store, p.id)]
     half = n // 2
     cur = store.cursor()
@@ -76,7 +77,9 @@ def run(n: int) -> dict:
                     assert item_id is not None
                     mine_ids.append(item_id)
                     t = time.perf_counter()
-                    labels.save_label(store, item_id, {"class_id": cls[i % 5]}, author=user, base_version=0)
+                    labels.save_label(
+                        store, item_id, {"class_id": cls[i % 5]}, author=user, base_version=0, by=SYSTEM
+                    )
                     mine_save.append((time.perf_counter() - t) * 1000)
             except Exception as exc:  # reported, not hidden
                 errors.append(f"{type(exc).__name__}: {exc}")

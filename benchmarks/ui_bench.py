@@ -25,6 +25,7 @@ from benchmarks.common import median, percentile, print_table, write_json
 from core import auth
 from core.config import shared_datasets
 from core.domain import Role
+from core.permissions import SYSTEM
 from core.store import Store, projects
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,6 +63,7 @@ def build(data: Path, n: int, photos: list[Path]) -> None:
         "multiclass",
         ["daisy", "dandelion", "rose", "sunflower", "tulip"],
         settings=settings,
+        by=SYSTEM,
     )
     cls0 = projects.list_classes(store, p.id)[0].id
     sizes = []

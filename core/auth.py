@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from core import sessions
 from core import sign_in_backoff as backoff
 from core.domain import NotFound, Role, User, ValidationError
+from core.permissions import require_admin
 from core.store import Store
 
 
@@ -208,10 +209,14 @@ def must_change_password(store: Store, username: str) -> bool:
     return bool(store.scalar("SELECT must_change_password FROM users WHERE username = ?", [username]))
 
 
-def set_active(store: Store, username: str, active: bool) -> None:
-    """Deactivate (no sign-in, every session ends at its next step) or reactivate a user. The last active
-    administrator cannot be deactivated."""
+def set_active(store: Store, username: str, active: bool, *, by: User) -> None:
+    """Deactivate (no sign-in, every session ends at its next step) or reactivate a user; an admin's
+    power (``by``). The last active administrator cannot be deactivated, nor can ``by`` deactivate
+    themself."""
+    require_admin(by)
     user = get_user(store, username)
+    if not active and user.id == by.id:
+        raise ValidationError("You cannot deactivate your own account.")
     if not active and user.role is Role.ADMIN:
         admins = store.scalar(
             "SELECT count(*) FROM users WHERE role = 'admin' AND active AND id <> ?", [user.id]

@@ -29,6 +29,7 @@ import duckdb
 
 from core.config import Paths, data_dir
 from core.domain import NotFound, Project, TaskType, ValidationError
+from core.permissions import SYSTEM, Forbidden
 from core.store import Store
 from core.store.db import StoreInUse
 
@@ -121,7 +122,7 @@ def open_store() -> Store:
 def find_project(store: Store, name: str) -> Project:
     from core.store.projects import list_projects
 
-    projects = list_projects(store)
+    projects = list_projects(store, include_archived=True)  # archive --undo and delete-project find them
     for p in projects:
         if p.name == name:
             return p
@@ -138,11 +139,14 @@ def find_project(store: Store, name: str) -> Project:
 def cmd_create_project(store: Store, args: argparse.Namespace) -> None:
     from core.store.projects import create_project, list_projects
 
-    if any(p.name.strip().lower() == args.name.strip().lower() for p in list_projects(store)):
+    if any(
+        p.name.strip().lower() == args.name.strip().lower()
+        for p in list_projects(store, include_archived=True)
+    ):
         raise CliError(f"a project named {args.name!r} exists already")
     classes = [c.strip() for c in args.classes.split(",") if c.strip()]
     project = create_project(
-        store, args.name, TaskType(args.type), classes, instructions=args.instructions or ""
+        store, args.name, TaskType(args.type), classes, instructions=args.instructions or "", by=SYSTEM
     )
     _say(
         f"created project {project.name!r} (id {project.id}, {project.task_type.value}, {len(classes)} classes)"
@@ -155,7 +159,7 @@ def cmd_import_images(store: Store, args: argparse.Namespace) -> None:
     project = find_project(store, args.name)
     bar = ProgressBar()
     try:
-        src, report = import_folder(store, project.id, args.folder, watch=args.watch, progress=bar)
+        src, report = import_folder(store, project.id, args.folder, watch=args.watch, progress=bar, by=SYSTEM)
     finally:
         bar.done()
     _say(f"{project.name}: {report.summary()} (folder {src.path})")
@@ -201,7 +205,7 @@ def cmd_import_labels(store: Store, args: argparse.Namespace) -> None:
     try:
         result = apply_import(store, project.id, pv, author=args.author, progress=bar,
                               options=ImportOptions(create_classes=args.create_classes, as_proposals=args.as_proposals,
-                                                    skip_labeled=args.skip_labeled))  # fmt: skip
+                                                    skip_labeled=args.skip_labeled), by=SYSTEM)  # fmt: skip
     finally:
         bar.done()
     _list("refused on saving", [i.message for i in result.refused], args.all)
@@ -364,18 +368,8 @@ def cmd_users(store: Store, args: argparse.Namespace) -> None:
         if deactivate is not None:
             deactivate(store, args.username)
         else:
-            auth.set_active(store, args.username, False)
+            auth.set_active(store, args.username, False, by=SYSTEM)
         _say(f"deactivated {args.username}: no sign-in, open sessions end")
-
-
-def cmd_projects(store: Store, args: argparse.Namespace) -> None:
-    from core.store.projects import list_projects
-    from core.store.stats import all_project_progress
-
-    progress = all_project_progress(store)
-    for p in list_projects(store):
-        total, labeled, *_ = progress.get(p.id, (0, 0, 0))
-        _say(f"{p.name}\t{p.task_type.value}\t{p.state.value}\t{labeled:,}/{total:,} labeled")
 
 
 # --- parser ----------------------------------------------------------------------------------------
@@ -476,10 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("username")
     c.set_defaults(fn=cmd_users)
 
-    c = sub.add_parser("projects", help="list projects", description="Projects.")
-    ps = c.add_subparsers(dest="projects_command", required=True, metavar="ACTION")
-    ps.add_parser("list", help="every project: name, task, state, progress")
-    c.set_defaults(fn=cmd_projects)
+    from core import cli_admin  # projects list, archive, delete-project, remove-images
+
+    cli_admin.add_parsers(sub)
     return p
 
 
@@ -500,7 +493,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.fn(store, args)
     except CliError as exc:
         fail(str(exc), exc.code)
-    except (ValidationError, NotFound) as exc:
+    except (ValidationError, NotFound, Forbidden) as exc:
         fail(str(exc).rstrip("."))
     except (OSError, ValueError) as exc:
         fail(f"{type(exc).__name__}: {exc}")
@@ -511,4 +504,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     os.environ.setdefault("ANNOTA_ASSIST_SCHEDULER", "0")
-    sys.exit(main())
+    from core import cli  # the importable module, not __main__: core.cli_admin raises its CliError
+
+    sys.exit(cli.main())

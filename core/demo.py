@@ -10,6 +10,7 @@ from pathlib import Path
 
 from core import auth
 from core.config import Paths, default_paths
+from core.permissions import SYSTEM
 from core.store import Store, projects
 from core.store.projects import ClassSpec
 
@@ -65,8 +66,9 @@ def ensure_demo(store: Store, paths: Paths) -> int | None:
         description="Twenty sample photos from scikit-image, to try annota in a minute.",
         instructions=DEMO_INSTRUCTIONS,
         created_by="admin",
+        by=SYSTEM,
     )
-    sources.import_folder(store, project.id, demo_folder(paths), watch=False)
+    sources.import_folder(store, project.id, demo_folder(paths), watch=False, by=SYSTEM)
     return project.id
 
 

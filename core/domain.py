@@ -101,6 +101,7 @@ class Project:
     created_at: datetime
     target_precision: float = 0.95
     settings: dict[str, Any] = field(default_factory=dict)  # as stored; read ``prefs``
+    archived_at: datetime | None = None  # archived projects are read-only (core.store.admin)
 
     @cached_property
     def prefs(self) -> ProjectSettings:

@@ -20,7 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from core.disk import DiskFull, as_disk_full
-from core.domain import NotFound
+from core.domain import NotFound, User
+from core.permissions import Action, require
 from core.store.db import Store, StoreClosed, WriteConflict, dumps, loads
 from core.store.labels import utcnow
 
@@ -125,6 +126,9 @@ class JobContext:
 
 Handler = Callable[[JobContext], Any]
 _HANDLERS: dict[str, Handler] = {}
+
+
+JOB_ACTIONS: dict[str, Action] = {"export": Action.EXPORT}  # what a person needs to start a job; else MANAGE
 
 
 def register(kind: str) -> Callable[[Handler], Handler]:
@@ -266,9 +270,16 @@ class JobRunner:
         self._wake.set()
 
     def submit(self, kind: str, params: dict[str, Any] | None = None, *, project_id: int | None = None,
-               created_by: str = "") -> Job:  # fmt: skip
+               created_by: str = "", by: User | None = None) -> Job:  # fmt: skip
+        """Queue a job. A job runs as ``SYSTEM``; a person's job is checked here: ``by`` needs the
+        kind's action (``JOB_ACTIONS``, else ``MANAGE``) in the project. ``by=None`` is annota's own
+        caller (the scheduler, the command line, tests), which acts as ``SYSTEM``."""
         if kind not in _HANDLERS:
             raise ValueError(f"No job handler for {kind!r}.")
+        if by is not None:
+            if project_id is not None:
+                require(self.store, by, JOB_ACTIONS.get(kind, Action.MANAGE), project_id)
+            created_by = created_by or by.username
         job = submit(self.store, kind, params, project_id=project_id, created_by=created_by)
         self.notify()
         return job

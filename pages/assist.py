@@ -17,7 +17,10 @@ def enabled_key(project_id: int) -> str:
 
 def _toggle(project: Project) -> None:
     new = bool(st.session_state.get(enabled_key(project.id)))
-    if widgets.run_action(status.set_enabled, resources.store(), project.id, new) is not None:
+    if (
+        widgets.run_action(status.set_enabled, resources.store(), project.id, new, by=session.require_user())
+        is not None
+    ):
         st.toast(
             "Assistance is on: it starts by itself." if new else "Assistance is off.",
             icon=":material/check_circle:",
@@ -109,7 +112,12 @@ def main() -> None:
     assist_view.proposals_card(ov)
     new = assist_view.settings_form(ov, admin=admin)
     if new is not None and widgets.run_action(
-        status.save_settings, resources.store(), project.id, new, success="Settings saved."
+        status.save_settings,
+        resources.store(),
+        project.id,
+        new,
+        by=session.require_user(),
+        success="Settings saved.",
     ):
         resources.forget_reads()
         st.rerun()

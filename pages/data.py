@@ -18,7 +18,11 @@ IMPORT_KINDS = ("import_folder",)
 
 def submit_import(project: Project, source_id: int, user: str) -> None:
     resources.runner().submit(
-        "import_folder", {"source_id": source_id}, project_id=project.id, created_by=user
+        "import_folder",
+        {"source_id": source_id},
+        project_id=project.id,
+        created_by=user,
+        by=session.require_user(),
     )
 
 
@@ -38,13 +42,17 @@ def add_folder_form(project: Project, user: str) -> None:
         if st.form_submit_button(
             "Add folder and import", type="primary", icon=":material/create_new_folder:"
         ):
-            source = widgets.run_action(images.add_folder, resources.store(), project.id, folder, watch)
+            source = widgets.run_action(
+                images.add_folder, resources.store(), project.id, folder, watch, by=session.require_user()
+            )
             if source is not None:
                 widgets.run_action(submit_import, project, source.id, user, success="Import started.")
 
 
 def _toggle_watch(source_id: int, key: str) -> None:
-    images.set_watch(resources.store(), source_id, bool(st.session_state[key]))
+    widgets.run_action(
+        images.set_watch, resources.store(), source_id, bool(st.session_state[key]), by=session.require_user()
+    )
 
 
 def sources_list(project: Project, user: str) -> None:
@@ -132,6 +140,7 @@ def upload_section(project: Project) -> None:
                 resources.paths(),
                 project.id,
                 [(f.name, f.getvalue()) for f in chunk],
+                by=session.require_user(),
             )
             if part is None:  # the error (a full disk, say) is on screen: keep it there, no rerun
                 failed = True

@@ -71,7 +71,8 @@ def start_export(
         params["with_images"] = True
     if approved_only:
         params["approved_only"] = True
-    return resources.runner().submit("export", params, project_id=project.id, created_by=user)
+    by = session.require_user()
+    return resources.runner().submit("export", params, project_id=project.id, created_by=user, by=by)
 
 
 def export_form(

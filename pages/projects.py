@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import auth
-from core.domain import LabelClass, Project, ProjectState, Role, TaskType, free_colors
+from core.domain import LabelClass, Project, ProjectState, TaskType, free_colors
+from core.permissions import Action
 from core.store import projects
 from core.store.projects import ClassSpec
-from ui import quality_settings, resources, session, widgets
+from ui import project_admin, quality_settings, resources, session, widgets
 from ui.text import plain
 
 TAB_KEY = "projects_tab"
@@ -44,7 +44,8 @@ def project_list(user_projects: list[Project]) -> None:
                     " :orange-badge[:material/pause: Paused]" if project.state is ProjectState.PAUSED else ""
                 )
                 here = " :blue-badge[Open]" if project.id == open_id else ""
-                st.markdown(f"**{plain(project.name)}**{paused}{here}")
+                archived = " :gray-badge[:material/archive: Archived]" if project.archived_at else ""
+                st.markdown(f"**{plain(project.name)}**{paused}{archived}{here}")
                 st.caption(
                     widgets.task_title(project.task_type)
                     + (f" · {plain(project.description)}" if project.description else "")
@@ -205,7 +206,7 @@ def _create(
         description=description,
         instructions=instructions,
         instructions_url=url,
-        created_by=user,
+        by=session.require_user(),
         target_precision=precision,
     )
     if project is None:
@@ -225,10 +226,27 @@ def _create(
 # -- settings of the open project ---------------------------------------------------------------------
 
 
+def may_see_settings(project: Project | None) -> bool:
+    """The Settings tab is for those who may change something there (owners and admins)."""
+    return project is not None and any(
+        session.can(a, project.id) for a in (Action.MANAGE, Action.TEAM, Action.ARCHIVE, Action.DELETE)
+    )
+
+
 def settings(project: Project, user: str) -> None:
     st.subheader(f"Settings · {plain(project.name)}")
-    if not session.is_admin():
-        st.info("Only an administrator can change a project's settings.")
+    if project.archived_at is not None:
+        st.info(
+            "This project is archived: it is read-only until it is unarchived.", icon=":material/archive:"
+        )
+        project_admin.danger_zone(project)
+        return
+    if not session.can(Action.MANAGE, project.id):
+        team_tab, danger = st.tabs(["Team", "Danger zone"])
+        with team_tab:
+            project_admin.team_editor(project)
+        with danger:
+            project_admin.danger_zone(project)
         return
     state_col, _ = st.columns([2, 3])
     with state_col:
@@ -240,18 +258,25 @@ def settings(project: Project, user: str) -> None:
             st.caption(":orange-badge[Paused] labelers get no new images until you resume.")
             if st.button("Resume project", icon=":material/play_arrow:", key="resume", type="primary"):
                 _set_state(project, ProjectState.ACTIVE)
-    details, classes_tab, team = st.tabs(["Details", "Label classes", "Team"])
+    details, classes_tab, team, danger = st.tabs(["Details", "Label classes", "Team", "Danger zone"])
     with details:
         details_form(project)
         quality_settings.form(project)  # consensus and gold (ui.quality_settings)
     with classes_tab:
         classes_editor(project, user)
     with team:
-        team_editor(project)
+        project_admin.team_editor(project)
+    with danger:
+        project_admin.danger_zone(project)
 
 
 def _set_state(project: Project, state: ProjectState) -> None:
-    if widgets.run_action(projects.set_state, resources.store(), project.id, state) is not None:
+    if (
+        widgets.run_action(
+            projects.set_state, resources.store(), project.id, state, by=session.require_user()
+        )
+        is not None
+    ):
         resources.forget_reads()
         st.rerun()
 
@@ -275,6 +300,7 @@ def details_form(project: Project) -> None:
                 instructions=instructions,
                 instructions_url=url,
                 target_precision=float(precision),
+                by=session.require_user(),
                 success="Details saved.",
             )
             if done is not None:
@@ -304,7 +330,13 @@ def classes_editor(project: Project, user: str) -> None:
             for c, name, color, key in edits.values():
                 if (name, color.lower(), key or None) != (c.name, c.color, c.hotkey):
                     ok = widgets.run_action(
-                        projects.update_class, store, c.id, name=name, color=color, hotkey=key
+                        projects.update_class,
+                        store,
+                        c.id,
+                        name=name,
+                        color=color,
+                        hotkey=key,
+                        by=session.require_user(),
                     )
                     changed += ok is not None
             if changed:
@@ -336,7 +368,9 @@ def classes_editor(project: Project, user: str) -> None:
             else:
                 st.caption("No image uses it.")
         if st.button("Delete class", icon=":material/delete:", key="del_cls_go", disabled=victim is None):
-            moved = widgets.run_action(projects.delete_class, store, victim, reassign_to=target, author=user)
+            moved = widgets.run_action(
+                projects.delete_class, store, victim, reassign_to=target, by=session.require_user()
+            )
             if moved is not None:
                 resources.forget_reads()
                 st.session_state.pop("del_cls", None)
@@ -364,89 +398,15 @@ def add_class_form(project: Project, classes: list[LabelClass]) -> None:
     new_key = c2.text_input("Hotkey", key=hotkey_key, max_chars=1, placeholder="auto")
     if st.button("Add class", icon=":material/add:", key=f"add_cls_{project.id}"):
         spec = ClassSpec(new_name, new_color, new_key or None)
-        added = widgets.run_action(projects.add_class, resources.store(), project.id, spec)
+        added = widgets.run_action(
+            projects.add_class, resources.store(), project.id, spec, by=session.require_user()
+        )
         if added is not None:
             resources.forget_reads()
             gens = st.session_state.setdefault(ADD_GEN, {})
             gens[project.id] = gens.get(project.id, 0) + 1
             widgets.toast_next_run("Class added.")
             st.rerun()
-
-
-def team_editor(project: Project) -> None:
-    store = resources.store()
-    members = projects.list_members(store, project.id)
-    users = {u.username: u for u in auth.list_users(store)}
-    st.caption("Administrators see every project; labelers see the projects they are members of.")
-    if members:
-        st.markdown(
-            " ".join(
-                f":blue-badge[:material/person: {plain(users[m].display_name if m in users else m)}]"
-                for m in members
-            )
-        )
-    else:
-        st.caption("No members yet.")
-    left, right = st.columns(2)
-    with left, st.container(border=True):
-        st.markdown("**Add someone who has an account**")
-        candidates = [u for u in users if u not in members]
-        who = st.selectbox("User", candidates, index=None, key="member_pick", placeholder="Choose a user…")
-        if st.button("Add to project", key="member_add", disabled=who is None):
-            widgets.run_action(
-                projects.add_member, store, project.id, users[who].id, success=f"{plain(who)} added."
-            )
-            st.rerun()
-    with right, st.form("new_user", clear_on_submit=True):
-        st.markdown("**Create an account**")
-        username = st.text_input("User name")
-        display = st.text_input("Display name")
-        password = st.text_input("First password", type="password", help="At least 6 characters.")
-        role = st.radio(
-            "Role", [Role.LABELER, Role.ADMIN], format_func=lambda r: r.value.capitalize(), horizontal=True
-        )
-        if st.form_submit_button("Create and add", type="primary"):
-            user = widgets.run_action(auth.create_user, store, username, password, role, display)
-            if user is not None:
-                projects.add_member(store, project.id, user.id)
-                st.toast(f"{plain(user.username)} can sign in now.", icon=":material/check_circle:")
-                st.rerun()
-    account_access(store, list(users.values()))
-
-
-def account_access(store, users: list) -> None:  # type: ignore[no-untyped-def]
-    """Deactivate an account (it cannot sign in, and every one of its sessions ends at its next step) or
-    let it back in."""
-    inactive = auth.inactive_usernames(store)
-    me = session.current_user()
-    with st.container(border=True):
-        st.markdown("**Account access**")
-        if inactive:
-            st.caption("Deactivated: " + ", ".join(plain(u) for u in sorted(inactive)))
-        names = {u.username: f"{u.display_name} ({u.username})" for u in users}
-        who = st.selectbox(
-            "Account",
-            list(names),
-            format_func=names.get,
-            index=None,
-            key="access_pick",
-            placeholder="Choose…",
-        )
-        if who is None:
-            return
-        if who in inactive:
-            if st.button("Reactivate", key="access_on", icon=":material/person_check:"):
-                widgets.run_action(auth.set_active, store, who, True)
-                if who not in auth.inactive_usernames(store):  # else the error is on the screen
-                    widgets.toast_next_run(f"{plain(who)} can sign in again.")
-                    st.rerun()
-        elif me is not None and who == me.username:
-            st.caption("You cannot deactivate your own account.")
-        elif st.button("Deactivate", key="access_off", icon=":material/person_off:", type="primary"):
-            widgets.run_action(auth.set_active, store, who, False)
-            if who in auth.inactive_usernames(store):  # else the error is on the screen
-                widgets.toast_next_run(f"{plain(who)} is deactivated; their sessions have ended.")
-                st.rerun()
 
 
 # -- page -------------------------------------------------------------------------------------------
@@ -459,20 +419,28 @@ def main() -> None:
     widgets.show_pending_toast()
     if "_goto_tab" in st.session_state:
         st.session_state[TAB_KEY] = st.session_state.pop("_goto_tab")
-    mine = session.visible_projects(user)
+    archived = st.toggle("Show archived projects", key="projects_show_archived")
+    mine = session.visible_projects(user, include_archived=archived)
     project = session.current_project()
+    # a tab appears only for those who may use it: New project for admins, Settings for owners and admins
+    shown = [t for t in TABS if t == TABS[0] or (t == TABS[1] and session.is_admin()) or (
+        t == TABS[2] and (session.is_admin() or may_see_settings(project)))]  # fmt: skip
     default = "New project" if not mine and session.is_admin() else "All projects"
+    if st.session_state.get(TAB_KEY) not in shown:
+        st.session_state.pop(TAB_KEY, None)
     # on_change="rerun" makes the tabs keep their state, so "_goto_tab" can select one
-    tab_list, tab_new, tab_settings = st.tabs(TABS, key=TAB_KEY, default=default, on_change="rerun")
-    with tab_list:
+    tabs = dict(zip(shown, st.tabs(shown, key=TAB_KEY, default=default, on_change="rerun"), strict=True))
+    with tabs[TABS[0]]:
         project_list(mine)
-    with tab_new:
-        new_project_form(user.username)
-    with tab_settings:
-        if project is None:
-            widgets.empty_state("No project open", "Open a project in the list to see its settings.")
-        else:
-            settings(project, user.username)
+    if TABS[1] in tabs:
+        with tabs[TABS[1]]:
+            new_project_form(user.username)
+    if TABS[2] in tabs:
+        with tabs[TABS[2]]:
+            if project is None:
+                widgets.empty_state("No project open", "Open a project in the list to see its settings.")
+            else:
+                settings(project, user.username)
 
 
 with widgets.error_boundary("the projects page"):

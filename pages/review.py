@@ -21,6 +21,7 @@ from core.store.items import ItemFilter, count_items, get_item, list_items
 from core.store.review_nav import Cursor, cursor_for, matches, position, step
 from ui import (
     consensus_view,
+    project_admin,
     resources,
     review_errors,
     review_return,
@@ -302,6 +303,7 @@ def detail(project: Project, classes: list[LabelClass], chosen: ItemFilter, cur:
         ):
             review_return.mark(pid)
             session.open_item_for_labeling(item.id)
+        project_admin.remove_image(project, item.id, then=lambda: _to_grid(pid, place))  # owners and admins
 
 
 def main() -> None:

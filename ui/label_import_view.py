@@ -130,7 +130,7 @@ def _preview_panel(project: Project, pv: Preview, keys: dict[str, str]) -> None:
         options = ImportOptions(class_map=choice, as_proposals=proposals, skip_labeled=skip_labeled)
         bar = st.progress(0.0, text="Saving…")
         result = widgets.run_action(
-            apply_import, resources.store(), project.id, pv, author=st.session_state["user"].username,
+            apply_import, resources.store(), project.id, pv, by=st.session_state["user"],
             options=options, progress=lambda f, m: bar.progress(f, text=m),
         )  # fmt: skip
         bar.empty()

@@ -23,9 +23,10 @@ from typing import Any
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from core import sessions
+from core import permissions, sessions
 from core.config import PROJECT_ROOT
 from core.domain import NotFound, Project, Role, User
+from core.permissions import Action
 from core.store import projects
 from ui import browser_cookie
 from ui.resources import store
@@ -211,6 +212,19 @@ def open_project(project_id: int) -> None:
     st.query_params["project"] = str(project_id)  # a reload or a bookmark opens it again
 
 
+def close_project() -> None:
+    """No project open (after the open one was deleted)."""
+    st.session_state.pop(PROJECT_KEY, None)
+    st.query_params.pop("project", None)
+
+
+def can(action: Action, project_id: int) -> bool:
+    """Whether the signed-in user may do ``action`` in the project (``core.permissions.can``): pages
+    hide what the core would refuse."""
+    user = current_user()
+    return user is not None and permissions.can(store(), user, action, project_id)
+
+
 def require_project() -> Project:
     """The open project; stops the page with a way to pick one when none is open."""
     project = current_project()
@@ -236,10 +250,11 @@ LABEL_ITEM_KEY = "label_item_id"  # the item the label page should open first (i
 LABEL_PAGE = "pages/label.py"
 
 
-def visible_projects(user: User | None = None) -> list[Project]:
-    """Projects this user may open: every project for an admin, the projects they are a member of otherwise."""
+def visible_projects(user: User | None = None, *, include_archived: bool = False) -> list[Project]:
+    """Projects this user may open: every project for an admin, the projects they are a member of otherwise
+    (archived ones only with ``include_archived``)."""
     user = user or current_user()
-    every = projects.list_projects(store())
+    every = projects.list_projects(store(), include_archived=include_archived)
     if user is None or user.role is Role.ADMIN:
         return every
     return [p for p in every if user.username in projects.list_members(store(), p.id)]

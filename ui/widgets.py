@@ -20,6 +20,7 @@ from core.disk import as_disk_full
 from core.domain import ItemStatus, LabelClass, NotFound, Project, ProjectState, TaskType, ValidationError
 from core.formats.tree import TooLarge
 from core.jobs import Job, list_jobs
+from core.permissions import Forbidden
 from core.store import WriteConflict
 from core.store.db import StoreInUse
 from core.store.labels import StaleEdit, utcnow
@@ -35,8 +36,10 @@ def explain(exc: BaseException) -> str:
     full = as_disk_full(exc, data_dir())
     if full is not None:  # before the rest: DuckDB reports a full disk as a failed commit
         return str(full)
-    if isinstance(exc, ValidationError | NotFound | StaleEdit | WriteConflict | TooLarge | StoreInUse):
-        return str(exc)
+    if isinstance(
+        exc, ValidationError | NotFound | StaleEdit | WriteConflict | TooLarge | StoreInUse | Forbidden
+    ):
+        return str(exc)  # Forbidden before PermissionError (its base): the rule's reason, not a file's
     if isinstance(exc, FileNotFoundError):
         name = exc.filename or str(exc)
         return f"The file or folder {name} could not be found. It may have been moved or deleted."

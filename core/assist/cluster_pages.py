@@ -30,7 +30,8 @@ import numpy as np
 
 from core.assist import audit, clustering, page_choice, trained
 from core.assist.classify_jobs import project_index
-from core.domain import NotFound, Source, TaskType, ValidationError
+from core.domain import NotFound, Source, TaskType, User, ValidationError
+from core.permissions import SYSTEM, Action, Forbidden, require
 from core.store import labels, queue
 from core.store.db import Store, WriteConflict
 
@@ -147,7 +148,7 @@ def hand_back(store: Store, project_id: int, user: str) -> None:
     """The labeler passes on their page unlabeled: back to the queue, and not on their next pages."""
     page = current_page(store, project_id, user)
     if page is not None:
-        submit_page(store, page, [], 0, TaskType.MULTICLASS)
+        submit_page(store, page, [], 0, TaskType.MULTICLASS, by=SYSTEM)  # nothing is saved: a release
 
 
 def _release(store: Store, project_id: int, item_ids: Iterable[int], user: str) -> None:
@@ -426,6 +427,7 @@ def submit_page(
     class_id: int | None,
     task: TaskType | str,
     *,
+    by: User,
     duration_ms: int | None = None,
     own: Mapping[int, int | Sequence[int]] | None = None,
 ) -> PageResult:
@@ -435,6 +437,7 @@ def submit_page(
     go back to the queue. Each save is one version, source ``human``. ``class_id`` may be None only
     when every selected item has its own answer. On a reopened page (``reopen_last``) an answer
     replaces the saved label, only a changed one is saved, and a tile left out keeps its label."""
+    require(store, by, Action.LABEL, page.project_id)
     task = TaskType(task)
     mine = {int(k): _own_answer(task, v) for k, v in (own or {}).items()}
     picked = set(selected) | set(mine)
@@ -466,6 +469,7 @@ def submit_page(
                 store,
                 item_id,
                 _payload(task, None if page.reopened else (ann.payload if ann else None), given),
+                by=by,
                 author=page.user,
                 base_version=int(row[0]) if base is None else base,
                 source=Source.HUMAN,
@@ -477,7 +481,7 @@ def submit_page(
             saved.append(item_id)
         except labels.StaleEdit:
             stale.append(item_id)
-        except (ValidationError, NotFound, WriteConflict) as exc:
+        except (ValidationError, NotFound, WriteConflict, Forbidden) as exc:
             errors[item_id] = str(exc)
     if page.reopened:  # a tile left out keeps its label
         unchanged += [i for i in page.item_ids if i not in set(chosen)]

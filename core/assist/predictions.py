@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.domain import Annotation, NotFound, Source, TaskType, ValidationError
+from core.domain import Annotation, NotFound, Source, TaskType, User, ValidationError
 from core.store.db import Store, loads
 from core.store.labels import save_label
 
@@ -94,7 +94,7 @@ def label_payload(task: TaskType | str, payload: dict[str, Any]) -> dict[str, An
     return {key: [{"class_id": int(o["class_id"]), field: o[field]} for o in payload.get(key, [])]}
 
 
-def accept(store: Store, item_id: int, author: str, base_version: int) -> Annotation:
+def accept(store: Store, item_id: int, author: str | None, base_version: int, *, by: User) -> Annotation:
     """Save the item's shown proposal as its label, source ``prelabel``.
 
     Raises ``NotFound`` for a missing item, ``ValidationError`` when no proposal is shown, and
@@ -112,6 +112,7 @@ def accept(store: Store, item_id: int, author: str, base_version: int) -> Annota
         store,
         item_id,
         label_payload(task, found.payload),
+        by=by,
         author=author,
         base_version=base_version,
         source=Source.PRELABEL,

@@ -19,7 +19,7 @@ from typing import Any
 from core.assist import trained
 from core.assist.predictions import AUTO_ACCEPT_AUTHOR, ProposalStats, proposal_stats
 from core.assist.stages import AssistCounts, StagePolicy, StageStatus, project_stage
-from core.domain import Project, TaskType, ValidationError
+from core.domain import Project, TaskType, User, ValidationError
 from core.store import projects
 from core.store.db import Store, loads
 
@@ -129,7 +129,7 @@ def read_settings(project: Project) -> AssistSettings:
     )
 
 
-def save_settings(store: Store, project_id: int, new: AssistSettings) -> Project:
+def save_settings(store: Store, project_id: int, new: AssistSettings, *, by: User) -> Project:
     """Validate and store the settings (the target in its column, the rest in ``settings``)."""
     if new.queue_order not in QUEUE_ORDERS:
         raise ValidationError(f"Unknown queue order {new.queue_order!r}.")
@@ -141,15 +141,15 @@ def save_settings(store: Store, project_id: int, new: AssistSettings) -> Project
         raise ValidationError("Auto-accept needs a precision above the target and below 100 %.")
     before = read_settings(projects.get_project(store, project_id))
     project = projects.update_project(
-        store, project_id, target_precision=new.target_precision, settings=new.as_settings()
+        store, project_id, target_precision=new.target_precision, settings=new.as_settings(), by=by
     )
     if new.queue_order == "in_order" and before.queue_order != "in_order":
         clear_queue_ranks(store, project_id)
     return project
 
 
-def set_enabled(store: Store, project_id: int, enabled: bool) -> Project:
-    return projects.update_project(store, project_id, settings={"assist_enabled": bool(enabled)})
+def set_enabled(store: Store, project_id: int, enabled: bool, *, by: User) -> Project:
+    return projects.update_project(store, project_id, settings={"assist_enabled": bool(enabled)}, by=by)
 
 
 def clear_queue_ranks(store: Store, project_id: int) -> int:

@@ -29,7 +29,7 @@ from typing import Any
 from core import domain
 from core.config import Paths
 from core.disk import as_disk_full, disk_full_in_words, remove_quietly
-from core.domain import TaskType, ValidationError
+from core.domain import TaskType, User, ValidationError
 from core.formats.coco import CocoWriter
 from core.formats.coco_rle import CocoRleWriter
 from core.formats.cvat import CvatWriter
@@ -45,6 +45,7 @@ from core.formats.with_images import WithImages
 from core.formats.yolo import YoloWriter
 from core.formats.yolo_seg import YoloSegWriter
 from core.jobs import JobContext, register
+from core.permissions import SYSTEM, Action, require
 from core.store.db import Store
 
 WriterFactory = Callable[[Path, TaskType, CategorySet], FormatWriter]
@@ -282,6 +283,7 @@ def export_project(
     project_id: int,
     fmt: str,
     *,
+    by: User,
     include: str = "labeled",
     out_path: Path | None = None,
     progress: Callable[[float, str], None] | None = None,
@@ -300,6 +302,7 @@ def export_project(
     ``.part``, the spool folder and the issue list are removed, even when closing them fails (a full
     disk), and a full disk is raised as ``DiskFull`` with the free space after that cleanup.
     """
+    require(store, by, Action.EXPORT, project_id)
     if fmt not in FORMATS:
         raise ValueError(f"Unknown export format {fmt!r}; one of {', '.join(FORMATS)}.")
     started = time.perf_counter()
@@ -377,6 +380,7 @@ def run_export(ctx: JobContext) -> dict[str, Any]:
         ctx.store,
         ctx.project_id,
         fmt,
+        by=SYSTEM,  # a job: whoever submitted it was checked then (jobs.Runner.submit)
         include=include,
         progress=ctx.progress,
         job_id=ctx.job.id,

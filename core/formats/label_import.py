@@ -28,13 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from core import domain
-from core.domain import TaskType, ValidationError
+from core.domain import TaskType, User, ValidationError
 from core.formats.label_mapping import convert_payload
 from core.formats.label_match import ImageIndex, project_images
 from core.formats.load_support import issue
 from core.formats.loaders import LoadError, detect, get_loader
 from core.formats.records import CategorySet, ExportRecord, Issue, RecordProblem
 from core.images.roots import refusal, shown
+from core.permissions import Action, require
 from core.store.db import Store, dumps
 from core.store.label_batch import LabelWrite, save_labels
 from core.store.projects import add_class, get_project, list_classes
@@ -260,7 +261,7 @@ class ImportOptions:
 
 
 def resolve_classes(
-    store: Store, project_id: int, pv: Preview, options: ImportOptions
+    store: Store, project_id: int, pv: Preview, options: ImportOptions, *, by: User
 ) -> tuple[dict[int, int | None], list[str]]:
     """File class id -> project class id (None: dropped, ``UNKNOWN``: refused); creates classes as asked.
     Returns the map and the names created. Raises ``ValidationError`` for a map onto a missing class."""
@@ -285,7 +286,7 @@ def resolve_classes(
                 continue
             if c.uses == 0 and choice != CREATE:
                 continue  # a class no matched label uses is not created
-            mapping[c.file_id] = add_class(store, project_id, c.name).id
+            mapping[c.file_id] = add_class(store, project_id, c.name, by=by).id
             created.append(c.name)
         else:
             mapping[c.file_id] = UNKNOWN
@@ -327,14 +328,17 @@ def apply_import(
     project_id: int,
     pv: Preview,
     *,
-    author: str,
+    by: User,
+    author: str | None = None,
     options: ImportOptions | None = None,
     progress: Progress | None = None,
 ) -> ImportResult:
-    """Save the previewed labels (or proposals). See the module notes for the rules."""
+    """Save the previewed labels (or proposals), as ``by`` (``MANAGE``: an owner's or an admin's); the
+    labels' author is ``by``'s name, or ``author`` where an admin gives one. See the module notes."""
+    require(store, by, Action.MANAGE, project_id)
     options = options or ImportOptions()
     task = pv.project_task
-    mapping, created = resolve_classes(store, project_id, pv, options)
+    mapping, created = resolve_classes(store, project_id, pv, options, by=by)
     names = {c.id: c.name for c in pv.file_categories}
     result = ImportResult(created_classes=created, dropped=len(pv.refused))
     writes: list[LabelWrite] = []
@@ -355,7 +359,7 @@ def apply_import(
         return result
     for start in range(0, len(writes), BATCH):
         chunk = writes[start : start + BATCH]
-        out = save_labels(store, project_id, chunk, author=author)
+        out = save_labels(store, project_id, chunk, by=by, author=author)
         result.saved += len(out.saved)
         result.stale.extend(out.stale)
         by_id = {w.item_id: w for w in chunk}

@@ -21,6 +21,7 @@ from typing import Any
 
 from core.config import Paths
 from core.disk import disk_full_in_words, remove_quietly
+from core.domain import User
 from core.images.probe import (
     MAX_UPLOAD_BYTES,
     Probe,
@@ -31,6 +32,7 @@ from core.images.probe import (
     size_words,
 )
 from core.images.roots import NOT_UTF8_FILE, is_utf8, shown
+from core.permissions import Action, require
 from core.store.db import Store, dumps
 from core.store.items import NewItem, add_items
 from core.store.labels import utcnow
@@ -99,20 +101,23 @@ def project_lock(store: Store, project_id: int) -> threading.Lock:
 def _existing_by_hash(store: Store, project_id: int, hashes: Sequence[str]) -> dict[str, str]:
     if not hashes:
         return {}
-    rows = store.query(
-        "SELECT sha1, min(path) FROM items WHERE project_id = ? AND sha1 IN (SELECT unnest(?)) GROUP BY sha1",
-        [project_id, list(hashes)],
+    rows = store.query(  # an image removed from the project counts too: it is not imported again
+        "SELECT sha1, min(path) FROM (SELECT sha1, path FROM items WHERE project_id = ?"
+        " UNION ALL SELECT sha1, path FROM removed_items WHERE project_id = ?)"
+        " WHERE sha1 IN (SELECT unnest(?)) GROUP BY sha1",
+        [project_id, project_id, list(hashes)],
     )
     return {r[0]: r[1] for r in rows}
 
 
 def known_among(store: Store, project_id: int, paths: Sequence[str]) -> set[str]:
-    """Which of these paths the project holds already (one query, for small and middle-sized lists)."""
+    """Which of these paths the project holds already or had removed (one query, for small and middle-sized lists)."""
     if not paths:
         return set()
-    rows = store.query(
-        "SELECT path FROM items WHERE project_id = ? AND path IN (SELECT unnest(?))",
-        [project_id, list(paths)],
+    rows = store.query(  # removed images count as held: a rescan or the watcher does not bring them back
+        "SELECT path FROM items WHERE project_id = ? AND path IN (SELECT unnest(?))"
+        " UNION SELECT path FROM removed_items WHERE project_id = ? AND path IN (SELECT unnest(?))",
+        [project_id, list(paths), project_id, list(paths)],
     )
     return {r[0] for r in rows}
 
@@ -203,6 +208,7 @@ def import_paths(
     project_id: int,
     files: Sequence[str],
     *,
+    by: User,
     source_id: int | None = None,
     known: set[str] | None = None,
     progress: Progress | None = None,
@@ -215,6 +221,7 @@ def import_paths(
     ``known`` is the project's set of imported paths when the caller has it (a full rescan);
     otherwise each batch asks the store. ``progress(fraction, message)`` is called after each batch.
     """
+    require(store, by, Action.MANAGE, project_id)
     t0 = time.perf_counter()
     rep = report if report is not None else ImportReport()
     bad = [p for p in files if not is_utf8(p)]
@@ -278,12 +285,14 @@ def import_uploads(
     project_id: int,
     files: Iterable[tuple[str, bytes]],
     *,
+    by: User,
     max_bytes: int = MAX_UPLOAD_BYTES,
 ) -> ImportReport:
     """Import uploaded files ``(file name, bytes)``: checked as folder files are, saved under the uploads folder.
 
     Refused files (not an image, broken, too large) and duplicates are reported by their file name.
     """
+    require(store, by, Action.MANAGE, project_id)
     t0 = time.perf_counter()
     rep = ImportReport()
     good: list[tuple[str, Probe]] = []

@@ -18,11 +18,12 @@ from datetime import datetime
 from pathlib import Path
 
 from core.background import Periodic
-from core.domain import NotFound, ValidationError
+from core.domain import NotFound, User, ValidationError
 from core.images.importer import ImportReport, Progress, import_paths, known_among, record_scan
 from core.images.probe import is_image_name
 from core.images.roots import NOT_UTF8_FILE, check_import_folder, is_utf8, shown
 from core.jobs import JobContext, register
+from core.permissions import SYSTEM, Action, require
 from core.store.db import Store, StoreClosed, loads
 from core.store.items import known_paths
 from core.store.labels import utcnow
@@ -70,14 +71,16 @@ def list_sources(
     if project_id is not None:
         clauses.append("project_id = ?")
         params.append(project_id)
-    if watched_only:
-        clauses.append("watch AND kind = 'folder'")
+    if watched_only:  # an archived project is read-only: its folders are not watched
+        clauses.append(
+            "watch AND kind = 'folder' AND project_id IN (SELECT id FROM projects WHERE archived_at IS NULL)"
+        )
     rows = store.query(f"SELECT {_COLS} FROM sources WHERE {' AND '.join(clauses)} ORDER BY id", params)
     return [_source(r) for r in rows]
 
 
 def add_folder(
-    store: Store, project_id: int, folder: str | os.PathLike[str], watch: bool = True
+    store: Store, project_id: int, folder: str | os.PathLike[str], watch: bool = True, *, by: User
 ) -> SourceInfo:
     """Reference a server folder as a source of the project (nothing is imported yet: call ``rescan``).
 
@@ -85,12 +88,13 @@ def add_folder(
     may not import (``core.images.roots``: system folders, the data directory, outside
     ``ANNOTA_IMPORT_ROOTS``) raises ``ValidationError`` with the reason.
     """
+    require(store, by, Action.MANAGE, project_id)
     resolved = str(check_import_folder(folder, data_root(store)))
     row = store.query_one(
         "SELECT id FROM sources WHERE project_id = ? AND kind = 'folder' AND path = ?", [project_id, resolved]
     )
     if row:
-        set_watch(store, int(row[0]), watch)
+        set_watch(store, int(row[0]), watch, by=by)
         return get_source(store, int(row[0]))
     sid = store.execute(
         "INSERT INTO sources (project_id, kind, path, watch, created_at) VALUES (?, 'folder', ?, ?, ?) RETURNING id",
@@ -99,7 +103,8 @@ def add_folder(
     return get_source(store, int(sid))
 
 
-def set_watch(store: Store, source_id: int, watch: bool) -> None:
+def set_watch(store: Store, source_id: int, watch: bool, *, by: User) -> None:
+    require(store, by, Action.MANAGE, get_source(store, source_id).project_id)
     store.execute("UPDATE sources SET watch = ? WHERE id = ?", [watch, source_id])
 
 
@@ -206,16 +211,17 @@ def _source_lock(store: Store, source_id: int) -> threading.Lock:
 
 
 def rescan(
-    store: Store, source_id: int, *, progress: Progress | None = None, workers: int | None = None
+    store: Store, source_id: int, *, by: User, progress: Progress | None = None, workers: int | None = None
 ) -> ImportReport:
     """Walk the source's folder and import what is new; the summary is kept on the source row."""
-    return _rescan(store, get_source(store, source_id), None, progress=progress, workers=workers)
+    return _rescan(store, get_source(store, source_id), None, by=by, progress=progress, workers=workers)
 
 
 def _rescan(
-    store: Store, src: SourceInfo, scan: FolderScan | None, *, progress: Progress | None = None,
+    store: Store, src: SourceInfo, scan: FolderScan | None, *, by: User, progress: Progress | None = None,
     workers: int | None = None, record_empty: bool = True,
 ) -> ImportReport:  # fmt: skip
+    require(store, by, Action.MANAGE, src.project_id)
     if src.kind != "folder":
         raise ValidationError("Only folder sources can be rescanned.")
     if os.path.isdir(src.path):  # a source added before a rule (or a root) changed is held to it too
@@ -228,7 +234,7 @@ def _rescan(
         known = known_paths(store, src.project_id) if len(scan.files) > 20_000 else None
         report = ImportReport(errors=list(scan.errors))
         import_paths(
-            store, src.project_id, scan.files, source_id=src.id, known=known, progress=progress,
+            store, src.project_id, scan.files, by=by, source_id=src.id, known=known, progress=progress,
             workers=workers, report=report,
         )  # fmt: skip
         report.seconds = time.perf_counter() - t0
@@ -238,25 +244,28 @@ def _rescan(
 
 
 def import_folder(
-    store: Store, project_id: int, folder: str | os.PathLike[str], *, watch: bool = True,
+    store: Store, project_id: int, folder: str | os.PathLike[str], *, by: User, watch: bool = True,
     progress: Progress | None = None,
 ) -> tuple[SourceInfo, ImportReport]:  # fmt: skip
     """Add a folder source and import it now (in the caller's thread; pages submit the job instead)."""
-    src = add_folder(store, project_id, folder, watch=watch)
-    return get_source(store, src.id), rescan(store, src.id, progress=progress)
+    src = add_folder(store, project_id, folder, watch=watch, by=by)
+    return get_source(store, src.id), rescan(store, src.id, by=by, progress=progress)
 
 
 @register("import_folder")
 def _import_folder_job(ctx: JobContext) -> dict:
-    """Job ``import_folder``: params ``{"source_id": int}`` or ``{"folder": str, "watch": bool}``."""
+    """Job ``import_folder``: params ``{"source_id": int}`` or ``{"folder": str, "watch": bool}``. A job
+    acts as ``SYSTEM``: whoever submits it is checked then (``jobs.Runner.submit``)."""
     sid = ctx.params.get("source_id")
     if sid is None:
         folder = ctx.params.get("folder")
         if not folder or ctx.project_id is None:
             raise ValidationError("An import job needs a source_id, or a folder and a project.")
-        sid = add_folder(ctx.store, ctx.project_id, folder, watch=bool(ctx.params.get("watch", True))).id
+        sid = add_folder(
+            ctx.store, ctx.project_id, folder, watch=bool(ctx.params.get("watch", True)), by=SYSTEM
+        ).id
     ctx.progress(0.0, "Listing the folder", force=True)
-    report = rescan(ctx.store, int(sid), progress=ctx.progress)
+    report = rescan(ctx.store, int(sid), by=SYSTEM, progress=ctx.progress)
     ctx.progress(1.0, report.summary())
     return {"source_id": int(sid), **report.to_dict()}
 
@@ -351,7 +360,7 @@ class FolderWatcher(Periodic):
             scan = scan_folder(src.path)
             # a scan with nothing new keeps the source's last report (the import job's count); an
             # import the watcher finishes is recorded
-            rep = _rescan(self.store, src, scan, record_empty=never_scanned)
+            rep = _rescan(self.store, src, scan, by=SYSTEM, record_empty=never_scanned)
             if never_scanned:
                 log.info("folder watcher: finished the import of %s: %s", shown(src.path), rep.summary())
             self._state[src.id] = _Watched(src.path, scan.dir_mtimes)
@@ -393,7 +402,7 @@ class FolderWatcher(Periodic):
         rep = ImportReport(errors=list(scan.errors))
         if fresh:
             with _source_lock(self.store, src.id):
-                import_paths(self.store, src.project_id, fresh, source_id=src.id, report=rep)
+                import_paths(self.store, src.project_id, fresh, by=SYSTEM, source_id=src.id, report=rep)
         # only now, the import done, do the listed folders count as seen (a failure above lists them again)
         for d in changed:
             state.dir_mtimes.pop(d, None)

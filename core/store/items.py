@@ -60,11 +60,25 @@ def _item(row: Sequence[Any], ann: Annotation | None = None) -> Item:
 
 
 def known_hashes(store: Store, project_id: int) -> set[str]:
-    return {r[0] for r in store.query("SELECT sha1 FROM items WHERE project_id = ?", [project_id])}
+    """The SHA-1s of the project's images and of the images removed from it (never imported again)."""
+    return {
+        r[0]
+        for r in store.query(
+            "SELECT sha1 FROM items WHERE project_id = ? UNION SELECT sha1 FROM removed_items WHERE project_id = ?",
+            [project_id, project_id],
+        )
+    }
 
 
 def known_paths(store: Store, project_id: int) -> set[str]:
-    return {r[0] for r in store.query("SELECT path FROM items WHERE project_id = ?", [project_id])}
+    """The paths of the project's images and of the images removed from it (never imported again)."""
+    return {
+        r[0]
+        for r in store.query(
+            "SELECT path FROM items WHERE project_id = ? UNION SELECT path FROM removed_items WHERE project_id = ?",
+            [project_id, project_id],
+        )
+    }
 
 
 def add_items(store: Store, project_id: int, items: Iterable[NewItem], source_id: int | None = None) -> int:

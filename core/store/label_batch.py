@@ -18,10 +18,11 @@ import duckdb
 import pyarrow as pa
 
 from core import domain
-from core.domain import Source, ValidationError
+from core.domain import Source, User, ValidationError
+from core.permissions import Action, can, require
 from core.store import queue
 from core.store.db import Store, dumps
-from core.store.labels import VIA, _rules, utcnow
+from core.store.labels import VIA, _rules, author_for, utcnow
 
 
 @dataclass(frozen=True)
@@ -44,14 +45,21 @@ def save_labels(
     project_id: int,
     writes: Sequence[LabelWrite],
     *,
-    author: str,
+    by: User,
+    author: str | None = None,
     source: Source | str = Source.IMPORT,
     via: str = "item",
 ) -> BatchOutcome:
-    """Validate and save a new version for each write, in one transaction (see the module notes)."""
+    """Validate and save a new version for each write, in one transaction (see the module notes).
+
+    ``by`` needs ``LABEL`` in the project; without ``REVIEW`` a write over someone else's label is
+    refused (that item alone, as in ``labels.save_label``)."""
     src = Source(source)
     if via not in VIA:
         raise ValueError(f"via must be one of {sorted(VIA)}")
+    author = author_for(by, author)
+    require(store, by, Action.LABEL, project_id)
+    corrects = can(store, by, Action.REVIEW, project_id)
 
     def tx(cur: duckdb.DuckDBPyConnection) -> BatchOutcome:
         out = BatchOutcome()
@@ -60,8 +68,9 @@ def save_labels(
         rules = _rules(cur, project_id)
         ids = [w.item_id for w in writes]
         rows = cur.execute(
-            "SELECT id, width, height, version, annotation_id FROM items"
-            " WHERE project_id = ? AND id IN (SELECT unnest(?))",
+            "SELECT i.id, i.width, i.height, i.version, i.annotation_id, a.author FROM items i"
+            " LEFT JOIN annotations a ON a.id = i.annotation_id"
+            " WHERE i.project_id = ? AND i.id IN (SELECT unnest(?))",
             [project_id, ids],
         ).fetchall()
         items = {r[0]: r for r in rows}
@@ -78,6 +87,11 @@ def save_labels(
             seen.add(w.item_id)
             if row[3] != w.base_version:
                 out.stale.append(w.item_id)
+                continue
+            if not corrects and row[5] is not None and row[5] != author:
+                out.refused[w.item_id] = (
+                    f"the label is {row[5]}'s; only a reviewer or an owner may correct it"
+                )
                 continue
             try:
                 clean = domain.validate_payload(rules.task_type, w.payload, row[1], row[2], rules.class_ids)

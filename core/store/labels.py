@@ -4,6 +4,11 @@ Annotations are never updated in place. Each save inserts a new version that nam
 the item points at its newest. A save carries the version it edits (``base_version``); when someone
 else saved first the save is refused with ``StaleEdit``, which holds both versions, and nothing is
 written.
+
+Who may save (``core.permissions``): ``LABEL`` labels an image and changes one's own label; changing a
+label whose newest version is someone else's is a correction and needs ``REVIEW`` (reviewers, owners,
+admins). ``author`` is the acting user's name (``by.username``); only an admin (or ``SYSTEM``: imports,
+jobs, the command line) may save under another name.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from typing import Any
 import duckdb
 
 from core import domain
-from core.domain import Annotation, ItemStatus, NotFound, Source, TaskType
+from core.domain import Annotation, ItemStatus, NotFound, Role, Source, TaskType, User
+from core.permissions import SYSTEM, Action, Forbidden, can, require
 from core.store import queue
 from core.store.db import Store, dumps
 from core.store.items import _ANN_COLS, annotation_from_row
@@ -66,13 +72,48 @@ def current_annotation(store: Store, item_id: int) -> Annotation | None:
     return annotation_from_row(row) if row else None
 
 
+def author_for(by: User, author: str | None) -> str:
+    """The name a write is recorded under: ``by``'s own, or another one given by an admin (or SYSTEM)."""
+    if author is None or author == by.username:
+        return by.username
+    if by.role is not Role.ADMIN:
+        raise Forbidden(f"{by.username} may not save labels under another name ({author}).")
+    return author
+
+
+def check_may_label(
+    store: Store, item_id: int, by: User, author: str, base_version: int | None = None
+) -> int:
+    """Raise ``Forbidden`` unless ``by`` may save a label on the item (see the module notes); returns
+    the item's project. A save from an older version than the item's is left to ``StaleEdit`` (the
+    person sees both versions first; overwriting someone else's then needs ``REVIEW``)."""
+    row = store.query_one(
+        "SELECT i.project_id, a.author, i.version FROM items i LEFT JOIN annotations a ON a.id = i.annotation_id"
+        " WHERE i.id = ?",
+        [item_id],
+    )
+    if row is None:
+        raise NotFound(f"Item {item_id} does not exist (it may have been removed).")
+    project_id, previous, version = row
+    require(store, by, Action.LABEL, project_id)
+    if base_version is not None and base_version != version:
+        return int(project_id)  # stale: the save is refused with both versions
+    if previous is not None and previous != author and not can(store, by, Action.REVIEW, project_id):
+        raise Forbidden(
+            f"This image's label is {previous}'s; {by.username} may change only their own labels"
+            " (a reviewer or an owner may correct it)."
+        )
+    return int(project_id)
+
+
 def save_label(
     store: Store,
     item_id: int,
     payload: dict[str, Any],
     *,
-    author: str,
+    by: User,
     base_version: int,
+    author: str | None = None,
     source: Source | str = Source.HUMAN,
     duration_ms: int | None = None,
     via: str = "item",
@@ -91,6 +132,8 @@ def save_label(
     src = Source(source)
     if via not in VIA:
         raise ValueError(f"via must be one of {sorted(VIA)}")
+    author = author_for(by, author)
+    check_may_label(store, item_id, by, author, base_version)
 
     def tx(cur: duckdb.DuckDBPyConnection) -> Annotation | None:
         row = cur.execute(
@@ -144,8 +187,13 @@ def save_label(
     return saved
 
 
-def skip_item(store: Store, item_id: int, *, author: str, reason: str = "") -> None:
+def skip_item(store: Store, item_id: int, *, by: User, reason: str = "", author: str | None = None) -> None:
     """Put an item aside; it leaves the queue and waits in the skipped list (its labels, if any, stay)."""
+    author = author_for(by, author)
+    project_id = store.scalar("SELECT project_id FROM items WHERE id = ?", [item_id])
+    if project_id is None:
+        raise NotFound(f"Item {item_id} does not exist.")
+    require(store, by, Action.LABEL, int(project_id))
     now = utcnow()
 
     def tx(cur: duckdb.DuckDBPyConnection) -> None:
@@ -210,8 +258,10 @@ def recent_by(store: Store, project_id: int, author: str, *, limit: int = 50) ->
     return [r[0] for r in rows]
 
 
-def reassign_class(store: Store, project_id: int, from_class: int, to_class: int, *, author: str) -> int:
-    """Give every item labeled with ``from_class`` a new version using ``to_class`` instead."""
+def reassign_class(store: Store, project_id: int, from_class: int, to_class: int, *, by: User) -> int:
+    """Give every item labeled with ``from_class`` a new version using ``to_class`` instead (a class
+    change, ``MANAGE``: each new version keeps its previous author)."""
+    require(store, by, Action.MANAGE, project_id)
     task = TaskType(store.scalar("SELECT task_type FROM projects WHERE id = ?", [project_id]))
     rows = store.query(
         "SELECT id, version FROM items WHERE project_id = ? AND list_contains(class_ids, ?)",
@@ -226,7 +276,8 @@ def reassign_class(store: Store, project_id: int, from_class: int, to_class: int
             store,
             item_id,
             replace_class(task, ann.payload, from_class, to_class),
-            author=author or "system",
+            by=SYSTEM,  # checked above; the new version keeps the label's author
+            author=ann.author,
             base_version=version,
             source=ann.source,
         )

@@ -9,11 +9,11 @@ from typing import Any
 import duckdb
 
 from core import domain
-from core.domain import LabelClass, NotFound, Project, ProjectState, TaskType, ValidationError
-from core.permissions import ProjectRole
+from core.domain import LabelClass, NotFound, Project, ProjectState, TaskType, User, ValidationError
+from core.permissions import Action, ProjectRole, require, require_admin
 from core.store.db import Store, dumps, loads
 
-_PROJECT_COLS = "id, name, description, task_type, instructions, instructions_url, state, created_at, target_precision, settings"
+_PROJECT_COLS = "id, name, description, task_type, instructions, instructions_url, state, created_at, target_precision, settings, archived_at"
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ def _project(row: tuple) -> Project:
         created_at=row[7],
         target_precision=row[8],
         settings=settings,
+        archived_at=row[10],
     )
 
 
@@ -53,13 +54,18 @@ def create_project(
     task_type: TaskType | str,
     classes: Sequence[ClassSpec | str],
     *,
+    by: User,
     description: str = "",
     instructions: str = "",
     instructions_url: str = "",
-    created_by: str = "",
+    created_by: str | None = None,
     target_precision: float = 0.95,
     settings: dict[str, Any] | None = None,
 ) -> Project:
+    """Create a project (an admin's power). Its creator (``created_by``, else ``by``) owns it when that is
+    a user (the command line's ``SYSTEM`` owns nothing)."""
+    require_admin(by)
+    created_by = by.username if created_by is None else created_by
     specs = _specs(classes)
     domain.validate_project(name, [s.name for s in specs])
     task = TaskType(task_type)
@@ -130,13 +136,16 @@ def get_project(store: Store, project_id: int) -> Project:
     return _project(row)
 
 
-def list_projects(store: Store) -> list[Project]:
-    return [_project(r) for r in store.query(f"SELECT {_PROJECT_COLS} FROM projects ORDER BY id")]
+def list_projects(store: Store, *, include_archived: bool = False) -> list[Project]:
+    """The projects, oldest first; archived ones only with ``include_archived``."""
+    where = "" if include_archived else " WHERE archived_at IS NULL"
+    return [_project(r) for r in store.query(f"SELECT {_PROJECT_COLS} FROM projects{where} ORDER BY id")]
 
 
-def update_project(store: Store, project_id: int, **fields: Any) -> Project:
+def update_project(store: Store, project_id: int, *, by: User, **fields: Any) -> Project:
     allowed = {"name", "description", "instructions", "instructions_url", "target_precision"}
     current = get_project(store, project_id)
+    require(store, by, Action.MANAGE, project_id)
     sets, params = [], []
     for key, value in fields.items():
         if key == "settings":
@@ -162,8 +171,8 @@ def update_project(store: Store, project_id: int, **fields: Any) -> Project:
     return get_project(store, project_id)
 
 
-def set_state(store: Store, project_id: int, state: ProjectState | str) -> Project:
-    return update_project(store, project_id, state=ProjectState(state))
+def set_state(store: Store, project_id: int, state: ProjectState | str, *, by: User) -> Project:
+    return update_project(store, project_id, state=ProjectState(state), by=by)
 
 
 def list_classes(store: Store, project_id: int) -> list[LabelClass]:
@@ -176,7 +185,8 @@ def list_classes(store: Store, project_id: int) -> list[LabelClass]:
     ]
 
 
-def add_class(store: Store, project_id: int, spec: ClassSpec | str) -> LabelClass:
+def add_class(store: Store, project_id: int, spec: ClassSpec | str, *, by: User) -> LabelClass:
+    require(store, by, Action.MANAGE, project_id)
     (spec,) = _specs([spec])
     existing = list_classes(store, project_id)
     if spec.name.strip().lower() in {c.name.lower() for c in existing}:
@@ -198,6 +208,7 @@ def update_class(
     store: Store,
     class_id: int,
     *,
+    by: User,
     name: str | None = None,
     color: str | None = None,
     hotkey: str | None = None,
@@ -205,6 +216,7 @@ def update_class(
     row = store.query_one("SELECT project_id FROM label_classes WHERE id = ?", [class_id])
     if row is None:
         raise NotFound(f"Class {class_id} does not exist.")
+    require(store, by, Action.MANAGE, row[0])
     others = [c for c in list_classes(store, row[0]) if c.id != class_id]
     sets: list[str] = []
     params: list[Any] = []
@@ -234,7 +246,7 @@ def class_usage(store: Store, class_id: int) -> int:
     return int(store.scalar("SELECT count(*) FROM items WHERE list_contains(class_ids, ?)", [class_id]) or 0)
 
 
-def delete_class(store: Store, class_id: int, *, reassign_to: int | None = None, author: str = "") -> int:
+def delete_class(store: Store, class_id: int, *, by: User, reassign_to: int | None = None) -> int:
     """Delete a class. Items using it need ``reassign_to`` (another class of the project): their labels
     get a new version with the class replaced. Returns the number of items relabeled."""
     from core.store import labels  # local: labels imports projects
@@ -243,6 +255,7 @@ def delete_class(store: Store, class_id: int, *, reassign_to: int | None = None,
     if row is None:
         raise NotFound(f"Class {class_id} does not exist.")
     project_id, name = row
+    require(store, by, Action.MANAGE, project_id)
     classes = list_classes(store, project_id)
     if len(classes) <= 2:
         raise ValidationError("A project keeps at least two classes.")
@@ -255,19 +268,29 @@ def delete_class(store: Store, class_id: int, *, reassign_to: int | None = None,
     if used:
         if reassign_to == class_id or reassign_to not in {c.id for c in classes}:
             raise ValidationError("Move the labels to another class of this project.")
-        relabeled = labels.reassign_class(store, project_id, class_id, int(reassign_to), author=author)
+        relabeled = labels.reassign_class(store, project_id, class_id, int(reassign_to), by=by)
     store.execute("DELETE FROM label_classes WHERE id = ?", [class_id])
     return relabeled
 
 
 def add_member(
-    store: Store, project_id: int, user_id: int, role: ProjectRole | str = ProjectRole.LABELER
+    store: Store, project_id: int, user_id: int, role: ProjectRole | str = ProjectRole.LABELER, *, by: User
 ) -> None:
-    """Make the user a member of the project with ``role`` (a member's role is changed in place)."""
+    """Make the user a member of the project with ``role`` (a member's role is changed in place). A
+    project keeps one owner at least: only an admin may demote the last one."""
     role = ProjectRole(role)
-    if store.scalar(
-        "SELECT count(*) FROM project_members WHERE project_id = ? AND user_id = ?", [project_id, user_id]
-    ):
+    get_project(store, project_id)
+    require(store, by, Action.TEAM, project_id)
+    current = store.scalar(
+        "SELECT role FROM project_members WHERE project_id = ? AND user_id = ?", [project_id, user_id]
+    )
+    if current == ProjectRole.OWNER and role != ProjectRole.OWNER and by.role.value != "admin":
+        owners = store.scalar(
+            "SELECT count(*) FROM project_members WHERE project_id = ? AND role = 'owner'", [project_id]
+        )
+        if int(owners or 0) <= 1:
+            raise ValidationError("A project keeps at least one owner; make someone else owner first.")
+    if current is not None:
         store.execute(
             "UPDATE project_members SET role = ? WHERE project_id = ? AND user_id = ?",
             [role.value, project_id, user_id],

@@ -2,6 +2,7 @@ import pytest
 
 from core import auth
 from core.domain import Role, ValidationError
+from core.permissions import SYSTEM
 
 
 def test_create_and_authenticate(store):
@@ -168,13 +169,13 @@ def test_deactivated_user_cannot_sign_in_and_the_last_admin_stays(store, monkeyp
     monkeypatch.setenv("ANNOTA_ADMIN_PASSWORD", "chosen-pass")
     auth.ensure_admin(store)
     auth.create_user(store, "lena", "secret-1")
-    auth.set_active(store, "lena", False)
+    auth.set_active(store, "lena", False, by=SYSTEM)
     assert auth.authenticate(store, "lena", "secret-1") is None
     assert auth.inactive_usernames(store) == {"lena"}
-    auth.set_active(store, "lena", True)
+    auth.set_active(store, "lena", True, by=SYSTEM)
     assert auth.authenticate(store, "lena", "secret-1").username == "lena"
     with pytest.raises(ValidationError, match="last active administrator"):
-        auth.set_active(store, "admin", False)
+        auth.set_active(store, "admin", False, by=SYSTEM)
 
 
 def test_without_a_client_address_only_the_account_counts(store):

@@ -27,6 +27,7 @@ from core.formats.export import default_export_dir, export_project
 from core.images import import_uploads
 from core.images import importer as importer_module
 from core.jobs import JobRunner, get_job
+from core.permissions import SYSTEM
 from core.store import Store
 from core.store.items import NewItem, add_items, count_items
 from core.store.labels import save_label
@@ -89,7 +90,7 @@ def test_an_upload_whose_rows_cannot_be_saved_leaves_no_file(
     tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     paths = Paths(tmp_path / "data").ensure()
-    project = create_project(store, "P", TaskType.MULTICLASS, ["a", "b"])
+    project = create_project(store, "P", TaskType.MULTICLASS, ["a", "b"], by=SYSTEM)
 
     def full(*_a: object, **_k: object) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -97,10 +98,10 @@ def test_an_upload_whose_rows_cannot_be_saved_leaves_no_file(
     monkeypatch.setattr(importer_module, "add_items", full)
     files = [(f"img_{k}.png", _png(k)) for k in range(8)]
     with pytest.raises(DiskFull, match="The uploaded images could not be saved"):
-        import_uploads(store, paths, project.id, files)
+        import_uploads(store, paths, project.id, files, by=SYSTEM)
     assert _files(paths.uploads) == []  # the 8 files written before the rows failed are gone
     monkeypatch.undo()
-    report = import_uploads(store, paths, project.id, files)  # space back: all of them
+    report = import_uploads(store, paths, project.id, files, by=SYSTEM)  # space back: all of them
     assert report.added == 8 and len(_files(paths.uploads)) == 8
 
 
@@ -108,7 +109,7 @@ def test_an_upload_file_that_cannot_be_written_leaves_no_part(
     tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     paths = Paths(tmp_path / "data").ensure()
-    project = create_project(store, "P", TaskType.MULTICLASS, ["a", "b"])
+    project = create_project(store, "P", TaskType.MULTICLASS, ["a", "b"], by=SYSTEM)
     real = Path.write_bytes
 
     def half(self: Path, data: bytes) -> int:
@@ -117,7 +118,7 @@ def test_an_upload_file_that_cannot_be_written_leaves_no_part(
 
     monkeypatch.setattr(Path, "write_bytes", half)
     with pytest.raises(DiskFull):
-        import_uploads(store, paths, project.id, [("a.png", _png(1)), ("b.png", _png(2))])
+        import_uploads(store, paths, project.id, [("a.png", _png(1)), ("b.png", _png(2))], by=SYSTEM)
     assert _files(paths.uploads) == [] and count_items(store, project.id) == 0
 
 
@@ -221,14 +222,14 @@ def test_a_real_full_disk_then_space_freed(small_disk: Path) -> None:
     paths = Paths(small_disk / "data").ensure()
     store = Store(paths.db)
     try:
-        project = create_project(store, "Full disk", TaskType.BOXES, ["cat", "dog"])
+        project = create_project(store, "Full disk", TaskType.BOXES, ["cat", "dog"], by=SYSTEM)
         cid = int(store.scalar("SELECT min(id) FROM label_classes"))
         add_items(store, project.id, [NewItem(f"/photos/{'x' * 80}/img_{k:05d}.jpg", 640, 480, f"h{k}")
                                        for k in range(800)])  # fmt: skip
         ids = [r[0] for r in store.query("SELECT id FROM items ORDER BY id")]
         box = {"boxes": [{"class_id": cid, "xywh": [10, 10, 50, 50]}]}
         for item_id in ids[:500]:
-            save_label(store, item_id, box, author="ann", base_version=0)
+            save_label(store, item_id, box, author="ann", base_version=0, by=SYSTEM)
         import core.formats.export  # noqa: F401 (registers the handler)
         from core import jobs
 
@@ -239,15 +240,15 @@ def test_a_real_full_disk_then_space_freed(small_disk: Path) -> None:
         with pytest.raises(
             DiskFull, match=r"^The disk is full \(0 MB free\)\. The change could not be saved"
         ):
-            save_label(store, ids[700], box, author="ann", base_version=0)
+            save_label(store, ids[700], box, author="ann", base_version=0, by=SYSTEM)
         out = default_export_dir(store, project.id)
         with pytest.raises(
             DiskFull, match=r"^The disk is full \(\d+ MB free\)\. The export could not be saved"
         ):
-            export_project(store, project.id, "coco")
+            export_project(store, project.id, "coco", by=SYSTEM)
         assert _files(out) == []  # no .part keeps the disk full
         with pytest.raises(DiskFull, match=r"The uploaded images could not be saved|The change could not"):
-            import_uploads(store, paths, project.id, [(f"u{k}.png", _png(k)) for k in range(8)])
+            import_uploads(store, paths, project.id, [(f"u{k}.png", _png(k)) for k in range(8)], by=SYSTEM)
         assert _files(paths.uploads) == []
         runner = JobRunner(store, workers=1, poll_s=0.05).start()
         try:
@@ -277,9 +278,14 @@ def test_a_real_full_disk_then_space_freed(small_disk: Path) -> None:
             assert [p.name for p in _files(out)] == [Path(ended.result["path"]).name]
         finally:
             runner.stop()
-        save_label(store, ids[700], box, author="ann", base_version=0)
-        assert export_project(store, project.id, "yolo").images == 501
-        assert import_uploads(store, paths, project.id, [(f"u{k}.png", _png(k)) for k in range(8)]).added == 8
+        save_label(store, ids[700], box, author="ann", base_version=0, by=SYSTEM)
+        assert export_project(store, project.id, "yolo", by=SYSTEM).images == 501
+        assert (
+            import_uploads(
+                store, paths, project.id, [(f"u{k}.png", _png(k)) for k in range(8)], by=SYSTEM
+            ).added
+            == 8
+        )
         assert len(_files(paths.uploads)) == 8
     finally:
         store.close()
@@ -296,7 +302,7 @@ def test_a_folder_import_on_a_full_disk_fails_in_words(
     folder.mkdir()
     for k in range(3):
         (folder / f"p{k}.png").write_bytes(_png(k))
-    project = create_project(store, "P", TaskType.MULTICLASS, ["a", "b"])
+    project = create_project(store, "P", TaskType.MULTICLASS, ["a", "b"], by=SYSTEM)
 
     def full(*_a: object, **_k: object) -> int:  # the items' rows meet the full disk as DuckDB says it
         raise duckdb.TransactionException(

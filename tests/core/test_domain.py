@@ -10,6 +10,7 @@ from core.domain import (
     validate_payload,
     validate_project,
 )
+from core.permissions import SYSTEM
 
 CLASSES = {1, 2, 3}
 
@@ -152,11 +153,11 @@ def test_nan_is_refused_when_a_label_is_saved(store):
     from core.store.labels import save_label
     from core.store.projects import create_project
 
-    project = create_project(store, "P", TaskType.POLYGONS, ["a", "b"])
+    project = create_project(store, "P", TaskType.POLYGONS, ["a", "b"], by=SYSTEM)
     add_items(store, project.id, [NewItem(path="/x/a.jpg", width=100, height=100, sha1="h")])
     item_id = store.scalar("SELECT id FROM items")
     cid = store.scalar("SELECT min(id) FROM label_classes")
     bad = {"polygons": [{"class_id": cid, "points": [[1, 1], [NAN, 5], [9, 9]]}]}
     with pytest.raises(ValidationError, match="not a finite number"):
-        save_label(store, item_id, bad, author="ann", base_version=0)
+        save_label(store, item_id, bad, author="ann", base_version=0, by=SYSTEM)
     assert store.scalar("SELECT count(*) FROM annotations") == 0

@@ -18,6 +18,7 @@ from core.domain import ValidationError
 from core.images import add_folder, get_source, import_uploads, list_sources, rescan
 from core.images.importer import safe_name
 from core.jobs import JobRunner, get_job
+from core.permissions import SYSTEM
 from core.store import Store
 from core.store.items import count_items, list_items
 from core.store.projects import create_project
@@ -53,7 +54,7 @@ def store(tmp_path: Path) -> Store:
 
 @pytest.fixture
 def project_id(store: Store) -> int:
-    return create_project(store, "Flowers", "multiclass", ["a", "b"]).id
+    return create_project(store, "Flowers", "multiclass", ["a", "b"], by=SYSTEM).id
 
 
 def test_broken_files_are_reported_and_good_files_imported(
@@ -73,8 +74,8 @@ def test_broken_files_are_reported_and_good_files_imported(
     (folder / "escape.png").symlink_to(outside / "secret.png")
     (folder / "readme.txt").write_text("ignored: not an image name")
 
-    src = add_folder(store, project_id, folder, watch=False)
-    report = rescan(store, src.id)
+    src = add_folder(store, project_id, folder, watch=False, by=SYSTEM)
+    report = rescan(store, src.id, by=SYSTEM)
 
     reasons = {Path(p).name: r for p, r in report.errors}
     assert report.added == 2, report
@@ -99,7 +100,7 @@ def test_duplicates_by_content_are_reported_not_added(tmp_path: Path, store: Sto
     for name in ("a.png", "b.png", "c.png"):
         (folder / name).write_bytes(same)
     (folder / "d.png").write_bytes(image_bytes(seed=8))
-    report = rescan(store, add_folder(store, project_id, folder).id)
+    report = rescan(store, add_folder(store, project_id, folder, by=SYSTEM).id, by=SYSTEM)
     assert report.added == 2
     assert sorted(Path(p).name for p, _ in report.duplicates) == ["b.png", "c.png"]
     assert all(Path(first).name == "a.png" for _, first in report.duplicates)
@@ -107,7 +108,7 @@ def test_duplicates_by_content_are_reported_not_added(tmp_path: Path, store: Sto
     other = tmp_path / "other"
     other.mkdir()
     (other / "copy.png").write_bytes(same)
-    rep2 = rescan(store, add_folder(store, project_id, other).id)
+    rep2 = rescan(store, add_folder(store, project_id, other, by=SYSTEM).id, by=SYSTEM)
     assert rep2.added == 0 and [Path(f).name for _, f in rep2.duplicates] == ["a.png"]
 
 
@@ -116,11 +117,11 @@ def test_rescan_adds_only_new_files(tmp_path: Path, store: Store, project_id: in
     folder.mkdir()
     for i in range(5):
         (folder / f"{i}.png").write_bytes(image_bytes(seed=i))
-    src = add_folder(store, project_id, folder)
-    assert rescan(store, src.id).added == 5
+    src = add_folder(store, project_id, folder, by=SYSTEM)
+    assert rescan(store, src.id, by=SYSTEM).added == 5
     (folder / "new").mkdir()
     (folder / "new" / "5.jpg").write_bytes(image_bytes("JPEG", seed=5))
-    again = rescan(store, src.id)
+    again = rescan(store, src.id, by=SYSTEM)
     assert (again.added, again.skipped_known, again.errors) == (1, 5, [])
     assert count_items(store, project_id) == 6
     assert get_source(store, src.id).last_scan_added == 1
@@ -128,15 +129,15 @@ def test_rescan_adds_only_new_files(tmp_path: Path, store: Store, project_id: in
 
 def test_add_folder_validates_and_is_idempotent(tmp_path: Path, store: Store, project_id: int) -> None:
     with pytest.raises(ValidationError, match="does not exist"):
-        add_folder(store, project_id, tmp_path / "missing")
+        add_folder(store, project_id, tmp_path / "missing", by=SYSTEM)
     f = tmp_path / "file.png"
     f.write_bytes(image_bytes())
     with pytest.raises(ValidationError, match="not a folder"):
-        add_folder(store, project_id, f)
+        add_folder(store, project_id, f, by=SYSTEM)
     photos = tmp_path / "photos"
     photos.mkdir()
-    a = add_folder(store, project_id, photos, watch=True)
-    b = add_folder(store, project_id, str(photos) + "/", watch=False)
+    a = add_folder(store, project_id, photos, watch=True, by=SYSTEM)
+    b = add_folder(store, project_id, str(photos) + "/", watch=False, by=SYSTEM)
     assert a.id == b.id and b.watch is False
     assert [s.id for s in list_sources(store, project_id)] == [a.id]
 
@@ -157,6 +158,7 @@ def test_uploads_are_saved_checked_and_deduplicated(tmp_path: Path, store: Store
             ("huge.png", image_bytes(seed=13)),
         ],
         max_bytes=len(good) + 10,
+        by=SYSTEM,
     )
     assert report.added == 2
     assert [p for p, _ in report.duplicates] == ["again.jpg"]
@@ -178,7 +180,7 @@ def test_flowers_import_runs_as_a_job_with_progress(store: Store, project_id: in
         pytest.skip(f"{folder} is absent")
     import core.images  # noqa: F401  (registers the job kinds)
 
-    src = add_folder(store, project_id, folder, watch=False)
+    src = add_folder(store, project_id, folder, watch=False, by=SYSTEM)
     runner = JobRunner(store, workers=1, poll_s=0.05).start()
     try:
         t0 = time.perf_counter()
@@ -212,7 +214,7 @@ def test_symlink_inside_folder_is_imported_once(tmp_path: Path, store: Store, pr
     (folder / "real.png").write_bytes(image_bytes(seed=21))
     os.symlink(folder / "real.png", folder / "alias.png")
     os.symlink(folder, folder / "loop")  # a folder link: not followed, no endless walk
-    report = rescan(store, add_folder(store, project_id, folder).id)
+    report = rescan(store, add_folder(store, project_id, folder, by=SYSTEM).id, by=SYSTEM)
     assert report.added == 1 and len(report.duplicates) == 1 and report.errors == []
 
 

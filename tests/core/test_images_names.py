@@ -13,6 +13,7 @@ from PIL import Image
 
 from core.images import FolderWatcher, add_folder, get_source, rescan
 from core.images.importer import import_paths
+from core.permissions import SYSTEM
 from core.store import Store
 from core.store.items import count_items
 from core.store.projects import create_project
@@ -33,7 +34,7 @@ def write_bytes_name(folder: Path, raw_name: bytes, data: bytes) -> None:
 
 @pytest.fixture
 def project_id(store: Store) -> int:
-    return create_project(store, "Names", "multiclass", ["a", "b"]).id
+    return create_project(store, "Names", "multiclass", ["a", "b"], by=SYSTEM).id
 
 
 @pytest.fixture
@@ -49,8 +50,8 @@ def folder(tmp_path: Path) -> Path:
 def test_one_latin1_name_is_refused_alone_and_the_rest_import(
     store: Store, project_id: int, folder: Path
 ) -> None:
-    src = add_folder(store, project_id, folder, watch=False)
-    report = rescan(store, src.id)
+    src = add_folder(store, project_id, folder, watch=False, by=SYSTEM)
+    report = rescan(store, src.id, by=SYSTEM)
     assert report.added == 50
     assert report.errors == [
         (
@@ -59,7 +60,7 @@ def test_one_latin1_name_is_refused_alone_and_the_rest_import(
         )
     ]
     assert get_source(store, src.id).last_scan_errors == 1
-    again = rescan(store, src.id)  # a rescan too goes through, and names the file again
+    again = rescan(store, src.id, by=SYSTEM)  # a rescan too goes through, and names the file again
     assert (again.added, again.skipped_known, len(again.errors)) == (0, 50, 1)
     assert count_items(store, project_id) == 50
 
@@ -71,7 +72,7 @@ def test_a_folder_with_a_latin1_name_is_refused_with_its_reason(
     os.mkdir(sub)
     with open(os.path.join(sub, b"ok.png"), "wb") as fh:
         fh.write(png(2000))
-    report = rescan(store, add_folder(store, project_id, folder, watch=False).id)
+    report = rescan(store, add_folder(store, project_id, folder, watch=False, by=SYSTEM).id, by=SYSTEM)
     assert report.added == 50
     refused = dict(report.errors)
     assert "its images are not imported" in refused[str(folder.resolve() / "r\\xe9union")]
@@ -81,7 +82,7 @@ def test_the_job_result_keeps_the_escaped_name(store: Store, project_id: int, fo
     import core.images  # noqa: F401 (registers the job)
     from core.jobs import JobRunner
 
-    src = add_folder(store, project_id, folder, watch=False)
+    src = add_folder(store, project_id, folder, watch=False, by=SYSTEM)
     runner = JobRunner(store, workers=1, poll_s=0.05).start()
     try:
         done = runner.wait(
@@ -96,7 +97,7 @@ def test_the_job_result_keeps_the_escaped_name(store: Store, project_id: int, fo
 
 def test_import_paths_refuses_such_a_path_given_directly(store: Store, project_id: int, folder: Path) -> None:
     bad = os.fsdecode(os.path.join(os.fsencode(folder), b"caf\xe9.png"))
-    rep = import_paths(store, project_id, [bad, str(folder / "00.png")])
+    rep = import_paths(store, project_id, [bad, str(folder / "00.png")], by=SYSTEM)
     assert rep.added == 1 and rep.errors[0][0].endswith("caf\\xe9.png")
 
 
@@ -106,8 +107,8 @@ def test_the_watcher_imports_the_good_files_of_a_poll_that_meets_a_bad_name(
     watched = tmp_path / "watched"
     watched.mkdir()
     (watched / "first.png").write_bytes(png(1))
-    src = add_folder(store, project_id, watched, watch=True)
-    assert rescan(store, src.id).added == 1
+    src = add_folder(store, project_id, watched, watch=True, by=SYSTEM)
+    assert rescan(store, src.id, by=SYSTEM).added == 1
     watcher = FolderWatcher(store, interval_s=60, settle_s=0.0)
     assert watcher.poll() == {}
     for i in range(10):

@@ -20,6 +20,7 @@ from core.images import (
     thumbnail_path,
 )
 from core.images import renditions as rmod
+from core.permissions import SYSTEM
 from core.store import Store
 from core.store.items import list_items
 from core.store.projects import create_project
@@ -59,9 +60,9 @@ def paths(tmp_path: Path) -> Paths:
 def test_thumbnail_is_oriented_scaled_and_cached(tmp_path: Path, paths: Paths, monkeypatch) -> None:
     store = Store(tmp_path / "a.duckdb")
     try:
-        pid = create_project(store, "R", "boxes", ["a", "b"]).id
+        pid = create_project(store, "R", "boxes", ["a", "b"], by=SYSTEM).id
         src = halves_jpeg(tmp_path / "rot6.jpg", (1200, 600), orientation=6)
-        assert import_paths(store, pid, [str(src)]).added == 1
+        assert import_paths(store, pid, [str(src)], by=SYSTEM).added == 1
         item = list_items(store, pid)[0]
     finally:
         store.close()

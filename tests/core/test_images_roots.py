@@ -13,13 +13,14 @@ from core.config import Paths
 from core.domain import ValidationError
 from core.images import add_folder, list_sources
 from core.images.roots import ROOTS_ENV, check_import_folder, refusal
+from core.permissions import SYSTEM
 from core.store import Store
 from core.store.projects import create_project
 
 
 @pytest.fixture
 def project_id(store: Store) -> int:
-    return create_project(store, "Roots", "multiclass", ["a", "b"]).id
+    return create_project(store, "Roots", "multiclass", ["a", "b"], by=SYSTEM).id
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +46,7 @@ def test_system_folders_are_refused_with_the_reason(
     if not os.path.isdir(folder):
         pytest.skip(f"{folder} does not exist on this machine")
     with pytest.raises(ValidationError, match="This folder cannot be imported") as err:
-        add_folder(store, project_id, folder)
+        add_folder(store, project_id, folder, by=SYSTEM)
     assert words in str(err.value)
     assert list_sources(store, project_id) == []
 
@@ -65,7 +66,7 @@ def test_a_link_to_a_system_folder_is_resolved_first(tmp_path: Path, store: Stor
     with pytest.raises(
         ValidationError, match=r"innocent \(which leads to /etc\) is a system folder \(/etc\)"
     ):
-        add_folder(store, project_id, link)
+        add_folder(store, project_id, link, by=SYSTEM)
 
 
 def test_the_data_directory_and_its_own_folders_are_refused(
@@ -73,15 +74,15 @@ def test_the_data_directory_and_its_own_folders_are_refused(
 ) -> None:
     data = Paths(store.path.parent).ensure()  # the store's folder is its data directory
     with pytest.raises(ValidationError, match="is annota's data directory"):
-        add_folder(store, project_id, data.root)
+        add_folder(store, project_id, data.root, by=SYSTEM)
     for own in (data.uploads, data.thumbnails, data.exports, data.models):
         with pytest.raises(ValidationError, match="inside annota's data directory"):
-            add_folder(store, project_id, own)
+            add_folder(store, project_id, own, by=SYSTEM)
     with pytest.raises(ValidationError, match="holds annota's data directory"):
-        add_folder(store, project_id, data.root.parent)
+        add_folder(store, project_id, data.root.parent, by=SYSTEM)
     mine = data.root / "demo-photos"  # a folder put in the data directory by hand stays allowed
     mine.mkdir()
-    assert add_folder(store, project_id, mine).path == str(mine.resolve())
+    assert add_folder(store, project_id, mine, by=SYSTEM).path == str(mine.resolve())
 
 
 def test_the_runtime_data_directory_counts_when_the_store_lives_elsewhere(tmp_path: Path) -> None:
@@ -89,9 +90,9 @@ def test_the_runtime_data_directory_counts_when_the_store_lives_elsewhere(tmp_pa
     try:
         data = Paths(tmp_path / "data").ensure()
         store.caches["paths"] = data
-        pid = create_project(store, "R", "multiclass", ["a", "b"]).id
+        pid = create_project(store, "R", "multiclass", ["a", "b"], by=SYSTEM).id
         with pytest.raises(ValidationError, match="inside annota's data directory"):
-            add_folder(store, pid, data.uploads)
+            add_folder(store, pid, data.uploads, by=SYSTEM)
     finally:
         store.close()
 
@@ -99,7 +100,7 @@ def test_the_runtime_data_directory_counts_when_the_store_lives_elsewhere(tmp_pa
 def test_tmp_folders_stay_allowed_without_roots(store: Store, project_id: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="annota-roots-"))  # as the CI's mktemp -d
     try:
-        assert add_folder(store, project_id, folder).path == str(folder.resolve())
+        assert add_folder(store, project_id, folder, by=SYSTEM).path == str(folder.resolve())
     finally:
         folder.rmdir()
 
@@ -114,16 +115,16 @@ def test_with_import_roots_only_folders_inside_them(
     second = tmp_path / "second"
     second.mkdir()
     monkeypatch.setenv(ROOTS_ENV, os.pathsep.join([str(tmp_path / "allowed"), str(second)]))
-    assert add_folder(store, project_id, inside).path == str(inside.resolve())
-    assert add_folder(store, project_id, second).path == str(second.resolve())
+    assert add_folder(store, project_id, inside, by=SYSTEM).path == str(inside.resolve())
+    assert add_folder(store, project_id, second, by=SYSTEM).path == str(second.resolve())
     with pytest.raises(
         ValidationError, match=r"outside the folders this server imports from \(ANNOTA_IMPORT_ROOTS"
     ):
-        add_folder(store, project_id, other)
+        add_folder(store, project_id, other, by=SYSTEM)
     link = inside / "escape"
     link.symlink_to(other)
     with pytest.raises(ValidationError, match="outside the folders"):
-        add_folder(store, project_id, link)  # resolved before the check
+        add_folder(store, project_id, link, by=SYSTEM)  # resolved before the check
 
 
 def test_a_root_inside_a_system_folder_opens_only_that_root(monkeypatch: pytest.MonkeyPatch) -> None:

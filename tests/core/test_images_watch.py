@@ -13,6 +13,7 @@ from PIL import Image
 
 from core.images import FolderWatcher, add_folder, get_source, rescan
 from core.images import sources as sources_mod
+from core.permissions import SYSTEM
 from core.store import Store
 from core.store.items import count_items, list_items
 from core.store.projects import create_project
@@ -42,15 +43,15 @@ def store(tmp_path: Path) -> Store:
 
 
 def test_watcher_picks_up_new_files_within_seconds(tmp_path: Path, store: Store) -> None:
-    pid = create_project(store, "W", "multiclass", ["a", "b"]).id
+    pid = create_project(store, "W", "multiclass", ["a", "b"], by=SYSTEM).id
     folder = tmp_path / "watched"
     folder.mkdir()
     (folder / "first.png").write_bytes(png(1))
-    src = add_folder(store, pid, folder, watch=True)
-    assert rescan(store, src.id).added == 1  # the import job's first scan
+    src = add_folder(store, pid, folder, watch=True, by=SYSTEM)
+    assert rescan(store, src.id, by=SYSTEM).added == 1  # the import job's first scan
     unwatched = tmp_path / "unwatched"
     unwatched.mkdir()
-    add_folder(store, pid, unwatched, watch=False)
+    add_folder(store, pid, unwatched, watch=False, by=SYSTEM)
     watcher = FolderWatcher(store, interval_s=0.2, settle_s=0.3).start()
     try:
         wait_for(lambda: count_items(store, pid) == 1)
@@ -82,15 +83,15 @@ def _last_errors(watcher: FolderWatcher) -> list[tuple[str, str]]:
 
 
 def test_quiet_poll_lists_no_folder(tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    pid = create_project(store, "Q", "multiclass", ["a", "b"]).id
+    pid = create_project(store, "Q", "multiclass", ["a", "b"], by=SYSTEM).id
     folder = tmp_path / "quiet"
     for sub in ("a", "b", "c"):
         (folder / sub).mkdir(parents=True)
         (folder / sub / f"{sub}.png").write_bytes(png(ord(sub)))
-    src = add_folder(store, pid, folder, watch=True)
+    src = add_folder(store, pid, folder, watch=True, by=SYSTEM)
     watcher = FolderWatcher(store, interval_s=60, settle_s=0.0)
     assert watcher.poll() == {}  # a new source: the import job scans it first
-    assert rescan(store, src.id).added == 3  # the job
+    assert rescan(store, src.id, by=SYSTEM).added == 3  # the job
     assert watcher.poll() == {}  # first poll: a full rescan, nothing new
     assert get_source(store, src.id).last_scan_added == 3  # and the job's report stays
     listed: list[str] = []
@@ -112,12 +113,12 @@ def test_quiet_poll_lists_no_folder(tmp_path: Path, store: Store, monkeypatch: p
 
 
 def test_watcher_survives_its_folder_going_and_coming_back(tmp_path: Path, store: Store) -> None:
-    pid = create_project(store, "G", "multiclass", ["a", "b"]).id
+    pid = create_project(store, "G", "multiclass", ["a", "b"], by=SYSTEM).id
     folder = tmp_path / "comes-and-goes"
     folder.mkdir()
     (folder / "a.png").write_bytes(png(50))
-    src = add_folder(store, pid, folder, watch=True)
-    assert rescan(store, src.id).added == 1  # the import job's first scan
+    src = add_folder(store, pid, folder, watch=True, by=SYSTEM)
+    assert rescan(store, src.id, by=SYSTEM).added == 1  # the import job's first scan
     watcher = FolderWatcher(store, interval_s=60, settle_s=0.0)
     assert watcher.poll() == {}
     moved = tmp_path / "elsewhere"
@@ -134,16 +135,16 @@ def test_a_new_source_is_imported_and_reported_by_its_job_not_the_watcher(
 ) -> None:
     """With watching on, the watcher used to import a new folder before the import job did: the job then
     said "0 added, 8 already imported" and the source "Last scan: 0 added"."""
-    pid = create_project(store, "N", "multiclass", ["a", "b"]).id
+    pid = create_project(store, "N", "multiclass", ["a", "b"], by=SYSTEM).id
     folder = tmp_path / "new"
     folder.mkdir()
     for i in range(8):
         (folder / f"{i}.png").write_bytes(png(100 + i))
-    src = add_folder(store, pid, folder, watch=True)
+    src = add_folder(store, pid, folder, watch=True, by=SYSTEM)
     watcher = FolderWatcher(store, interval_s=60, settle_s=0.0)
     assert watcher.poll() == {}
     assert count_items(store, pid) == 0
-    report = rescan(store, src.id)  # the import job
+    report = rescan(store, src.id, by=SYSTEM)  # the import job
     assert (report.added, report.duplicates) == (8, [])
     watcher.poll()
     assert get_source(store, src.id).last_scan_added == 8
@@ -154,12 +155,12 @@ def test_a_poll_whose_import_fails_is_done_again_in_full(
 ) -> None:
     """The watcher used to mark a folder seen before importing its new files: one failure, and those files
     were never looked at again. Now the next poll lists the folder again and imports them."""
-    pid = create_project(store, "F", "multiclass", ["a", "b"]).id
+    pid = create_project(store, "F", "multiclass", ["a", "b"], by=SYSTEM).id
     folder = tmp_path / "flaky"
     folder.mkdir()
     (folder / "a.png").write_bytes(png(60))
-    src = add_folder(store, pid, folder, watch=True)
-    assert rescan(store, src.id).added == 1
+    src = add_folder(store, pid, folder, watch=True, by=SYSTEM)
+    assert rescan(store, src.id, by=SYSTEM).added == 1
     watcher = FolderWatcher(store, interval_s=60, settle_s=0.0)
     assert watcher.poll() == {}
     for i in range(5):
@@ -181,13 +182,13 @@ def test_a_poll_whose_import_fails_is_done_again_in_full(
 def test_one_failing_source_does_not_stop_the_others(
     tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pid = create_project(store, "O", "multiclass", ["a", "b"]).id
+    pid = create_project(store, "O", "multiclass", ["a", "b"], by=SYSTEM).id
     sources = []
     for name in ("one", "two"):
         f = tmp_path / name
         f.mkdir()
-        src = add_folder(store, pid, f, watch=True)
-        rescan(store, src.id)
+        src = add_folder(store, pid, f, watch=True, by=SYSTEM)
+        rescan(store, src.id, by=SYSTEM)
         sources.append((src, f))
     watcher = FolderWatcher(store, interval_s=60, settle_s=0.0)
     real = sources_mod._rescan
@@ -209,9 +210,9 @@ def _interrupted_import(store: Store, pid: int, folder: Path, n_done: int):
     from core import jobs
     from core.images.importer import import_paths
 
-    src = add_folder(store, pid, folder, watch=True)
+    src = add_folder(store, pid, folder, watch=True, by=SYSTEM)
     files = sorted(str(p) for p in folder.resolve().glob("*.png"))
-    import_paths(store, pid, files[:n_done], source_id=src.id)
+    import_paths(store, pid, files[:n_done], source_id=src.id, by=SYSTEM)
     job = jobs.submit(store, "import_folder", {"source_id": src.id}, project_id=pid)
     store.execute(
         "UPDATE jobs SET state = 'failed', attempts = 3, error = 'Stopped 3 times by a server restart' WHERE id = ?",
@@ -221,7 +222,7 @@ def _interrupted_import(store: Store, pid: int, folder: Path, n_done: int):
 
 
 def test_the_watcher_finishes_an_import_its_job_gave_up_on(tmp_path: Path, store: Store) -> None:
-    pid = create_project(store, "I", "multiclass", ["a", "b"]).id
+    pid = create_project(store, "I", "multiclass", ["a", "b"], by=SYSTEM).id
     folder = tmp_path / "big"
     folder.mkdir()
     for i in range(40):
@@ -239,7 +240,7 @@ def test_the_watcher_finishes_an_import_its_job_gave_up_on(tmp_path: Path, store
 def test_the_watcher_leaves_a_running_import_to_its_job(tmp_path: Path, store: Store) -> None:
     from core import jobs
 
-    pid = create_project(store, "J", "multiclass", ["a", "b"]).id
+    pid = create_project(store, "J", "multiclass", ["a", "b"], by=SYSTEM).id
     folder = tmp_path / "busy"
     folder.mkdir()
     for i in range(6):
@@ -255,18 +256,18 @@ def test_the_watcher_leaves_a_running_import_to_its_job(tmp_path: Path, store: S
     other = tmp_path / "just-added"
     other.mkdir()
     (other / "z.png").write_bytes(png(499))
-    add_folder(store, pid, other, watch=True)
+    add_folder(store, pid, other, watch=True, by=SYSTEM)
     assert fresh.poll() == {}
 
 
 def test_files_the_watcher_refuses_are_kept_by_name_with_their_reasons(tmp_path: Path, store: Store) -> None:
     """The Data page showed only "2 refused" for the watcher's scans; the source now keeps which and why,
     as a rescan job's result does."""
-    pid = create_project(store, "R", "multiclass", ["a", "b"]).id
+    pid = create_project(store, "R", "multiclass", ["a", "b"], by=SYSTEM).id
     folder = tmp_path / "refusing"
     folder.mkdir()
-    src = add_folder(store, pid, folder, watch=True)
-    rescan(store, src.id)
+    src = add_folder(store, pid, folder, watch=True, by=SYSTEM)
+    rescan(store, src.id, by=SYSTEM)
     watcher = FolderWatcher(store, interval_s=60, settle_s=0.0)
     watcher.poll()
     (folder / "good.png").write_bytes(png(90))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.domain import Source, TaskType
+from core.permissions import SYSTEM
 from core.store.items import NewItem, add_items
 from core.store.label_batch import LabelWrite, save_labels
 from core.store.labels import current_annotation, history, save_label
@@ -10,7 +11,7 @@ from core.store.projects import create_project, list_classes
 
 
 def _project(store, n=4):
-    p = create_project(store, "Batch", TaskType.BOXES, ["cat", "dog"])
+    p = create_project(store, "Batch", TaskType.BOXES, ["cat", "dog"], by=SYSTEM)
     add_items(store, p.id, [NewItem(f"/x/{k}.jpg", 100, 80, f"h{k}") for k in range(n)])
     ids = [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [p.id])]
     return p, [c.id for c in list_classes(store, p.id)], ids
@@ -19,7 +20,12 @@ def _project(store, n=4):
 def test_saves_new_versions_with_source_and_origin_refuses_bad_and_leaves_stale(store) -> None:
     p, (cat, dog), ids = _project(store)
     save_label(
-        store, ids[2], {"boxes": [{"class_id": dog, "xywh": [1, 1, 5, 5]}]}, author="ann", base_version=0
+        store,
+        ids[2],
+        {"boxes": [{"class_id": dog, "xywh": [1, 1, 5, 5]}]},
+        author="ann",
+        base_version=0,
+        by=SYSTEM,
     )
     writes = [
         LabelWrite(
@@ -30,7 +36,7 @@ def test_saves_new_versions_with_source_and_origin_refuses_bad_and_leaves_stale(
         LabelWrite(ids[3], {"boxes": [{"class_id": dog, "xywh": [0, 0, 100, 80]}]}, 0, "b.json"),
         LabelWrite(999999, {"boxes": []}, 0, "a.json"),
     ]
-    out = save_labels(store, p.id, writes, author="importer")
+    out = save_labels(store, p.id, writes, author="importer", by=SYSTEM)
     assert out.saved == {ids[0]: 1, ids[3]: 1}
     assert "outside the image" in out.refused[ids[1]]
     assert "not in this project" in out.refused[999999]
@@ -43,7 +49,9 @@ def test_saves_new_versions_with_source_and_origin_refuses_bad_and_leaves_stale(
     assert current_annotation(store, ids[2]).author == "ann"
     assert current_annotation(store, ids[1]) is None
     # a second import makes version 2 naming version 1 as parent
-    out2 = save_labels(store, p.id, [LabelWrite(ids[0], {"boxes": []}, 1, "c.json")], author="importer")
+    out2 = save_labels(
+        store, p.id, [LabelWrite(ids[0], {"boxes": []}, 1, "c.json")], author="importer", by=SYSTEM
+    )
     assert out2.saved == {ids[0]: 2}
     versions = history(store, ids[0])
     assert [a.version for a in versions] == [2, 1] and versions[0].parent_id == versions[1].id

@@ -14,7 +14,7 @@ import pytest
 from core import auth
 from core.domain import Role, TaskType, ValidationError
 from core.formats.export import FORMATS, export_project
-from core.permissions import Forbidden, ProjectRole
+from core.permissions import SYSTEM, Forbidden, ProjectRole
 from core.quality import review
 from core.store import Store, labels, queue
 from core.store.items import ItemFilter, NewItem, add_items, count_items, list_items
@@ -29,7 +29,7 @@ NAMES = ["approvedpic", "rejectedpic", "fixedpic", "unreviewedpic", "unlabeledpi
 @pytest.fixture
 def team(store: Store):
     """A polygons project (every export format carries polygons), 5 items, a labeler and a reviewer."""
-    p = create_project(store, "Pets", TaskType.POLYGONS, ["cat", "dog"])
+    p = create_project(store, "Pets", TaskType.POLYGONS, ["cat", "dog"], by=SYSTEM)
     cat, dog = (c.id for c in list_classes(store, p.id))
     add_items(
         store,
@@ -39,8 +39,8 @@ def team(store: Store):
     ids = [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [p.id])]
     lena = auth.create_user(store, "lena", "secret-123", Role.LABELER, "Lena")
     rita = auth.create_user(store, "rita", "secret-123", Role.LABELER, "Rita")
-    add_member(store, p.id, lena.id, role=ProjectRole.LABELER)
-    add_member(store, p.id, rita.id, role=ProjectRole.REVIEWER)
+    add_member(store, p.id, lena.id, role=ProjectRole.LABELER, by=SYSTEM)
+    add_member(store, p.id, rita.id, role=ProjectRole.REVIEWER, by=SYSTEM)
     return store, p.id, ids, (cat, dog), lena, rita
 
 
@@ -52,6 +52,7 @@ def _label(store: Store, item_id: int, class_id: int, author: str = "lena") -> i
         {"polygons": [{"class_id": class_id, "points": POLY}]},
         author=author,
         base_version=version,
+        by=SYSTEM,
     )
     return ann.version
 
@@ -130,7 +131,7 @@ def test_rejected_items_come_first_for_their_labeler_with_the_reason(team):
     assert queue.next_item_id(store, pid, "rita") not in (a, b)  # only its labeler gets it back
     _label(store, b, dog)  # fixed
     assert queue.next_item_id(store, pid, "lena") == a
-    labels.skip_item(store, a, author="lena", reason="unsure")  # put aside: not handed out again
+    labels.skip_item(store, a, author="lena", reason="unsure", by=SYSTEM)  # put aside: not handed out again
     assert queue.next_item_id(store, pid, "lena") not in (a, b)
 
 
@@ -145,6 +146,7 @@ def test_a_batch_save_marks_rejected_items_fixed(team):
         pid,
         [LabelWrite(a, {"polygons": [{"class_id": dog, "points": POLY}]}, va)],
         author="import",
+        by=SYSTEM,
     )
     assert out.saved == {a: va + 1}
     assert review.review_state(store, a) == review.FIXED
@@ -248,13 +250,13 @@ def test_an_approved_only_export_leaves_the_others_out(team, tmp_path, fmt):
     _label(store, c, dog)
     _label(store, d, cat)
     out = tmp_path / f"x{FORMATS[fmt].suffix}"
-    result = export_project(store, pid, fmt, out_path=out, approved_only=True)
+    result = export_project(store, pid, fmt, out_path=out, approved_only=True, by=SYSTEM)
     assert result.images == 1 and result.as_dict()["approved_only"] is True
     text = _export_text(out)
     assert NAMES[0] in text
     for other in NAMES[1:]:
         assert other not in text, (fmt, other)
-    everything = export_project(store, pid, fmt, out_path=tmp_path / f"all{FORMATS[fmt].suffix}")
+    everything = export_project(store, pid, fmt, out_path=tmp_path / f"all{FORMATS[fmt].suffix}", by=SYSTEM)
     assert everything.images == 4  # without the option: every labeled item
 
 

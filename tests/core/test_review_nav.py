@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.permissions import SYSTEM
 from core.store import projects
 from core.store.items import ItemFilter, NewItem, add_items, list_items
 from core.store.labels import save_label, skip_item
@@ -9,7 +10,7 @@ from core.store.review_nav import cursor_for, position, step
 
 
 def _project(store, n: int = 9):  # type: ignore[no-untyped-def]
-    p = projects.create_project(store, "P", "multiclass", ["cat", "dog"])
+    p = projects.create_project(store, "P", "multiclass", ["cat", "dog"], by=SYSTEM)
     add_items(store, p.id, [NewItem(f"/x/{i}.jpg", 10, 10, f"h{i}") for i in range(n)])
     cat, dog = projects.list_classes(store, p.id)
     return p, cat, dog
@@ -27,8 +28,10 @@ def test_steps_follow_the_grid_order_both_ways_with_a_filter(store):
     p, cat, dog = _project(store)
     ids = [i.id for i in list_items(store, p.id, limit=100)]
     for n, iid in enumerate(ids[:6]):  # labeled ones first (newest first), then the unlabeled by id
-        save_label(store, iid, {"class_id": (cat if n % 2 else dog).id}, author="a", base_version=0)
-    skip_item(store, ids[6], author="a")
+        save_label(
+            store, iid, {"class_id": (cat if n % 2 else dog).id}, author="a", base_version=0, by=SYSTEM
+        )
+    skip_item(store, ids[6], author="a", by=SYSTEM)
     for f in (ItemFilter(), ItemFilter(class_id=cat.id), ItemFilter(status="new")):
         grid = [i.id for i in list_items(store, p.id, f, limit=100)]
         assert _walk(store, p.id, f, cursor_for(store, grid[0]), +1) == grid
@@ -40,11 +43,13 @@ def test_after_a_correction_next_continues_from_the_old_place(store):
     p, cat, dog = _project(store)
     ids = [i.id for i in list_items(store, p.id, limit=100)]
     for iid in ids[:5]:
-        save_label(store, iid, {"class_id": cat.id}, author="a", base_version=0)
+        save_label(store, iid, {"class_id": cat.id}, author="a", base_version=0, by=SYSTEM)
     f = ItemFilter(status="labeled")
     grid = [i.id for i in list_items(store, p.id, f, limit=100)]
     here = cursor_for(store, grid[2])
-    save_label(store, grid[2], {"class_id": dog.id}, author="b", base_version=1)  # moves to the top
+    save_label(
+        store, grid[2], {"class_id": dog.id}, author="b", base_version=1, by=SYSTEM
+    )  # moves to the top
     assert [i.id for i in list_items(store, p.id, f, limit=1)] == [grid[2]]
     assert step(store, p.id, f, here, +1).item_id == grid[3]  # type: ignore[union-attr]
     assert step(store, p.id, f, here, -1).item_id == grid[1]  # type: ignore[union-attr]

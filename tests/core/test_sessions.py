@@ -8,6 +8,7 @@ import pytest
 
 from core import auth, sessions
 from core.domain import Role, ValidationError
+from core.permissions import SYSTEM
 from core.store.labels import utcnow
 
 
@@ -58,9 +59,9 @@ def test_a_password_change_ends_every_session_of_that_user_only(store, lena):
 
 def test_deactivation_ends_every_session_and_reactivation_does_not_revive_them(store, lena):
     new = sessions.start_session(store, lena.id)
-    auth.set_active(store, "lena", False)
+    auth.set_active(store, "lena", False, by=SYSTEM)
     assert sessions.user_for_token(store, new.token) is None
-    auth.set_active(store, "lena", True)
+    auth.set_active(store, "lena", True, by=SYSTEM)
     assert sessions.user_for_token(store, new.token) is None
 
 

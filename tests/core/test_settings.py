@@ -6,6 +6,7 @@ import pytest
 
 from core.assist.stages import StagePolicy
 from core.domain import TaskType
+from core.permissions import SYSTEM
 from core.settings import ProjectSettings, default_price_per_hour
 from core.store import projects
 
@@ -81,7 +82,9 @@ def test_the_price_default_comes_from_the_environment(monkeypatch: pytest.Monkey
 
 
 def test_a_stored_project_reads_its_settings_typed(store) -> None:  # type: ignore[no-untyped-def]
-    p = projects.create_project(store, "P", TaskType.BOXES, ["a", "b"], settings={"lease_minutes": "bad"})
-    p = projects.update_project(store, p.id, settings={"assist_detect_limit": "7"})
+    p = projects.create_project(
+        store, "P", TaskType.BOXES, ["a", "b"], settings={"lease_minutes": "bad"}, by=SYSTEM
+    )
+    p = projects.update_project(store, p.id, settings={"assist_detect_limit": "7"}, by=SYSTEM)
     assert p.settings == {"lease_minutes": "bad", "assist_detect_limit": "7"}  # stored as given
     assert p.prefs.lease_minutes == 10.0 and p.prefs.detect_limit_for(p.task_type) == 7

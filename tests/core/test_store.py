@@ -7,6 +7,7 @@ import duckdb
 import pytest
 
 from core.domain import ItemStatus, ProjectState, Source, ValidationError
+from core.permissions import SYSTEM
 from core.store import Store, items, labels, projects, queue, stats
 from core.store.db import StoreClosed, StoreInUse
 from core.store.items import ItemFilter, NewItem
@@ -14,7 +15,7 @@ from core.store.projects import ClassSpec
 
 
 def _project(store, task="multiclass", n=10, classes=("cat", "dog", "bird")):
-    p = projects.create_project(store, "P", task, list(classes), created_by="admin")
+    p = projects.create_project(store, "P", task, list(classes), created_by="admin", by=SYSTEM)
     items.add_items(store, p.id, [NewItem(f"/img/{i}.jpg", 200, 100, f"sha{i}") for i in range(n)])
     return p, projects.list_classes(store, p.id)
 
@@ -31,7 +32,9 @@ def test_migrations_are_recorded_and_idempotent(tmp_path):
 
 
 def test_create_project_assigns_colours_and_hotkeys(store):
-    p = projects.create_project(store, "Birds", "boxes", [ClassSpec("a", "#112233", "q"), "b", "c"])
+    p = projects.create_project(
+        store, "Birds", "boxes", [ClassSpec("a", "#112233", "q"), "b", "c"], by=SYSTEM
+    )
     cls = projects.list_classes(store, p.id)
     assert [c.name for c in cls] == ["a", "b", "c"]
     assert cls[0].color == "#112233" and cls[0].hotkey == "q"
@@ -60,48 +63,50 @@ def test_create_project_assigns_colours_and_hotkeys(store):
 )
 def test_create_project_refuses(store, kwargs, message):
     with pytest.raises(ValidationError, match=message):
-        projects.create_project(store, **kwargs)
+        projects.create_project(store, **kwargs, by=SYSTEM)
     assert projects.list_projects(store) == []
 
 
 def test_rename_recolour_add_class_while_running(store):
     p, cls = _project(store)
-    projects.update_class(store, cls[0].id, name="kitten", color="#00FF00", hotkey="x")
-    projects.add_class(store, p.id, "fish")
+    projects.update_class(store, cls[0].id, name="kitten", color="#00FF00", hotkey="x", by=SYSTEM)
+    projects.add_class(store, p.id, "fish", by=SYSTEM)
     names = [c.name for c in projects.list_classes(store, p.id)]
     assert names == ["kitten", "dog", "bird", "fish"]
     keys = [c.hotkey for c in projects.list_classes(store, p.id)]
     assert keys == ["x", "2", "3", "1"]  # the freed "1" is reused, no key twice
     with pytest.raises(ValidationError, match="already"):
-        projects.add_class(store, p.id, "DOG")
+        projects.add_class(store, p.id, "DOG", by=SYSTEM)
 
 
 def test_delete_class_needs_reassignment_when_used(store):
     p, cls = _project(store, classes=("cat", "dog", "bird", "fish"))
     it = items.get_item(store, 1)
-    labels.save_label(store, it.id, {"class_id": cls[0].id}, author="ann", base_version=0)
+    labels.save_label(store, it.id, {"class_id": cls[0].id}, author="ann", base_version=0, by=SYSTEM)
     with pytest.raises(ValidationError, match="used by 1 item"):
-        projects.delete_class(store, cls[0].id)
-    assert projects.delete_class(store, cls[2].id) == 0  # unused: fine
-    assert projects.delete_class(store, cls[0].id, reassign_to=cls[1].id, author="admin") == 1
+        projects.delete_class(store, cls[0].id, by=SYSTEM)
+    assert projects.delete_class(store, cls[2].id, by=SYSTEM) == 0  # unused: fine
+    assert projects.delete_class(store, cls[0].id, reassign_to=cls[1].id, by=SYSTEM) == 1
     item = items.get_item(store, it.id)
     assert item.annotation.payload == {"class_id": cls[1].id}
     assert item.version == 2
     assert [a.version for a in labels.history(store, it.id)] == [2, 1]  # the old version is kept
     with pytest.raises(ValidationError, match="at least two"):
-        projects.delete_class(store, cls[3].id)
+        projects.delete_class(store, cls[3].id, by=SYSTEM)
 
 
 def test_pause_resume(store):
     p, _ = _project(store)
-    assert projects.set_state(store, p.id, "paused").state is ProjectState.PAUSED
-    assert projects.set_state(store, p.id, "active").state is ProjectState.ACTIVE
+    assert projects.set_state(store, p.id, "paused", by=SYSTEM).state is ProjectState.PAUSED
+    assert projects.set_state(store, p.id, "active", by=SYSTEM).state is ProjectState.ACTIVE
 
 
 def test_save_creates_versions_and_never_overwrites(store):
     p, cls = _project(store)
-    a1 = labels.save_label(store, 1, {"class_id": cls[0].id}, author="ann", base_version=0, duration_ms=900)
-    a2 = labels.save_label(store, 1, {"class_id": cls[1].id}, author="bob", base_version=1)
+    a1 = labels.save_label(
+        store, 1, {"class_id": cls[0].id}, author="ann", base_version=0, duration_ms=900, by=SYSTEM
+    )
+    a2 = labels.save_label(store, 1, {"class_id": cls[1].id}, author="bob", base_version=1, by=SYSTEM)
     assert (a1.version, a2.version, a2.parent_id) == (1, 2, a1.id)
     item = items.get_item(store, 1)
     assert item.status is ItemStatus.LABELED and item.annotation.id == a2.id
@@ -111,15 +116,17 @@ def test_save_creates_versions_and_never_overwrites(store):
 
 def test_stale_save_is_refused_with_both_versions(store):
     p, cls = _project(store)
-    labels.save_label(store, 1, {"class_id": cls[0].id}, author="ann", base_version=0)
+    labels.save_label(store, 1, {"class_id": cls[0].id}, author="ann", base_version=0, by=SYSTEM)
     with pytest.raises(labels.StaleEdit) as err:
-        labels.save_label(store, 1, {"class_id": cls[2].id}, author="bob", base_version=0)
+        labels.save_label(store, 1, {"class_id": cls[2].id}, author="bob", base_version=0, by=SYSTEM)
     assert err.value.current.author == "ann"
     assert err.value.attempted == {"class_id": cls[2].id}
     assert "ann" in str(err.value)
     assert len(labels.history(store, 1)) == 1
     # bob chooses his version: a new version based on the current one
-    labels.save_label(store, 1, err.value.attempted, author="bob", base_version=err.value.current.version)
+    labels.save_label(
+        store, 1, err.value.attempted, author="bob", base_version=err.value.current.version, by=SYSTEM
+    )
     assert items.get_item(store, 1).annotation.payload == {"class_id": cls[2].id}
 
 
@@ -132,6 +139,7 @@ def test_invalid_save_writes_nothing(store):
             {"boxes": [{"class_id": cls[0].id, "xywh": [190, 0, 50, 10]}]},
             author="a",
             base_version=0,
+            by=SYSTEM,
         )
     assert items.get_item(store, 1).version == 0
     assert store.scalar("SELECT count(*) FROM annotations") == 0
@@ -147,7 +155,7 @@ def test_two_threads_saving_the_same_item_at_once(store):
         for item_id in range(1, 41):
             barrier.wait()
             try:
-                labels.save_label(store, item_id, {"class_id": cid}, author=name, base_version=0)
+                labels.save_label(store, item_id, {"class_id": cid}, author=name, base_version=0, by=SYSTEM)
                 outcomes.setdefault(item_id, []).append(name)
             except labels.StaleEdit:
                 outcomes.setdefault(item_id, []).append("stale")
@@ -171,7 +179,9 @@ def test_two_threads_saving_different_items_both_land(store):
 
     def work(start):
         for item_id in range(start, 61, 2):
-            labels.save_label(store, item_id, {"class_id": cls[0].id}, author=f"u{start}", base_version=0)
+            labels.save_label(
+                store, item_id, {"class_id": cls[0].id}, author=f"u{start}", base_version=0, by=SYSTEM
+            )
 
     ts = [threading.Thread(target=work, args=(s,)) for s in (1, 2)]
     for t in ts:
@@ -190,7 +200,7 @@ def test_queue_leases_give_each_labeler_their_own_items(store):
         for _ in range(20):
             item_id = queue.next_item_id(store, p.id, user)
             got.setdefault(user, []).append(item_id)
-            labels.save_label(store, item_id, {"class_id": cls[0].id}, author=user, base_version=0)
+            labels.save_label(store, item_id, {"class_id": cls[0].id}, author=user, base_version=0, by=SYSTEM)
 
     ts = [threading.Thread(target=work, args=(f"user{i}",)) for i in range(8)]
     for t in ts:
@@ -206,12 +216,12 @@ def test_queue_returns_own_lease_until_saved_and_skips_skipped(store):
     first = queue.next_item_id(store, p.id, "ann")
     assert queue.next_item_id(store, p.id, "ann") == first  # a rerun gets the same item back
     assert queue.next_item_id(store, p.id, "bob") != first
-    labels.skip_item(store, first, author="ann", reason="blurry")
+    labels.skip_item(store, first, author="ann", reason="blurry", by=SYSTEM)
     assert [s.item_id for s in labels.skipped_items(store, p.id)] == [first]
     remaining = {queue.next_item_id(store, p.id, "ann")}
     assert first not in remaining
     # come back to a skipped item and label it: it leaves the skipped list
-    labels.save_label(store, first, {"class_id": cls[0].id}, author="ann", base_version=0)
+    labels.save_label(store, first, {"class_id": cls[0].id}, author="ann", base_version=0, by=SYSTEM)
     assert labels.skipped_items(store, p.id) == []
 
 
@@ -223,7 +233,12 @@ def test_queue_follows_ranks_and_ends(store):
     assert queue.next_item_id(store, p.id, "c") == 1
     for i in range(1, 6):
         labels.save_label(
-            store, i, {"class_id": cls[0].id}, author="x", base_version=items.get_item(store, i).version
+            store,
+            i,
+            {"class_id": cls[0].id},
+            author="x",
+            base_version=items.get_item(store, i).version,
+            by=SYSTEM,
         )
     assert queue.next_item_id(store, p.id, "a") is None
 
@@ -231,10 +246,14 @@ def test_queue_follows_ranks_and_ends(store):
 def test_filters_and_stats(store):
     p, cls = _project(store, task="boxes", n=6)
     box = lambda c: {"class_id": c, "xywh": [1, 1, 10, 10]}  # noqa: E731
-    labels.save_label(store, 1, {"boxes": [box(cls[0].id), box(cls[0].id)]}, author="ann", base_version=0)
-    labels.save_label(store, 2, {"boxes": [box(cls[1].id)]}, author="bob", base_version=0)
-    labels.save_label(store, 3, {"boxes": []}, author="bob", base_version=0, source=Source.PRELABEL)
-    labels.skip_item(store, 4, author="ann")
+    labels.save_label(
+        store, 1, {"boxes": [box(cls[0].id), box(cls[0].id)]}, author="ann", base_version=0, by=SYSTEM
+    )
+    labels.save_label(store, 2, {"boxes": [box(cls[1].id)]}, author="bob", base_version=0, by=SYSTEM)
+    labels.save_label(
+        store, 3, {"boxes": []}, author="bob", base_version=0, source=Source.PRELABEL, by=SYSTEM
+    )
+    labels.skip_item(store, 4, author="ann", by=SYSTEM)
     s = stats.project_stats(store, p.id)
     assert (s.total, s.labeled, s.skipped, s.remaining) == (6, 3, 1, 2)
     assert s.by_class == {cls[0].id: 2, cls[1].id: 1}
@@ -251,11 +270,13 @@ def test_filters_and_stats(store):
 
 def test_labels_record_how_they_were_given(store):
     p, cls = _project(store, n=3)
-    labels.save_label(store, 1, {"class_id": cls[0].id}, author="ann", base_version=0)
-    labels.save_label(store, 2, {"class_id": cls[0].id}, author="ann", base_version=0, via="page")
+    labels.save_label(store, 1, {"class_id": cls[0].id}, author="ann", base_version=0, by=SYSTEM)
+    labels.save_label(store, 2, {"class_id": cls[0].id}, author="ann", base_version=0, via="page", by=SYSTEM)
     assert store.query("SELECT item_id, via FROM annotations ORDER BY item_id") == [(1, "item"), (2, "page")]
     with pytest.raises(ValueError, match="via"):
-        labels.save_label(store, 3, {"class_id": cls[0].id}, author="ann", base_version=0, via="bulk")
+        labels.save_label(
+            store, 3, {"class_id": cls[0].id}, author="ann", base_version=0, via="bulk", by=SYSTEM
+        )
 
 
 def _wait_calls(s, n: int = 1, timeout: float = 120.0) -> None:

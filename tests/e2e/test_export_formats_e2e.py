@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.config import shared_datasets
+from core.permissions import SYSTEM
 from tests.e2e.helpers import go, main, new_items, no_error_shown, open_project, shot, sign_in, wait_idle
 
 pytestmark = pytest.mark.e2e
@@ -27,14 +28,19 @@ def test_yolo_segmentation_with_images(serve, page, tmp_path: Path) -> None:  # 
     data = tmp_path / "data"
     data.mkdir()
     store = Store(data / "annota.duckdb")
-    p = projects.create_project(store, "Petals", TaskType.POLYGONS, ["petal", "centre"])
+    p = projects.create_project(store, "Petals", TaskType.POLYGONS, ["petal", "centre"], by=SYSTEM)
     items.add_items(store, p.id, new_items(files))
     cid = projects.list_classes(store, p.id)[0].id
     rows = store.query("SELECT id, width, height FROM items WHERE project_id = ? ORDER BY id", [p.id])
     for iid, w, h in rows:
         poly = [[w * 0.2, h * 0.2], [w * 0.8, h * 0.25], [w * 0.5, h * 0.8]]
         labels.save_label(
-            store, iid, {"polygons": [{"class_id": cid, "points": poly}]}, author="admin", base_version=0
+            store,
+            iid,
+            {"polygons": [{"class_id": cid, "points": poly}]},
+            author="admin",
+            base_version=0,
+            by=SYSTEM,
         )
     store.close()
     server = serve(data)

@@ -27,6 +27,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.config import shared_datasets
+from core.permissions import SYSTEM
 from tests.e2e.helpers import (
     IMG_READY_JS,
     PERF,
@@ -293,7 +294,7 @@ def test_whole_flow_in_chromium(app_server, page, tmp_path):  # type: ignore[no-
 
         with clock.step("create-projects"):
             for name, (title, classes) in PROJECTS.items():
-                create_project(page, name, title, classes)
+                create_project(page, name, title, classes, by=SYSTEM)
             for name in PROJECTS:
                 main(page).get_by_text(name, exact=True).first.wait_for()
             shot(page, "flow-03-project-list")
@@ -304,7 +305,7 @@ def test_whole_flow_in_chromium(app_server, page, tmp_path):  # type: ignore[no-
             for name in (ML, BX, PG, MC):
                 open_project(page, name)
                 main(page).get_by_text(name).first.wait_for()
-                import_folder(page, folders[name], len(list(folders[name].iterdir())))  # type: ignore[attr-defined]
+                import_folder(page, folders[name], len(list(folders[name].iterdir())), by=SYSTEM)  # type: ignore[attr-defined]
             shot(page, "flow-05-data-folder-imported")
 
         with clock.step("upload"):
@@ -724,13 +725,13 @@ def test_export_after_switching_project(serve, page, tmp_path):  # type: ignore[
     data.mkdir()
     store = Store(data / "annota.duckdb")  # seeded before the server starts: the flow test does it by hand
     for name, n_labeled in (("One labeled", 1), ("Two labeled", 2)):
-        p = projects.create_project(store, name, TaskType.MULTICLASS, ["daisy", "rose"])
+        p = projects.create_project(store, name, TaskType.MULTICLASS, ["daisy", "rose"], by=SYSTEM)
         items.add_items(store, p.id, new_items(files))
         cid = projects.list_classes(store, p.id)[0].id
         for (iid,) in store.query(
             "SELECT id FROM items WHERE project_id = ? ORDER BY id LIMIT ?", [p.id, n_labeled]
         ):
-            labels.save_label(store, iid, {"class_id": cid}, author="admin", base_version=0)
+            labels.save_label(store, iid, {"class_id": cid}, author="admin", base_version=0, by=SYSTEM)
     store.close()
     server = serve(data)
     sign_in(page, url=server.url)

@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.config import shared_datasets
+from core.permissions import SYSTEM
 from tests.e2e.helpers import go, main, no_error_shown, open_project, settle, shot, sign_in, wait_idle
 
 pytestmark = pytest.mark.e2e
@@ -123,7 +124,7 @@ def test_project_b_data_page_shows_nothing_of_project_a(serve, page, tmp_path): 
     data.mkdir()
     store = Store(data / "annota.duckdb")  # seeded before the server starts
     for name in ("Project A", "Project B"):
-        projects.create_project(store, name, TaskType.MULTICLASS, ["daisy", "rose"])
+        projects.create_project(store, name, TaskType.MULTICLASS, ["daisy", "rose"], by=SYSTEM)
     store.close()
     server = serve(data)
     sign_in(page, url=server.url)
@@ -171,12 +172,14 @@ def test_review_keeps_filters_over_a_correction_and_steps_through_them(serve, pa
     data = tmp_path / "data"
     data.mkdir()
     store = Store(data / "annota.duckdb")
-    p = projects.create_project(store, "Garden", TaskType.MULTICLASS, ["daisy", "rose"])
+    p = projects.create_project(store, "Garden", TaskType.MULTICLASS, ["daisy", "rose"], by=SYSTEM)
     items.add_items(store, p.id, new_items(files))
     cls = {c.name: c.id for c in projects.list_classes(store, p.id)}
     ids = [int(r[0]) for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [p.id])]
     for iid, f in zip(ids, files, strict=True):
-        labels.save_label(store, iid, {"class_id": cls[f.parent.name]}, author="admin", base_version=0)
+        labels.save_label(
+            store, iid, {"class_id": cls[f.parent.name]}, author="admin", base_version=0, by=SYSTEM
+        )
     daisies = [i.id for i in items.list_items(store, p.id, items.ItemFilter(class_id=cls["daisy"]))]
     store.close()
     server = serve(data)

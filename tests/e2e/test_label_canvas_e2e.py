@@ -21,6 +21,7 @@ from playwright.sync_api import expect
 
 from core.domain import TaskType
 from core.formats import export
+from core.permissions import SYSTEM
 from core.store import Store, items, labels, projects
 from tests.e2e.helpers import main, new_items, open_label, press, shot, sign_in, unfocus, wait_quiet
 
@@ -67,11 +68,11 @@ def server(serve, tmp_path: Path):  # type: ignore[no-untyped-def]
     store = Store(data / "annota.duckdb")
     made = {}
     for name, (task, _) in TASKS.items():
-        p = projects.create_project(store, name, task, ["flower", "leaf"])
+        p = projects.create_project(store, name, task, ["flower", "leaf"], by=SYSTEM)
         files = [photo(pics / name, kind, size, "#3a6") for kind, size in SIZES.items()]
         items.add_items(store, p.id, new_items(files))
         made[name] = p
-    sizes = projects.create_project(store, "Box sizes", TaskType.BOXES, ["flower", "leaf"])
+    sizes = projects.create_project(store, "Box sizes", TaskType.BOXES, ["flower", "leaf"], by=SYSTEM)
     items.add_items(
         store,
         sizes.id,
@@ -82,7 +83,7 @@ def server(serve, tmp_path: Path):  # type: ignore[no-untyped-def]
             ]
         ),
     )
-    gone = projects.create_project(store, "Box gone", TaskType.BOXES, ["flower", "leaf"])
+    gone = projects.create_project(store, "Box gone", TaskType.BOXES, ["flower", "leaf"], by=SYSTEM)
     items.add_items(store, gone.id, new_items([photo(pics / "gone", "g", SIZES["landscape"], "#555")]))
     dims = {int(r[0]): (int(r[1]), int(r[2])) for r in store.query("SELECT id, width, height FROM items")}
     store.close()
@@ -251,7 +252,9 @@ def test_boxes_are_saved_where_drawn_at_three_sizes_and_deleted_ones_are_not(ser
                 assert got == pytest.approx(exp, abs=0.03 * it.width), (drawn_at[iid], saved, want)
         (gone_id,) = store.query("SELECT id FROM items WHERE project_id = ?", [server["gone"].id])[0]
         assert labels.current_annotation(store, gone_id).payload == {"boxes": []}
-        result = export.export_project(store, server["gone"].id, "coco", out_path=tmp_path / "gone.json")
+        result = export.export_project(
+            store, server["gone"].id, "coco", out_path=tmp_path / "gone.json", by=SYSTEM
+        )
         coco = json.loads(Path(result.path).read_text())
         assert len(coco["images"]) == 1 and coco["annotations"] == []
     finally:

@@ -18,6 +18,7 @@ import pytest
 
 from core.config import shared_datasets
 from core.domain import TaskType
+from core.permissions import SYSTEM
 from core.store import Store, items, labels, projects
 from tests.e2e.helpers import (
     IMG_READY_JS,
@@ -61,17 +62,17 @@ def server(serve, tmp_path: Path):  # type: ignore[no-untyped-def]
     store = Store(data / "annota.duckdb")
     names = ["daisy", "dandelion", "rose", "sunflower", "tulip"]
     mc = projects.create_project(
-        store, "Flowers one", TaskType.MULTICLASS, names, instructions="Pick **the flower**."
+        store, "Flowers one", TaskType.MULTICLASS, names, instructions="Pick **the flower**.", by=SYSTEM
     )
-    ml = projects.create_project(store, "Flowers many", TaskType.MULTILABEL, names)
-    bx = projects.create_project(store, "Flower boxes", TaskType.BOXES, ["flower", "leaf"])
-    pg = projects.create_project(store, "Flower shapes", TaskType.POLYGONS, ["flower", "leaf"])
+    ml = projects.create_project(store, "Flowers many", TaskType.MULTILABEL, names, by=SYSTEM)
+    bx = projects.create_project(store, "Flower boxes", TaskType.BOXES, ["flower", "leaf"], by=SYSTEM)
+    pg = projects.create_project(store, "Flower shapes", TaskType.POLYGONS, ["flower", "leaf"], by=SYSTEM)
     items.add_items(store, mc.id, new_items(daisies[: N_LATENCY + 8]))
     items.add_items(store, ml.id, new_items(roses[:3]))
     items.add_items(store, bx.id, new_items(roses[3:5]))
     items.add_items(store, pg.id, new_items(roses[5:7]))
-    many_b = projects.create_project(store, "Many boxes", TaskType.BOXES, ["flower", "leaf"])
-    many_p = projects.create_project(store, "Many shapes", TaskType.POLYGONS, ["flower", "leaf"])
+    many_b = projects.create_project(store, "Many boxes", TaskType.BOXES, ["flower", "leaf"], by=SYSTEM)
+    many_p = projects.create_project(store, "Many shapes", TaskType.POLYGONS, ["flower", "leaf"], by=SYSTEM)
     for proj, key in ((many_b, "boxes"), (many_p, "polygons")):
         items.add_items(store, proj.id, new_items(roses[7:8]))
         (iid,) = store.query("SELECT id FROM items WHERE project_id = ?", [proj.id])[0]
@@ -89,7 +90,7 @@ def server(serve, tmp_path: Path):  # type: ignore[no-untyped-def]
             }
             for i in range(300)
         ]
-        labels.save_label(store, iid, {key: objs}, author="seed", base_version=0)
+        labels.save_label(store, iid, {key: objs}, author="seed", base_version=0, by=SYSTEM)
         store.execute(
             "UPDATE items SET status = 'new' WHERE id = ?", [iid]
         )  # back in the queue, with its label

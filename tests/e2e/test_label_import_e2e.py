@@ -18,6 +18,7 @@ import pytest
 from core.config import shared_datasets
 from core.domain import TaskType
 from core.images import import_folder
+from core.permissions import SYSTEM
 from core.store import Store, projects
 from tests.e2e.helpers import go, main, no_error_shown, open_project, settle, shot, sign_in
 
@@ -31,7 +32,7 @@ def page_timeout_ms() -> int:
 
 def seed(data: Path, raccoon: Path) -> Path:
     store = Store(data / "annota.duckdb")
-    p = projects.create_project(store, "Raccoons", TaskType.BOXES, ["raccoon", "other"])
+    p = projects.create_project(store, "Raccoons", TaskType.BOXES, ["raccoon", "other"], by=SYSTEM)
     folder = data.parent / "photos"
     folder.mkdir()
     images, anns = [], []
@@ -49,7 +50,7 @@ def seed(data: Path, raccoon: Path) -> Path:
                 {"id": len(anns) + 1, "image_id": k, "category_id": 1, "bbox": [x1, y1, x2 - x1, y2 - y1]}
             )
     anns[0]["bbox"][0] = 5000.0  # outside its image: refused
-    import_folder(store, p.id, folder, watch=False)
+    import_folder(store, p.id, folder, watch=False, by=SYSTEM)
     store.close()
     coco = data.parent / "raccoon-boxes.json"
     coco.write_text(

@@ -17,6 +17,7 @@ import pytest
 
 from core.config import shared_datasets
 from core.domain import TaskType
+from core.permissions import SYSTEM
 from core.store import Store, items, labels, projects
 from tests.e2e.helpers import (
     IMG_READY_JS,
@@ -72,9 +73,9 @@ def server(serve, tmp_path: Path):  # type: ignore[no-untyped-def]
     data.mkdir()
     photos = sorted((flowers / "daisy").glob("*.jpg"))[:40] + sorted((flowers / "tulip").glob("*.jpg"))[:24]
     store = Store(data / "annota.duckdb")
-    one = projects.create_project(store, "Keys one", TaskType.MULTICLASS, ["daisy", "tulip"])
+    one = projects.create_project(store, "Keys one", TaskType.MULTICLASS, ["daisy", "tulip"], by=SYSTEM)
     items.add_items(store, one.id, new_items(photos[:40]))
-    grid = projects.create_project(store, "Keys grid", TaskType.MULTICLASS, ["daisy", "tulip"])
+    grid = projects.create_project(store, "Keys grid", TaskType.MULTICLASS, ["daisy", "tulip"], by=SYSTEM)
     items.add_items(store, grid.id, new_items(photos[40:]))
     gids = [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [grid.id])]
     featurise(store, grid.id, gids)  # look-alike pages without a backbone run

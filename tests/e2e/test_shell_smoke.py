@@ -16,6 +16,7 @@ from core import geometry
 from core.config import shared_datasets
 from core.domain import TaskType
 from core.images import import_folder
+from core.permissions import SYSTEM
 from core.store import Store, items, labels, projects
 from core.store.projects import ClassSpec
 from tests.e2e.helpers import go, main, no_error_shown, settle, shot, sign_in, wait_images
@@ -33,20 +34,22 @@ def seed(data: Path, coco: Path) -> None:
     wanted = ["person", "car", "dog", "cat", "bicycle", "bus"]
     p = projects.create_project(
         store, "Street scenes", TaskType.BOXES, [ClassSpec(n) for n in wanted],
-        description="COCO photos, boxes around people, vehicles and pets.", instructions="Box **every** object.",
+        description="COCO photos, boxes around people, vehicles and pets.", instructions="Box **every** object.", by=SYSTEM,
     )  # fmt: skip
     classes = {c.name: c.id for c in projects.list_classes(store, p.id)}
     folder = data.parent / "photos"
     folder.mkdir()
     for f in sorted((coco / "images" / "train2017").glob("*.jpg"))[:40]:
         shutil.copy(f, folder / f.name)  # links out of the folder are refused by the import
-    import_folder(store, p.id, folder, watch=False)
+    import_folder(store, p.id, folder, watch=False, by=SYSTEM)
     rows = store.query("SELECT id, path, width, height FROM items WHERE project_id = ? ORDER BY id", [p.id])
     for n, (item_id, path, w, h) in enumerate(rows):
         if n >= 28:
             break
         if n >= 25:
-            labels.skip_item(store, item_id, author="admin", reason="too small to tell" if n % 2 else "")
+            labels.skip_item(
+                store, item_id, author="admin", reason="too small to tell" if n % 2 else "", by=SYSTEM
+            )
             continue
         boxes = []
         label_file = coco / "labels" / "train2017" / (Path(path).stem + ".txt")
@@ -59,7 +62,7 @@ def seed(data: Path, coco: Path) -> None:
                 if bw > 1 and bh > 1:
                     boxes.append({"class_id": classes[name], "xywh": [x, y, bw, bh]})
         labels.save_label(
-            store, item_id, {"boxes": boxes}, author="admin" if n % 3 else "lena", base_version=0
+            store, item_id, {"boxes": boxes}, author="admin" if n % 3 else "lena", base_version=0, by=SYSTEM
         )
     assert items.count_items(store, p.id) == 40
     store.close()

@@ -16,6 +16,7 @@ from PIL import Image
 from core import auth
 from core.domain import Role, TaskType
 from core.images import import_folder
+from core.permissions import SYSTEM
 from core.store import Store, labels, projects
 from core.store.projects import ClassSpec
 from tests.e2e.helpers import (
@@ -64,11 +65,13 @@ def seed(data: Path) -> int:
     store = Store(data / "annota.duckdb")
     auth.create_user(store, "admin", ADMIN_PASSWORD, Role.ADMIN, "Administrator")
     lena = auth.create_user(store, "lena", "lena-secret-1", Role.LABELER, "Lena")
-    p = projects.create_project(store, "Pets", TaskType.BOXES, [ClassSpec("cat"), ClassSpec("dog")])
-    projects.add_member(store, p.id, lena.id)
-    import_folder(store, p.id, write_photos(data.parent / "photos", 4), watch=False)
+    p = projects.create_project(
+        store, "Pets", TaskType.BOXES, [ClassSpec("cat"), ClassSpec("dog")], by=SYSTEM
+    )
+    projects.add_member(store, p.id, lena.id, by=SYSTEM)
+    import_folder(store, p.id, write_photos(data.parent / "photos", 4), watch=False, by=SYSTEM)
     first = store.scalar("SELECT min(id) FROM items WHERE project_id = ?", [p.id])
-    labels.skip_item(store, first, author="lena", reason=ATTACK)
+    labels.skip_item(store, first, author="lena", reason=ATTACK, by=SYSTEM)
     store.close()
     return p.id
 

@@ -9,6 +9,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.domain import User
+from core.permissions import SYSTEM
 from core.runtime import Runtime
 from core.store import projects
 from core.store.projects import ClassSpec
@@ -25,6 +26,7 @@ def make_project(runtime: Runtime, task: str = "boxes", name: str = "Pets", **kw
         [ClassSpec("cat", "#ff0000", "c"), ClassSpec("dog", "#00ff00", "d")],
         created_by="admin",
         **kw,
+        by=SYSTEM,
     )
 
 

@@ -12,6 +12,7 @@ from core.assist import status
 from core.assist.backbone import Backbone
 from core.config import PROJECT_ROOT, shared_datasets
 from core.images.probe import probe_file
+from core.permissions import SYSTEM
 from core.store import projects
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label
@@ -74,7 +75,7 @@ def test_settings_save_to_the_store(runtime, admin):
 
 def test_labelers_see_but_cannot_change(runtime, labeler):
     p = make_project(runtime, "multiclass")
-    projects.add_member(runtime.store, p.id, labeler.id)
+    projects.add_member(runtime.store, p.id, labeler.id, by=SYSTEM)
     at = page(PAGE, labeler, p.id).run()
     assert not at.exception and not at.error
     assert "only an administrator can change them" in texts(at)
@@ -104,7 +105,7 @@ def test_runs_table_and_charts_after_a_real_training(runtime, admin, backbone):
         print(f"SKIP REASON: shared flowers dataset absent at {root}", file=sys.stderr)
         pytest.skip(f"shared flowers dataset absent at {root}")
     s = runtime.store
-    p = projects.create_project(s, "Flowers", "multiclass", [ClassSpec(n) for n in FLOWERS])
+    p = projects.create_project(s, "Flowers", "multiclass", [ClassSpec(n) for n in FLOWERS], by=SYSTEM)
     files = {n: sorted((root / n).glob("*.jpg"))[7::13][:6] for n in FLOWERS}
     news = []
     for n in FLOWERS:
@@ -117,7 +118,7 @@ def test_runs_table_and_charts_after_a_real_training(runtime, admin, backbone):
     ids = {str(r[1]): int(r[0]) for r in s.query("SELECT id, path FROM items WHERE project_id = ?", [p.id])}
     for n in FLOWERS:
         for f in files[n][:3]:
-            save_label(s, ids[str(f)], {"class_id": cls[n]}, author="admin", base_version=0)
+            save_label(s, ids[str(f)], {"class_id": cls[n]}, author="admin", base_version=0, by=SYSTEM)
     result = _run(runtime, cj.TRAIN, p.id)
     assert result["trained"]
 

@@ -7,6 +7,7 @@ import time
 import pyarrow as pa
 
 from core.jobs import submit
+from core.permissions import SYSTEM
 from core.store import projects
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label, skip_item
@@ -28,9 +29,9 @@ def test_metrics_and_charts(runtime, admin):
     p = make_project(runtime, "multiclass")
     cat, dog = projects.list_classes(runtime.store, p.id)
     add_items(runtime.store, p.id, [NewItem(f"/x/{i}.jpg", 10, 10, f"h{i}") for i in range(5)])
-    save_label(runtime.store, 1, {"class_id": cat.id}, author="admin", base_version=0)
-    save_label(runtime.store, 2, {"class_id": dog.id}, author="admin", base_version=0)
-    skip_item(runtime.store, 3, author="admin", reason="blurry")
+    save_label(runtime.store, 1, {"class_id": cat.id}, author="admin", base_version=0, by=SYSTEM)
+    save_label(runtime.store, 2, {"class_id": dog.id}, author="admin", base_version=0, by=SYSTEM)
+    skip_item(runtime.store, 3, author="admin", reason="blurry", by=SYSTEM)
     at = page(PAGE, admin, p.id).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     values = {m.label: m.value for m in at.metric}

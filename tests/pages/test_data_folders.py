@@ -6,6 +6,7 @@ import os
 
 from core import images
 from core.jobs import list_jobs
+from core.permissions import SYSTEM
 from core.store.items import count_items
 from tests.pages.helpers import page, texts, write_pngs
 
@@ -58,8 +59,8 @@ def test_refused_files_are_listed_by_name_with_reasons(runtime, admin, project, 
 def test_a_folder_the_watcher_cannot_scan_says_so(runtime, admin, project, tmp_path):
     folder = tmp_path / "watched"
     write_pngs(folder, 1)
-    src = images.add_folder(runtime.store, project.id, folder, watch=True)
-    images.rescan(runtime.store, src.id)
+    src = images.add_folder(runtime.store, project.id, folder, watch=True, by=SYSTEM)
+    images.rescan(runtime.store, src.id, by=SYSTEM)
     runtime.watcher.stop()  # so that no poll clears the error set below
     runtime.watcher.source_errors[src.id] = "OSError: [Errno 5] Input/output error: '/mnt/share'"
     at = page(PAGE, admin, project.id).run()

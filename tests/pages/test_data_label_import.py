@@ -7,6 +7,7 @@ import json
 
 from core.assist.predictions import shown_prediction
 from core.images.sources import import_folder
+from core.permissions import SYSTEM
 from core.store.labels import current_annotation
 from core.store.projects import list_classes
 from tests.pages.helpers import page, texts, write_pngs
@@ -17,7 +18,7 @@ PAGE = "pages/data.py"
 def _images(runtime, project, tmp_path):  # type: ignore[no-untyped-def]
     folder = tmp_path / "photos"
     write_pngs(folder, 3)  # img_000.png .. img_002.png, 64 x 48
-    import_folder(runtime.store, project.id, folder, watch=False)
+    import_folder(runtime.store, project.id, folder, watch=False, by=SYSTEM)
     rows = runtime.store.query("SELECT id, path FROM items WHERE project_id = ? ORDER BY path", [project.id])
     return [r[0] for r in rows]
 

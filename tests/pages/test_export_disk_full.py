@@ -7,6 +7,7 @@ from pathlib import Path
 
 from core import jobs
 from core.disk import DiskFull
+from core.permissions import SYSTEM
 from core.store import projects
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label
@@ -20,7 +21,7 @@ def _labeled(runtime, project, tmp_path: Path) -> None:  # type: ignore[no-untyp
     add_items(runtime.store, project.id, [NewItem(str(f), 64, 48, f"sha{i}") for i, f in enumerate(files)])
     cat, _ = projects.list_classes(runtime.store, project.id)
     box = {"boxes": [{"class_id": cat.id, "xywh": [1, 2, 30, 20]}]}
-    save_label(runtime.store, 1, box, author="admin", base_version=0)
+    save_label(runtime.store, 1, box, author="admin", base_version=0, by=SYSTEM)
 
 
 def test_an_export_refused_on_a_full_disk_says_so(runtime, admin, project, tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from core.formats.export import FORMATS
 from core.jobs import list_jobs
+from core.permissions import SYSTEM
 from core.store import projects
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label
@@ -22,7 +23,7 @@ def _with_images(runtime, project, tmp_path):  # type: ignore[no-untyped-def]
     cat, _ = projects.list_classes(runtime.store, project.id)
     for item_id in (1, 2):
         payload = {"polygons": [{"class_id": cat.id, "points": [[1, 2], [30, 2], [20, 40]]}]}
-        save_label(runtime.store, item_id, payload, author="admin", base_version=0)
+        save_label(runtime.store, item_id, payload, author="admin", base_version=0, by=SYSTEM)
     return files
 
 

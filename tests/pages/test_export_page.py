@@ -7,6 +7,7 @@ from pathlib import Path
 
 import core.jobs
 from core.jobs import list_jobs
+from core.permissions import SYSTEM
 from core.store import projects
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label
@@ -37,6 +38,7 @@ def test_export_runs_as_job_and_offers_download(runtime, admin, project, tmp_pat
         {"boxes": [{"class_id": cat.id, "xywh": [1, 2, 30, 20]}]},
         author="admin",
         base_version=0,
+        by=SYSTEM,
     )
     at = page(PAGE, admin, project.id).run()
     assert not at.exception and not at.error, [e.value for e in at.error]

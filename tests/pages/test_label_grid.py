@@ -10,6 +10,7 @@ import numpy as np
 from core.assist import cluster_pages
 from core.assist.embeddings import to_blob
 from core.domain import ItemStatus, Source, TaskType
+from core.permissions import SYSTEM
 from core.store import items, labels, queue
 from core.store.labels import utcnow
 from tests.pages.test_label_page import act, app, setup_project, texts
@@ -252,7 +253,9 @@ def test_a_press_meant_for_a_page_that_left_the_screen_acts_on_nothing(runtime, 
     first = tiles(at)
     stale_submit = act(at, "label_grid_submit")
     page = cluster_pages.current_page(runtime.store, project.id, "ann")
-    cluster_pages.submit_page(runtime.store, page, first, classes[1].id, TaskType.MULTICLASS)  # press 1
+    cluster_pages.submit_page(
+        runtime.store, page, first, classes[1].id, TaskType.MULTICLASS, by=SYSTEM
+    )  # press 1
     nxt = cluster_pages.next_page(runtime.store, project.id, "ann", TaskType.MULTICLASS, 4)  # its rerun
     assert nxt is not None and not set(nxt.item_ids) & set(first)
     stale_submit.click().run()  # press 2, on the page gone

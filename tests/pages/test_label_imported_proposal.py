@@ -6,6 +6,7 @@ from pathlib import Path
 
 from core.domain import Source, TaskType
 from core.formats.label_import import ImportOptions, apply_import, preview_import
+from core.permissions import SYSTEM
 from core.store import labels
 from tests.pages.test_label_page import act, app, runtime, setup_project, texts  # noqa: F401 (fixture)
 
@@ -20,7 +21,9 @@ def test_an_imported_proposal_is_shown_as_such_and_accepted(runtime, tmp_path: P
     csv.write_text("image,label\n" + "".join(f"{Path(p).name},dog\n" for p in paths))
     pv = preview_import(runtime.store, project.id, csv)
     assert len(pv.matched) == 3 and pv.project_task is TaskType.MULTICLASS
-    apply_import(runtime.store, project.id, pv, author="admin", options=ImportOptions(as_proposals=True))
+    apply_import(
+        runtime.store, project.id, pv, author="admin", options=ImportOptions(as_proposals=True), by=SYSTEM
+    )
     at = app(project.id).run()
     assert not at.exception, at.exception
     body = texts(at)

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core.domain import ItemStatus, ProjectState, Role, Source, TaskType, User
+from core import auth
+from core.domain import ItemStatus, NotFound, ProjectState, Role, Source, TaskType, User
+from core.permissions import SYSTEM, ProjectRole
 from core.store import items, labels, projects, queue
 from core.store.items import NewItem
 
@@ -51,18 +53,31 @@ def make_images(folder: Path, n: int, size=(64, 48)) -> list[NewItem]:
 def setup_project(runtime, tmp_path, task=TaskType.MULTICLASS, n=3, classes=("cat", "dog", "bird"), **kw):
     store = runtime.store
     project = projects.create_project(
-        store, f"P-{task.value}", task, list(classes), instructions="Label **the animal**.", **kw
+        store, f"P-{task.value}", task, list(classes), instructions="Label **the animal**.", **kw, by=SYSTEM
     )
     items.add_items(store, project.id, make_images(tmp_path / f"imgs-{task.value}", n))
     ids = [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [project.id])]
     return project, projects.list_classes(store, project.id), ids
 
 
-def app(project_id: int, username: str = "ann"):
+def labeler_in(project_id: int, username: str, role: ProjectRole = ProjectRole.LABELER) -> User:
+    """An account that is a member of the project (core refuses a label from anyone else)."""
+    from ui import resources
+
+    store = resources.runtime().store  # the test's runtime (cached: the one the page uses)
+    try:
+        user = auth.get_user(store, username)
+    except NotFound:
+        user = auth.create_user(store, username, "secret-123", Role.LABELER, username.title())
+    projects.add_member(store, project_id, user.id, role, by=SYSTEM)
+    return user
+
+
+def app(project_id: int, username: str = "ann", role: ProjectRole = ProjectRole.LABELER):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(PAGE, default_timeout=30)
-    at.session_state["user"] = User(id=1, username=username, role=Role.LABELER, display_name=username.title())
+    at.session_state["user"] = labeler_in(project_id, username, role)
     at.session_state["project_id"] = project_id
     return at
 
@@ -196,7 +211,7 @@ def test_empty_queue_shows_all_done(runtime, tmp_path):
 
 def test_paused_project_hands_out_nothing(runtime, tmp_path):
     project, _, ids = setup_project(runtime, tmp_path)
-    projects.set_state(runtime.store, project.id, ProjectState.PAUSED)
+    projects.set_state(runtime.store, project.id, ProjectState.PAUSED, by=SYSTEM)
     at = app(project.id).run()
     assert "paused" in texts(at)
     assert queue.leased_items(runtime.store, project.id) == {}
@@ -205,8 +220,10 @@ def test_paused_project_hands_out_nothing(runtime, tmp_path):
 
 def test_stale_save_shows_both_versions_and_overwrites_on_the_current_one(runtime, tmp_path):
     project, classes, ids = setup_project(runtime, tmp_path)
-    at = app(project.id).run()
-    labels.save_label(runtime.store, ids[0], {"class_id": classes[2].id}, author="bob", base_version=0)
+    at = app(project.id, role=ProjectRole.REVIEWER).run()  # overwriting bob's label is a reviewer's
+    labels.save_label(
+        runtime.store, ids[0], {"class_id": classes[2].id}, author="bob", base_version=0, by=SYSTEM
+    )
     act(at, f"label_cls_{classes[0].id}").click().run()
     page = texts(at)
     assert "Someone saved image" in page and "bob saved version 1" in page
@@ -222,7 +239,9 @@ def test_stale_save_shows_both_versions_and_overwrites_on_the_current_one(runtim
 def test_stale_save_keep_theirs_drops_mine(runtime, tmp_path):
     project, classes, ids = setup_project(runtime, tmp_path)
     at = app(project.id).run()
-    labels.save_label(runtime.store, ids[0], {"class_id": classes[2].id}, author="bob", base_version=0)
+    labels.save_label(
+        runtime.store, ids[0], {"class_id": classes[2].id}, author="bob", base_version=0, by=SYSTEM
+    )
     act(at, f"label_cls_{classes[0].id}").click().run()
     act(at, "label_stale_keep").click().run()
     ann = labels.current_annotation(runtime.store, ids[0])
@@ -303,7 +322,7 @@ def test_unsaved_work_survives_reruns_and_next(runtime, tmp_path):
 
 
 def test_missing_image_is_explained_with_a_skip(runtime, tmp_path):
-    project = projects.create_project(runtime.store, "Broken", TaskType.MULTICLASS, ["a", "b"])
+    project = projects.create_project(runtime.store, "Broken", TaskType.MULTICLASS, ["a", "b"], by=SYSTEM)
     items.add_items(runtime.store, project.id, [NewItem(str(tmp_path / "gone.jpg"), 10, 10, "x" * 40)])
     at = app(project.id).run()
     assert "cannot be shown" in texts(at) and "missing" in texts(at)

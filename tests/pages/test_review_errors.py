@@ -8,6 +8,7 @@ import numpy as np
 
 from core.assist.embeddings import normalize, to_blob
 from core.assist.job_support import insert_embeddings
+from core.permissions import SYSTEM
 from core.store import projects
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label, utcnow
@@ -36,7 +37,9 @@ def _setup(runtime, tmp_path, n: int = 24):
     for k, i in enumerate(ids):
         given = 1 - truth[k] if k in FLIPPED else truth[k]
         author = "lena" if k == FLIPPED[1] else "admin"
-        save_label(runtime.store, i, {"class_id": (cat, dog)[given].id}, author=author, base_version=0)
+        save_label(
+            runtime.store, i, {"class_id": (cat, dog)[given].id}, author=author, base_version=0, by=SYSTEM
+        )
     return p, [ids[k] for k in FLIPPED]
 
 
@@ -92,6 +95,7 @@ def test_likely_errors_for_boxes(runtime, admin, tmp_path, monkeypatch):
             {"boxes": [{"class_id": cat.id, "xywh": [4, 4, 20, 20]}]},
             author="admin",
             base_version=0,
+            by=SYSTEM,
         )
     at = page(PAGE, admin, p.id, **{f"review_filters_{p.id}": {"errors": True}}).run()
     assert "No ranking yet" in texts(at) and "No trained detector yet (the Assist page trains one)." in texts(

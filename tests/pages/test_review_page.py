@@ -5,6 +5,7 @@ from __future__ import annotations
 from PIL import Image
 
 from core.domain import TaskType
+from core.permissions import SYSTEM
 from core.store import projects
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label, skip_item
@@ -35,6 +36,7 @@ def test_grid_filters_and_hand_over(runtime, admin, labeler, tmp_path):
         {"boxes": [{"class_id": cat.id, "xywh": [4, 4, 20, 20]}]},
         author="admin",
         base_version=0,
+        by=SYSTEM,
     )
     save_label(
         runtime.store,
@@ -42,8 +44,9 @@ def test_grid_filters_and_hand_over(runtime, admin, labeler, tmp_path):
         {"boxes": [{"class_id": dog.id, "xywh": [10, 5, 30, 30]}]},
         author="lena",
         base_version=0,
+        by=SYSTEM,
     )
-    skip_item(runtime.store, 3, author="lena", reason="blurry")
+    skip_item(runtime.store, 3, author="lena", reason="blurry", by=SYSTEM)
     at = page(PAGE, admin, p.id).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert len(at.image) == 4
@@ -109,7 +112,14 @@ def _labeled_grid(runtime, tmp_path, n=6):  # type: ignore[no-untyped-def]
     """A multi-class project of ``n`` images, each labeled (cat, dog, cat, ...), newest label last."""
     p, (cat, dog) = _setup(runtime, tmp_path, "multiclass", n=n)
     for i in range(1, n + 1):
-        save_label(runtime.store, i, {"class_id": (cat if i % 2 else dog).id}, author="admin", base_version=0)
+        save_label(
+            runtime.store,
+            i,
+            {"class_id": (cat if i % 2 else dog).id},
+            author="admin",
+            base_version=0,
+            by=SYSTEM,
+        )
     return p, cat, dog
 
 
@@ -150,7 +160,7 @@ def test_filters_and_the_open_image_are_kept_over_a_correction_on_the_label_page
     at.button(key=f"review_correct_{p.id}").click().run()
     assert at.session_state["label_item_id"] == 3
     # the label page saves the correction; this page's widget state is gone when the person comes back
-    save_label(runtime.store, 3, {"class_id": dog.id}, author="admin", base_version=1)
+    save_label(runtime.store, 3, {"class_id": dog.id}, author="admin", base_version=1, by=SYSTEM)
     back = page(PAGE, admin, p.id)
     for key in (f"review_filters_{p.id}", f"review_open_{p.id}"):
         back.session_state[key] = at.session_state[key]

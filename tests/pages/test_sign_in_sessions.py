@@ -11,6 +11,7 @@ import pytest
 
 from core import auth, sessions
 from core.domain import Role
+from core.permissions import SYSTEM
 from core.store import projects
 from tests.pages.browser_cookies import CookieJar, jar_fixture  # noqa: F401 (the ``jar`` fixture)
 from tests.pages.helpers import ADMIN_PASSWORD, make_project, page, texts
@@ -91,7 +92,7 @@ def test_deactivating_a_user_ends_their_sessions(runtime, jar):
     auth.create_user(runtime.store, "lena", "secret-123", Role.LABELER, "Lena")
     at = sign_in_form(jar, "lena", "secret-123")
     assert at.session_state["user"].username == "lena"
-    auth.set_active(runtime.store, "lena", False)  # what the Team tab's Deactivate does
+    auth.set_active(runtime.store, "lena", False, by=SYSTEM)  # what the Team tab's Deactivate does
     jar.run(at)
     assert on_sign_in_page(at)
     again = sign_in_form(jar, "lena", "secret-123")
@@ -154,7 +155,7 @@ def test_a_labeler_cannot_open_a_project_they_are_not_in_by_url(runtime, jar):
     theirs = make_project(runtime, name="Theirs")  # she is a member of this one only
     other = make_project(runtime, name="Other")
     lena = auth.create_user(runtime.store, "lena", "secret-123", Role.LABELER, "Lena")
-    projects.add_member(runtime.store, theirs.id, lena.id)
+    projects.add_member(runtime.store, theirs.id, lena.id, by=SYSTEM)
     sign_in_form(jar, "lena", "secret-123")
     tab = page("app.py")
     tab.query_params["project"] = str(other.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.permissions import SYSTEM
 from core.store.items import NewItem, add_items
 from core.store.labels import skip_item
 from tests.pages.helpers import page, texts, write_pngs
@@ -22,8 +23,8 @@ def test_nothing_skipped(runtime, admin, project):
 
 def test_list_shows_who_when_why_and_hands_over(runtime, admin, project, tmp_path):
     _items(runtime, project, tmp_path, 3)
-    skip_item(runtime.store, 2, author="lena", reason="too dark to tell")
-    skip_item(runtime.store, 3, author="admin")
+    skip_item(runtime.store, 2, author="lena", reason="too dark to tell", by=SYSTEM)
+    skip_item(runtime.store, 3, author="admin", by=SYSTEM)
     at = page(PAGE, admin, project.id).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     body = texts(at)
@@ -38,7 +39,7 @@ def test_list_shows_who_when_why_and_hands_over(runtime, admin, project, tmp_pat
 def test_paging(runtime, admin, project, tmp_path):
     _items(runtime, project, tmp_path, 23)
     for i in range(1, 24):
-        skip_item(runtime.store, i, author="admin", reason=f"r{i}")
+        skip_item(runtime.store, i, author="admin", reason=f"r{i}", by=SYSTEM)
     at = page(PAGE, admin, project.id).run()
     assert len([b for b in at.button if b.label == "Label it"]) == 20
     assert "Page 1 of 2" in texts(at)
@@ -49,7 +50,7 @@ def test_paging(runtime, admin, project, tmp_path):
 
 def test_missing_image_is_said_in_words(runtime, admin, project, tmp_path):
     add_items(runtime.store, project.id, [NewItem(str(tmp_path / "gone.png"), 64, 48, "gone")])
-    skip_item(runtime.store, 1, author="admin", reason="x")
+    skip_item(runtime.store, 1, author="admin", reason="x", by=SYSTEM)
     at = page(PAGE, admin, project.id).run()
     assert not at.exception and not at.error
     # a placeholder with the reason where the thumbnail would be (not a blank area)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core import auth, sessions
 from core.domain import Role
+from core.permissions import SYSTEM
 from core.store.items import NewItem, add_items
 from core.store.labels import skip_item
 from tests.pages.helpers import page, texts, write_pngs
@@ -14,7 +15,7 @@ ATTACK = "[click](http://example.com) ![x](http://example.com/x.png)"
 def test_a_skip_reason_is_escaped_on_the_skipped_page(runtime, admin, project, tmp_path):
     files = write_pngs(tmp_path / "imgs", 1)
     add_items(runtime.store, project.id, [NewItem(str(files[0]), 64, 48, "sha0")])
-    skip_item(runtime.store, 1, author="lena", reason=ATTACK)
+    skip_item(runtime.store, 1, author="lena", reason=ATTACK, by=SYSTEM)
     at = page("pages/skipped.py", admin, project.id).run()
     assert not at.exception and not at.error
     body = texts(at)

@@ -11,7 +11,8 @@ from typing import Any
 import streamlit as st
 
 from core.disk import DiskFull
-from core.domain import NotFound, Source, TaskType, ValidationError
+from core.domain import NotFound, Source, TaskType, User, ValidationError
+from core.permissions import Forbidden
 from core.store import labels, queue
 from core.store.db import WriteConflict
 from ui.labeling import blind, payloads, progress, state
@@ -42,6 +43,10 @@ def on_screen(item_id: int) -> bool:
     return False
 
 
+def _me() -> User:
+    return st.session_state["user"]  # the page ran ``session.require_user`` (the gate) first
+
+
 def save(
     item_id: int,
     version: int,
@@ -60,6 +65,7 @@ def save(
             store(),
             item_id,
             payload,
+            by=_me(),
             author=author,
             base_version=version,
             source=src,
@@ -78,7 +84,7 @@ def save(
     except ValidationError as exc:
         state.flash("error", f"Not saved: {exc}")
         return False
-    except (NotFound, WriteConflict, DiskFull) as exc:
+    except (NotFound, WriteConflict, DiskFull, Forbidden) as exc:
         state.flash("error", f"Not saved: {exc}")
         return False
     state.drop_work(item_id)
@@ -133,8 +139,8 @@ def skip(item_id: int, author: str, reason_key: str) -> None:
         return
     reason = str(st.session_state.get(reason_key) or "")
     try:
-        labels.skip_item(store(), item_id, author=author, reason=reason)
-    except (NotFound, WriteConflict, DiskFull) as exc:
+        labels.skip_item(store(), item_id, by=_me(), author=author, reason=reason)
+    except (NotFound, WriteConflict, DiskFull, Forbidden) as exc:
         state.flash("error", f"Not skipped: {exc}")
         return
     state.drop_work(item_id)

@@ -25,6 +25,7 @@ from core.assist import cluster_pages
 from core.assist.clustering import PageKind
 from core.disk import DiskFull
 from core.domain import LabelClass, Project, TaskType, User, ValidationError
+from core.permissions import Forbidden
 from core.store import items
 from ui import resources
 from ui.labeling import grid_tiles, images, progress, shortcuts, state
@@ -150,10 +151,11 @@ def _submit(project_id: int, user: str, task: TaskType, classes: Sequence[LabelC
             [i for i in page.item_ids if i not in off],
             class_id,
             task,
+            by=st.session_state["user"],
             duration_ms=duration,
             own=own,
         )
-    except ValidationError as exc:
+    except (ValidationError, Forbidden) as exc:
         state.flash("warning", str(exc))
         return
     except DiskFull as exc:  # nothing of the page was saved; it stays as it is

@@ -7,6 +7,7 @@ import numpy as np
 
 from core.assist.box_label_errors import box_issues, rank_box_images
 from core.assist.box_metrics import Detections
+from core.permissions import SYSTEM
 
 
 def dets(*rows: tuple[float, float, float, float, int, float]) -> Detections:
@@ -63,7 +64,7 @@ def test_find_box_label_errors_reads_the_store(store) -> None:
     from core.store.labels import save_label
     from core.store.projects import create_project, list_classes
 
-    p = create_project(store, "boxes", "boxes", ["cat", "dog"])
+    p = create_project(store, "boxes", "boxes", ["cat", "dog"], by=SYSTEM)
     cat, dog = (c.id for c in list_classes(store, p.id))
     add_items(store, p.id, [NewItem(f"/photos/{n}.jpg", 300, 300, f"{k:040x}") for k, n in enumerate("abc")])
     ids = {
@@ -71,7 +72,7 @@ def test_find_box_label_errors_reads_the_store(store) -> None:
     }
     box = {"class_id": cat, "xywh": [10, 10, 40, 40]}
     for path in ("/photos/a.jpg", "/photos/b.jpg"):
-        save_label(store, ids[path], {"boxes": [box]}, author="ann", base_version=0)
+        save_label(store, ids[path], {"boxes": [box]}, author="ann", base_version=0, by=SYSTEM)
     preds = {
         "/photos/a.jpg": dets((10, 10, 50, 50, cat, 0.9)),
         "/photos/b.jpg": dets((10, 10, 50, 50, dog, 0.8)),  # the detector sees a dog there
@@ -97,7 +98,7 @@ def test_cli_box_project_without_detector(tmp_path) -> None:
     data = tmp_path / "data"
     s = Store(Paths(data).ensure().db)
     try:
-        create_project(s, "shelves", "boxes", ["can", "box"])
+        create_project(s, "shelves", "boxes", ["can", "box"], by=SYSTEM)
     finally:
         s.close()
     env = {**os.environ, "ANNOTA_DATA_DIR": str(data), "ANNOTA_ASSIST_SCHEDULER": "0"}
@@ -135,7 +136,7 @@ def test_real_detector_finds_a_moved_box(tmp_path) -> None:
     cj.set_backbone(Backbone.load(cache_dir=default_paths().models))
     store = Store(tmp_path / "a.duckdb")
     settings = {"assist_detect_epochs": 6, "assist_detect_input_size": 256}
-    p = create_project(store, "raccoons", "boxes", ["raccoon", "other"], settings=settings)
+    p = create_project(store, "raccoons", "boxes", ["raccoon", "other"], settings=settings, by=SYSTEM)
     news = []
     for path, _ in data:
         with Image.open(path) as im:
@@ -149,7 +150,7 @@ def test_real_detector_finds_a_moved_box(tmp_path) -> None:
     }
     for path, boxes in data[:10]:
         payload = {"boxes": [{"class_id": raccoon, "xywh": xyxy_to_xywh(b)} for b in boxes.tolist()]}
-        save_label(store, ids[str(path)], payload, author="ann", base_version=0)
+        save_label(store, ids[str(path)], payload, author="ann", base_version=0, by=SYSTEM)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -164,6 +165,7 @@ def test_real_detector_finds_a_moved_box(tmp_path) -> None:
             {"boxes": [{"class_id": raccoon, "xywh": moved}]},
             author="ann",
             base_version=0,
+            by=SYSTEM,
         )
         report = find_box_label_errors(store, p.id)
     finally:

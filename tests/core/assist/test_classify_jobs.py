@@ -15,6 +15,7 @@ from core import jobs
 from core.assist import classify_jobs as cj
 from core.assist.backbone import Backbone
 from core.config import default_paths, shared_datasets
+from core.permissions import SYSTEM
 from core.store.db import Store, loads
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label
@@ -48,7 +49,9 @@ def test_featurise_train_infer_on_a_store(cj_backbone: Backbone, tmp_path: Path)
         pytest.skip(f"shared flowers dataset absent at {FLOWERS}")
     assert {cj.FEATURIZE, cj.TRAIN, cj.INFER} <= set(jobs.handlers())
     store = Store(tmp_path / "a.duckdb")
-    project = create_project(store, "flowers", "multiclass", CLASSES, settings={"assist_price_per_hour": 3.6})
+    project = create_project(
+        store, "flowers", "multiclass", CLASSES, settings={"assist_price_per_hour": 3.6}, by=SYSTEM
+    )
     files = {name: sorted((FLOWERS / name).glob("*.jpg"))[3::9][:16] for name in CLASSES}
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8 not really a jpeg")
@@ -70,7 +73,7 @@ def test_featurise_train_infer_on_a_store(cj_backbone: Backbone, tmp_path: Path)
     truth = {int(i): Path(p).parent.name for i, p in items if Path(p).parent.name in classes}
     labeled = [i for i in truth if list(truth).index(i) % 2 == 0][:40]
     for i in labeled:
-        save_label(store, i, {"class_id": classes[truth[i]]}, author="ann", base_version=0)
+        save_label(store, i, {"class_id": classes[truth[i]]}, author="ann", base_version=0, by=SYSTEM)
     job, result = _run(store, cj.TRAIN, project.id)
     assert isinstance(result, dict) and result["trained"] and result["n_labels"] == 40
 
@@ -113,7 +116,7 @@ def _featurised_flowers(tmp_path: Path, task: str, per_class: int) -> tuple[Stor
     if not FLOWERS.is_dir():
         pytest.skip(f"shared flowers dataset absent at {FLOWERS}")
     store = Store(tmp_path / "a.duckdb")
-    project = create_project(store, "flowers", task, CLASSES)
+    project = create_project(store, "flowers", task, CLASSES, by=SYSTEM)
     paths = [p for name in CLASSES for p in sorted((FLOWERS / name).glob("*.jpg"))[:per_class]]
     add_items(store, project.id, [_new_item(p) for p in paths])
     _run(store, cj.FEATURIZE, project.id)
@@ -126,7 +129,7 @@ def _label(store: Store, items: list, classes: dict[str, int], via_of: Any) -> N
     """Label each ``(item id, path)`` with its folder's class, ``via_of(n)`` saying how (multi-class)."""
     for n, (item_id, path) in enumerate(items):
         cid = classes[Path(path).parent.name]
-        save_label(store, item_id, {"class_id": cid}, author="ann", base_version=0, via=via_of(n))
+        save_label(store, item_id, {"class_id": cid}, author="ann", base_version=0, via=via_of(n), by=SYSTEM)
 
 
 def test_calibration_uses_only_labels_given_one_at_a_time(cj_backbone: Backbone, tmp_path: Path) -> None:
@@ -156,7 +159,12 @@ def test_multilabel_inference_stores_the_classes_to_pre_tick(cj_backbone: Backbo
     store, pid, items, classes = _featurised_flowers(tmp_path, "multilabel", 6)
     for item_id, path in items[::2]:
         save_label(
-            store, item_id, {"class_ids": [classes[Path(path).parent.name]]}, author="ann", base_version=0
+            store,
+            item_id,
+            {"class_ids": [classes[Path(path).parent.name]]},
+            author="ann",
+            base_version=0,
+            by=SYSTEM,
         )
     _, trained = _run(store, cj.TRAIN, pid)
     assert isinstance(trained, dict) and trained["trained"]

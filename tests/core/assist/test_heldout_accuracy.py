@@ -22,6 +22,7 @@ from core.assist import classify_jobs as cj
 from core.assist import status
 from core.assist.backbone import Backbone
 from core.config import default_paths, shared_datasets
+from core.permissions import SYSTEM
 from core.store.db import Store, loads
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label
@@ -72,7 +73,7 @@ def test_shown_heldout_accuracy_is_what_the_stored_labels_give(backbone: Backbon
         print(f"SKIP REASON: shared flowers dataset absent at {FLOWERS}")
         pytest.skip(f"shared flowers dataset absent at {FLOWERS}")
     store = Store(tmp_path / "a.duckdb")
-    p = create_project(store, "flowers", "multiclass", CLASSES)
+    p = create_project(store, "flowers", "multiclass", CLASSES, by=SYSTEM)
     paths = [f for name in CLASSES for f in sorted((FLOWERS / name).glob("*.jpg"))[5::11][:20]]
     add_items(store, p.id, [_new_item(f) for f in paths])
     _run(store, cj.FEATURIZE, p.id)
@@ -87,7 +88,9 @@ def test_shown_heldout_accuracy_is_what_the_stored_labels_give(backbone: Backbon
         cls = Path(path).parent.name
         assert cls in classes
         via = "item" if n % 5 == 0 else "page"
-        save_label(store, int(item_id), {"class_id": cids[cls]}, author="ann", base_version=0, via=via)
+        save_label(
+            store, int(item_id), {"class_id": cids[cls]}, author="ann", base_version=0, via=via, by=SYSTEM
+        )
     result = _run(store, cj.TRAIN, p.id)
     assert isinstance(result, dict) and result["n_labels"] >= 89  # the labeled photos featurised
     metrics = loads(store.scalar("SELECT metrics FROM model_runs WHERE kind = 'train'"))

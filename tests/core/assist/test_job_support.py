@@ -8,6 +8,7 @@ import pytest
 
 from core import jobs
 from core.assist.job_support import error_collector, insert_embeddings, job_project_id, missing_items
+from core.permissions import SYSTEM
 from core.store.db import Store
 from core.store.items import NewItem, add_items
 from core.store.labels import utcnow
@@ -27,7 +28,7 @@ def test_job_project_id_from_the_job_or_its_params(store: Store) -> None:
 
 
 def test_missing_items_then_inserted_embeddings(store: Store, tmp_path: Path) -> None:
-    project = create_project(store, "p", "multiclass", ["a", "b"])
+    project = create_project(store, "p", "multiclass", ["a", "b"], by=SYSTEM)
     add_items(store, project.id, [NewItem(str(tmp_path / f"{i}.jpg"), 10, 10, f"h{i}") for i in range(5)])
     todo = missing_items(store, project.id, "m1", set(), 10)
     ids = [i for i, _ in todo]

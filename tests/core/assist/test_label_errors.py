@@ -18,6 +18,7 @@ from core.assist.heads import LabelSpace
 from core.assist.job_support import insert_embeddings
 from core.assist.label_errors import RANKINGS, find_label_errors, out_of_fold, rank_label_errors
 from core.domain import TaskType
+from core.permissions import SYSTEM
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label, utcnow
 from core.store.projects import create_project, list_classes
@@ -118,7 +119,7 @@ def make_project(store, n_per: int = 15, flips: int = 3, task: str = "multiclass
     """A project with 3 classes of synthetic embeddings stored as the featurise job stores them;
     every item labeled, ``flips`` of them with a wrong class. Returns (project, truth, flipped ids)."""
     names = ["cat", "dog", "fox"]
-    project = create_project(store, "pets", task, names)
+    project = create_project(store, "pets", task, names, by=SYSTEM)
     x, y = blobs(n_per, 3, dim=1280, seed=5)  # the product's index holds 1280-d vectors
     paths = [f"/photos/{names[c]}/img_{k:03d}.jpg" for k, c in enumerate(y)]
     add_items(store, project.id, [NewItem(p, 64, 48, f"{k:040x}") for k, p in enumerate(paths)])
@@ -132,7 +133,7 @@ def make_project(store, n_per: int = 15, flips: int = 3, task: str = "multiclass
     noisy, flipped = flip(y, 3, flips, seed=5)
     for i, c in zip(ids, noisy, strict=True):
         payload = {"class_ids": [cid[c]]} if task == "multilabel" else {"class_id": cid[c]}
-        save_label(store, i, payload, author="ann", base_version=0)
+        save_label(store, i, payload, author="ann", base_version=0, by=SYSTEM)
     truth = {ids[k]: names[c] for k, c in enumerate(y)}
     return project, truth, {ids[k] for k in flipped}, {ids[k]: paths[k] for k in range(len(ids))}
 
@@ -161,10 +162,10 @@ def test_find_label_errors_multilabel_store(store) -> None:
 
 
 def test_find_label_errors_says_why_not(store) -> None:
-    project = create_project(store, "few", "multiclass", ["a", "b"])
+    project = create_project(store, "few", "multiclass", ["a", "b"], by=SYSTEM)
     report = find_label_errors(store, project.id)
     assert report.errors == [] and report.reason is not None and "featurised" in report.reason
-    boxes = create_project(store, "boxes", "boxes", ["a", "b"])
+    boxes = create_project(store, "boxes", "boxes", ["a", "b"], by=SYSTEM)
     assert "classification" in (find_label_errors(store, boxes.id).reason or "")
 
 

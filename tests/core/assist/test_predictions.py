@@ -8,6 +8,7 @@ import pytest
 
 from core.assist import predictions as pr
 from core.domain import Source, ValidationError
+from core.permissions import SYSTEM
 from core.store.db import Store, dumps
 from core.store.items import NewItem, add_items
 from core.store.labels import StaleEdit, current_annotation, save_label
@@ -15,7 +16,7 @@ from core.store.projects import create_project, list_classes
 
 
 def _setup(store: Store, task: str = "multiclass", n: int = 6) -> tuple[int, list[int], list[int]]:
-    project = create_project(store, f"p-{task}", task, ["cat", "dog", "fox"])
+    project = create_project(store, f"p-{task}", task, ["cat", "dog", "fox"], by=SYSTEM)
     add_items(store, project.id, [NewItem(f"/x/{task}{i}.jpg", 100, 80, f"{task}{i}") for i in range(n)])
     ids = [
         int(r[0]) for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [project.id])
@@ -68,29 +69,33 @@ def test_accept_saves_the_proposal_as_a_prelabel(store: Store, task: str, payloa
         return [real(v) for v in p] if isinstance(p, list) else p
 
     _predict(store, pid, ids[0], real(payload), 0.9, True, [])
-    ann = pr.accept(store, ids[0], "lena", 0)
+    ann = pr.accept(store, ids[0], "lena", 0, by=SYSTEM)
     assert ann.source is Source.PRELABEL and ann.author == "lena"
     current = current_annotation(store, ids[0])
     assert current is not None and current.payload == real(label) and current.source is Source.PRELABEL
     with pytest.raises(StaleEdit):
-        pr.accept(store, ids[0], "max", 0)
+        pr.accept(store, ids[0], "max", 0, by=SYSTEM)
     with pytest.raises(ValidationError, match="no proposal"):
-        pr.accept(store, ids[1], "lena", 0)
+        pr.accept(store, ids[1], "lena", 0, by=SYSTEM)
 
 
 def test_proposal_stats_count_shown_accepted_corrected(store: Store) -> None:
     pid, ids, (cat, dog, fox) = _setup(store, n=7)
     for i, shown in zip(ids[:5], [True, True, True, True, False], strict=True):
         _predict(store, pid, i, {"class_id": cat}, 0.95 if shown else 0.5, shown, [cat])
-    pr.accept(store, ids[0], "lena", 0)  # accepted
+    pr.accept(store, ids[0], "lena", 0, by=SYSTEM)  # accepted
     save_label(
-        store, ids[1], {"class_id": dog}, author="lena", base_version=0, proposal_kept=False
+        store, ids[1], {"class_id": dog}, author="lena", base_version=0, proposal_kept=False, by=SYSTEM
     )  # corrected
-    save_label(store, ids[2], {"class_id": cat}, author="lena", base_version=0, proposal_kept=True)  # agreed
-    save_label(store, ids[4], {"class_id": fox}, author="lena", base_version=0)  # not shown: not counted
+    save_label(
+        store, ids[2], {"class_id": cat}, author="lena", base_version=0, proposal_kept=True, by=SYSTEM
+    )  # agreed
+    save_label(
+        store, ids[4], {"class_id": fox}, author="lena", base_version=0, by=SYSTEM
+    )  # not shown: not counted
     save_label(
         store, ids[5], {"class_id": cat}, author="annota:auto-accept", base_version=0, source="prelabel",
-        proposal_kept=True,
+        proposal_kept=True, by=SYSTEM,
     )  # fmt: skip
     s = pr.proposal_stats(store, pid)
     assert (s.shown, s.accepted, s.auto_accepted, s.corrected, s.agreed, s.pending, s.proposals) == (
@@ -102,7 +107,7 @@ def test_proposal_stats_count_shown_accepted_corrected(store: Store) -> None:
     after = pr.proposal_stats(store, pid)
     assert (after.shown, after.accepted, after.corrected, after.agreed) == (0, 2, 1, 1)
     assert after.live_precision == pytest.approx(3 / 4)
-    empty = pr.proposal_stats(store, create_project(store, "none", "multiclass", ["a", "b"]).id)
+    empty = pr.proposal_stats(store, create_project(store, "none", "multiclass", ["a", "b"], by=SYSTEM).id)
     assert empty.live_precision is None and empty.shown == 0
 
 
@@ -116,6 +121,8 @@ def test_pre_ticked_counts_unlabeled_multilabel_items_with_sure_classes(store: S
     _predict(
         store, pid, ids[3], {"class_ids": [cat], "score": 0.6, "sure_class_ids": [cat]}, 0.6, False, [cat]
     )
-    save_label(store, ids[3], {"class_ids": [cat, dog]}, author="lena", base_version=0)  # labeled since
+    save_label(
+        store, ids[3], {"class_ids": [cat, dog]}, author="lena", base_version=0, by=SYSTEM
+    )  # labeled since
     s = pr.proposal_stats(store, pid)
     assert (s.pre_ticked, s.shown, s.pending) == (1, 1, 1)

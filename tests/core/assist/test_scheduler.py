@@ -25,6 +25,7 @@ from core.assist.scheduler import AssistScheduler
 from core.assist.stages import Stage
 from core.config import default_paths, shared_datasets
 from core.domain import ProjectState
+from core.permissions import SYSTEM
 from core.store.db import Store
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label
@@ -70,7 +71,7 @@ def backbone() -> Backbone:
 def test_scheduler_featurises_trains_and_infers_by_itself(backbone: Backbone, tmp_path: Path) -> None:
     flowers = _flowers()
     store = Store(tmp_path / "a.duckdb")
-    project = create_project(store, "flowers", "multiclass", CLASSES)
+    project = create_project(store, "flowers", "multiclass", CLASSES, by=SYSTEM)
     files = {n: sorted((flowers / n).glob("*.jpg"))[5::11][:9] for n in CLASSES}
     first = [(n, p) for n in CLASSES for p in files[n][:8]]  # 40 images
     add_items(store, project.id, [_new_item(p) for _, p in first])
@@ -85,7 +86,9 @@ def test_scheduler_featurises_trains_and_infers_by_itself(backbone: Backbone, tm
         cls = {c.name: c.id for c in list_classes(store, project.id)}
         labeled = [(n, p) for n in CLASSES for p in files[n][:4]]  # 20 labels, 4 per class
         for name, path in labeled:
-            save_label(store, ids[str(path)], {"class_id": cls[name]}, author="ann", base_version=0)
+            save_label(
+                store, ids[str(path)], {"class_id": cls[name]}, author="ann", base_version=0, by=SYSTEM
+            )
 
         unlabeled = set(ids.values()) - {ids[str(p)] for _, p in labeled}
         preds = "SELECT count(*) FROM predictions WHERE project_id = ?"
@@ -131,7 +134,7 @@ def test_scheduler_featurises_trains_and_infers_by_itself(backbone: Backbone, tm
 
 
 def _project_with_items(store: Store, tmp_path: Path, task: str = "multiclass", n: int = 3, **kw):  # type: ignore[no-untyped-def]
-    project = create_project(store, f"p-{task}-{n}", task, ["a", "b"], **kw)
+    project = create_project(store, f"p-{task}-{n}", task, ["a", "b"], **kw, by=SYSTEM)
     add_items(
         store, project.id, [NewItem(str(tmp_path / f"{task}{i}.jpg"), 10, 10, f"{task}{i}") for i in range(n)]
     )
@@ -142,7 +145,7 @@ def test_tick_skips_projects_that_are_off_paused_or_unassisted(store: Store, tmp
     on = _project_with_items(store, tmp_path)
     off = _project_with_items(store, tmp_path, n=4, settings={"assist_enabled": False})
     paused = _project_with_items(store, tmp_path, n=5)
-    set_state(store, paused.id, ProjectState.PAUSED)
+    set_state(store, paused.id, ProjectState.PAUSED, by=SYSTEM)
     boxes = _project_with_items(store, tmp_path, "boxes")
     sched = AssistScheduler(store, None)
     decisions = sched.tick(force=True)
@@ -155,9 +158,9 @@ def test_tick_skips_projects_that_are_off_paused_or_unassisted(store: Store, tmp
     if kinds is None:
         assert "not available" in status.availability("boxes").reason
     else:
-        update_project(store, boxes.id, settings={"assist_enabled": True})
+        update_project(store, boxes.id, settings={"assist_enabled": True}, by=SYSTEM)
         assert [(d.project_id, d.kind) for d in sched.tick(force=True)] == [(boxes.id, kinds.featurize)]
-    update_project(store, off.id, settings={"assist_enabled": True})
+    update_project(store, off.id, settings={"assist_enabled": True}, by=SYSTEM)
     assert [d.project_id for d in sched.tick(force=True)] == [off.id]
 
 
@@ -199,7 +202,7 @@ def test_quiet_projects_are_not_looked_at_again(store: Store, tmp_path: Path) ->
     assert calls == [project.id]  # nothing moved: not looked at again
     add_items(store, project.id, [NewItem(str(tmp_path / "late.jpg"), 10, 10, "late")])
     sched.tick()
-    update_project(store, project.id, settings={"assist_train_every": 5})
+    update_project(store, project.id, settings={"assist_train_every": 5}, by=SYSTEM)
     sched.tick()
     store.execute("INSERT INTO jobs (project_id, kind) VALUES (?, 'x')", [project.id])
     sched.tick()

@@ -11,6 +11,7 @@ from core.assist import status
 from core.assist.job_support import insert_embeddings
 from core.assist.scheduler import AssistScheduler
 from core.domain import Project
+from core.permissions import SYSTEM
 from core.store.db import Store
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label, utcnow
@@ -26,7 +27,12 @@ def _detect_kinds() -> status.JobKinds:
 
 def _featurised_project(store: Store, tmp_path: Path, task: str, n: int = 12, **settings: object) -> Project:
     project = create_project(
-        store, f"p-{task}", task, ["raccoon", "other"], settings={"assist_enabled": True, **settings}
+        store,
+        f"p-{task}",
+        task,
+        ["raccoon", "other"],
+        settings={"assist_enabled": True, **settings},
+        by=SYSTEM,
     )
     add_items(
         store, project.id, [NewItem(str(tmp_path / f"{i}.jpg"), 40, 40, f"{task}{i}") for i in range(n)]
@@ -49,7 +55,7 @@ def _label_one_class(store: Store, project: Project, n: int) -> None:
             payload: dict = {"boxes": [{"class_id": cid, "xywh": [2, 3, 20, 25]}]}
         else:
             payload = {"polygons": [{"class_id": cid, "points": [[2, 3], [30, 4], [20, 30]]}]}
-        save_label(store, item_id, payload, author="ann", base_version=0)
+        save_label(store, item_id, payload, author="ann", base_version=0, by=SYSTEM)
 
 
 @pytest.mark.parametrize("task", ["boxes", "polygons"])
@@ -74,15 +80,17 @@ def test_detection_needs_an_object_and_the_settings_may_ask_for_more_classes(
     _label_one_class(store, project, 10)
     assert status.stage_policy(project).min_classes_to_train == 2
     assert AssistScheduler(store, None).tick(force=True) == []
-    empty = create_project(store, "empty", "boxes", ["a", "b"], settings={"assist_enabled": True})
+    empty = create_project(store, "empty", "boxes", ["a", "b"], settings={"assist_enabled": True}, by=SYSTEM)
     add_items(store, empty.id, [NewItem(str(tmp_path / f"e{i}.jpg"), 40, 40, f"e{i}") for i in range(10)])
     for (item_id,) in store.query("SELECT id FROM items WHERE project_id = ?", [empty.id]):
-        save_label(store, int(item_id), {"boxes": []}, author="ann", base_version=0)  # nothing in view
+        save_label(
+            store, int(item_id), {"boxes": []}, author="ann", base_version=0, by=SYSTEM
+        )  # nothing in view
     assert not status.overview(store, empty.id).stage.should_train  # no object: nothing to learn
 
 
 def test_classification_still_needs_two_classes(store: Store, tmp_path: Path) -> None:
-    project = create_project(store, "c", "multiclass", ["a", "b"])
+    project = create_project(store, "c", "multiclass", ["a", "b"], by=SYSTEM)
     add_items(store, project.id, [NewItem(str(tmp_path / f"c{i}.jpg"), 40, 40, f"c{i}") for i in range(12)])
     ids = [
         int(r[0]) for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [project.id])
@@ -90,7 +98,7 @@ def test_classification_still_needs_two_classes(store: Store, tmp_path: Path) ->
     insert_embeddings(store, [(i, project.id, "m", b"\x00" * 8, utcnow()) for i in ids])
     cid = list_classes(store, project.id)[0].id
     for item_id in ids[:10]:
-        save_label(store, item_id, {"class_id": cid}, author="ann", base_version=0)
+        save_label(store, item_id, {"class_id": cid}, author="ann", base_version=0, by=SYSTEM)
     assert status.stage_policy(project).min_classes_to_train == 2
     ov = status.overview(store, project.id)
     assert ov.counts.n_classes_labeled == 1 and not ov.stage.should_train

@@ -13,6 +13,7 @@ from core.assist.calibration import calibrate_from_heldout
 from core.assist.heads import LabelSpace
 from core.assist.trained import ModelKind, TrainedModel
 from core.domain import TaskType
+from core.permissions import SYSTEM
 from core.store.projects import create_project
 
 
@@ -26,7 +27,7 @@ def _run(store, pid: int, model: str, metrics: object, state: str = "done") -> i
 
 
 def test_no_model_until_a_training_saves_a_file(store) -> None:  # type: ignore[no-untyped-def]
-    pid = create_project(store, "P", TaskType.MULTICLASS, ["a", "b"]).id
+    pid = create_project(store, "P", TaskType.MULTICLASS, ["a", "b"], by=SYSTEM).id
     _run(store, pid, "linear-head/x", {"skipped": "needs labels of at least two classes"})
     _run(store, pid, "linear-head/x", {"head_path": "/h.npz"}, state="failed")
     _run(store, pid, "linear-head/x", "not json")
@@ -41,7 +42,7 @@ def test_no_model_until_a_training_saves_a_file(store) -> None:  # type: ignore[
 
 
 def test_a_run_without_a_model_name_is_a_head(store) -> None:  # type: ignore[no-untyped-def]
-    pid = create_project(store, "P", TaskType.MULTICLASS, ["a", "b"]).id
+    pid = create_project(store, "P", TaskType.MULTICLASS, ["a", "b"], by=SYSTEM).id
     store.execute(  # as the grid benchmark and page tests seed one
         "INSERT INTO model_runs (project_id, kind, state, metrics) VALUES (?, 'train', 'done', ?)",
         [pid, '{"head_path": "bench", "page_threshold": 0.5}'],
@@ -53,7 +54,7 @@ def test_a_run_without_a_model_name_is_a_head(store) -> None:  # type: ignore[no
 
 
 def test_thresholds_read_back_typed(store) -> None:  # type: ignore[no-untyped-def]
-    pid = create_project(store, "P", TaskType.MULTILABEL, ["a", "b"]).id
+    pid = create_project(store, "P", TaskType.MULTILABEL, ["a", "b"], by=SYSTEM).id
     metrics = {"head_path": "/h.npz", "class_thresholds": [0.7, None], "auto_accept_threshold": 0.99}
     _run(store, pid, "linear-head/x", {**metrics, "page_threshold": 0.9, "claim_threshold": 0.95})
     found = trained.latest(store, pid)
@@ -62,7 +63,7 @@ def test_thresholds_read_back_typed(store) -> None:  # type: ignore[no-untyped-d
 
 
 def test_the_newest_detector_whose_file_exists(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    pid = create_project(store, "P", TaskType.BOXES, ["a", "b"]).id
+    pid = create_project(store, "P", TaskType.BOXES, ["a", "b"], by=SYSTEM).id
     kept = tmp_path / "d.pt"
     kept.write_bytes(b"x")
     older = _run(store, pid, "fcos-lite0@320", {"head_path": str(kept), "threshold": 0.4})

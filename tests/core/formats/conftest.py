@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from core.domain import TaskType
+from core.permissions import SYSTEM
 from core.store import Store
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label
@@ -50,7 +51,7 @@ def sample_payload(task: TaskType, k: int, ids: list[int]) -> dict[str, Any]:
 def make_project(root: Path, task: TaskType | str, n: int = 6, *, n_unlabeled: int = 2) -> Labeled:
     task = TaskType(task)
     store = Store(root / "a.duckdb")
-    project = create_project(store, f"Demo {task.value}", task, CLASS_NAMES)
+    project = create_project(store, f"Demo {task.value}", task, CLASS_NAMES, by=SYSTEM)
     ids = [c.id for c in list_classes(store, project.id)]
     add_items(
         store,
@@ -65,7 +66,9 @@ def make_project(root: Path, task: TaskType | str, n: int = 6, *, n_unlabeled: i
     ]
     payloads = {}
     for k, item_id in enumerate(item_ids[: n - n_unlabeled]):
-        ann = save_label(store, item_id, sample_payload(task, k, ids), author="ann", base_version=0)
+        ann = save_label(
+            store, item_id, sample_payload(task, k, ids), author="ann", base_version=0, by=SYSTEM
+        )
         payloads[item_id] = ann.payload
     return Labeled(store, project.id, task, ids, item_ids, payloads)
 

@@ -25,6 +25,7 @@ from core.formats.leftovers import leftovers, remove_leftovers
 from core.formats.records import CategorySet, ExportRecord, RecordProblem
 from core.formats.tabular import CsvWriter, JsonlWriter
 from core.jobs import JobRunner
+from core.permissions import SYSTEM
 
 ENOSPC = OSError(errno.ENOSPC, "No space left on device")
 
@@ -84,11 +85,11 @@ def test_a_full_disk_leaves_nothing_and_the_next_export_works(
     with monkeypatch.context() as m:
         _fill_disk_after(m, fmt)
         with pytest.raises(DiskFull) as info:
-            export_project(lab.store, lab.project_id, fmt)
+            export_project(lab.store, lab.project_id, fmt, by=SYSTEM)
     assert "The disk is full (" in str(info.value) and " MB free)" in str(info.value)
     assert info.value.free_mb is not None and info.value.free_mb > 0
     assert _junk(out) == []  # no .part, no spool folder, no issue list
-    done = export_project(lab.store, lab.project_id, fmt)  # the same store, space back
+    done = export_project(lab.store, lab.project_id, fmt, by=SYSTEM)  # the same store, space back
     assert done.path.is_file() and done.images == 12
     assert _junk(out) == [done.path.name]
     lab.store.close()
@@ -207,7 +208,7 @@ def test_a_nan_label_in_the_store_is_an_error_and_the_export_stays_strict_json(
             bad_item,
         ],
     )
-    result = export_project(lab.store, lab.project_id, fmt)
+    result = export_project(lab.store, lab.project_id, fmt, by=SYSTEM)
     assert result.errors == 1 and result.issues[0].item_id == bad_item
     text = result.path.read_text()
     assert "NaN" not in text

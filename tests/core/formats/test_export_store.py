@@ -16,6 +16,7 @@ from core.domain import TaskType
 from core.formats import export
 from core.formats.export import export_project, iter_records
 from core.jobs import JobRunner
+from core.permissions import SYSTEM
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label
 from core.store.projects import create_project
@@ -60,7 +61,7 @@ def test_export_job_roundtrips(tmp_path: Path, runner_for, fmt: str, task: TaskT
 @pytest.mark.parametrize(("include", "images", "labeled"), [("labeled", 4, 4), ("all", 6, 4)])
 def test_include(tmp_path: Path, include: str, images: int, labeled: int) -> None:
     lab = make_project(tmp_path, TaskType.BOXES)
-    res = export_project(lab.store, lab.project_id, "jsonl", include=include)
+    res = export_project(lab.store, lab.project_id, "jsonl", include=include, by=SYSTEM)
     assert (res.images, res.labeled) == (images, labeled)
     rows = [json.loads(line) for line in res.path.read_text().splitlines()]
     assert [r["item_id"] for r in rows] == sorted(r["item_id"] for r in rows)  # id order
@@ -69,7 +70,7 @@ def test_include(tmp_path: Path, include: str, images: int, labeled: int) -> Non
 
 def test_coco_loads_in_pycocotools_polygons(tmp_path: Path) -> None:
     lab = make_project(tmp_path, TaskType.POLYGONS)
-    res = export_project(lab.store, lab.project_id, "coco")
+    res = export_project(lab.store, lab.project_id, "coco", by=SYSTEM)
     coco = COCO(str(res.path))
     assert sorted(coco.getImgIds()) == sorted(lab.payloads)
     assert len(coco.getAnnIds()) == res.annotations == sum(len(p["polygons"]) for p in lab.payloads.values())
@@ -90,11 +91,11 @@ def test_coco_loads_in_pycocotools_polygons(tmp_path: Path) -> None:
 
 def test_coco_loads_in_pycocotools_boxes_and_classes(tmp_path: Path) -> None:
     lab = make_project(tmp_path / "b", TaskType.BOXES)
-    coco = COCO(str(export_project(lab.store, lab.project_id, "coco").path))
+    coco = COCO(str(export_project(lab.store, lab.project_id, "coco", by=SYSTEM).path))
     anns = coco.loadAnns(coco.getAnnIds(areaRng=[0, 1e9]))
     assert anns and all(a["iscrowd"] == 0 and a["area"] == a["bbox"][2] * a["bbox"][3] for a in anns)
     lab2 = make_project(tmp_path / "c", TaskType.MULTILABEL)
-    coco2 = COCO(str(export_project(lab2.store, lab2.project_id, "coco").path))
+    coco2 = COCO(str(export_project(lab2.store, lab2.project_id, "coco", by=SYSTEM).path))
     dog = lab2.class_ids[1]
     assert sorted(coco2.getImgIds(catIds=[dog])) == sorted(
         i for i, p in lab2.payloads.items() if dog in p["class_ids"]
@@ -107,8 +108,8 @@ def test_colliding_file_names_are_renamed_and_reported(tmp_path: Path) -> None:
                                           NewItem("/third/img_000.jpg", 640, 480, "x2")])  # fmt: skip
     new_ids = lab.item_ids[-1] + 1, lab.item_ids[-1] + 2
     for item_id in new_ids:
-        save_label(lab.store, item_id, {"boxes": []}, author="ann", base_version=0)
-    res = export_project(lab.store, lab.project_id, "yolo")
+        save_label(lab.store, item_id, {"boxes": []}, author="ann", base_version=0, by=SYSTEM)
+    res = export_project(lab.store, lab.project_id, "yolo", by=SYSTEM)
     assert (res.images, res.errors, res.warnings) == (4, 0, 2)
     assert [i.item_id for i in res.issues] == list(new_ids)
     assert all(i.level == "warning" and "img_000" in i.message.lower() for i in res.issues)
@@ -151,7 +152,7 @@ def test_bad_params_fail_the_job(tmp_path: Path, runner_for, params: dict, messa
 @pytest.mark.parametrize("chunk_size", [1, 3, 7, 1000])
 def test_streams_in_chunks_in_id_order(tmp_path: Path, chunk_size: int) -> None:
     lab = make_project(tmp_path, TaskType.POLYGONS, n=25, n_unlabeled=5)
-    other = create_project(lab.store, "other", TaskType.POLYGONS, ["x", "y"]).id  # ids interleave
+    other = create_project(lab.store, "other", TaskType.POLYGONS, ["x", "y"], by=SYSTEM).id  # ids interleave
     for k in range(3):
         add_items(lab.store, other, [NewItem(f"/o/{k}.jpg", 10, 10, f"o{k}")])
         add_items(lab.store, lab.project_id, [NewItem(f"/p/{k}.jpg", 10, 10, f"p{k}")])
@@ -181,11 +182,11 @@ def test_cancelled_export_leaves_no_file(tmp_path: Path, monkeypatch) -> None:
 
     out = tmp_path / "out.zip"
     with pytest.raises(Stop):
-        export_project(lab.store, lab.project_id, "yolo", out_path=out, progress=progress)
+        export_project(lab.store, lab.project_id, "yolo", out_path=out, progress=progress, by=SYSTEM)
     assert list(tmp_path.glob("out*")) == []
 
 
 def test_out_path_must_fit_the_format(tmp_path: Path) -> None:
     lab = make_project(tmp_path, TaskType.BOXES, n=2, n_unlabeled=0)
     with pytest.raises(ValueError, match="zip"):
-        export_project(lab.store, lab.project_id, "yolo", out_path=tmp_path / "labels")
+        export_project(lab.store, lab.project_id, "yolo", out_path=tmp_path / "labels", by=SYSTEM)

@@ -13,6 +13,7 @@ from core.domain import Source, TaskType
 from core.formats.coco_import import rle_counts, rle_mask
 from core.formats.label_import import IGNORE, ImportOptions, apply_import, preview_import
 from core.images.sources import import_folder
+from core.permissions import SYSTEM
 from core.store import Store
 from core.store.labels import current_annotation, save_label
 from core.store.projects import create_project, list_classes
@@ -20,8 +21,8 @@ from tests.conftest import datasets_or_skip
 
 
 def _project(store: Store, task: TaskType, classes: list[str], folder: Path) -> int:
-    project = create_project(store, "P", task, classes)
-    import_folder(store, project.id, folder, watch=False)
+    project = create_project(store, "P", task, classes, by=SYSTEM)
+    import_folder(store, project.id, folder, watch=False, by=SYSTEM)
     return project.id
 
 
@@ -42,13 +43,14 @@ def test_raccoon_voc_folder_imports_as_new_import_versions(store: Store) -> None
         {"boxes": [{"class_id": cid["dog"], "xywh": [1, 1, 10, 10]}]},
         author="ann",
         base_version=0,
+        by=SYSTEM,
     )
     pv = preview_import(store, pid, raccoon / "annotations")
     assert pv.fmt == "voc" and pv.file_task is TaskType.BOXES
     assert len(pv.matched) == 147 and pv.records == 150 and len(pv.unmatched) == 3  # 3 duplicate photos
     assert pv.already_labeled == 1 and not pv.refused and not pv.issues
     assert [(c.name, c.target) for c in pv.classes] == [("raccoon", cid["raccoon"])]
-    result = apply_import(store, pid, pv, author="importer")
+    result = apply_import(store, pid, pv, author="importer", by=SYSTEM)
     assert result.saved == 147 and not result.stale
     ann = current_annotation(store, item)
     assert ann is not None and ann.version == 2 and ann.source is Source.IMPORT  # version 1 (ann's) is kept
@@ -65,7 +67,9 @@ def test_coco128_seg_yolo_polygons_match_by_stem_and_create_classes(store: Store
     assert len(pv.matched) >= 120 and not pv.issues
     assert {"person", "car"} <= {c.name for c in pv.classes if c.target is not None}
     assert "bowl" in pv.missing_classes
-    result = apply_import(store, pid, pv, author="importer", options=ImportOptions(create_classes=True))
+    result = apply_import(
+        store, pid, pv, author="importer", options=ImportOptions(create_classes=True), by=SYSTEM
+    )
     assert "bowl" in result.created_classes and not result.refused
     item = _item(store, pid, "000000000009.jpg")
     polys = current_annotation(store, item).payload["polygons"]  # type: ignore[union-attr]
@@ -115,7 +119,9 @@ def test_coco_boxes_as_imported_proposals_keep_scores_and_leave_labels(store: St
     coco = _coco_from_raccoon(raccoon, tmp_path / "detections.json", scores=True)
     pv = preview_import(store, pid, coco)
     assert pv.fmt == "coco" and len(pv.matched) == 20
-    result = apply_import(store, pid, pv, author="importer", options=ImportOptions(as_proposals=True))
+    result = apply_import(
+        store, pid, pv, author="importer", options=ImportOptions(as_proposals=True), by=SYSTEM
+    )
     assert result.proposals == 20 and result.saved == 0
     assert store.scalar("SELECT count(*) FROM annotations") == 0  # not labels
     item = _item(store, pid, "raccoon-1.jpg")
@@ -152,7 +158,7 @@ def test_rle_masks_become_polygons_and_iscrowd_is_kept(store: Store, tmp_path: P
     (poly,) = rec.payload["polygons"]  # type: ignore[index]
     xs, ys = [p[0] for p in poly["points"]], [p[1] for p in poly["points"]]
     assert (min(xs), max(xs), min(ys), max(ys)) == (50, 299, 100, 199) and poly["iscrowd"] == 1
-    assert apply_import(store, pid, pv, author="i").saved == 1
+    assert apply_import(store, pid, pv, author="i", by=SYSTEM).saved == 1
     saved = current_annotation(store, next(iter(pv.matched)))
     assert saved is not None and saved.payload["polygons"][0]["iscrowd"] == 1  # kept as a flag
 
@@ -171,12 +177,16 @@ def test_class_map_ignore_and_map_onto_existing(store: Store, tmp_path: Path) ->
     pv = preview_import(store, pid, coco)
     assert pv.missing_classes == ["raccoon"]
     animal = next(c.id for c in list_classes(store, pid) if c.name == "animal")
-    result = apply_import(store, pid, pv, author="i", options=ImportOptions(class_map={"raccoon": animal}))
+    result = apply_import(
+        store, pid, pv, author="i", options=ImportOptions(class_map={"raccoon": animal}), by=SYSTEM
+    )
     assert result.saved == 20 and not result.created_classes
     item = _item(store, pid, "raccoon-1.jpg")
     assert current_annotation(store, item).payload["boxes"][0]["class_id"] == animal  # type: ignore[union-attr]
     pv2 = preview_import(store, pid, coco)
-    result2 = apply_import(store, pid, pv2, author="i", options=ImportOptions(class_map={"raccoon": IGNORE}))
+    result2 = apply_import(
+        store, pid, pv2, author="i", options=ImportOptions(class_map={"raccoon": IGNORE}), by=SYSTEM
+    )
     assert current_annotation(store, item).payload == {"boxes": []}  # type: ignore[union-attr]
     assert result2.saved == 20 and not result2.refused
 
@@ -186,8 +196,8 @@ def test_a_save_after_the_preview_is_stale_and_kept(store: Store, tmp_path: Path
     pid = _project(store, TaskType.BOXES, ["raccoon", "dog"], raccoon / "images")
     pv = preview_import(store, pid, _coco_from_raccoon(raccoon, tmp_path / "a.json"))
     item = _item(store, pid, "raccoon-1.jpg")
-    save_label(store, item, {"boxes": []}, author="ann", base_version=0)
-    result = apply_import(store, pid, pv, author="i")
+    save_label(store, item, {"boxes": []}, author="ann", base_version=0, by=SYSTEM)
+    result = apply_import(store, pid, pv, author="i", by=SYSTEM)
     assert result.stale == [item] and result.saved == 19
     assert current_annotation(store, item).author == "ann"  # type: ignore[union-attr]
 
@@ -196,13 +206,13 @@ def test_iscrowd_goes_out_and_back_through_coco(store: Store, tmp_path: Path) ->
     from core.formats.export import export_project
     from core.store.items import NewItem, add_items
 
-    p = create_project(store, "Crowd", TaskType.BOXES, ["person", "car"])
+    p = create_project(store, "Crowd", TaskType.BOXES, ["person", "car"], by=SYSTEM)
     add_items(store, p.id, [NewItem("/x/a.jpg", 100, 80, "h1")])
     item = int(store.scalar("SELECT id FROM items"))
     person = list_classes(store, p.id)[0].id
     save_label(store, item, {"boxes": [{"class_id": person, "xywh": [1, 1, 50, 40], "iscrowd": 1},
-                                       {"class_id": person, "xywh": [60, 10, 20, 20]}]}, author="a", base_version=0)  # fmt: skip
-    out = export_project(store, p.id, "coco", out_path=tmp_path / "c.json").path
+                                       {"class_id": person, "xywh": [60, 10, 20, 20]}]}, author="a", base_version=0, by=SYSTEM)  # fmt: skip
+    out = export_project(store, p.id, "coco", out_path=tmp_path / "c.json", by=SYSTEM).path
     assert [a["iscrowd"] for a in json.loads(out.read_text())["annotations"]] == [1, 0]
     pv = preview_import(store, p.id, out)
     assert [b.get("iscrowd") for b in pv.matched[item].payload["boxes"]] == [1, None]  # type: ignore[index]

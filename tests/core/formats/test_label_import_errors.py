@@ -12,13 +12,14 @@ import pytest
 from core.domain import TaskType
 from core.formats.label_import import apply_import, check_server_path, preview_import
 from core.formats.loaders import LoadError, detect, load_labels
+from core.permissions import SYSTEM
 from core.store import Store
 from core.store.items import NewItem, add_items
 from core.store.projects import create_project
 
 
 def _project(store: Store, task: TaskType, n: int = 3) -> int:
-    p = create_project(store, "P", task, ["cat", "dog"])
+    p = create_project(store, "P", task, ["cat", "dog"], by=SYSTEM)
     add_items(store, p.id, [NewItem(f"/data/imgs/img{k}.jpg", 100, 80, f"h{k}") for k in range(n)])
     return p.id
 
@@ -56,7 +57,7 @@ def test_coco_bad_annotations_are_named_by_id_and_the_rest_imports(store: Store,
     refused = _messages(pv.refused)
     assert any("img1.jpg polygon 1: reaches outside the image (100 x 80 px)" in m for m in refused)
     assert any("img1.jpg polygon 2: has no area" in m for m in refused)
-    result = apply_import(store, pid, pv, author="i")
+    result = apply_import(store, pid, pv, author="i", by=SYSTEM)
     assert result.saved == 2  # img0 with its good polygon, img1 with none of its two
 
 

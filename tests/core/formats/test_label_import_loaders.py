@@ -9,6 +9,7 @@ import pytest
 from core.domain import TaskType
 from core.formats.export import export_project
 from core.formats.loaders import LOADERS, LoadError, detect, get_loader, load_labels
+from core.permissions import SYSTEM
 from tests.core.formats.conftest import make_project
 
 
@@ -16,7 +17,11 @@ from tests.core.formats.conftest import make_project
 def test_an_export_is_detected_as_its_format_and_loads(tmp_path: Path, fmt: str) -> None:
     lab = make_project(tmp_path, TaskType.BOXES)
     out = export_project(
-        lab.store, lab.project_id, fmt, out_path=tmp_path / f"out{'.json' if fmt == 'coco' else '.zip'}"
+        lab.store,
+        lab.project_id,
+        fmt,
+        out_path=tmp_path / f"out{'.json' if fmt == 'coco' else '.zip'}",
+        by=SYSTEM,
     )
     assert detect(out.path)[0] == fmt
     name, ds = load_labels(out.path)

@@ -10,6 +10,7 @@ from core.domain import TaskType
 from core.formats.export import export_project
 from core.formats.label_import import apply_import, preview_import
 from core.formats.loaders import load_labels
+from core.permissions import SYSTEM
 from core.store import Store
 from core.store.items import NewItem, add_items
 from core.store.projects import create_project
@@ -39,10 +40,12 @@ def _labels(path: Path) -> dict[str, object]:
 @pytest.mark.parametrize(("task", "fmt"), CASES, ids=[f"{t.value}-{f}" for t, f in CASES])
 def test_round_trip_gives_the_same_labels(tmp_path: Path, task: TaskType, fmt: str) -> None:
     lab = make_project(tmp_path / "a", task, n=8)
-    first = export_project(lab.store, lab.project_id, fmt, out_path=tmp_path / f"first{SUFFIX[fmt]}").path
+    first = export_project(
+        lab.store, lab.project_id, fmt, out_path=tmp_path / f"first{SUFFIX[fmt]}", by=SYSTEM
+    ).path
     lab.store.close()
     fresh = Store(tmp_path / "b.duckdb")
-    project = create_project(fresh, "Fresh", task, CLASS_NAMES)
+    project = create_project(fresh, "Fresh", task, CLASS_NAMES, by=SYSTEM)
     add_items(
         fresh,
         project.id,
@@ -50,13 +53,13 @@ def test_round_trip_gives_the_same_labels(tmp_path: Path, task: TaskType, fmt: s
     )
     pv = preview_import(fresh, project.id, first)
     assert pv.fmt == fmt and not pv.issues and not pv.refused and not pv.unmatched
-    result = apply_import(fresh, project.id, pv, author="importer")
+    result = apply_import(fresh, project.id, pv, author="importer", by=SYSTEM)
     assert result.saved == len(lab.payloads) and not result.refused
     assert (
         fresh.scalar("SELECT count(*) FROM annotations WHERE source = 'import' AND origin IS NOT NULL")
         == result.saved
     )
-    again = export_project(fresh, project.id, fmt, out_path=tmp_path / f"again{SUFFIX[fmt]}").path
+    again = export_project(fresh, project.id, fmt, out_path=tmp_path / f"again{SUFFIX[fmt]}", by=SYSTEM).path
     before, after = _labels(first), _labels(again)
     assert before and after == before
     fresh.close()
@@ -64,7 +67,7 @@ def test_round_trip_gives_the_same_labels(tmp_path: Path, task: TaskType, fmt: s
 
 def test_polygons_through_voc_come_back_as_their_boxes(tmp_path: Path) -> None:
     lab = make_project(tmp_path / "a", TaskType.POLYGONS, n=4, n_unlabeled=0)
-    first = export_project(lab.store, lab.project_id, "voc", out_path=tmp_path / "first.zip").path
+    first = export_project(lab.store, lab.project_id, "voc", out_path=tmp_path / "first.zip", by=SYSTEM).path
     pv = preview_import(lab.store, lab.project_id, first)
     assert pv.file_task is TaskType.BOXES and pv.conversion == "boxes -> polygons"
     rec = pv.matched[lab.item_ids[0]]

@@ -15,6 +15,7 @@ from PIL import Image
 from core.domain import TaskType
 from core.formats.export import FORMATS, export_project
 from core.formats.label_import import apply_import, preview_import
+from core.permissions import SYSTEM
 from core.store import Store
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label
@@ -28,7 +29,7 @@ CASES = [(t, f) for f in EXACT for t in TaskType if t in FORMATS[f].tasks]
 
 def _fresh(tmp_path: Path, task: TaskType, n: int = 8) -> tuple[Store, int]:
     store = Store(tmp_path / "b.duckdb")
-    project = create_project(store, "Fresh", task, CLASS_NAMES)
+    project = create_project(store, "Fresh", task, CLASS_NAMES, by=SYSTEM)
     add_items(
         store,
         project.id,
@@ -40,15 +41,17 @@ def _fresh(tmp_path: Path, task: TaskType, n: int = 8) -> tuple[Store, int]:
 def _through_a_fresh_project(tmp_path: Path, task: TaskType, fmt: str) -> tuple[Path, Path, int]:
     lab = make_project(tmp_path / "a", task, n=8)
     suffix = FORMATS[fmt].suffix
-    first = export_project(lab.store, lab.project_id, fmt, out_path=tmp_path / f"first{suffix}").path
+    first = export_project(
+        lab.store, lab.project_id, fmt, out_path=tmp_path / f"first{suffix}", by=SYSTEM
+    ).path
     lab.store.close()
     fresh, project_id = _fresh(tmp_path, task)
     pv = preview_import(fresh, project_id, first)
     assert pv.fmt == (fmt if fmt != "coco-rle" else "coco")
     assert not pv.refused and not pv.unmatched and not [i for i in pv.issues if i.level == "error"]
-    result = apply_import(fresh, project_id, pv, author="importer")
+    result = apply_import(fresh, project_id, pv, author="importer", by=SYSTEM)
     assert result.saved == len(lab.payloads) and not result.refused
-    again = export_project(fresh, project_id, fmt, out_path=tmp_path / f"again{suffix}").path
+    again = export_project(fresh, project_id, fmt, out_path=tmp_path / f"again{suffix}", by=SYSTEM).path
     fresh.close()
     return first, again, result.saved
 
@@ -102,7 +105,9 @@ def test_coco_rle_round_trip_gives_the_same_masks(tmp_path: Path) -> None:
 def test_a_format_refuses_a_task_it_cannot_carry(tmp_path: Path, fmt: str) -> None:
     lab = make_project(tmp_path, TaskType.MULTICLASS, n=2)
     with pytest.raises(ValueError, match=r"carries .* only; this project is image classification"):
-        export_project(lab.store, lab.project_id, fmt, out_path=tmp_path / f"x{FORMATS[fmt].suffix}")
+        export_project(
+            lab.store, lab.project_id, fmt, out_path=tmp_path / f"x{FORMATS[fmt].suffix}", by=SYSTEM
+        )
     assert not list(tmp_path.glob("x*"))
     lab.store.close()
 
@@ -117,6 +122,7 @@ def test_with_images_only_where_the_format_has_a_folder(tmp_path: Path) -> None:
                 fmt,
                 with_images=True,
                 out_path=tmp_path / f"x{FORMATS[fmt].suffix}",
+                by=SYSTEM,
             )
     lab.store.close()
 
@@ -125,7 +131,7 @@ def test_with_images_only_where_the_format_has_a_folder(tmp_path: Path) -> None:
                                              ("imagefolder", "")])  # fmt: skip
 def test_export_with_images(tmp_path: Path, fmt: str, folder: str) -> None:
     store = Store(tmp_path / "a.duckdb")
-    project = create_project(store, "Photos", TaskType.POLYGONS, CLASS_NAMES)
+    project = create_project(store, "Photos", TaskType.POLYGONS, CLASS_NAMES, by=SYSTEM)
     ids = [c.id for c in list_classes(store, project.id)]
     files = []
     for k in range(3):
@@ -137,8 +143,12 @@ def test_export_with_images(tmp_path: Path, fmt: str, folder: str) -> None:
     add_items(store, project.id, [NewItem(str(f), 640, 480, f"s{k}") for k, f in enumerate([*files, gone])])
     items = [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [project.id])]
     for k, item_id in enumerate(items):
-        save_label(store, item_id, sample_payload(TaskType.POLYGONS, k, ids), author="ann", base_version=0)
-    result = export_project(store, project.id, fmt, with_images=True, out_path=tmp_path / "out.zip")
+        save_label(
+            store, item_id, sample_payload(TaskType.POLYGONS, k, ids), author="ann", base_version=0, by=SYSTEM
+        )
+    result = export_project(
+        store, project.id, fmt, with_images=True, out_path=tmp_path / "out.zip", by=SYSTEM
+    )
     assert result.images == 3 and result.errors == 1
     assert result.issues[0].file_name == "gone.jpg" and "cannot be read" in result.issues[0].message
     with zipfile.ZipFile(result.path) as zf:
