@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from core.domain import LabelClass, Project, ProjectState, TaskType, free_colors
 from core.permissions import Action
 from core.store import projects
 from core.store.projects import ClassSpec
-from ui import project_admin, quality_settings, resources, session, widgets
+from ui import class_rows, project_admin, quality_settings, resources, session, widgets
 from ui.text import plain
 
 TAB_KEY = "projects_tab"
 TABS = ["All projects", "New project", "Settings"]
-NEW_CLASSES_KEY = "new_classes"
 
 
 # -- list ----------------------------------------------------------------------------------------
@@ -67,26 +65,6 @@ def project_list(user_projects: list[Project]) -> None:
 # -- new project ----------------------------------------------------------------------------------
 
 
-def _cell(value: object) -> str:
-    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value).strip()
-
-
-def class_rows(table: pd.DataFrame) -> tuple[list[ClassSpec], list[str]]:
-    """The classes typed in the editor, and why each other non-empty row cannot become one (blank rows
-    are ignored; a blank colour or hotkey is left to core, which gives a free one)."""
-    specs: list[ClassSpec] = []
-    problems: list[str] = []
-    for n, row in enumerate(table.to_dict("records"), start=1):
-        name, color, hotkey = (_cell(row.get(k)) for k in ("name", "color", "hotkey"))
-        if name:
-            specs.append(ClassSpec(name, color or None, hotkey or None))
-        elif color or hotkey:
-            problems.append(
-                f"Row {n} has a colour or hotkey but no class name: type a name or delete the row."
-            )
-    return specs, problems
-
-
 FORM_GEN = "new_project_form_gen"
 NEW_FORM = "new_project_form"
 
@@ -96,44 +74,9 @@ def _k(name: str) -> str:
     return f"{name}_{st.session_state.get(FORM_GEN, 0)}"
 
 
-TABLE_KEY = "new_project_table"  # {"gen": n, "rows": [...]}: the rows the class table starts from
-BLANK_ROWS = 6
-
-
-def _blank(n: int) -> list[dict[str, str]]:
-    return [{"name": "", "color": "", "hotkey": ""} for _ in range(n)]
-
-
-def class_table() -> pd.DataFrame:
-    """The class table: a fixed number of rows, blank ones ignored. Fixed, not dynamic: typing into a
-    dynamic table's empty last row first appends a row, and keys typed meanwhile were lost (a blank row,
-    the class gone); with blank rows ready a key typed on a selected cell goes into it."""
-    state = st.session_state.get(TABLE_KEY, {"gen": 0, "rows": _blank(BLANK_ROWS)})
-    key = _k(NEW_CLASSES_KEY) + (f"_{state['gen']}" if state["gen"] else "")
-    return st.data_editor(
-        pd.DataFrame(state["rows"], columns=["name", "color", "hotkey"]),
-        key=key,
-        num_rows="fixed",
-        hide_index=True,
-        column_config={
-            "name": st.column_config.TextColumn("Class"),
-            "color": st.column_config.TextColumn("Colour (#rrggbb)", validate=r"^(#[0-9a-fA-F]{6})?$"),
-            "hotkey": st.column_config.TextColumn("Hotkey", max_chars=1),
-        },
-    )
-
-
-def more_rows(table: pd.DataFrame) -> None:
-    """The table again with every row typed so far and more blank ones."""
-    old = st.session_state.get(TABLE_KEY, {"gen": 0})
-    rows = [{k: _cell(r.get(k)) for k in ("name", "color", "hotkey")} for r in table.to_dict("records")]
-    st.session_state[TABLE_KEY] = {"gen": old["gen"] + 1, "rows": rows + _blank(BLANK_ROWS)}
-    st.rerun()
-
-
 def new_project_form(user: str) -> None:
-    """The new-project form. It is an ``st.form``: typing in the class table or choosing the task type
-    reruns nothing, so no edit is lost to a rerun in flight, and Create sends every row typed."""
+    """The new-project form. It is an ``st.form``: typing a class or choosing the task type reruns
+    nothing, so no edit is lost to a rerun in flight, and Create sends every row typed (``ui.class_rows``)."""
     if not session.is_admin():
         st.info("Only an administrator can create projects.")
         return
@@ -153,7 +96,7 @@ def new_project_form(user: str) -> None:
             "One row per class, at least two; **More rows** adds rows. Leave colour and hotkey empty to get "
             "a free one; a hotkey is one letter or digit (s, b, a, n, k, z are taken by labeling actions)."
         )
-        table = class_table()
+        rows = class_rows.class_inputs(_k)
         more = st.form_submit_button(
             "More rows", icon=":material/playlist_add:", key="more_class_rows", type="tertiary"
         )
@@ -177,23 +120,24 @@ def new_project_form(user: str) -> None:
             "Create project", type="primary", icon=":material/add:", key="create_project"
         )
     if more:
-        more_rows(table)
+        class_rows.add_rows(_k)
+        st.rerun()
     if create:
-        _create(user, name, task, table, description, instructions, url, float(precision))
+        _create(user, name, task, rows, description, instructions, url, float(precision))
 
 
 def _create(
     user: str,
     name: str,
     task: TaskType,
-    table: pd.DataFrame,
+    rows: list[class_rows.ClassRow],
     description: str,
     instructions: str,
     url: str,
     precision: float,
 ) -> None:
     """Create the project from the form, or say why not (the form keeps every row typed)."""
-    specs, problems = class_rows(table)
+    specs, problems = class_rows.class_specs(rows)
     if problems:
         st.error("**The project was not created.** " + " ".join(problems), icon=":material/error:")
         return
@@ -218,7 +162,6 @@ def _create(
     session.open_project(project.id)
     # a new generation of keys gives an empty form (popping keys does not reset browser widgets)
     st.session_state[FORM_GEN] = st.session_state.get(FORM_GEN, 0) + 1
-    st.session_state.pop(TABLE_KEY, None)
     st.session_state["_goto_tab"] = "All projects"
     st.rerun()
 

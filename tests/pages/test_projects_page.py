@@ -15,6 +15,18 @@ from tests.pages.helpers import make_project, page, texts
 PAGE = "pages/projects.py"
 
 
+def row_keys(n: int, gen: int = 0) -> tuple[str, str, str]:
+    """The keys of the new-project form's class row ``n`` (name, colour, hotkey)."""
+    return f"new_cls_name_{n}_{gen}", f"new_cls_color_{n}_{gen}", f"new_cls_key_{n}_{gen}"
+
+
+def type_rows(at, rows: dict[int, tuple[str, ...]]) -> None:  # type: ignore[no-untyped-def]
+    """Type class rows into the new-project form: {row: (name, colour, hotkey)}, missing ones left empty."""
+    for n, values in rows.items():
+        for key, value in zip(row_keys(n), values, strict=False):
+            at.text_input(key=key).input(value)
+
+
 def test_empty_state_for_admin_and_labeler(runtime, admin, labeler):
     at = page(PAGE, admin).run()
     assert not at.exception and not at.error
@@ -48,15 +60,7 @@ def test_create_project_via_form(runtime, admin):
     at = page(PAGE, admin).run()
     at.text_input(key="new_name_0").input("Street signs")
     at.selectbox(key="new_task_0").select_index(2)  # boxes
-    at.session_state["new_classes_0"] = {
-        "edited_rows": {
-            0: {"name": "stop"},
-            1: {"name": "yield", "color": "#123456", "hotkey": "y"},
-            3: {"name": "speed"},
-        },
-        "added_rows": [],
-        "deleted_rows": [],
-    }
+    type_rows(at, {0: ("stop",), 1: ("yield", "#123456", "y"), 3: ("speed",)})
     at.text_area(key="new_instructions_0").input("Draw a box around each sign.")
     at.button(key="create_project").click().run()  # a form: every value goes with the submit
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -84,11 +88,7 @@ def test_created_toast_is_carried_over_the_rerun(runtime, admin, monkeypatch):
     monkeypatch.setattr(widgets, "show_pending_toast", lambda: pending.append(dict(st.session_state)))
     at = page(PAGE, admin).run()
     at.text_input(key="new_name_0").input("Signs")
-    at.session_state["new_classes_0"] = {
-        "edited_rows": {0: {"name": "stop"}, 1: {"name": "yield"}},
-        "added_rows": [],
-        "deleted_rows": [],
-    }
+    type_rows(at, {0: ("stop",), 1: ("yield",)})
     at.button(key="create_project").click().run()
     assert not at.exception and not at.error
     assert (
@@ -99,11 +99,7 @@ def test_created_toast_is_carried_over_the_rerun(runtime, admin, monkeypatch):
 def test_create_with_one_class_is_refused_in_words(runtime, admin):
     at = page(PAGE, admin).run()
     at.text_input(key="new_name_0").input("Lonely")
-    at.session_state["new_classes_0"] = {
-        "edited_rows": {0: {"name": "only"}},
-        "added_rows": [],
-        "deleted_rows": [],
-    }
+    type_rows(at, {0: ("only",)})
     at.button(key="create_project").click().run()
     assert "at least two label classes" in texts(at)
     assert projects.list_projects(runtime.store) == []
@@ -136,11 +132,11 @@ def test_rename_recolour_and_add_class(runtime, admin, project):
 # -- the class table of a new project (issue 9) -------------------------------------------------------
 
 
-def _fill_new_project(at, name: str, rows: dict, added: list[dict] | None = None, task: int = 0):  # type: ignore[no-untyped-def]
+def _fill_new_project(at, name: str, rows: dict, task: int = 0):  # type: ignore[no-untyped-def]
     """Type a name, choose a task type and type class rows, as one form submission."""
     at.text_input(key="new_name_0").input(name)
     at.selectbox(key="new_task_0").select_index(task)
-    at.session_state["new_classes_0"] = {"edited_rows": rows, "added_rows": added or [], "deleted_rows": []}
+    type_rows(at, rows)
     return at.button(key="create_project").click().run()
 
 
@@ -148,52 +144,50 @@ def test_rows_typed_right_after_the_task_type_are_all_kept(runtime, admin):
     """The task type and the class rows go in one submission (an st.form: choosing the task type reruns
     nothing that could drop an edit); blank rows are ignored, the rest all become classes."""
     at = _fill_new_project(
-        page(PAGE, admin).run(),
-        "Birds",
-        {0: {"name": "owl"}, 2: {"name": "hawk"}, 5: {"name": " wren ", "color": None, "hotkey": None}},
-        task=1,
+        page(PAGE, admin).run(), "Birds", {0: ("owl",), 2: ("hawk",), 5: (" wren ", "", "")}, task=1
     )
     assert not at.exception and not at.error, [e.value for e in at.error]
     (p,) = projects.list_projects(runtime.store)
     assert p.task_type.value == "multilabel"
     classes = projects.list_classes(runtime.store, p.id)
-    assert [c.name for c in classes] == ["owl", "hawk", "wren"]  # rows 1, 3 and 4 left blank: ignored
-    assert "None" not in [c.name for c in classes]
+    assert [c.name for c in classes] == ["owl", "hawk", "wren"]  # rows 2, 4 and 5 left blank: ignored
     assert len({c.color for c in classes}) == 3  # automatic colours are distinct
     assert len({c.hotkey for c in classes}) == 3
+    assert at.text_input(key=row_keys(0, gen=1)[0]).value == ""  # the next project's form is empty
 
 
 def test_a_row_without_a_name_refuses_create_in_words_and_keeps_the_rows(runtime, admin):
-    at = _fill_new_project(
-        page(PAGE, admin).run(), "Birds", {0: {"name": "owl"}, 1: {"name": "hawk"}, 2: {"hotkey": "w"}}
-    )
+    at = _fill_new_project(page(PAGE, admin).run(), "Birds", {0: ("owl",), 1: ("hawk",), 2: ("", "", "w")})
     assert "Row 3 has a colour or hotkey but no class name" in texts(at)
     assert projects.list_projects(runtime.store) == []
     # nothing typed is lost: the form still holds the rows and the name
     assert at.text_input(key="new_name_0").value == "Birds"
-    assert at.session_state["new_classes_0"]["edited_rows"][2] == {"hotkey": "w"}
+    assert [at.text_input(key=k).value for k in row_keys(2)] == ["", "", "w"]
+    assert at.text_input(key=row_keys(1)[0]).value == "hawk"
+
+
+def test_a_colour_that_is_no_colour_refuses_create_naming_the_row(runtime, admin):
+    at = _fill_new_project(page(PAGE, admin).run(), "Birds", {0: ("owl", "red"), 1: ("hawk",)})
+    assert "Row 1 (owl): the colour 'red' is not a #rrggbb colour" in texts(at)
+    assert projects.list_projects(runtime.store) == []
+    assert at.text_input(key=row_keys(0)[1]).value == "red"
 
 
 def test_more_rows_keeps_every_row_typed(runtime, admin):
     at = page(PAGE, admin).run()
+    assert [k for k in (row_keys(5)[0], row_keys(6)[0]) if k in {t.key for t in at.text_input}] == [
+        row_keys(5)[0]
+    ]  # six rows at first
     at.text_input(key="new_name_0").input("Birds")
-    at.session_state["new_classes_0"] = {
-        "edited_rows": {n: {"name": f"bird{n}"} for n in range(6)},
-        "added_rows": [],
-        "deleted_rows": [],
-    }
+    type_rows(at, {n: (f"bird{n}",) for n in range(6)})
     at.button(key="more_class_rows").click().run()
     assert not at.exception and not at.error
     assert projects.list_projects(runtime.store) == []  # More rows creates nothing
-    (table,) = [e for e in at.dataframe if e.key == "new_classes_0_1"]  # the table anew, with the rows
-    assert list(table.value["name"])[:7] == [f"bird{n}" for n in range(6)] + [""]
-    assert len(table.value) == 12
-    at.text_input(key="new_name_0").input("Birds")
-    at.session_state["new_classes_0_1"] = {
-        "edited_rows": {6: {"name": "bird6"}},
-        "added_rows": [],
-        "deleted_rows": [],
-    }
+    assert [at.text_input(key=row_keys(n)[0]).value for n in range(12)] == [f"bird{n}" for n in range(6)] + [
+        ""
+    ] * 6
+    assert at.text_input(key="new_name_0").value == "Birds"
+    type_rows(at, {6: ("bird6",)})
     at.button(key="create_project").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     (p,) = projects.list_projects(runtime.store)
@@ -201,7 +195,7 @@ def test_more_rows_keeps_every_row_typed(runtime, admin):
 
 
 def test_repeated_class_names_refuse_create_in_words(runtime, admin):
-    at = _fill_new_project(page(PAGE, admin).run(), "Birds", {0: {"name": "owl"}, 1: {"name": "Owl"}})
+    at = _fill_new_project(page(PAGE, admin).run(), "Birds", {0: ("owl",), 1: ("Owl",)})
     assert "repeated: owl" in texts(at)
     assert projects.list_projects(runtime.store) == []
 
