@@ -21,6 +21,7 @@ hurry is corrected on the grid, like Back on the one-image screen).
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from core.assist import audit, clustering, page_choice, trained
+from core.assist import audit, clustering, page_ahead, page_choice, trained
 from core.assist.classify_jobs import project_index
 from core.domain import NotFound, Source, TaskType, User, ValidationError
 from core.permissions import SYSTEM, Action, Forbidden, require
@@ -221,11 +222,15 @@ def _one_class_predictions(
     come back. Each class's most confident rows among the shown and among all are in it, so
     ``page_choice.choose_pages`` picks from it what it would pick from every prediction."""
     per_class = 3 * page_size + len(excluded)
+    # the top ``per_class`` of each (class, shown) group by (confidence desc, item id asc): ``max_by`` with a
+    # count keeps only those per group while it scans, where a window sorted every group whole (a third of
+    # the CPU at 500,000 predictions, for the same rows)
     rows = store.query(
-        "SELECT p.item_id, p.class_ids[1] AS cls, p.confidence, p.shown FROM predictions p"
-        " JOIN items i ON i.id = p.item_id WHERE p.project_id = ? AND i.status = 'new' AND len(p.class_ids) = 1"
-        " QUALIFY row_number() OVER (PARTITION BY cls, p.shown ORDER BY p.confidence DESC, p.item_id) <= ?",
-        [project_id, per_class],
+        "SELECT t.item_id, t.cls, t.confidence, t.shown FROM (SELECT unnest(max_by({'item_id': p.item_id,"
+        " 'cls': p.class_ids[1], 'confidence': p.confidence, 'shown': p.shown}, (p.confidence, -p.item_id), ?))"
+        " AS t FROM predictions p JOIN items i ON i.id = p.item_id WHERE p.project_id = ? AND i.status = 'new'"
+        " AND len(p.class_ids) = 1 GROUP BY p.class_ids[1], p.shown)",
+        [per_class, project_id],
     )
     rows = [r for r in rows if int(r[0]) not in excluded]
     return (
@@ -273,9 +278,17 @@ def pool_state(
 
 
 def _candidates(
-    store: Store, project_id: int, task: TaskType, user: str, page_size: int, model: str
+    store: Store,
+    project_id: int,
+    task: TaskType,
+    user: str,
+    page_size: int,
+    model: str,
+    also: Iterable[int] = (),
 ) -> list[clustering.ClusterPage]:
-    excluded = _excluded(store, project_id, user)
+    """The candidate pages for ``user``, best first; ``also``: more items to leave out (the page on screen,
+    when the next one is chosen ahead)."""
+    excluded = _excluded(store, project_id, user) | {int(i) for i in also}
 
     def neighbours() -> list[clustering.ClusterPage]:
         pool = _pool(store, project_id, model, excluded)
@@ -330,8 +343,11 @@ def next_page(
     model = embedding_model(store, project_id)
     if model is None:
         return None
-    for _ in range(3):  # another labeler may lease some of the items between our read and our lease
-        for cand in _candidates(store, project_id, task, user, page_size, model):
+    ahead = page_ahead.Key(project_id, user, task.value, page_size)
+    for attempt in range(3):  # another labeler may lease some of the items between our read and our lease
+        # the first try takes the page chosen ahead while the last one was on screen (``page_ahead``)
+        chosen = page_ahead.take(store, ahead, _returned(store, project_id, user)) if attempt == 0 else None
+        for cand in chosen or _candidates(store, project_id, task, user, page_size, model):
             if _lease_all(store, project_id, cand.item_ids, user, lease_minutes):
                 ids = tuple(int(i) for i in cand.item_ids)
                 page = GridPage(
@@ -347,8 +363,20 @@ def next_page(
                 book = _book(store)
                 with book.lock:
                     book.pages[(project_id, user)] = page
+                page_ahead.start(
+                    store,
+                    ahead,
+                    functools.partial(_candidates, store, project_id, task, user, page_size, model, also=ids),
+                )
                 return page
     return None
+
+
+def _returned(store: Store, project_id: int, user: str) -> list[int]:
+    """The items the labeler handed back lately (never on their next pages)."""
+    book = _book(store)
+    with book.lock:
+        return list(book.returned.get((project_id, user), []))
 
 
 def _versions(store: Store, ids: Sequence[int]) -> tuple[int, ...]:

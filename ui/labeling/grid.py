@@ -14,6 +14,7 @@ the tiles' own answers: ``grid_tiles``.
 
 from __future__ import annotations
 
+import functools
 import time
 import zlib
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from typing import Any
 
 import streamlit as st
 
-from core.assist import cluster_pages
+from core.assist import cluster_pages, clustering, page_ahead
 from core.assist.clustering import PageKind
 from core.disk import DiskFull
 from core.domain import LabelClass, Project, TaskType, User, ValidationError
@@ -309,6 +310,15 @@ def render(project: Project, classes: Sequence[LabelClass], user: User, paths: A
                     )
     with right:
         _controls(project, page, classes, user, chosen, off)
+    # the next page is being chosen in the background (core.assist.page_ahead): its tiles are made meanwhile
+    ahead = page_ahead.Key(project.id, user.username, project.task_type.value, page.page_size)
+    page_ahead.when_ready(s, ahead, functools.partial(_prepare_tiles, s, paths))
+
+
+def _prepare_tiles(store: Any, paths: Any, pages: Sequence[clustering.ClusterPage]) -> None:
+    """Make the tiles of the first page chosen ahead (cached on disk and in memory) in the background."""
+    if pages:
+        images.prefetch(items.get_items(store, [int(i) for i in pages[0].item_ids]), paths, TILE_SIDE)
 
 
 def _controls(
