@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.assist import scheduler, status
 from core.domain import Project
+from core.permissions import Action
 from ui import assist_view, resources, session, widgets
 
 JOBS_KEY = "assist_jobs"
@@ -97,7 +98,7 @@ def scheduler_note(ov: status.AssistOverview) -> None:
 def main() -> None:
     session.require_user()
     project = session.require_project()
-    admin = session.is_admin()
+    admin = session.can(Action.MANAGE, project.id)  # the settings and starting jobs: owners and admins
     classes = resources.classes(project.id)
     widgets.project_header(
         project,

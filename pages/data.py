@@ -8,6 +8,7 @@ import streamlit as st
 from core import images
 from core.domain import Project
 from core.images import MAX_UPLOAD_BYTES, ImportReport
+from core.permissions import Action
 from core.store.items import count_items
 from ui import resources, session, widgets
 from ui.label_import_view import label_import_section
@@ -188,8 +189,8 @@ def main() -> None:
     widgets.project_header(
         project, classes, "Data", "Add the images to label. annota reads them where they are."
     )
-    if not session.is_admin():
-        st.info("Only an administrator can add images.")
+    if not session.can(Action.MANAGE, project.id):
+        st.info("Only an administrator or the project's owner can add images.")
         return
     total = count_items(resources.store(), project.id)
     if total == 0:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.domain import Project
 from core.jobs import Job, handlers, list_jobs
+from core.permissions import Action
 from core.store.items import ItemFilter, count_items
 from ui import resources, session, widgets
 from ui.text import plain
@@ -173,8 +174,8 @@ def main() -> None:
     widgets.project_header(
         project, resources.classes(project.id), "Export", "Take the labels out in a standard format."
     )
-    if not session.is_admin():
-        st.info("Only an administrator can export.")
+    if not session.can(Action.EXPORT, project.id):
+        st.info("Only a reviewer, an owner or an administrator of this project can export it.")
         return
     formats = _formats(project.task_type)
     if formats is None:

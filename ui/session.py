@@ -241,7 +241,12 @@ def require_project() -> Project:
             st.stop()
         open_project(int(choice))
         st.rerun()
-    return project  # type: ignore[return-value]
+    if project.archived_at is not None:
+        st.info(
+            "This project is archived: read-only until an owner unarchives it (Projects, Settings).",
+            icon=":material/archive:",
+        )
+    return project
 
 
 # -- hand-over to the label page -------------------------------------------------------------------

@@ -32,7 +32,7 @@ def test_no_project_open_offers_a_choice(runtime, admin, project):
 
 def test_labeler_cannot_add(runtime, labeler, project):
     at = page(PAGE, labeler, project.id).run()
-    assert "Only an administrator can add images." in texts(at)
+    assert "Only an administrator or the project's owner can add images." in texts(at)
 
 
 def test_add_folder_imports_as_a_job(runtime, admin, project, tmp_path):

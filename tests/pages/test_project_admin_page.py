@@ -136,3 +136,23 @@ def test_remove_an_image_from_the_review_page(runtime, admin, labeler, tmp_path)
     assert [a.author for a in history(runtime.store, 2)] == ["kim"]  # the label stays as history
     assert [r.item_id for r in admin_ops.removed_images(runtime.store, p.id)] == [2]
     assert len(at.image) == 2  # back on the grid, without it
+
+
+def test_pages_follow_the_role_not_the_account(runtime, labeler):
+    """Export for reviewers and owners, Data for owners; an archived project says it is read-only."""
+    p = make_project(runtime, "multiclass", name="Birds")
+    projects.add_member(runtime.store, p.id, labeler.id, ProjectRole.LABELER, by=SYSTEM)
+    at = page("pages/export.py", labeler, p.id).run()
+    assert "Only a reviewer, an owner or an administrator" in texts(at)
+    at = page("pages/data.py", labeler, p.id).run()
+    assert "can add images" in texts(at)
+    projects.add_member(runtime.store, p.id, labeler.id, ProjectRole.REVIEWER, by=SYSTEM)
+    at = page("pages/export.py", labeler, p.id).run()
+    assert not at.exception and "Only a reviewer" not in texts(at)
+    assert "can add images" in texts(page("pages/data.py", labeler, p.id).run())
+    projects.add_member(runtime.store, p.id, labeler.id, ProjectRole.OWNER, by=SYSTEM)
+    at = page("pages/data.py", labeler, p.id).run()
+    assert not at.exception and "can add images" not in texts(at)
+    admin_ops.archive_project(runtime.store, p.id, by=SYSTEM)
+    at = page("pages/data.py", labeler, p.id).run()
+    assert "archived: read-only" in texts(at) and "can add images" in texts(at)
