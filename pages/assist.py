@@ -30,7 +30,9 @@ def _toggle(project: Project) -> None:
 
 def _request(project: Project, kind: str, words: str) -> None:
     try:
-        job = scheduler.request(resources.store(), kind, project.id, resources.runner())
+        job = scheduler.request(
+            resources.store(), kind, project.id, resources.runner(), by=session.require_user()
+        )
     except Exception as exc:
         st.error(widgets.explain(exc), icon=":material/error:")
         return

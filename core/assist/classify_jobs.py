@@ -36,8 +36,8 @@ from core.assist.embeddings import EmbeddingIndex, from_blob, index_folder, to_b
 from core.assist.heads import LabelSpace, LinearHead, train_head
 from core.assist.job_support import error_collector, insert_embeddings, job_project_id, missing_items
 from core.assist.sampling import QueueOrder
-from core.domain import Source, TaskType
-from core.permissions import SYSTEM
+from core.domain import Source, TaskType, User
+from core.permissions import SYSTEM, Action, require
 from core.settings import ProjectSettings
 from core.store.db import Store, dumps, loads
 from core.store.labels import save_label, utcnow
@@ -198,9 +198,12 @@ def _active(store: Store, project_id: int, kind: str) -> bool:
 
 
 def request_job(
-    store: Store, kind: str, project_id: int, runner: jobs.JobRunner | None = None
+    store: Store, kind: str, project_id: int, runner: jobs.JobRunner | None = None, *, by: User | None = None
 ) -> jobs.Job | None:
-    """Queue ``kind`` for the project unless one is already queued or running."""
+    """Queue ``kind`` for the project unless one is already queued or running. A person's request
+    (``by``: Featurise now, Train now) needs ``MANAGE``; the scheduler's (``by=None``) is annota's own."""
+    if by is not None:
+        require(store, by, Action.MANAGE, project_id)
     if _active(store, project_id, kind):
         return None
     if runner is not None:

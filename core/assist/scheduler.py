@@ -37,7 +37,7 @@ from core.assist import status, trained
 from core.assist.stages import project_stage
 from core.assist.status import CLASSIFY_KINDS, JobKinds, job_kinds
 from core.background import Periodic
-from core.domain import Project, ProjectState
+from core.domain import Project, ProjectState, User
 from core.store import projects
 from core.store.db import Store
 from core.store.labels import utcnow
@@ -55,13 +55,15 @@ class Decision:
     job_id: int | None  # None: a job of that kind was already queued or running
 
 
-def request(store: Store, kind: str, project_id: int, runner: jobs.JobRunner | None) -> jobs.Job | None:
+def request(
+    store: Store, kind: str, project_id: int, runner: jobs.JobRunner | None, *, by: User | None = None
+) -> jobs.Job | None:
     """Queue ``kind`` unless one is queued or running for the project (``classify_jobs.request_job``)."""
     from core.assist.classify_jobs import request_job
 
     if runner is not None and kind not in jobs.handlers():
         raise ValueError(f"No job handler for {kind!r}.")
-    return request_job(store, kind, project_id, runner)
+    return request_job(store, kind, project_id, runner, by=by)
 
 
 class AssistScheduler(Periodic):

@@ -117,6 +117,12 @@ def _settings(w: World) -> status.AssistSettings:
     return status.read_settings(projects.get_project(w.store, w.pid))
 
 
+def _request_training(w: World, by: User) -> Any:
+    from core.assist import classify_jobs  # here: the assist modules are heavier to import
+
+    return classify_jobs.request_job(w.store, classify_jobs.TRAIN, w.pid, by=by)
+
+
 # every core function that changes a project's data: (name, the action it needs, the call)
 Op = Callable[[World, User], Any]
 OPS: list[tuple[str, Action, Op]] = [
@@ -149,6 +155,7 @@ OPS: list[tuple[str, Action, Op]] = [
      lambda w, by: export_project(w.store, w.pid, "csv", out_path=w.tmp / "out.csv", by=by)),
     ("start_export_job", Action.EXPORT,
      lambda w, by: jobs.JobRunner(w.store).submit("export", {"format": "csv"}, project_id=w.pid, by=by)),
+    ("train_now", Action.MANAGE, lambda w, by: _request_training(w, by)),
     ("save_assist_settings", Action.MANAGE, lambda w, by: status.save_settings(w.store, w.pid, _settings(w), by=by)),
     ("assist_on_off", Action.MANAGE, lambda w, by: status.set_enabled(w.store, w.pid, False, by=by)),
     ("save_label", Action.LABEL,
