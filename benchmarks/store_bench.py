@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import median, percentile, print_table, write_json
+from benchmarks.seed_items import insert_half_labeled
 from core.permissions import SYSTEM
 from core.store import Store, labels, projects, queue, stats
 
@@ -25,21 +26,7 @@ def build(store: Store, n: int) -> tuple[int, list[int]]:
     cls = [c.id for c in projects.list_classes(store, p.id)]
     half = n // 2
     cur = store.cursor()
-    cur.execute(
-        "INSERT INTO annotations (id, project_id, item_id, version, author, source, payload, class_ids, created_at)"
-        " SELECT i + 1, ?, i + 1, 1, 'labeler' || (i % 8), 'human', '{\"class_id\":' || (? + i % 5) || '}',"
-        " [? + i % 5], now()::TIMESTAMP - to_days(CAST(i % 30 AS INTEGER)) FROM range(?) t(i)",
-        [p.id, cls[0], cls[0], half],
-    )
-    cur.execute(
-        "INSERT INTO items (id, project_id, path, width, height, sha1, bytes, status, version, annotation_id,"
-        " class_ids, labeled_by, labeled_at)"
-        " SELECT i + 1, ?, '/bench/img' || i || '.jpg', 320, 240, md5(i::VARCHAR), 20000,"
-        " CASE WHEN i < ? THEN 'labeled' ELSE 'new' END, CASE WHEN i < ? THEN 1 ELSE 0 END,"
-        " CASE WHEN i < ? THEN i + 1 END, CASE WHEN i < ? THEN [? + i % 5] END,"
-        " CASE WHEN i < ? THEN 'labeler' || (i % 8) END, CASE WHEN i < ? THEN now()::TIMESTAMP END FROM range(?) t(i)",
-        [p.id, half, half, half, half, cls[0], half, half, n],
-    )
+    insert_half_labeled(cur, p.id, cls[0], n)
     cur.execute(f"SELECT setval('seq_items', {n + 1})")
     cur.execute(f"SELECT setval('seq_annotations', {half + 1})")
     cur.execute("CHECKPOINT")

@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 from benchmarks.common import median, percentile, print_table, write_json
+from benchmarks.seed_items import insert_half_labeled
 from core import auth
 from core.config import shared_datasets
 from core.domain import Role
@@ -76,22 +77,10 @@ def build(data: Path, n: int, photos: list[Path]) -> None:
     )
     half = n // 2
     cur = store.cursor()
-    cur.execute(
-        "INSERT INTO annotations (id, project_id, item_id, version, author, source, payload, class_ids, created_at)"
-        " SELECT i + 1, ?, i + 1, 1, 'labeler' || (i % 8), 'human', '{\"class_id\":' || (? + i % 5) || '}',"
-        " [? + i % 5], now()::TIMESTAMP - to_days(CAST(i % 30 AS INTEGER)) FROM range(?) t(i)",
-        [p.id, cls0, cls0, half],
-    )
-    cur.execute(
-        "INSERT INTO items (id, project_id, path, width, height, sha1, bytes, status, version, annotation_id,"
-        " class_ids, labeled_by, labeled_at)"
-        " SELECT i + 1, ?, ph.path, ph.w, ph.h, md5(i::VARCHAR), 20000,"
-        " CASE WHEN i < ? THEN 'labeled' ELSE 'new' END, CASE WHEN i < ? THEN 1 ELSE 0 END,"
-        " CASE WHEN i < ? THEN i + 1 END, CASE WHEN i < ? THEN [? + i % 5] END,"
-        " CASE WHEN i < ? THEN 'labeler' || (i % 8) END, CASE WHEN i < ? THEN now()::TIMESTAMP END"
-        " FROM range(?) t(i) JOIN photos ph ON ph.k = i % ?",
-        [p.id, half, half, half, half, cls0, half, half, n, len(sizes)],
-    )
+    insert_half_labeled(
+        cur, p.id, cls0, n, images="ph.path, ph.w, ph.h", join=" JOIN photos ph ON ph.k = i % ?",
+        join_params=[len(sizes)],
+    )  # fmt: skip
     # the model's guesses for the unlabeled half, a head's page threshold, and a few embeddings (the grid
     # is offered where unlabeled items are featurised)
     cur.execute(
