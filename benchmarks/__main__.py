@@ -22,6 +22,7 @@ ALL = [
     "assist_segment_clicks",
     "backbone",
     "grid",
+    "grid_rerun",
     "label_import",
     "faults",
     "sign_in",
@@ -30,6 +31,7 @@ ALL = [
     "team",
     "review",
     "consensus",
+    "permissions",
 ]
 MODULES = {
     "store": "benchmarks.store_bench",
@@ -43,6 +45,7 @@ MODULES = {
     "assist_segment_clicks": "benchmarks.assist_segment_clicks",
     "backbone": "benchmarks.backbone_speed",
     "grid": "benchmarks.grid_bench",
+    "grid_rerun": "benchmarks.grid_rerun_bench",
     "label_import": "benchmarks.label_import_bench",
     "faults": "benchmarks.faults",
     "sign_in": "benchmarks.sign_in_bench",
@@ -51,6 +54,7 @@ MODULES = {
     "team": "benchmarks.team_stats_bench",
     "consensus": "benchmarks.consensus_bench",
     "review": "benchmarks.review_bench",
+    "permissions": "benchmarks.permissions_bench",
 }
 
 
