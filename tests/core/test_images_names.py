@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.images import FolderWatcher, add_folder, get_source, rescan
+from core.images import add_folder, get_source, rescan
 from core.images.importer import import_paths
 from core.permissions import SYSTEM
 from core.store import Store
 from core.store.items import count_items
 from core.store.projects import create_project
+from tests.core.watched_folder import watched_and_seen
 
 
 def png(seed: int) -> bytes:
@@ -105,12 +106,7 @@ def test_the_watcher_imports_the_good_files_of_a_poll_that_meets_a_bad_name(
     store: Store, project_id: int, tmp_path: Path
 ) -> None:
     watched = tmp_path / "watched"
-    watched.mkdir()
-    (watched / "first.png").write_bytes(png(1))
-    src = add_folder(store, project_id, watched, watch=True, by=SYSTEM)
-    assert rescan(store, src.id, by=SYSTEM).added == 1
-    watcher = FolderWatcher(store, interval_s=60, settle_s=0.0)
-    assert watcher.poll() == {}
+    src, watcher = watched_and_seen(store, project_id, watched, "first.png", png(1))
     for i in range(10):
         (watched / f"new-{i}.png").write_bytes(png(100 + i))
     write_bytes_name(watched, b"\xe9t\xe9.png", png(999))

@@ -17,6 +17,7 @@ from core.permissions import SYSTEM
 from core.store import Store
 from core.store.items import count_items, list_items
 from core.store.projects import create_project
+from tests.core.watched_folder import watched_and_seen
 
 
 def png(seed: int) -> bytes:
@@ -33,13 +34,6 @@ def wait_for(predicate, timeout: float = 60.0) -> float:
             return time.monotonic() - t0
         time.sleep(0.05)
     raise AssertionError(f"not true after {timeout} s")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store(tmp_path / "a.duckdb")
-    yield s
-    s.close()
 
 
 def test_watcher_picks_up_new_files_within_seconds(tmp_path: Path, store: Store) -> None:
@@ -115,12 +109,7 @@ def test_quiet_poll_lists_no_folder(tmp_path: Path, store: Store, monkeypatch: p
 def test_watcher_survives_its_folder_going_and_coming_back(tmp_path: Path, store: Store) -> None:
     pid = create_project(store, "G", "multiclass", ["a", "b"], by=SYSTEM).id
     folder = tmp_path / "comes-and-goes"
-    folder.mkdir()
-    (folder / "a.png").write_bytes(png(50))
-    src = add_folder(store, pid, folder, watch=True, by=SYSTEM)
-    assert rescan(store, src.id, by=SYSTEM).added == 1  # the import job's first scan
-    watcher = FolderWatcher(store, interval_s=60, settle_s=0.0)
-    assert watcher.poll() == {}
+    src, watcher = watched_and_seen(store, pid, folder, "a.png", png(50))
     moved = tmp_path / "elsewhere"
     folder.rename(moved)
     assert watcher.poll() == {}
@@ -157,12 +146,7 @@ def test_a_poll_whose_import_fails_is_done_again_in_full(
     were never looked at again. Now the next poll lists the folder again and imports them."""
     pid = create_project(store, "F", "multiclass", ["a", "b"], by=SYSTEM).id
     folder = tmp_path / "flaky"
-    folder.mkdir()
-    (folder / "a.png").write_bytes(png(60))
-    src = add_folder(store, pid, folder, watch=True, by=SYSTEM)
-    assert rescan(store, src.id, by=SYSTEM).added == 1
-    watcher = FolderWatcher(store, interval_s=60, settle_s=0.0)
-    assert watcher.poll() == {}
+    src, watcher = watched_and_seen(store, pid, folder, "a.png", png(60))
     for i in range(5):
         (folder / f"n{i}.png").write_bytes(png(70 + i))
     os.utime(folder, ns=(0, 1))
@@ -204,12 +188,15 @@ def test_one_failing_source_does_not_stop_the_others(
     assert "the share is gone" in watcher.source_errors[sources[0][0].id]
 
 
-def _interrupted_import(store: Store, pid: int, folder: Path, n_done: int):
-    """A source whose import job stopped part way (killed, failed after restarts): some files are in,
-    the source was never recorded as scanned."""
+def _interrupted_import(store: Store, pid: int, folder: Path, n_files: int, n_done: int, seed: int):
+    """A source of ``folder`` (made, with ``n_files`` images) whose import job stopped part way (killed,
+    failed after restarts): ``n_done`` files are in, the source was never recorded as scanned."""
     from core import jobs
     from core.images.importer import import_paths
 
+    folder.mkdir()
+    for i in range(n_files):
+        (folder / f"{i:03d}.png").write_bytes(png(seed + i))
     src = add_folder(store, pid, folder, watch=True, by=SYSTEM)
     files = sorted(str(p) for p in folder.resolve().glob("*.png"))
     import_paths(store, pid, files[:n_done], source_id=src.id, by=SYSTEM)
@@ -223,11 +210,7 @@ def _interrupted_import(store: Store, pid: int, folder: Path, n_done: int):
 
 def test_the_watcher_finishes_an_import_its_job_gave_up_on(tmp_path: Path, store: Store) -> None:
     pid = create_project(store, "I", "multiclass", ["a", "b"], by=SYSTEM).id
-    folder = tmp_path / "big"
-    folder.mkdir()
-    for i in range(40):
-        (folder / f"{i:03d}.png").write_bytes(png(300 + i))
-    src, _job = _interrupted_import(store, pid, folder, n_done=29)
+    src, _job = _interrupted_import(store, pid, tmp_path / "big", n_files=40, n_done=29, seed=300)
     assert get_source(store, src.id).last_scan_at is None and count_items(store, pid) == 29
     watcher = FolderWatcher(store, interval_s=60, settle_s=0.0, adopt_after_s=0.0)
     report = watcher.poll()[src.id]
@@ -241,11 +224,7 @@ def test_the_watcher_leaves_a_running_import_to_its_job(tmp_path: Path, store: S
     from core import jobs
 
     pid = create_project(store, "J", "multiclass", ["a", "b"], by=SYSTEM).id
-    folder = tmp_path / "busy"
-    folder.mkdir()
-    for i in range(6):
-        (folder / f"{i}.png").write_bytes(png(400 + i))
-    src, job = _interrupted_import(store, pid, folder, n_done=2)
+    src, job = _interrupted_import(store, pid, tmp_path / "busy", n_files=6, n_done=2, seed=400)
     store.execute("UPDATE jobs SET state = 'running' WHERE id = ?", [job.id])  # a job is on it
     watcher = FolderWatcher(store, interval_s=60, settle_s=0.0, adopt_after_s=0.0)
     assert watcher.poll() == {} and count_items(store, pid) == 2
