@@ -14,6 +14,7 @@ rescan, the folder watcher or an upload of the same file does not bring the imag
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -78,13 +79,20 @@ def _data_root(store: Store) -> Path:
 
 def _rendition_files(root: Path, items: Sequence[tuple[int, str]]) -> list[Path]:
     """The cached thumbnails and display copies of these items (every size), as they are named by
-    ``core.images.renditions``: ``cache/{thumbs,display}/<id % 256>/<id>-<sha1[:16]>[-side].jpg``."""
+    ``core.images.renditions``: ``cache/{thumbs,display}/<id % 256>/<id>-<sha1[:16]>[-side].jpg``. Each
+    cache folder is listed once (a glob per item took 12 s for 100,000 items)."""
+    wanted = {f"{item_id}-{sha1[:16]}" for item_id, sha1 in items}
+    subs = {f"{item_id % 256:02x}" for item_id, _ in items}
     found: list[Path] = []
     for folder in (root / "cache" / "thumbs", root / "cache" / "display"):
-        for item_id, sha1 in items:
-            sub = folder / f"{item_id % 256:02x}"
-            if sub.is_dir():
-                found.extend(sub.glob(f"{item_id}-{sha1[:16]}*.jpg"))
+        for sub in subs:
+            try:
+                names = os.listdir(folder / sub)
+            except OSError:  # no such folder: nothing cached there
+                continue
+            found.extend(
+                folder / sub / n for n in names if "-".join(n.split("-")[:2]).removesuffix(".jpg") in wanted
+            )
     return found
 
 
@@ -213,12 +221,12 @@ def remove_images(store: Store, project_id: int, item_ids: Sequence[int], *, by:
     now = utcnow()
 
     def tx(cur: duckdb.DuckDBPyConnection) -> int:
-        for item_id, path, sha1 in rows:
-            cur.execute(
-                "INSERT INTO removed_items (item_id, project_id, path, sha1, removed_by, removed_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [item_id, project_id, path, sha1, by.username, now],
-            )
+        cur.execute(  # one statement for the whole list (a row at a time took 4 s for 1,000 images)
+            "INSERT INTO removed_items (item_id, project_id, path, sha1, removed_by, removed_at)"
+            " SELECT id, project_id, path, sha1, ?, ? FROM items WHERE project_id = ? AND id IN (SELECT unnest(?))"
+            " ON CONFLICT DO NOTHING",
+            [by.username, now, project_id, ids],
+        )
         for table in _ITEM_TABLES:
             cur.execute(
                 f"DELETE FROM {table} WHERE project_id = ? AND item_id IN (SELECT unnest(?))",
