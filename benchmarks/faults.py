@@ -197,6 +197,23 @@ def _count_and_duplicates(store: Any, project_id: int) -> tuple[int, int]:
     return n, n - distinct
 
 
+def _import_report(
+    acked: int, found_after_kill: int, state: str, finished: bool, **after: Any
+) -> dict[str, Any]:
+    """A killed import's outcome: what was acknowledged and found after the kill, the job's state after the
+    restart, the scenario's own figures (``after``); ok when the kill landed mid-import (nothing
+    acknowledged lost) and the scenario ``finished`` the import (every image once)."""
+    return {
+        "images": IMAGES,
+        "acknowledged": acked,
+        "found_after_kill": found_after_kill,
+        "job_state_after_restart": state,
+        **after,
+        "interrupted": found_after_kill < IMAGES,  # the kill landed mid-import
+        "ok": acked <= found_after_kill < IMAGES and finished,
+    }
+
+
 def scenario_import_restart(work: Path) -> dict[str, Any]:
     """kill -9 during a folder import; the restart's job runner resumes the job and finishes it."""
     import core.images  # noqa: F401 (registers the job kind)
@@ -215,20 +232,10 @@ def scenario_import_restart(work: Path) -> dict[str, Any]:
         final, duplicates = _count_and_duplicates(store, project_id)
     finally:
         store.close()
-    return {
-        "images": IMAGES,
-        "acknowledged": acked,
-        "found_after_kill": found_after_kill,
-        "job_state_after_restart": done.state,
-        "found_after_restart": final,
-        "duplicate_paths": duplicates,
-        "resume_s": round(resumed_s, 2),
-        "interrupted": found_after_kill < IMAGES,  # the kill landed mid-import
-        "ok": acked <= found_after_kill < IMAGES
-        and done.state == "done"
-        and final == IMAGES
-        and not duplicates,
-    }
+    return _import_report(
+        acked, found_after_kill, done.state, done.state == "done" and final == IMAGES and not duplicates,
+        found_after_restart=final, duplicate_paths=duplicates, resume_s=round(resumed_s, 2),
+    )  # fmt: skip
 
 
 def scenario_import_watcher(work: Path) -> dict[str, Any]:
@@ -253,23 +260,11 @@ def scenario_import_watcher(work: Path) -> dict[str, Any]:
         scanned = get_source(store, source_id).last_scan_at is not None
     finally:
         store.close()
-    return {
-        "images": IMAGES,
-        "acknowledged": acked,
-        "found_after_kill": found_after_kill,
-        "job_state_after_restart": state,
-        "added_by_watcher": report.added if report else 0,
-        "found_after_watcher": final,
-        "duplicate_paths": duplicates,
-        "source_recorded_as_scanned": scanned,
-        "watcher_s": round(finished_s, 2),
-        "interrupted": found_after_kill < IMAGES,  # the kill landed mid-import
-        "ok": acked <= found_after_kill < IMAGES
-        and state == "failed"
-        and final == IMAGES
-        and duplicates == 0
-        and scanned,
-    }
+    return _import_report(
+        acked, found_after_kill, state, state == "failed" and final == IMAGES and duplicates == 0 and scanned,
+        added_by_watcher=report.added if report else 0, found_after_watcher=final, duplicate_paths=duplicates,
+        source_recorded_as_scanned=scanned, watcher_s=round(finished_s, 2),
+    )  # fmt: skip
 
 
 # -- scenario: exports --------------------------------------------------------------------------------
