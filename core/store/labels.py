@@ -150,13 +150,17 @@ def save_label(
         now = utcnow()
         new_version = version + 1
         ann_id = cur.execute("SELECT nextval('seq_annotations')").fetchone()[0]  # type: ignore[index]
-        updated = cur.execute(
+        # a plain UPDATE, then read back whether it took (the fresh annotation id is ours alone): DuckDB's
+        # UPDATE ... RETURNING writes the whole row back and would silently undo a concurrent commit to
+        # other columns (queue ranks, a review verdict; tests/core/test_store_returning.py)
+        cur.execute(
             "UPDATE items SET version = ?, annotation_id = ?, status = 'labeled', class_ids = ?, labeled_by = ?,"
             " labeled_at = ?, updated_at = ?, review_state = CASE WHEN review_state IS NULL THEN NULL ELSE 'fixed' END"
-            " WHERE id = ? AND version = ? RETURNING id",  # a reviewed item's new version waits for review again
+            " WHERE id = ? AND version = ?",  # a reviewed item's new version waits for review again
             [new_version, ann_id, class_ids, author, now, now, item_id, version],
-        ).fetchall()
-        if not updated:
+        )
+        took = cur.execute("SELECT annotation_id FROM items WHERE id = ?", [item_id]).fetchone()
+        if took is None or took[0] != ann_id:
             return None
         cur.execute(
             "INSERT INTO annotations (id, project_id, item_id, version, parent_id, author, source, payload, class_ids,"
