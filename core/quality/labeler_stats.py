@@ -7,7 +7,8 @@ annotations, so it stays fast at 500,000 items. The figures and exactly what the
 prelabel, where ``author`` is the labeler. A prelabel save by a person is a model proposal the labeler
 accepted (``ui.labeling.actions.accept_proposal``); it is their work and is counted (``accepted`` says how
 many). Imported labels (``source`` import) and the assistant's own auto-accepted labels (author
-``annota:auto-accept``) are no one's work and are left out. A save that edits an item again counts again;
+``annota:auto-accept``) and the merged answers of consensus items (author ``consensus``) are no one's work
+and are left out. A save that edits an item again counts again;
 ``items`` is the number of distinct items saved (all time only: per day it is None).
 
 **Time per save** ``t``, from the labeler's saves in this project in order of ``created_at``:
@@ -62,6 +63,8 @@ from core.store.db import Store
 
 BREAK_S = 300.0  # a gap between two saves longer than this is a break
 AUTO_ACCEPT_AUTHOR = "annota:auto-accept"  # as core.assist.classify_jobs writes it
+MERGED_AUTHOR = "consensus"  # a consensus item's merged label (core.quality.consensus.MERGED_AUTHOR)
+NOT_PEOPLE = (AUTO_ACCEPT_AUTHOR, MERGED_AUTHOR)
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,7 @@ def _saves(store: Store, project_id: int, labeler: str | None, break_s: float) -
                                  lag(created_at) OVER (PARTITION BY author ORDER BY created_at, id),
                                  created_at) AS gap_ms
                 FROM annotations
-                WHERE project_id = ? AND source IN ('human', 'prelabel') AND author <> ?{cond}
+                WHERE project_id = ? AND source IN ('human', 'prelabel') AND author NOT IN (?, ?){cond}
             )
         )
         SELECT author, day, {day_aggs} FROM t GROUP BY author, day
@@ -152,7 +155,7 @@ def _saves(store: Store, project_id: int, labeler: str | None, break_s: float) -
         UNION ALL SELECT NULL, day, {day_aggs} FROM t GROUP BY day
         UNION ALL SELECT NULL, NULL, {aggs} FROM t HAVING count(*) > 0
         """,
-        [cap_ms, cap_ms, project_id, AUTO_ACCEPT_AUTHOR, *extra],
+        [cap_ms, cap_ms, project_id, *NOT_PEOPLE, *extra],
     )
     # an unknown time counts as the labeler's median known time (0 when none is known)
     median_ms = {r[0]: float(r[6] or 0) for r in rows if r[0] is not None and r[1] is None}
@@ -190,12 +193,12 @@ def _reviews(store: Store, project_id: int, labeler: str | None) -> dict[_Key, d
         ), r AS (
             SELECT a.author AS author, CAST(a.created_at AS DATE) AS day, v.verdict
             FROM v JOIN annotations a ON a.item_id = v.item_id AND a.version = v.version
-            WHERE a.project_id = ? AND a.source IN ('human', 'prelabel') AND a.author <> ?{cond}
+            WHERE a.project_id = ? AND a.source IN ('human', 'prelabel') AND a.author NOT IN (?, ?){cond}
         )
         SELECT author, day, count(*), count(*) FILTER (WHERE verdict = 'rejected'), grouping(author), grouping(day)
         FROM r GROUP BY {_GROUPS}
         """,
-        [project_id, project_id, AUTO_ACCEPT_AUTHOR, *extra],
+        [project_id, project_id, *NOT_PEOPLE, *extra],
     )
     return {_key(r): {"reviewed": int(r[2]), "rejected": int(r[3])} for r in rows}
 

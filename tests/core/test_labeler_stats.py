@@ -90,6 +90,7 @@ def test_whose_saves_count(store, pid):  # type: ignore[no-untyped-def]
     save(store, pid, 2, "ann", "2026-01-05 10:01:00", duration_ms=2000, source="prelabel")  # accepted
     save(store, pid, 3, "admin", "2026-01-05 10:00:10", source="import")
     save(store, pid, 4, "annota:auto-accept", "2026-01-05 10:00:20", source="prelabel")
+    save(store, pid, 5, "consensus", "2026-01-05 10:00:25")  # a consensus item's merged label: no one's work
     s = labeler_stats(store, pid)
     assert [f.labeler for f in s.labelers] == ["ann"]
     ann = s.labelers[0]
