@@ -201,10 +201,15 @@ def current_project() -> Project | None:
     if pid is None:
         return None
     try:
-        return projects.get_project(store(), pid)
+        project = projects.get_project(store(), pid)
     except NotFound:
         st.session_state.pop(PROJECT_KEY, None)
         return None
+    user = current_user()
+    if user is not None and not permissions.can(store(), user, Action.VIEW, project.id):
+        st.session_state.pop(PROJECT_KEY, None)  # a link to someone else's project opens nothing
+        return None
+    return project
 
 
 def open_project(project_id: int) -> None:

@@ -31,6 +31,10 @@ def test_no_project_open_offers_a_choice(runtime, admin, project):
 
 
 def test_labeler_cannot_add(runtime, labeler, project):
+    from core.permissions import SYSTEM
+    from core.store import projects
+
+    projects.add_member(runtime.store, project.id, labeler.id, by=SYSTEM)  # a member, a labeler
     at = page(PAGE, labeler, project.id).run()
     assert "Only an administrator or the project's owner can add images." in texts(at)
 

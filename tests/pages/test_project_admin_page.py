@@ -156,3 +156,11 @@ def test_pages_follow_the_role_not_the_account(runtime, labeler):
     admin_ops.archive_project(runtime.store, p.id, by=SYSTEM)
     at = page("pages/data.py", labeler, p.id).run()
     assert "archived: read-only" in texts(at) and "can add images" in texts(at)
+
+
+def test_a_link_to_someone_elses_project_opens_nothing(runtime, labeler):
+    p = make_project(runtime, "multiclass", name="Secret")
+    at = page("pages/review.py", labeler, p.id).run()  # the project id as a bookmark would give it
+    assert not at.exception
+    assert "Secret" not in texts(at) and "There is no project for you yet" in texts(at)
+    assert "project_id" not in at.session_state
