@@ -311,8 +311,10 @@ def _audit_tiles(
     from core.store.projects import get_project
 
     share = get_project(store, project_id).prefs.audit_share
+    if share <= 0:
+        return pages
     state = audit.audit_state(store, project_id)
-    if not state.pending or share <= 0:
+    if not state.pending:
         return pages
     rows = store.query(
         "SELECT id FROM items WHERE id IN (SELECT unnest(?)) AND status = 'new'",
