@@ -228,7 +228,27 @@ def verdict_panel(pid: int, item: Item, user: User, then: Callable[[], None]) ->
         on_click=_decide,
         args=(pid, item.id, item.version, review.REJECTED, user, then),
     )
+    if state == review.APPROVED:
+        gold = bool(store.scalar("SELECT gold FROM items WHERE id = ?", [item.id]))
+        st.toggle(
+            "Gold image",
+            value=gold,
+            key=f"review_gold_{pid}_{item.id}",
+            help="A reference answer: a share of each labeler's queue (Projects → Settings → Quality checks) "
+            "is gold, unannounced, and their accuracy on it is on the Dashboard.",
+            on_change=_set_gold,
+            args=(pid, item.id, not gold, user),
+        )
     _history(item.id)
+
+
+def _set_gold(pid: int, item_id: int, gold: bool, user: User) -> None:
+    try:
+        review.mark_gold(resources.store(), [item_id], gold, by=user)
+    except (Forbidden, ValidationError, NotFound, WriteConflict) as exc:
+        _say(pid, "error", f"Not recorded: {plain(exc)}")
+        return
+    _say(pid, "success", f"Image {item_id} is {'now' if gold else 'no longer'} a gold image.")
 
 
 def _history(item_id: int) -> None:

@@ -164,3 +164,22 @@ def test_review_the_queue_opens_its_first_image_and_a_verdict_steps_on(runtime, 
     assert review.review_state(runtime.store, 2) == review.APPROVED
     assert "Review queue:** 0 images awaiting review" in texts(at)
     assert f"review_queue_{p.id}" not in {b.key for b in at.button}  # nothing left to open
+
+
+def test_a_reviewer_marks_an_approved_image_as_gold_and_back(runtime, tmp_path):
+    p, _, lena, rita = _setup(runtime, tmp_path)
+    review.approve(runtime.store, 2, version=1, by=rita)
+    at = page("pages/review.py", rita, p.id).run()
+    at.button(key="open_1").click().run()  # awaiting review: no gold toggle
+    assert f"review_gold_{p.id}_1" not in {t.key for t in at.toggle}
+    at = page("pages/review.py", rita, p.id).run()
+    at.button(key="open_2").click().run()
+    at.toggle(key=f"review_gold_{p.id}_2").set_value(True).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert runtime.store.scalar("SELECT gold FROM items WHERE id = 2") is True
+    assert "Image 2 is now a gold image." in texts(at)
+    at.toggle(key=f"review_gold_{p.id}_2").set_value(False).run()
+    assert runtime.store.scalar("SELECT gold FROM items WHERE id = 2") is False
+    labeler = page("pages/review.py", lena, p.id).run()
+    labeler.button(key="open_2").click().run()
+    assert f"review_gold_{p.id}_2" not in {t.key for t in labeler.toggle}
