@@ -38,6 +38,7 @@ from core.assist.job_support import error_collector, insert_embeddings, job_proj
 from core.assist.sampling import QueueOrder
 from core.domain import Source, TaskType, User
 from core.permissions import SYSTEM, Action, require
+from core.quality import consensus
 from core.settings import ProjectSettings
 from core.store.db import Store, dumps, loads
 from core.store.labels import save_label, utcnow
@@ -466,9 +467,10 @@ def _auto_accept(
     if auto is None or not info.prefs.policy.auto_accept:
         return 0
     n = 0
+    blind, params = consensus.queue_filter(store, info.id)  # consensus images wait for k blind answers
     for k in np.flatnonzero(shown & (conf >= auto)).tolist():
         version = store.scalar(
-            "SELECT version FROM items WHERE id = ? AND status = 'new'", [int(item_ids[k])]
+            f"SELECT version FROM items WHERE id = ? AND status = 'new'{blind}", [int(item_ids[k]), *params]
         )
         if version is None:
             continue

@@ -33,6 +33,7 @@ from core.assist import audit, clustering, page_ahead, page_choice, trained
 from core.assist.classify_jobs import project_index
 from core.domain import NotFound, Source, TaskType, User, ValidationError
 from core.permissions import SYSTEM, Action, Forbidden, require
+from core.quality import consensus
 from core.store import labels, queue
 from core.store.db import Store, WriteConflict
 
@@ -190,7 +191,25 @@ def _excluded(store: Store, project_id: int, user: str) -> set[int]:
     book = _book(store)
     with book.lock:
         held.update(book.returned.get((project_id, user), []))
-    return held
+    return held | consensus_ids(store, project_id)
+
+
+def consensus_ids(store: Store, project_id: int) -> set[int]:
+    """Unlabeled consensus images: they are answered blind by k labelers (``core.quality.consensus``),
+    never labeled by one person on a page. None unless the project sets a consensus share."""
+    sql, params = consensus.queue_filter(store, project_id)
+    if len(params) < 2:  # no share: only the images recorded while a share was set
+        return {
+            int(r[0])
+            for r in store.query(
+                "SELECT c.item_id FROM consensus_items c JOIN items i ON i.id = c.item_id"
+                " WHERE c.project_id = ? AND i.status = 'new'",
+                [project_id],
+            )
+        }
+    rows = store.query(f"SELECT id FROM items WHERE project_id = ? AND status = 'new' AND NOT (true{sql})",
+                       [project_id, *params])  # fmt: skip
+    return {int(r[0]) for r in rows}
 
 
 def _pool(store: Store, project_id: int, model: str, excluded: set[int]) -> np.ndarray:

@@ -367,3 +367,51 @@ def test_no_grouping_pages_when_the_head_has_no_page_threshold(store):
     _predictions(store, [(iid, p.id, f'{{"class_id": {classes[0].id}}}', 0.99, False) for iid in ids])
     _head_run(store, p.id, "null")  # e.g. a multi-label head: no grouping by prediction
     assert cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 4) is None
+
+
+def test_consensus_images_never_land_on_a_page(store):
+    # consensus images are answered blind by k labelers (core.quality.consensus): a page would let one
+    # person label them; half the images here are consensus images by the share's hash rule
+    from core.quality import consensus
+
+    p, _, ids, _ = _project(store, n_clusters=4, per_cluster=9)
+    store.execute(
+        "UPDATE projects SET settings = ? WHERE id = ?",
+        ['{"assist_audit_share": 0, "consensus_share": 0.5, "consensus_k": 2}', p.id],
+    )
+    chosen = {i for i in ids if consensus.is_consensus_id(i, 0.5)}
+    assert 0 < len(chosen) < len(ids)
+    assert cluster_pages.consensus_ids(store, p.id) == chosen
+    seen: set[int] = set()
+    for user in ("ann", "bob", "cy"):
+        page = cluster_pages.next_page(store, p.id, user, TaskType.MULTICLASS, 4)
+        assert page is not None
+        seen.update(page.item_ids)
+    assert seen and not seen & chosen
+    # with the share turned off later, an image recorded as a consensus image stays one
+    first = min(chosen)
+    store.execute("INSERT INTO consensus_items (item_id, project_id, k) VALUES (?, ?, 2)", [first, p.id])
+    store.execute("UPDATE projects SET settings = ? WHERE id = ?", ['{"assist_audit_share": 0}', p.id])
+    assert cluster_pages.consensus_ids(store, p.id) == {first}
+
+
+def test_auto_accept_leaves_consensus_images_to_their_labelers(store):
+    from core.assist import classify_jobs
+    from core.quality import consensus
+
+    p, classes, ids, _ = _project(store, n_clusters=2, per_cluster=6, featurised=False)
+    store.execute(
+        "UPDATE projects SET settings = ? WHERE id = ?",
+        ['{"assist_auto_accept": true, "consensus_share": 0.5}', p.id],
+    )
+    info = classify_jobs.project_info(store, p.id)
+    rows = [(None, None, None, json.dumps({"class_id": classes[0].id}))] * len(ids)
+    n = classify_jobs._auto_accept(
+        store, info, np.array(ids), rows, np.full(len(ids), 0.99), np.ones(len(ids), bool), 0.9
+    )
+    chosen = {i for i in ids if consensus.is_consensus_id(i, 0.5)}
+    labeled = {
+        int(r[0]) for r in store.query("SELECT id FROM items WHERE project_id = ? AND version > 0", [p.id])
+    }
+    assert 0 < len(chosen) < len(ids)
+    assert labeled == set(ids) - chosen and n == len(labeled)
