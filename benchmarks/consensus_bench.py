@@ -40,11 +40,11 @@ def build(store: Store, n: int, settings: dict[str, Any], gold: int) -> tuple[in
     )
     users = []
     for k in range(LABELERS):
-        u = auth.create_user(store, f"lab{k}", "secret-123", Role.LABELER, f"Lab {k}")
+        u = auth.create_user(store, f"lab{k}", "secret-123", Role.LABELER, f"Lab {k}", by=SYSTEM)
         projects.add_member(store, p.id, u.id, role=ProjectRole.LABELER, by=SYSTEM)
         users.append(u)
     if gold:
-        ref = auth.create_user(store, "ref", "secret-123", Role.LABELER, "Ref")
+        ref = auth.create_user(store, "ref", "secret-123", Role.LABELER, "Ref", by=SYSTEM)
         projects.add_member(store, p.id, ref.id, role=ProjectRole.REVIEWER, by=SYSTEM)
         for item_id in range(n - gold + 1, n + 1):  # the last ids: labeled, approved, gold
             labels.save_label(store, item_id, {"class_id": c0}, by=ref, base_version=0)

@@ -44,7 +44,7 @@ def main() -> None:
     store = Store(work / "annota.duckdb")
     p = projects.create_project(store, "bench", "multiclass", ["a", "b", "c"], by=SYSTEM)
     add_items(store, p.id, [NewItem(f"/bench/{i}.jpg", 64, 48, f"sha{i}") for i in range(N)])
-    lena = auth.create_user(store, "lena", "secret-123", Role.LABELER, "Lena")
+    lena = auth.create_user(store, "lena", "secret-123", Role.LABELER, "Lena", by=SYSTEM)
     projects.add_member(store, p.id, lena.id, ProjectRole.LABELER, by=SYSTEM)
     cid = projects.list_classes(store, p.id)[0].id
     ids = [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [p.id])]

@@ -84,7 +84,7 @@ def main() -> None:
         store = Store(Path(tmp) / "annota.duckdb")
         t0 = time.perf_counter()
         pid, c0 = build(store, n)
-        rita = auth.create_user(store, "rita", "secret-123", Role.LABELER, "Rita")
+        rita = auth.create_user(store, "rita", "secret-123", Role.LABELER, "Rita", by=SYSTEM)
         projects.add_member(store, pid, rita.id, role=ProjectRole.REVIEWER, by=SYSTEM)
         build_s = time.perf_counter() - t0
         today = date.today()

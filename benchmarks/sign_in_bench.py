@@ -13,6 +13,7 @@ from pathlib import Path
 
 from benchmarks.common import median, percentile, print_table, write_json
 from core import auth, sessions
+from core.permissions import SYSTEM
 from core.store import Store
 
 
@@ -32,7 +33,7 @@ def main() -> None:
         out[label] = median(times)
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "bench.duckdb")
-        auth.create_user(store, "victim", "right-password-1")
+        auth.create_user(store, "victim", "right-password-1", by=SYSTEM)
         refused = accepted_checks = 0
         t0 = time.perf_counter()
         for _ in range(25):  # the attack of the issue: 25 quick guesses
@@ -48,7 +49,7 @@ def main() -> None:
         rows.append(("  wait before the next try (s)", wait))
         out.update(guesses_checked=accepted_checks, guesses_refused=refused, wait_after_s=wait)
 
-        user = auth.create_user(store, "lena", "secret-123")
+        user = auth.create_user(store, "lena", "secret-123", by=SYSTEM)
         cur = store.cursor()
         cur.execute(
             "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) SELECT sha256(i::VARCHAR), ?,"

@@ -54,7 +54,7 @@ def build(data: Path, n: int, photos: list[Path]) -> None:
     from PIL import Image
 
     store = Store(data / "annota.duckdb")
-    auth.create_user(store, "admin", PASSWORD, Role.ADMIN)
+    auth.create_user(store, "admin", PASSWORD, Role.ADMIN, by=SYSTEM)
     # assistance off by default: with it on, featurising 500,000 images fills both cores for the whole
     # run; this measures the labeling path itself (ASSIST=1 measures it with the model jobs running)
     settings = {"assist_enabled": os.environ.get("ASSIST") == "1"}

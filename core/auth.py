@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from core import sessions
 from core import sign_in_backoff as backoff
 from core.domain import NotFound, Role, User, ValidationError
-from core.permissions import require_admin
+from core.permissions import SYSTEM, require_admin
 from core.store import Store
 
 
@@ -104,8 +104,16 @@ def _check_password(password: str) -> None:
 
 
 def create_user(
-    store: Store, username: str, password: str, role: Role | str = Role.LABELER, display_name: str = ""
+    store: Store,
+    username: str,
+    password: str,
+    role: Role | str = Role.LABELER,
+    display_name: str = "",
+    *,
+    by: User,
 ) -> User:
+    """A new account; only an admin (or ``permissions.SYSTEM``: the first admin, the CLI) creates one."""
+    require_admin(by)
     username = (username or "").strip().lower()
     if not username or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
         raise ValidationError("A user name is letters, digits, '.', '-' or '_'.")
@@ -235,7 +243,7 @@ def ensure_admin(store: Store) -> tuple[str, str] | None:
         return None
     chosen = os.environ.get("ANNOTA_ADMIN_PASSWORD")
     password = chosen or secrets.token_urlsafe(9)
-    user = create_user(store, "admin", password, Role.ADMIN, "Administrator")
+    user = create_user(store, "admin", password, Role.ADMIN, "Administrator", by=SYSTEM)
     if not chosen:
         store.execute("UPDATE users SET must_change_password = true WHERE id = ?", [user.id])
     return "admin", password

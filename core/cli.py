@@ -353,7 +353,7 @@ def cmd_users(store: Store, args: argparse.Namespace) -> None:
 
     if args.users_command == "add":
         user = auth.create_user(
-            store, args.username, _password(args), role=args.role, display_name=args.display_name
+            store, args.username, _password(args), role=args.role, display_name=args.display_name, by=SYSTEM
         )
         _say(f"added user {user.username} ({user.role.value})")
     elif args.users_command == "list":

@@ -103,7 +103,7 @@ def new_account(project: Project) -> None:
             "Role", [Role.LABELER, Role.ADMIN], format_func=lambda r: r.value.capitalize(), horizontal=True
         )
         if st.form_submit_button("Create and add", type="primary"):
-            user = widgets.run_action(auth.create_user, store, username, password, role, display)
+            user = widgets.run_action(auth.create_user, store, username, password, role, display, by=_me())
             if user is not None:
                 widgets.run_action(projects.add_member, store, project.id, user.id, by=_me())
                 st.toast(f"{plain(user.username)} can sign in now.", icon=":material/check_circle:")

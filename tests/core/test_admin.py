@@ -51,8 +51,8 @@ def _project_with_images(
 
 
 def _users(store: Store, pid: int) -> dict[str, object]:
-    owner = auth.create_user(store, "olga", "secret1", Role.LABELER, "Olga")
-    lab = auth.create_user(store, "lena", "secret1", Role.LABELER, "Lena")
+    owner = auth.create_user(store, "olga", "secret1", Role.LABELER, "Olga", by=SYSTEM)
+    lab = auth.create_user(store, "lena", "secret1", Role.LABELER, "Lena", by=SYSTEM)
     projects.add_member(store, pid, owner.id, ProjectRole.OWNER, by=SYSTEM)
     projects.add_member(store, pid, lab.id, ProjectRole.LABELER, by=SYSTEM)
     return {"owner": owner, "labeler": lab}
@@ -182,9 +182,9 @@ def test_remove_images_keeps_history_leaves_exports_and_stays_removed(
 
 
 def test_deactivation_is_an_admins(store: Store) -> None:
-    auth.create_user(store, "root", "secret1", Role.ADMIN, "Root")
-    lena = auth.create_user(store, "lena", "secret1", Role.LABELER, "Lena")
-    kim = auth.create_user(store, "kim", "secret1", Role.LABELER, "Kim")
+    auth.create_user(store, "root", "secret1", Role.ADMIN, "Root", by=SYSTEM)
+    lena = auth.create_user(store, "lena", "secret1", Role.LABELER, "Lena", by=SYSTEM)
+    kim = auth.create_user(store, "kim", "secret1", Role.LABELER, "Kim", by=SYSTEM)
     with pytest.raises(Forbidden):
         auth.set_active(store, "kim", False, by=lena)
     auth.set_active(store, "kim", False, by=SYSTEM)

@@ -6,7 +6,7 @@ from core.permissions import SYSTEM
 
 
 def test_create_and_authenticate(store):
-    u = auth.create_user(store, "Alice", "secret-1", Role.LABELER, "Alice A.")
+    u = auth.create_user(store, "Alice", "secret-1", Role.LABELER, "Alice A.", by=SYSTEM)
     assert u.username == "alice" and u.role is Role.LABELER
     assert auth.authenticate(store, "alice", "secret-1") == u
     assert auth.authenticate(store, "alice", "wrong") is None
@@ -21,13 +21,13 @@ def test_create_and_authenticate(store):
 )
 def test_bad_accounts(store, name, pw, msg):
     with pytest.raises(ValidationError, match=msg):
-        auth.create_user(store, name, pw)
+        auth.create_user(store, name, pw, by=SYSTEM)
 
 
 def test_duplicate_user(store):
-    auth.create_user(store, "bob", "secret-1")
+    auth.create_user(store, "bob", "secret-1", by=SYSTEM)
     with pytest.raises(ValidationError, match="taken"):
-        auth.create_user(store, "BOB", "secret-2")
+        auth.create_user(store, "BOB", "secret-2", by=SYSTEM)
 
 
 def test_first_start_creates_admin_once(store, monkeypatch):
@@ -64,7 +64,7 @@ def _legacy_hash(password: str) -> str:
 
 def test_old_hash_still_verifies_and_is_replaced_at_the_next_sign_in(store, monkeypatch):
     monkeypatch.delenv("ANNOTA_TEST", raising=False)
-    auth.create_user(store, "olga", "secret-1")
+    auth.create_user(store, "olga", "secret-1", by=SYSTEM)
     store.execute("UPDATE users SET password_hash = ? WHERE username = 'olga'", [_legacy_hash("secret-1")])
     assert auth.needs_rehash(store.scalar("SELECT password_hash FROM users WHERE username = 'olga'"))
     assert auth.authenticate(store, "olga", "wrong-1") is None  # a failure keeps the old hash
@@ -88,7 +88,7 @@ def test_malformed_hashes_never_verify(stored):
 def test_wrong_passwords_lead_to_a_growing_wait_with_a_clear_message(store):
     from core import sign_in_backoff as backoff
 
-    auth.create_user(store, "tom", "secret-1")
+    auth.create_user(store, "tom", "secret-1", by=SYSTEM)
     for _ in range(backoff.USER_POLICY.free):
         assert auth.sign_in(store, "tom", "wrong-pw", client="10.0.0.7") is None
     # the next try is refused before the password is even checked, the right one included
@@ -111,7 +111,7 @@ def test_the_wait_ends_and_a_success_clears_the_account(store):
     from core import sign_in_backoff as backoff
     from core.store.labels import utcnow
 
-    auth.create_user(store, "tom", "secret-1")
+    auth.create_user(store, "tom", "secret-1", by=SYSTEM)
     keys = [backoff.user_key("tom"), backoff.client_key(None)]
     then = utcnow() - timedelta(seconds=30)
     for _ in range(backoff.USER_POLICY.free + 2):  # 7 failures half a minute ago: a wait of 8 s, over now
@@ -168,7 +168,7 @@ def test_a_chosen_first_password_need_not_change(store, monkeypatch):
 def test_deactivated_user_cannot_sign_in_and_the_last_admin_stays(store, monkeypatch):
     monkeypatch.setenv("ANNOTA_ADMIN_PASSWORD", "chosen-pass")
     auth.ensure_admin(store)
-    auth.create_user(store, "lena", "secret-1")
+    auth.create_user(store, "lena", "secret-1", by=SYSTEM)
     auth.set_active(store, "lena", False, by=SYSTEM)
     assert auth.authenticate(store, "lena", "secret-1") is None
     assert auth.inactive_usernames(store) == {"lena"}
@@ -184,5 +184,15 @@ def test_without_a_client_address_only_the_account_counts(store):
     for n in range(backoff.CLIENT_POLICY.free + 2):
         assert auth.sign_in(store, f"guess{n}", "wrong-pw", client=None) is None
     assert backoff.failures(store, "client:local") == 0
-    auth.create_user(store, "tom", "secret-1")
+    auth.create_user(store, "tom", "secret-1", by=SYSTEM)
     assert auth.sign_in(store, "tom", "secret-1").username == "tom"
+
+
+def test_only_an_admin_creates_accounts(store):
+    from core.permissions import Forbidden
+
+    admin = auth.create_user(store, "boss", "secret-123", Role.ADMIN, by=SYSTEM)
+    lena = auth.create_user(store, "lena", "secret-123", Role.LABELER, by=admin)
+    with pytest.raises(Forbidden, match="lena may not manage users"):
+        auth.create_user(store, "mallory", "secret-123", Role.ADMIN, by=lena)
+    assert store.scalar("SELECT count(*) FROM users WHERE username = 'mallory'") == 0

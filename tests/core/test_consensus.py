@@ -23,7 +23,7 @@ def _team(store: Store, task=TaskType.MULTICLASS, n=6, names=("ann", "bob", "cy"
     ids = [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [p.id])]
     users = {}
     for name in names:
-        u = auth.create_user(store, name, "secret-123", Role.LABELER, name)
+        u = auth.create_user(store, name, "secret-123", Role.LABELER, name, by=SYSTEM)
         add_member(store, p.id, u.id, role=ProjectRole.LABELER, by=SYSTEM)
         users[name] = u
     cat, dog = (c.id for c in list_classes(store, p.id))
@@ -144,7 +144,7 @@ def test_others_answers_are_never_shown_through_the_item(store: Store) -> None:
 
 def test_only_members_answer(store: Store) -> None:
     pid, ids, users, cat, dog = _team(store, n=1, consensus_share=1.0, gold_share=0)
-    outsider = auth.create_user(store, "zed", "secret-123", Role.LABELER, "Zed")
+    outsider = auth.create_user(store, "zed", "secret-123", Role.LABELER, "Zed", by=SYSTEM)
     with pytest.raises(Forbidden):
         consensus.save_blind_answer(store, ids[0], {"class_id": cat}, kind="consensus", by=outsider)
     assert not consensus.answers_of(store, ids[0])

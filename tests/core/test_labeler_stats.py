@@ -226,9 +226,9 @@ def test_bad_break_threshold_is_refused_in_words(store, pid):  # type: ignore[no
 
 
 def test_who_sees_whom(store, pid):  # type: ignore[no-untyped-def]
-    lena = auth.create_user(store, "lena", "secret-123", Role.LABELER, "Lena")
-    rita = auth.create_user(store, "rita", "secret-123", Role.LABELER, "Rita")
-    olga = auth.create_user(store, "olga", "secret-123", Role.LABELER, "Olga")
+    lena = auth.create_user(store, "lena", "secret-123", Role.LABELER, "Lena", by=SYSTEM)
+    rita = auth.create_user(store, "rita", "secret-123", Role.LABELER, "Rita", by=SYSTEM)
+    olga = auth.create_user(store, "olga", "secret-123", Role.LABELER, "Olga", by=SYSTEM)
     projects.add_member(store, pid, lena.id, "labeler", by=SYSTEM)
     projects.add_member(store, pid, rita.id, "reviewer", by=SYSTEM)
     save(store, pid, 1, "lena", "2026-01-05 10:00:00", duration_ms=5000)

@@ -93,7 +93,7 @@ def world(tmp_path: Path) -> World:
     source_id = add_folder(store, pid, folder, watch=False, by=SYSTEM).id
     people = {}
     for name, role in (("olga", "owner"), ("lena", "labeler"), ("ivan", "owner"), ("nina", None)):
-        people[name] = auth.create_user(store, name, "secret-123", Role.LABELER, name.title())
+        people[name] = auth.create_user(store, name, "secret-123", Role.LABELER, name.title(), by=SYSTEM)
         if role:
             projects.add_member(store, pid, people[name].id, ProjectRole(role), by=SYSTEM)
     auth.set_active(store, "ivan", False, by=SYSTEM)
@@ -256,7 +256,7 @@ def test_admin_only_core_functions(world: World) -> None:
             auth.set_active(world.store, "lena", False, by=world.people[who])
     assert [p.name for p in projects.list_projects(world.store)] == ["Birds"]
     assert "lena" not in auth.inactive_usernames(world.store)
-    root = auth.create_user(world.store, "root", "secret-123", Role.ADMIN, "Root")
+    root = auth.create_user(world.store, "root", "secret-123", Role.ADMIN, "Root", by=SYSTEM)
     made = projects.create_project(world.store, "New", "multiclass", ["a", "b"], by=root)
     assert projects.member_roles(world.store, made.id) == {"root": ProjectRole.OWNER}
     assert can(world.store, root, Action.DELETE, world.pid)  # an admin needs no membership

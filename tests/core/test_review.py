@@ -37,8 +37,8 @@ def team(store: Store):
         [NewItem(f"/photos/{name}.jpg", 64, 48, f"sha{k}") for k, name in enumerate(NAMES)],
     )
     ids = [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [p.id])]
-    lena = auth.create_user(store, "lena", "secret-123", Role.LABELER, "Lena")
-    rita = auth.create_user(store, "rita", "secret-123", Role.LABELER, "Rita")
+    lena = auth.create_user(store, "lena", "secret-123", Role.LABELER, "Lena", by=SYSTEM)
+    rita = auth.create_user(store, "rita", "secret-123", Role.LABELER, "Rita", by=SYSTEM)
     add_member(store, p.id, lena.id, role=ProjectRole.LABELER, by=SYSTEM)
     add_member(store, p.id, rita.id, role=ProjectRole.REVIEWER, by=SYSTEM)
     return store, p.id, ids, (cat, dog), lena, rita

@@ -20,8 +20,8 @@ def labeled(store: Store):
     cat, dog, bird = (c.id for c in list_classes(store, p.id))
     add_items(store, p.id, [NewItem(f"/photos/{k}.jpg", 64, 48, f"sha{k}") for k in range(2)])
     ids = [r[0] for r in store.query("SELECT id FROM items WHERE project_id = ? ORDER BY id", [p.id])]
-    lena = auth.create_user(store, "lena", "secret-123", Role.LABELER, "Lena")
-    rita = auth.create_user(store, "rita", "secret-123", Role.LABELER, "Rita")
+    lena = auth.create_user(store, "lena", "secret-123", Role.LABELER, "Lena", by=SYSTEM)
+    rita = auth.create_user(store, "rita", "secret-123", Role.LABELER, "Rita", by=SYSTEM)
     add_member(store, p.id, lena.id, role=ProjectRole.LABELER, by=SYSTEM)
     add_member(store, p.id, rita.id, role=ProjectRole.REVIEWER, by=SYSTEM)
     for iid in ids:
@@ -57,8 +57,8 @@ def test_any_new_version_of_an_approved_item_waits_for_review_again(labeled):
 
 def test_an_admin_reviews_without_being_a_member_and_others_are_refused(labeled):
     store, pid, ids, _, lena, rita = labeled
-    boss = auth.create_user(store, "boss", "secret-123", Role.ADMIN, "Boss")
-    stranger = auth.create_user(store, "sam", "secret-123", Role.LABELER, "Sam")
+    boss = auth.create_user(store, "boss", "secret-123", Role.ADMIN, "Boss", by=SYSTEM)
+    stranger = auth.create_user(store, "sam", "secret-123", Role.LABELER, "Sam", by=SYSTEM)
     review.approve(store, ids[0], version=1, by=boss)
     assert review.review_history(store, ids[0])[0].reviewer == "boss"
     with pytest.raises(Forbidden, match="sam may not review"):

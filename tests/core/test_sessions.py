@@ -14,7 +14,7 @@ from core.store.labels import utcnow
 
 @pytest.fixture
 def lena(store):
-    return auth.create_user(store, "lena", "secret-1", Role.LABELER, "Lena")
+    return auth.create_user(store, "lena", "secret-1", Role.LABELER, "Lena", by=SYSTEM)
 
 
 def test_a_token_signs_its_user_in_and_only_its_hash_is_stored(store, lena):
@@ -48,7 +48,7 @@ def test_signing_out_revokes_that_session_only(store, lena):
 
 
 def test_a_password_change_ends_every_session_of_that_user_only(store, lena):
-    other = auth.create_user(store, "omar", "secret-2")
+    other = auth.create_user(store, "omar", "secret-2", by=SYSTEM)
     mine = [sessions.start_session(store, lena.id) for _ in range(3)]
     his = sessions.start_session(store, other.id)
     auth.set_password(store, "lena", "new-secret")

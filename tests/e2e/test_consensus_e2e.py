@@ -37,7 +37,7 @@ LABELERS = {"ann": "ann-secret-1", "bob": "bob-secret-1"}
 
 def seed(data: Path) -> int:
     store = Store(data / "annota.duckdb")
-    auth.create_user(store, "admin", ADMIN_PASSWORD, Role.ADMIN, "Administrator")
+    auth.create_user(store, "admin", ADMIN_PASSWORD, Role.ADMIN, "Administrator", by=SYSTEM)
     p = projects.create_project(
         store,
         "Agree",
@@ -47,7 +47,7 @@ def seed(data: Path) -> int:
         settings={"consensus_share": 1.0, "consensus_k": 2, "gold_share": 0},
     )
     for name, password in LABELERS.items():
-        u = auth.create_user(store, name, password, Role.LABELER, name.title())
+        u = auth.create_user(store, name, password, Role.LABELER, name.title(), by=SYSTEM)
         projects.add_member(store, p.id, u.id, role=ProjectRole.LABELER, by=SYSTEM)
     folder = data.parent / "photos"
     folder.mkdir()

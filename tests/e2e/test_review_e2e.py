@@ -46,9 +46,9 @@ def seed(data: Path) -> tuple[int, int, int, int]:
     """Admin, labeler lena and reviewer rita; a multiclass project "Pets" with 3 photos, two labeled cat by lena.
     Returns (project id, cat id, dog id, the id of the image the reviewer will reject)."""
     store = Store(data / "annota.duckdb")
-    auth.create_user(store, "admin", ADMIN_PASSWORD, Role.ADMIN, "Administrator")
-    lena = auth.create_user(store, "lena", "lena-secret-1", Role.LABELER, "Lena")
-    rita = auth.create_user(store, "rita", "rita-secret-1", Role.LABELER, "Rita")
+    auth.create_user(store, "admin", ADMIN_PASSWORD, Role.ADMIN, "Administrator", by=SYSTEM)
+    lena = auth.create_user(store, "lena", "lena-secret-1", Role.LABELER, "Lena", by=SYSTEM)
+    rita = auth.create_user(store, "rita", "rita-secret-1", Role.LABELER, "Rita", by=SYSTEM)
     p = projects.create_project(
         store,
         "Pets",

@@ -63,8 +63,8 @@ def write_photos(folder: Path, n: int) -> Path:
 def seed(data: Path) -> int:
     """Admin and labeler accounts, a boxes project "Pets" with 4 images, one skipped with a markdown reason."""
     store = Store(data / "annota.duckdb")
-    auth.create_user(store, "admin", ADMIN_PASSWORD, Role.ADMIN, "Administrator")
-    lena = auth.create_user(store, "lena", "lena-secret-1", Role.LABELER, "Lena")
+    auth.create_user(store, "admin", ADMIN_PASSWORD, Role.ADMIN, "Administrator", by=SYSTEM)
+    lena = auth.create_user(store, "lena", "lena-secret-1", Role.LABELER, "Lena", by=SYSTEM)
     p = projects.create_project(
         store, "Pets", TaskType.BOXES, [ClassSpec("cat"), ClassSpec("dog")], by=SYSTEM
     )

@@ -10,6 +10,7 @@ import streamlit as st
 
 from core import auth
 from core.domain import Role, User
+from core.permissions import SYSTEM
 from core.runtime import Runtime
 from tests.pages.helpers import ADMIN_PASSWORD, make_project
 
@@ -52,7 +53,7 @@ def admin(runtime: Runtime) -> User:
 
 @pytest.fixture
 def labeler(runtime: Runtime) -> User:
-    return auth.create_user(runtime.store, "lena", "secret-123", Role.LABELER, "Lena")
+    return auth.create_user(runtime.store, "lena", "secret-123", Role.LABELER, "Lena", by=SYSTEM)
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ def _project_with_work(runtime, lena):  # type: ignore[no-untyped-def]
     store = runtime.store
     p = make_project(runtime, "multiclass")
     projects.add_member(store, p.id, lena.id, "labeler", by=SYSTEM)
-    auth.create_user(store, "bob", "secret-123", Role.LABELER, "Bob Builder")
+    auth.create_user(store, "bob", "secret-123", Role.LABELER, "Bob Builder", by=SYSTEM)
     add_items(store, p.id, [NewItem(f"/x/{i}.jpg", 10, 10, f"h{i}") for i in range(6)])
     work = [(1, "lena", 10_000, "10:00:00"), (2, "lena", 20_000, "10:00:20"), (3, "lena", 30_000, "10:00:50")]
     work.append((4, "bob", 40_000, "11:00:00"))
@@ -97,7 +97,7 @@ def test_a_labeler_sees_only_themselves(runtime, labeler):  # type: ignore[no-un
 
 def test_a_reviewer_sees_everyone(runtime, labeler):  # type: ignore[no-untyped-def]
     p = _project_with_work(runtime, labeler)
-    rita = auth.create_user(runtime.store, "rita", "secret-123", Role.LABELER, "Rita")
+    rita = auth.create_user(runtime.store, "rita", "secret-123", Role.LABELER, "Rita", by=SYSTEM)
     projects.add_member(runtime.store, p.id, rita.id, "reviewer", by=SYSTEM)
     at = page(PAGE, rita, p.id).run()
     assert not at.exception and not at.error, [e.value for e in at.error]

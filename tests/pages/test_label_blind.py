@@ -32,7 +32,7 @@ def _items(runtime, pid: int, folder: Path, n: int) -> list[int]:  # type: ignor
 
 
 def _member(runtime, pid: int, name: str):  # type: ignore[no-untyped-def]
-    u = auth.create_user(runtime.store, name, "secret-123", Role.LABELER, name.title())
+    u = auth.create_user(runtime.store, name, "secret-123", Role.LABELER, name.title(), by=SYSTEM)
     projects.add_member(runtime.store, pid, u.id, role=ProjectRole.LABELER, by=SYSTEM)
     return u
 

@@ -68,7 +68,7 @@ def labeler_in(project_id: int, username: str, role: ProjectRole = ProjectRole.L
     try:
         user = auth.get_user(store, username)
     except NotFound:
-        user = auth.create_user(store, username, "secret-123", Role.LABELER, username.title())
+        user = auth.create_user(store, username, "secret-123", Role.LABELER, username.title(), by=SYSTEM)
     projects.add_member(store, project_id, user.id, role, by=SYSTEM)
     return user
 

@@ -18,7 +18,7 @@ def _tabs(at) -> list[str]:  # type: ignore[no-untyped-def]
 
 def test_tabs_follow_the_role(runtime, admin, labeler):
     p = make_project(runtime, name="Birds")
-    owner = auth.create_user(runtime.store, "olga", "secret-123", Role.LABELER, "Olga")
+    owner = auth.create_user(runtime.store, "olga", "secret-123", Role.LABELER, "Olga", by=SYSTEM)
     projects.add_member(runtime.store, p.id, labeler.id, ProjectRole.LABELER, by=SYSTEM)
     projects.add_member(runtime.store, p.id, owner.id, ProjectRole.OWNER, by=SYSTEM)
     at = page(PAGE, labeler, p.id).run()
@@ -36,7 +36,7 @@ def test_tabs_follow_the_role(runtime, admin, labeler):
 def test_an_owner_changes_a_role_and_removes_a_member(runtime, admin, labeler):
     p = make_project(runtime, name="Birds")
     admin_ops.remove_member(runtime.store, p.id, admin.id, by=SYSTEM)  # its creator: olga is the only owner
-    owner = auth.create_user(runtime.store, "olga", "secret-123", Role.LABELER, "Olga")
+    owner = auth.create_user(runtime.store, "olga", "secret-123", Role.LABELER, "Olga", by=SYSTEM)
     projects.add_member(runtime.store, p.id, owner.id, ProjectRole.OWNER, by=SYSTEM)
     projects.add_member(runtime.store, p.id, labeler.id, ProjectRole.LABELER, by=SYSTEM)
     at = page(PAGE, owner, p.id).run()

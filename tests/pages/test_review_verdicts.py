@@ -23,8 +23,8 @@ def _setup(runtime, tmp_path, n=3):
     files = write_pngs(tmp_path / "imgs", n, size=(64, 48))
     add_items(runtime.store, p.id, [NewItem(str(f), 64, 48, f"sha{i}") for i, f in enumerate(files)])
     cat, dog = projects.list_classes(runtime.store, p.id)
-    lena = auth.create_user(runtime.store, "lena", "secret-123", Role.LABELER, "Lena")
-    rita = auth.create_user(runtime.store, "rita", "secret-123", Role.LABELER, "Rita")
+    lena = auth.create_user(runtime.store, "lena", "secret-123", Role.LABELER, "Lena", by=SYSTEM)
+    rita = auth.create_user(runtime.store, "rita", "secret-123", Role.LABELER, "Rita", by=SYSTEM)
     projects.add_member(runtime.store, p.id, lena.id, role=ProjectRole.LABELER, by=SYSTEM)
     projects.add_member(runtime.store, p.id, rita.id, role=ProjectRole.REVIEWER, by=SYSTEM)
     for item_id in (1, 2):

@@ -89,7 +89,7 @@ def test_a_password_change_ends_the_other_tabs_but_not_this_one(runtime, jar):
 
 
 def test_deactivating_a_user_ends_their_sessions(runtime, jar):
-    auth.create_user(runtime.store, "lena", "secret-123", Role.LABELER, "Lena")
+    auth.create_user(runtime.store, "lena", "secret-123", Role.LABELER, "Lena", by=SYSTEM)
     at = sign_in_form(jar, "lena", "secret-123")
     assert at.session_state["user"].username == "lena"
     auth.set_active(runtime.store, "lena", False, by=SYSTEM)  # what the Team tab's Deactivate does
@@ -154,7 +154,7 @@ def test_a_url_project_that_is_not_open_to_the_user_is_refused_in_words(runtime,
 def test_a_labeler_cannot_open_a_project_they_are_not_in_by_url(runtime, jar):
     theirs = make_project(runtime, name="Theirs")  # she is a member of this one only
     other = make_project(runtime, name="Other")
-    lena = auth.create_user(runtime.store, "lena", "secret-123", Role.LABELER, "Lena")
+    lena = auth.create_user(runtime.store, "lena", "secret-123", Role.LABELER, "Lena", by=SYSTEM)
     projects.add_member(runtime.store, theirs.id, lena.id, by=SYSTEM)
     sign_in_form(jar, "lena", "secret-123")
     tab = page("app.py")

@@ -39,7 +39,7 @@ def _team_tab(runtime, admin, project):  # type: ignore[no-untyped-def]
 
 
 def test_an_admin_deactivates_and_reactivates_an_account(runtime, admin, project):
-    lena = auth.create_user(runtime.store, "lena", "secret-123", Role.LABELER, "Lena")
+    lena = auth.create_user(runtime.store, "lena", "secret-123", Role.LABELER, "Lena", by=SYSTEM)
     live = sessions.start_session(runtime.store, lena.id)
     at = _team_tab(runtime, admin, project)
     at.selectbox(key="access_pick").select("lena").run()
