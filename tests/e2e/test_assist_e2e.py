@@ -67,7 +67,8 @@ def _prepare(data: Path, monkeypatch: pytest.MonkeyPatch) -> int:
     store = Store(paths.db)
     p = projects.create_project(
         store, PROJECT, TaskType.MULTICLASS, NAMES, target_precision=0.6,
-        settings={"assist_queue_order": "confirm"},  # confident proposals first in the queue, by=SYSTEM
+        settings={"assist_queue_order": "confirm"},  # confident proposals first in the queue
+        by=SYSTEM,
     )  # fmt: skip
     files = {n: sorted((flowers / n).glob("*.jpg"))[2::5][:18] for n in NAMES}
     items.add_items(store, p.id, new_items([f for n in NAMES for f in files[n]]))

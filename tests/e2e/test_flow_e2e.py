@@ -125,23 +125,6 @@ def wait_metric(page, label: str, value: str, timeout: float = 60_000) -> None: 
 # -- steps ----------------------------------------------------------------------------------------------
 
 
-def edit_cell(page, grid, row: int) -> None:  # type: ignore[no-untyped-def]
-    """Open the editor of the first column's cell in ``row`` (glide grid: a header, then rows of 35 px; a
-    double-click opens a cell's editor; tried again if a rerun swallowed it)."""
-    editor = page.locator("#portal textarea").first
-    for _ in range(4):
-        wait_idle(page)
-        box = grid.bounding_box()
-        assert box is not None
-        page.mouse.dblclick(box["x"] + 100, box["y"] + 35 * (row + 1) + 17)
-        try:
-            editor.wait_for(timeout=4_000)
-            return
-        except Exception:
-            page.keyboard.press("Escape")
-    editor.wait_for(timeout=1)  # fails with Playwright's words
-
-
 def create_project(page, name: str, task_title: str, classes: list[str]) -> None:  # type: ignore[no-untyped-def]
     m = main(page)
     m.get_by_role("tab", name="New project").click()
@@ -149,14 +132,8 @@ def create_project(page, name: str, task_title: str, classes: list[str]) -> None
     form.get_by_placeholder(NAME_HINT).fill(name)
     form.get_by_label("Description").fill(f"E2E flow: {task_title.lower()}")
     choose(page, "Task type", task_title)
-    grid = m.get_by_test_id("stDataFrame").first
-    grid.scroll_into_view_if_needed()
-    for row, cls in enumerate(classes):  # the table has six rows ready ("More rows" adds more)
-        edit_cell(page, grid, row)
-        editor = page.locator("#portal textarea").first
-        editor.fill(cls)
-        page.keyboard.press("Enter")
-        settle(page)
+    for row, cls in enumerate(classes):  # six class rows are ready ("More rows" adds more)
+        form.get_by_role("textbox", name=f"Class {row + 1}", exact=True).fill(cls)
     if name == MC:
         shot(page, "flow-02-new-project-form")
     wait_idle(page)
@@ -294,7 +271,7 @@ def test_whole_flow_in_chromium(app_server, page, tmp_path):  # type: ignore[no-
 
         with clock.step("create-projects"):
             for name, (title, classes) in PROJECTS.items():
-                create_project(page, name, title, classes, by=SYSTEM)
+                create_project(page, name, title, classes)
             for name in PROJECTS:
                 main(page).get_by_text(name, exact=True).first.wait_for()
             shot(page, "flow-03-project-list")
@@ -305,7 +282,7 @@ def test_whole_flow_in_chromium(app_server, page, tmp_path):  # type: ignore[no-
             for name in (ML, BX, PG, MC):
                 open_project(page, name)
                 main(page).get_by_text(name).first.wait_for()
-                import_folder(page, folders[name], len(list(folders[name].iterdir())), by=SYSTEM)  # type: ignore[attr-defined]
+                import_folder(page, folders[name], len(list(folders[name].iterdir())))  # type: ignore[attr-defined]
             shot(page, "flow-05-data-folder-imported")
 
         with clock.step("upload"):
@@ -690,12 +667,8 @@ def test_new_project_form_after_create(app_server, page):  # type: ignore[no-unt
     m = main(page)
     m.get_by_role("heading", name="New project").wait_for()
     m.get_by_placeholder(NAME_HINT).fill("First")
-    grid = m.get_by_test_id("stDataFrame").first
     for row, cls in enumerate(["cat", "dog"]):
-        edit_cell(page, grid, row)
-        page.locator("#portal textarea").first.fill(cls)
-        page.keyboard.press("Enter")
-        settle(page)
+        m.get_by_role("textbox", name=f"Class {row + 1}", exact=True).fill(cls)
     wait_idle(page)
     m.get_by_role("button", name="Create project").click()
     page.wait_for_function(
