@@ -48,7 +48,7 @@ def test_yolo_segmentation_with_images(serve, page, tmp_path: Path) -> None:  # 
     open_project(page, "Petals")
     go(page, "Export")
     m = main(page)
-    m.get_by_text("3 labeled of 3 images.").wait_for()
+    m.get_by_text("3 labeled of 3 images").wait_for()
     m.get_by_text("YOLO segmentation (zip)", exact=True).click()
     m.get_by_text("Ultralytics' segmentation layout").wait_for()
     m.get_by_text("Include the images in the zip").click()
