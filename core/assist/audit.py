@@ -365,15 +365,11 @@ def audit_state(store: Store, project_id: int, rate: float = DEFAULT_RATE) -> Au
     seq = _sequence(store, project_id, rate)
     # columns, not rows: a grid page reads this at every page, and at 500,000 items a quarter million
     # Python tuples and sets cost about half a second; numpy's set tests give the same answer in a few ms
-    got = (
-        store.cursor()
-        .execute(
-            "SELECT i.id, i.status = 'skipped' AS skipped FROM items i LEFT JOIN annotations a"
-            " ON a.id = i.annotation_id WHERE i.project_id = ? AND (i.status = 'skipped'"
-            " OR (i.status IN ('labeled', 'reviewed') AND coalesce(a.author, '') <> ?))",
-            [project_id, AUTO_ACCEPT_AUTHOR],
-        )
-        .fetchnumpy()
+    got = store.query_columns(
+        "SELECT i.id, i.status = 'skipped' AS skipped FROM items i LEFT JOIN annotations a"
+        " ON a.id = i.annotation_id WHERE i.project_id = ? AND (i.status = 'skipped'"
+        " OR (i.status IN ('labeled', 'reviewed') AND coalesce(a.author, '') <> ?))",
+        [project_id, AUTO_ACCEPT_AUTHOR],
     )
     ids = np.asarray(got["id"], dtype=np.int64)
     is_skipped = np.asarray(got["skipped"], dtype=bool)

@@ -214,16 +214,12 @@ def consensus_ids(store: Store, project_id: int) -> set[int]:
 
 def _pool(store: Store, project_id: int, model: str, excluded: set[int]) -> np.ndarray:
     """Unlabeled featurised items nobody else holds, in queue order (for neighbour pages)."""
-    ids = (
-        store.cursor()
-        .execute(
-            "SELECT i.id FROM items i WHERE i.project_id = ? AND i.status = 'new' AND EXISTS"
-            " (SELECT 1 FROM embeddings e WHERE e.item_id = i.id AND e.project_id = i.project_id"
-            " AND e.model = ?) ORDER BY i.queue_rank NULLS LAST, i.id",
-            [project_id, model],
-        )
-        .fetchnumpy()["id"]
-    )
+    ids = store.query_columns(
+        "SELECT i.id FROM items i WHERE i.project_id = ? AND i.status = 'new' AND EXISTS"
+        " (SELECT 1 FROM embeddings e WHERE e.item_id = i.id AND e.project_id = i.project_id"
+        " AND e.model = ?) ORDER BY i.queue_rank NULLS LAST, i.id",
+        [project_id, model],
+    )["id"]
     ids = np.asarray(ids, dtype=np.int64)
     if excluded:
         ids = ids[~np.isin(ids, np.fromiter(excluded, dtype=np.int64, count=len(excluded)))]

@@ -145,6 +145,12 @@ class Store:
         with self._call():
             return self.cursor().execute(sql, params or []).fetchone()
 
+    def query_columns(self, sql: str, params: Any = None) -> dict[str, Any]:
+        """The result as numpy columns by name (``fetchnumpy``): for reads of many rows, counted as a call in
+        flight like every other, so ``close`` waits for it."""
+        with self._call():
+            return dict(self.cursor().execute(sql, params or []).fetchnumpy())
+
     def scalar(self, sql: str, params: Any = None) -> Any:
         row = self.query_one(sql, params)
         return row[0] if row else None
