@@ -289,6 +289,7 @@ def open_item_for_labeling(item_id: int) -> None:
 # -- the URL: ?project=ID (and ?item=ID for the label page) -----------------------------------------------
 
 URL_ITEM_DONE_KEY = "_url_item_done"
+URL_PROJECT_DONE_KEY = "_url_project_done"
 
 
 def show_item_in_url(item_id: int | None) -> None:
@@ -306,6 +307,12 @@ def follow_url(user: User, page_url_path: str) -> str | None:
     Returns a message in words when the URL asked for something this user cannot open."""
     problem = None
     wanted = st.query_params.get("project")
+    if st.session_state.get(URL_PROJECT_DONE_KEY):
+        # only the session's first run (a reload, a bookmark, a new tab) follows the URL's project; later runs
+        # may carry an address the browser had not yet updated (a rerun sent just after the sidebar opened
+        # another project), which must not send the user back to the project they just left
+        wanted = None
+    st.session_state[URL_PROJECT_DONE_KEY] = True
     if wanted is not None:
         allowed = {p.id for p in visible_projects(user)}
         try:

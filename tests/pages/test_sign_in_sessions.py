@@ -140,6 +140,25 @@ def test_the_url_names_the_open_project(runtime, jar):
     assert str(tab.query_params["project"]).strip("[]'") == str(first.id)
 
 
+def test_a_stale_address_in_a_later_run_does_not_reopen_the_project_just_left(runtime, jar):
+    """A rerun the browser sends before it has taken the new address (the sidebar just opened another
+    project) still names the old project: only a session's first run follows the URL's project."""
+    first = make_project(runtime, name="Pets")
+    second = make_project(runtime, name="Cars")
+    sign_in_form(jar)
+    tab = page("app.py")
+    tab.query_params["project"] = str(second.id)
+    jar.run(tab)
+    assert tab.session_state["project_id"] == second.id
+    next(b for b in tab.button if b.label == "Open").click().run()
+    assert tab.session_state["project_id"] == first.id
+    tab.query_params["project"] = str(second.id)  # the stale address of a rerun sent a moment too early
+    tab.run()
+    assert not tab.exception
+    assert tab.session_state["project_id"] == first.id
+    assert str(tab.query_params["project"]).strip("[]'") == str(first.id)
+
+
 @pytest.mark.parametrize("wanted", ["999", "abc"])
 def test_a_url_project_that_is_not_open_to_the_user_is_refused_in_words(runtime, jar, wanted):
     make_project(runtime, name="Pets")
