@@ -135,6 +135,12 @@ def test_reject_fix_approve_export(serve, browser, tmp_path: Path) -> None:  # t
         choose(reviewer, "Review", "Fixed")
         tile = reviewer.locator(f".st-key-review_card_{target}")
         tile.get_by_text("Fixed", exact=True).wait_for()
+        # the grid before the filter may still be on screen while the filtered one is drawn: wait until
+        # only the fixed image's tile is left (a second tile staying would time out here)
+        reviewer.wait_for_function(
+            "() => document.querySelectorAll(\"[class*='st-key-review_card_']\").length === 1"
+        )
+        wait_idle(reviewer)
         assert reviewer.locator("[class*='st-key-review_card_']").count() == 1
         open_on_review(reviewer, target)
         rm.get_by_text("Version 2 by lena").wait_for()
