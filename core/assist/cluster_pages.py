@@ -31,11 +31,11 @@ import numpy as np
 
 from core.assist import audit, clustering, page_ahead, page_choice, trained
 from core.assist.classify_jobs import project_index
-from core.domain import NotFound, Source, TaskType, User, ValidationError
-from core.permissions import SYSTEM, Action, Forbidden, require
+from core.domain import Source, TaskType, User, ValidationError
+from core.permissions import SYSTEM, Action, require
 from core.quality import consensus
-from core.store import labels, queue
-from core.store.db import Store, WriteConflict
+from core.store import label_batch, queue
+from core.store.db import Store, WriteConflict, loads
 
 PAGE_SIZES = clustering.PAGE_SIZES
 SEEDS = page_choice.SEEDS  # seeds drawn from the head of the queue per new page
@@ -495,39 +495,52 @@ def submit_page(
         else:
             answers[item_id] = (int(class_id),)
     chosen = list(answers)
-    saved, stale, unchanged = [], [], []
+    saved: list[int] = []
+    stale: list[int] = []
+    unchanged: list[int] = []
     errors: dict[int, str] = {}
     per_item = None if duration_ms is None else max(1, duration_ms // max(1, len(chosen)))
+    rows = (
+        store.query(
+            "SELECT i.id, i.version, a.payload FROM items i LEFT JOIN annotations a ON a.id = i.annotation_id"
+            " WHERE i.id IN (SELECT unnest(?))",
+            [chosen],
+        )
+        if chosen
+        else []
+    )
+    now = {int(r[0]): (int(r[1]), None if r[2] is None else loads(r[2])) for r in rows}
+    writes = []
     for item_id in chosen:
-        row = store.query_one("SELECT version FROM items WHERE id = ?", [item_id])
-        if row is None:
+        if item_id not in now:
             errors[item_id] = "removed"
             continue
-        base = page.version_of(item_id)
-        ann = labels.current_annotation(store, item_id)
+        version, current = now[item_id]
         given = answers[item_id]
-        if page.reopened and ann is not None and saved_answer(task, ann.payload) == given:
+        if page.reopened and current is not None and saved_answer(task, current) == given:
             unchanged.append(item_id)  # as saved: no new version
             continue
-        try:
-            labels.save_label(
-                store,
+        base = page.version_of(item_id)
+        writes.append(
+            label_batch.LabelWrite(
                 item_id,
-                _payload(task, None if page.reopened else (ann.payload if ann else None), given),
-                by=by,
-                author=page.user,
-                base_version=int(row[0]) if base is None else base,
-                source=Source.HUMAN,
+                _payload(task, None if page.reopened else current, given),
+                version if base is None else base,
                 duration_ms=per_item,
-                via="page",
                 # a page of shown proposals: the labeler kept the proposed class, or gave another
                 proposal_kept=None if page.suggested_class is None else given == (page.suggested_class,),
             )
-            saved.append(item_id)
-        except labels.StaleEdit:
-            stale.append(item_id)
-        except (ValidationError, NotFound, WriteConflict, Forbidden) as exc:
-            errors[item_id] = str(exc)
+        )
+    if writes:  # one transaction for the page (nine saves one by one cost nine commits)
+        try:
+            outcome = label_batch.save_labels(
+                store, page.project_id, writes, by=by, author=page.user, source=Source.HUMAN, via="page"
+            )
+        except WriteConflict as exc:
+            outcome = label_batch.BatchOutcome(refused={w.item_id: str(exc) for w in writes})
+        saved = [w.item_id for w in writes if w.item_id in outcome.saved]
+        stale = [w.item_id for w in writes if w.item_id in set(outcome.stale)]
+        errors.update(outcome.refused)
     if page.reopened:  # a tile left out keeps its label
         unchanged += [i for i in page.item_ids if i not in set(chosen)]
         returned = []

@@ -31,6 +31,8 @@ class LabelWrite:
     payload: dict[str, Any]
     base_version: int
     origin: str | None = None  # the file the label came from (imports)
+    duration_ms: int | None = None  # time the person spent on it (a grid page: the page's time shared out)
+    proposal_kept: bool | None = None  # a shown proposal: whether the label kept it (``labels.save_label``)
 
 
 @dataclass
@@ -114,6 +116,8 @@ def save_labels(
                 "payload": [dumps(clean) for _, clean, _, _ in ok],
                 "class_ids": pa.array([cids for _, _, cids, _ in ok], pa.list_(pa.int32())),
                 "origin": [w.origin for w, *_ in ok],
+                "duration_ms": pa.array([w.duration_ms for w, *_ in ok], pa.int32()),
+                "proposal_kept": pa.array([w.proposal_kept for w, *_ in ok], pa.bool_()),
             }
         )
         cur.register("label_batch", table)
@@ -135,8 +139,9 @@ def save_labels(
             done = {r[0]: r[1] for r in updated}
             cur.execute(
                 "INSERT INTO annotations (id, project_id, item_id, version, parent_id, author, source, payload,"
-                " class_ids, created_at, via, origin) SELECT b.ann_id, ?, b.item_id, b.base_version + 1, b.parent_id,"
-                " ?, ?, b.payload, b.class_ids, ?, ?, b.origin FROM label_batch b"
+                " class_ids, created_at, via, origin, duration_ms, proposal_kept) SELECT b.ann_id, ?, b.item_id,"
+                " b.base_version + 1, b.parent_id, ?, ?, b.payload, b.class_ids, ?, ?, b.origin, b.duration_ms,"
+                " b.proposal_kept FROM label_batch b"
                 " WHERE b.item_id IN (SELECT unnest(?))",
                 [project_id, author, src.value, now, via, list(done)],
             )

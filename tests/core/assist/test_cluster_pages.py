@@ -96,6 +96,12 @@ def test_submit_labels_the_selected_and_returns_the_rest(store):
         "SELECT DISTINCT via FROM annotations WHERE item_id IN (SELECT unnest(?))", [list(res.saved)]
     )
     assert vias == [("page",)]  # kept out of calibration
+    # one transaction for the page: one save time, the page's time shared out over its five labels
+    saves = store.query(
+        "SELECT DISTINCT created_at, duration_ms FROM annotations WHERE item_id IN (SELECT unnest(?))",
+        [list(res.saved)],
+    )
+    assert len(saves) == 1 and saves[0][1] == 120
     assert labels.current_annotation(store, odd) is None
     assert items.get_item(store, odd).status is ItemStatus.NEW
     assert odd not in queue.leased_items(store, p.id)  # back in the queue for anyone
