@@ -12,6 +12,7 @@ The photos are made with Pillow in the test's folder. Screenshots go to artifact
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -293,5 +294,45 @@ def test_a_polygon_deleted_by_its_key_is_not_saved(server, page):  # type: ignor
     store = open_store(server["data"])
     try:
         assert labels.current_annotation(store, iid).payload == {"polygons": []}
+    finally:
+        store.close()
+
+
+def test_a_box_drawn_just_before_the_window_narrows_is_saved_where_drawn_or_not_at_all(server, page):  # type: ignore[no-untyped-def]
+    """The window narrows right after a box is drawn (before the canvas sent it): the canvas takes the new
+    width. The box is then either saved where it was drawn on the image or gone from both the canvas and
+    the object list; never saved at the other width's scale (seen once in five runs on a loaded machine)."""
+    sign_in(page, url=server["url"])
+    page.set_viewport_size({"width": 1500, "height": 900})
+    open_label(page, "Box sizes", "a box around each object")
+    outcome = {}
+    for narrow in (1150, 860):
+        iid = shown_id(page)
+        canvas_settled(page, TaskType.BOXES)
+        drag_box(page, picture(page, TaskType.BOXES))
+        page.set_viewport_size({"width": narrow, "height": 900})  # at once: the drawing is not sent yet
+        canvas_settled(page, TaskType.BOXES)
+        time.sleep(0.5)
+        wait_quiet(page)
+        listed = int(main(page).get_by_text(re.compile(r"^Boxes: \d+$")).first.inner_text().split()[-1])
+        outcome[iid] = listed
+        shot(page, f"canvas-narrowed-{narrow}", full_page=False)
+        unfocus(page)
+        press(page, "Enter")
+        page.wait_for_function("(id) => !document.querySelector('.st-key-label_shown_' + id)", arg=iid)
+        page.set_viewport_size({"width": 1500, "height": 900})
+    print(f"\nboxes listed after narrowing, per image: {outcome}")
+    server["stop"]()
+    store = open_store(server["data"])
+    try:
+        for iid, listed in outcome.items():
+            it = items.get_item(store, iid)
+            saved = labels.current_annotation(store, iid).payload["boxes"]
+            assert len(saved) == listed  # what the list said is what was saved
+            (fx0, fy0), (fx1, fy1) = DRAG
+            want = [fx0 * it.width, fy0 * it.height, (fx1 - fx0) * it.width, (fy1 - fy0) * it.height]
+            for box in saved:
+                for got, exp in zip(box["xywh"], want, strict=True):
+                    assert got == pytest.approx(exp, abs=0.03 * it.width), (iid, box, want)
     finally:
         store.close()

@@ -493,8 +493,11 @@ def test_skip_next_and_submit_of_an_image_gone_do_nothing(runtime, tmp_path, act
 
 
 def _canvas_reports(at, item_id: int, objects: list[dict]) -> None:
-    """The box canvas (version 0, rev 0, zoom 1) sends its drawing as the browser would."""
-    at.session_state[f"label_canvas_{item_id}_0_0_1.0"] = {
+    """The box canvas (version 0, rev 0, zoom 1, the first width assumed) sends its drawing as the browser
+    would."""
+    from ui.labeling.draw import FIRST_W
+
+    at.session_state[f"label_canvas_{item_id}_0_0_1.0_{FIRST_W}"] = {
         "drawing": {"raw": {"version": "6", "objects": objects}, "data": None},
         "backgroundFit": None,
     }

@@ -107,9 +107,12 @@ def boxes(
         init_store.clear()  # one drawing at a time is enough
         init_store[init_key] = payloads.payload_to_canvas_drawing(work, scale, classes)
         proposed.mark_proposed_boxes(init_store[init_key], work, proposal)
-    # not keyed by the width: a new column width resizes the same canvas, which reloads the drawing made
-    # at the new scale (and reports it), rather than remounting it
-    canvas_key = f"label_canvas_{item.id}_{item.version}_{rev}_{zoom}"
+    # keyed by the width too: a new column width mounts a new canvas, drawn from the working payload at the
+    # new scale. Resizing the same canvas kept a box drawn just before (not yet sent: the canvas sends
+    # 200 ms after an edit) at its old pixels over the rescaled image, then sent it with the new scale's
+    # fit, so it was saved about 1.5x off (tests/e2e/test_label_canvas_e2e.py, "narrows"). A new canvas
+    # drops that unsent box from the screen and from the work alike: redrawn, never saved elsewhere.
+    canvas_key = f"label_canvas_{item.id}_{item.version}_{rev}_{zoom}_{avail}"
     result = st_canvas(
         background_image=images.screen_jpeg(item, paths),
         background_image_fit="stretch",
