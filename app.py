@@ -57,9 +57,12 @@ def sidebar() -> None:
     assert user is not None
     with st.sidebar:
         mine = session.visible_projects(user)
+        current = st.session_state.get(session.PROJECT_KEY)
+        if current is not None and current not in {p.id for p in mine}:
+            # an archived project opened from the list (to read it or unarchive it) stays open
+            mine += [p for p in session.visible_projects(user, include_archived=True) if p.id == current]
         if mine:
-            names = {p.id: p.name for p in mine}
-            current = st.session_state.get(session.PROJECT_KEY)
+            names = {p.id: p.name + (" (archived)" if p.archived_at else "") for p in mine}
             if current not in names:
                 current = None
                 st.session_state.pop(session.PROJECT_KEY, None)
