@@ -9,7 +9,7 @@ labeler works as a person would, and the figures come from what the product did:
   next step (jobs finish at once, the best case for the product);
 * the grid flow: a page from ``cluster_pages.next_page`` (``page_choice.choose_pages``), answered by
   the ground truth: a suggested class is kept and the odd ones get their own class in place, else the
-  page gets its most frequent class; submitted with ``cluster_pages.submit_page``. When no page can be
+  page gets its most frequent class; submitted with ``page_submit.submit_page``. When no page can be
   made, the labeler does one image (the screen says "switch to One image");
 * the one-at-a-time flow: the next item of the real queue (``queue.next_item_id``), with what the label
   screen offers (``ui.labeling.proposals.model_help``): a shown proposal is accepted when right
@@ -44,7 +44,7 @@ from benchmarks.assist_datasets import FLOWER_CLASSES, Dataset, coco_tags, flowe
 from benchmarks.assist_figures import at_labels, curve_point, first_reaching, first_shown
 from core import jobs
 from core.assist import classify_jobs as cj
-from core.assist import cluster_pages, page_choice, predictions, trained
+from core.assist import cluster_pages, page_choice, page_submit, predictions, trained
 from core.assist.backbone import Backbone
 from core.assist.cluster_pages import ONE_CLICK_CLASSES
 from core.assist.clustering import ClusterPage
@@ -239,7 +239,7 @@ class Labeler:
             self.actions += (1 if page.suggested_class is not None else 2) + self.per_fix * len(odd)
             own = {i: (c,) for i, c in odd.items()}
         selected = [i for i in page.item_ids if i not in own]
-        res = cluster_pages.submit_page(
+        res = page_submit.submit_page(
             self.lab.store,
             page,
             selected,
@@ -261,7 +261,7 @@ class Labeler:
             {"class_ids": list(truth)} if task is TaskType.MULTILABEL else {"class_id": truth[0]}
         )
         if proposal is not None:
-            proposed = cluster_pages.saved_answer(task, proposal.payload)
+            proposed = page_submit.saved_answer(task, proposal.payload)
             self.met_proposals += 1
             self.met_right += proposed == truth
             if proposed == truth:
@@ -314,7 +314,7 @@ def step(lab: Lab, labeler: Labeler, flow: str, page_size: int = 9) -> cluster_p
 
 def _returned(store: Store, project_id: int, user: str) -> set[int]:
     """Items the labeler handed back lately (the grid's lease book; this labeler never does)."""
-    book = cluster_pages._book(store)
+    book = cluster_pages.page_book(store)
     with book.lock:
         return set(book.returned.get((project_id, user), []))
 

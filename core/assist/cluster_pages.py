@@ -11,8 +11,8 @@ exists (multi-label: also when no such page is left), from the project's stored 
 leased to the labeler in the queue's lease book, so several labelers never see the same tiles and
 the one-image queue skips them too.
 
-``submit_page`` gives the selected items the page's class (one new version each through
-``core.store.labels.save_label``, source ``human``), or what the labeler gave a tile of its own (an
+``page_submit.submit_page`` gives the selected items the page's class (a new version each, saved in one
+transaction, source ``human``), or what the labeler gave a tile of its own (an
 odd one out fixed in place: its class, or for multi-label its set of classes; a click instead of a
 deselection now and a label later), and hands the deselected ones back to the queue.
 ``reopen_last`` leases the labeler's last submitted page again as it was saved (a page made in a
@@ -23,19 +23,17 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from core.assist import audit, clustering, page_ahead, page_choice, trained
 from core.assist.classify_jobs import project_index
-from core.domain import Source, TaskType, User, ValidationError
-from core.permissions import SYSTEM, Action, require
+from core.domain import TaskType
 from core.quality import consensus
-from core.store import label_batch, queue
-from core.store.db import Store, WriteConflict, loads
+from core.store import queue
+from core.store.db import Store
 
 PAGE_SIZES = clustering.PAGE_SIZES
 SEEDS = page_choice.SEEDS  # seeds drawn from the head of the queue per new page
@@ -66,15 +64,6 @@ class GridPage:
         return self.versions[self.item_ids.index(item_id)]
 
 
-@dataclass(frozen=True)
-class PageResult:
-    saved: tuple[int, ...] = ()
-    returned: tuple[int, ...] = ()  # deselected: back in the queue
-    stale: tuple[int, ...] = ()  # someone else saved first; theirs is kept
-    errors: dict[int, str] = field(default_factory=dict)
-    unchanged: tuple[int, ...] = ()  # a reopened page: answers as saved before, no new version
-
-
 @dataclass
 class _Book:
     pages: dict[tuple[int, str], GridPage] = field(default_factory=dict)
@@ -84,7 +73,7 @@ class _Book:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _book(store: Store) -> _Book:
+def page_book(store: Store) -> _Book:
     with store.lock:
         book = store.caches.get("grid_pages")
         if book is None:
@@ -139,21 +128,15 @@ def _holds(store: Store, project_id: int, item_ids: Iterable[int], user: str) ->
 
 def release_page(store: Store, project_id: int, user: str) -> None:
     """Give the labeler's page back to the queue (grid size changed, mode left)."""
-    book = _book(store)
+    book = page_book(store)
     with book.lock:
         page = book.pages.pop((project_id, user), None)
     if page is not None:
-        _release(store, project_id, page.item_ids, user)
+        release_held(store, project_id, page.item_ids, user)
 
 
-def hand_back(store: Store, project_id: int, user: str) -> None:
-    """The labeler passes on their page unlabeled: back to the queue, and not on their next pages."""
-    page = current_page(store, project_id, user)
-    if page is not None:
-        submit_page(store, page, [], 0, TaskType.MULTICLASS, by=SYSTEM)  # nothing is saved: a release
-
-
-def _release(store: Store, project_id: int, item_ids: Iterable[int], user: str) -> None:
+def release_held(store: Store, project_id: int, item_ids: Iterable[int], user: str) -> None:
+    """End the leases this labeler holds on these items."""
     mine = _holds(store, project_id, item_ids, user)
     for i in mine:
         queue.release(store, i, project_id)
@@ -172,7 +155,7 @@ def _new_ids(store: Store, project_id: int, ids: Sequence[int]) -> list[int]:
 
 def current_page(store: Store, project_id: int, user: str) -> GridPage | None:
     """The labeler's page while all of its items still wait and are still leased to them."""
-    book = _book(store)
+    book = page_book(store)
     with book.lock:
         page = book.pages.get((project_id, user))
     if page is None:
@@ -188,7 +171,7 @@ def current_page(store: Store, project_id: int, user: str) -> GridPage | None:
 def _excluded(store: Store, project_id: int, user: str) -> set[int]:
     """Items this labeler may not get on a page: leased to someone else, or deselected by them lately."""
     held = {i for i, u in queue.leased_items(store, project_id).items() if u != user}
-    book = _book(store)
+    book = page_book(store)
     with book.lock:
         held.update(book.returned.get((project_id, user), []))
     return held | consensus_ids(store, project_id)
@@ -377,7 +360,7 @@ def next_page(
                     cand.reason,
                     _versions(store, ids),
                 )
-                book = _book(store)
+                book = page_book(store)
                 with book.lock:
                     book.pages[(project_id, user)] = page
                 page_ahead.start(
@@ -391,7 +374,7 @@ def next_page(
 
 def _returned(store: Store, project_id: int, user: str) -> list[int]:
     """The items the labeler handed back lately (never on their next pages)."""
-    book = _book(store)
+    book = page_book(store)
     with book.lock:
         return list(book.returned.get((project_id, user), []))
 
@@ -402,25 +385,9 @@ def _versions(store: Store, ids: Sequence[int]) -> tuple[int, ...]:
     return tuple(by_id.get(i, 0) for i in ids)
 
 
-def _payload(task: TaskType, current: dict[str, Any] | None, class_ids: tuple[int, ...]) -> dict[str, Any]:
-    if task is TaskType.MULTILABEL:
-        ids = set((current or {}).get("class_ids", []))
-        return {"class_ids": sorted(ids | set(class_ids))}
-    return {"class_id": class_ids[0]}
-
-
-def saved_answer(task: TaskType | str, payload: dict[str, Any] | None) -> tuple[int, ...]:
-    """A saved classification label as the classes it gives (what a reopened page's tile shows)."""
-    if not payload:
-        return ()
-    if TaskType(task) is TaskType.MULTILABEL:
-        return tuple(sorted(int(c) for c in payload.get("class_ids", [])))
-    return () if payload.get("class_id") is None else (int(payload["class_id"]),)
-
-
 def has_last(store: Store, project_id: int, user: str) -> bool:
     """Whether the labeler has a submitted page to go back to."""
-    book = _book(store)
+    book = page_book(store)
     with book.lock:
         return bool(book.last.get((project_id, user)))
 
@@ -431,7 +398,7 @@ def reopen_last(store: Store, project_id: int, user: str, *, lease_minutes: floa
     Submitting it saves a new version only where a tile's answer changed (``submit_page``), on the
     version each item had when reopened, so an edit someone made meanwhile is kept, not overwritten.
     ``None`` when there is no last page, or someone holds one of its items."""
-    book = _book(store)
+    book = page_book(store)
     with book.lock:
         ids = book.last.get((project_id, user), ())
     present = {
@@ -455,108 +422,3 @@ def reopen_last(store: Store, project_id: int, user: str, *, lease_minutes: floa
     with book.lock:
         book.pages[(project_id, user)] = page
     return page
-
-
-def _own_answer(task: TaskType, value: int | Sequence[int]) -> tuple[int, ...]:
-    """A tile's own answer: one class (multi-class), or a set of classes, maybe none (multi-label)."""
-    ids = (int(value),) if isinstance(value, int | np.integer) else tuple(sorted({int(v) for v in value}))
-    if task is not TaskType.MULTILABEL and len(ids) != 1:
-        raise ValidationError("An image on a one-class page gets exactly one class of its own.")
-    return ids
-
-
-def submit_page(
-    store: Store,
-    page: GridPage,
-    selected: Iterable[int],
-    class_id: int | None,
-    task: TaskType | str,
-    *,
-    by: User,
-    duration_ms: int | None = None,
-    own: Mapping[int, int | Sequence[int]] | None = None,
-) -> PageResult:
-    """Save ``class_id`` on the selected items of the page (multi-label: added to their classes), or
-    the item's own answer where ``own`` gives one (a tile the labeler fixed in place: a class, or for
-    multi-label the tile's whole set, which replaces the page's class and may be empty); the others
-    go back to the queue. Each save is one version, source ``human``. ``class_id`` may be None only
-    when every selected item has its own answer. On a reopened page (``reopen_last``) an answer
-    replaces the saved label, only a changed one is saved, and a tile left out keeps its label."""
-    require(store, by, Action.LABEL, page.project_id)
-    task = TaskType(task)
-    mine = {int(k): _own_answer(task, v) for k, v in (own or {}).items()}
-    picked = set(selected) | set(mine)
-    answers: dict[int, tuple[int, ...]] = {}  # item -> the classes it gets
-    for item_id in (i for i in page.item_ids if i in picked):
-        if item_id in mine:
-            answers[item_id] = mine[item_id]
-        elif class_id is None:
-            raise ValidationError("Choose the page's class first.")
-        else:
-            answers[item_id] = (int(class_id),)
-    chosen = list(answers)
-    saved: list[int] = []
-    stale: list[int] = []
-    unchanged: list[int] = []
-    errors: dict[int, str] = {}
-    per_item = None if duration_ms is None else max(1, duration_ms // max(1, len(chosen)))
-    rows = (
-        store.query(
-            "SELECT i.id, i.version, a.payload FROM items i LEFT JOIN annotations a ON a.id = i.annotation_id"
-            " WHERE i.id IN (SELECT unnest(?))",
-            [chosen],
-        )
-        if chosen
-        else []
-    )
-    now = {int(r[0]): (int(r[1]), None if r[2] is None else loads(r[2])) for r in rows}
-    writes = []
-    for item_id in chosen:
-        if item_id not in now:
-            errors[item_id] = "removed"
-            continue
-        version, current = now[item_id]
-        given = answers[item_id]
-        if page.reopened and current is not None and saved_answer(task, current) == given:
-            unchanged.append(item_id)  # as saved: no new version
-            continue
-        base = page.version_of(item_id)
-        writes.append(
-            label_batch.LabelWrite(
-                item_id,
-                _payload(task, None if page.reopened else current, given),
-                version if base is None else base,
-                duration_ms=per_item,
-                # a page of shown proposals: the labeler kept the proposed class, or gave another
-                proposal_kept=None if page.suggested_class is None else given == (page.suggested_class,),
-            )
-        )
-    if writes:  # one transaction for the page (nine saves one by one cost nine commits)
-        try:
-            outcome = label_batch.save_labels(
-                store, page.project_id, writes, by=by, author=page.user, source=Source.HUMAN, via="page"
-            )
-        except WriteConflict as exc:
-            outcome = label_batch.BatchOutcome(refused={w.item_id: str(exc) for w in writes})
-        saved = [w.item_id for w in writes if w.item_id in outcome.saved]
-        stale = [w.item_id for w in writes if w.item_id in set(outcome.stale)]
-        errors.update(outcome.refused)
-    if page.reopened:  # a tile left out keeps its label
-        unchanged += [i for i in page.item_ids if i not in set(chosen)]
-        returned = []
-    else:
-        returned = [i for i in page.item_ids if i not in set(chosen)]
-    book = _book(store)
-    with book.lock:
-        if book.pages.get((page.project_id, page.user)) == page:
-            del book.pages[(page.project_id, page.user)]
-        if saved or unchanged:
-            book.last[(page.project_id, page.user)] = tuple(
-                i for i in page.item_ids if i in set(saved) | set(unchanged)
-            )
-        if returned:
-            memory = book.returned.setdefault((page.project_id, page.user), [])
-            memory.extend(returned)
-            del memory[:-RETURNED_MEMORY]
-    _release(store, page.project_id, page.item_ids, page.user)
-    return PageResult(tuple(saved), tuple(returned), tuple(stale), errors, tuple(unchanged))

@@ -28,7 +28,7 @@ def test_a_save_on_a_full_disk_says_so_and_keeps_the_image(runtime, tmp_path, mo
 
 
 def test_a_grid_page_submitted_on_a_full_disk_says_so_and_stays(runtime, tmp_path, monkeypatch):  # noqa: F811
-    from core.assist import cluster_pages
+    from core.assist import page_submit
     from tests.pages.test_label_grid import grid_app, tiles
 
     _, classes, _, at = grid_app(runtime, tmp_path)
@@ -40,7 +40,7 @@ def test_a_grid_page_submitted_on_a_full_disk_says_so_and_stays(runtime, tmp_pat
     def full(*_a, **_k):
         raise DiskFull(1.0, "the change")
 
-    monkeypatch.setattr(cluster_pages, "submit_page", full)
+    monkeypatch.setattr(page_submit, "submit_page", full)
     act(at, "label_grid_submit").click().run()
     assert not at.exception, at.exception
     assert "Not saved: The disk is full (1 MB free)." in texts(at).replace("\\", "")

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from core.assist import cluster_pages
+from core.assist import cluster_pages, page_submit
 from core.assist.embeddings import to_blob
 from core.domain import ItemStatus, Source, TaskType
 from core.permissions import SYSTEM
@@ -253,7 +253,7 @@ def test_a_press_meant_for_a_page_that_left_the_screen_acts_on_nothing(runtime, 
     first = tiles(at)
     stale_submit = act(at, "label_grid_submit")
     page = cluster_pages.current_page(runtime.store, project.id, "ann")
-    cluster_pages.submit_page(
+    page_submit.submit_page(
         runtime.store, page, first, classes[1].id, TaskType.MULTICLASS, by=SYSTEM
     )  # press 1
     nxt = cluster_pages.next_page(runtime.store, project.id, "ann", TaskType.MULTICLASS, 4)  # its rerun

@@ -22,7 +22,7 @@ from typing import Any
 
 import streamlit as st
 
-from core.assist import cluster_pages, clustering, page_ahead
+from core.assist import cluster_pages, clustering, page_ahead, page_submit
 from core.assist.clustering import PageKind
 from core.disk import DiskFull
 from core.domain import LabelClass, Project, TaskType, User, ValidationError
@@ -146,7 +146,7 @@ def _submit(project_id: int, user: str, task: TaskType, classes: Sequence[LabelC
     off, own, t0 = set(ps.off), dict(ps.own), ps.opened_at
     duration = int((time.time() - t0) * 1000) if t0 else None
     try:
-        res = cluster_pages.submit_page(
+        res = page_submit.submit_page(
             s,
             page,
             [i for i in page.item_ids if i not in off],
@@ -172,7 +172,7 @@ def _submit(project_id: int, user: str, task: TaskType, classes: Sequence[LabelC
 
 
 def _result_message(
-    res: cluster_pages.PageResult, own: dict[int, tuple[int, ...]], page_class: str, task: TaskType
+    res: page_submit.PageResult, own: dict[int, tuple[int, ...]], page_class: str, task: TaskType
 ) -> str:
     """What a submitted page did, in words: saved with the page's class, with their own, returned."""
     verb = "added" if task is TaskType.MULTILABEL else "labeled"
@@ -192,7 +192,7 @@ def _result_message(
     return msg
 
 
-def _reopened_message(res: cluster_pages.PageResult) -> str:
+def _reopened_message(res: page_submit.PageResult) -> str:
     msg = f"Your last page: {len(res.saved)} changed, {len(res.unchanged)} as before"
     if res.stale:
         msg += f"; {len(res.stale)} had been labeled by someone else meanwhile (theirs kept)"
@@ -216,7 +216,7 @@ def _back(project_id: int, user: str, lease_minutes: float, pk: str) -> None:
 def _new_page(project_id: int, user: str, pk: str) -> None:
     if _on_page(project_id, user, pk) is None:
         return
-    cluster_pages.hand_back(resources.store(), project_id, user)
+    page_submit.hand_back(resources.store(), project_id, user)
 
 
 def render(project: Project, classes: Sequence[LabelClass], user: User, paths: Any) -> None:
@@ -246,7 +246,7 @@ def render(project: Project, classes: Sequence[LabelClass], user: User, paths: A
         grid_tiles.keep_saved(
             pk,
             {
-                it.id: cluster_pages.saved_answer(
+                it.id: page_submit.saved_answer(
                     project.task_type, it.annotation.payload if it.annotation else None
                 )
                 for it in tiles

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from core.assist import cluster_pages
+from core.assist import cluster_pages, page_submit
 from core.assist.embeddings import to_blob
 from core.domain import ItemStatus, Source, TaskType, ValidationError
 from core.permissions import SYSTEM
@@ -78,7 +78,7 @@ def test_submit_labels_the_selected_and_returns_the_rest(store):
     p, classes, _, _ = _project(store)
     page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 6)
     odd = page.item_ids[2]
-    res = cluster_pages.submit_page(
+    res = page_submit.submit_page(
         store,
         page,
         [i for i in page.item_ids if i != odd],
@@ -117,7 +117,7 @@ def test_odd_ones_get_their_own_class_in_place(store):
     page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 6)
     odd, left_out = page.item_ids[1], page.item_ids[4]
     selected = [i for i in page.item_ids if i != left_out]
-    res = cluster_pages.submit_page(
+    res = page_submit.submit_page(
         store, page, selected, classes[0].id, TaskType.MULTICLASS, own={odd: classes[1].id}, by=SYSTEM
     )
     assert set(res.saved) == set(selected) and res.returned == (left_out,)
@@ -135,12 +135,12 @@ def test_a_page_needs_its_class_unless_every_tile_has_its_own(store):
     page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 4)
     first = page.item_ids[0]
     with pytest.raises(ValidationError, match="Choose the page's class first"):
-        cluster_pages.submit_page(
+        page_submit.submit_page(
             store, page, page.item_ids, None, TaskType.MULTICLASS, own={first: classes[1].id}, by=SYSTEM
         )
     assert all(labels.current_annotation(store, i) is None for i in page.item_ids)  # nothing half-saved
     own = {i: classes[k % 2].id for k, i in enumerate(page.item_ids)}
-    res = cluster_pages.submit_page(store, page, page.item_ids, None, TaskType.MULTICLASS, own=own, by=SYSTEM)
+    res = page_submit.submit_page(store, page, page.item_ids, None, TaskType.MULTICLASS, own=own, by=SYSTEM)
     assert set(res.saved) == set(page.item_ids) and not res.returned
     assert {i: labels.current_annotation(store, i).payload["class_id"] for i in page.item_ids} == own
 
@@ -151,7 +151,7 @@ def test_multilabel_page_adds_the_class(store):
         labels.save_label(store, iid, {"class_ids": [classes[0].id]}, author="bob", base_version=0, by=SYSTEM)
     store.execute("UPDATE items SET status = 'new' WHERE project_id = ?", [p.id])
     page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTILABEL, 4)
-    res = cluster_pages.submit_page(store, page, page.item_ids, classes[2].id, TaskType.MULTILABEL, by=SYSTEM)
+    res = page_submit.submit_page(store, page, page.item_ids, classes[2].id, TaskType.MULTILABEL, by=SYSTEM)
     assert len(res.saved) == 4
     for iid in page.item_ids:
         before = [classes[0].id] if iid in ids[::2] else []
@@ -164,7 +164,7 @@ def test_multilabel_tiles_get_their_own_set_which_may_be_empty(store):
     page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTILABEL, 4)
     a, b, c, d = page.item_ids
     own = {a: [classes[0].id, classes[2].id], b: []}
-    res = cluster_pages.submit_page(
+    res = page_submit.submit_page(
         store, page, [a, b, c], classes[2].id, TaskType.MULTILABEL, own=own, by=SYSTEM
     )
     assert set(res.saved) == {a, b, c} and res.returned == (d,)
@@ -177,7 +177,7 @@ def test_a_one_class_tile_cannot_get_two_classes(store):
     p, classes, _, _ = _project(store)
     page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 4)
     with pytest.raises(ValidationError, match="exactly one class"):
-        cluster_pages.submit_page(
+        page_submit.submit_page(
             store,
             page,
             page.item_ids,
@@ -194,7 +194,7 @@ def test_the_last_page_reopens_as_saved_and_saves_only_what_changed(store):
     assert not cluster_pages.has_last(store, p.id, "ann")
     page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 4)
     left_out = page.item_ids[3]
-    cluster_pages.submit_page(store, page, page.item_ids[:3], classes[0].id, TaskType.MULTICLASS, by=SYSTEM)
+    page_submit.submit_page(store, page, page.item_ids[:3], classes[0].id, TaskType.MULTICLASS, by=SYSTEM)
     following = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 4)
     again = cluster_pages.reopen_last(store, p.id, "ann")
     assert again is not None and again.reopened and again.item_ids == page.item_ids[:3]
@@ -205,11 +205,11 @@ def test_the_last_page_reopens_as_saved_and_saves_only_what_changed(store):
         store, c, {"class_id": classes[2].id}, author="bob", base_version=1, by=SYSTEM
     )  # meanwhile
     own = {
-        a: cluster_pages.saved_answer(TaskType.MULTICLASS, {"class_id": classes[0].id}),
+        a: page_submit.saved_answer(TaskType.MULTICLASS, {"class_id": classes[0].id}),
         b: (classes[1].id,),  # corrected
         c: (classes[0].id,),  # as it was when reopened: bob's newer label must win
     }
-    res = cluster_pages.submit_page(store, again, [], None, TaskType.MULTICLASS, own=own, by=SYSTEM)
+    res = page_submit.submit_page(store, again, [], None, TaskType.MULTICLASS, own=own, by=SYSTEM)
     assert res.saved == (b,) and res.unchanged == (a,) and res.stale == (c,) and not res.returned
     assert labels.current_annotation(store, a).version == 1  # no new version for an unchanged tile
     assert labels.current_annotation(store, b).payload == {"class_id": classes[1].id}
@@ -222,7 +222,7 @@ def test_a_reopened_multilabel_tile_can_lose_a_class(store):
     p, classes, _, _ = _project(store, TaskType.MULTILABEL)
     page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTILABEL, 4)
     first = page.item_ids[0]
-    cluster_pages.submit_page(
+    page_submit.submit_page(
         store,
         page,
         page.item_ids,
@@ -232,7 +232,7 @@ def test_a_reopened_multilabel_tile_can_lose_a_class(store):
         by=SYSTEM,
     )
     again = cluster_pages.reopen_last(store, p.id, "ann")
-    res = cluster_pages.submit_page(
+    res = page_submit.submit_page(
         store, again, [first], None, TaskType.MULTILABEL, own={first: [classes[1].id]}, by=SYSTEM
     )
     assert res.saved == (first,) and set(res.unchanged) == set(page.item_ids[1:])
@@ -246,7 +246,7 @@ def test_a_page_someone_else_saved_meanwhile_keeps_theirs(store):
         store, page.item_ids[0], {"class_id": classes[0].id}, author="bob", base_version=0, by=SYSTEM
     )
     store.execute("UPDATE items SET status = 'new' WHERE id = ?", [page.item_ids[0]])
-    res = cluster_pages.submit_page(store, page, page.item_ids, classes[1].id, TaskType.MULTICLASS, by=SYSTEM)
+    res = page_submit.submit_page(store, page, page.item_ids, classes[1].id, TaskType.MULTICLASS, by=SYSTEM)
     assert res.stale == (page.item_ids[0],) and len(res.saved) == 3
     assert labels.current_annotation(store, page.item_ids[0]).author == "bob"
 
@@ -277,16 +277,16 @@ def test_shown_proposals_make_pages_with_a_suggested_class(store):
     assert page.suggested_class in (classes[0].id, classes[1].id)
     assert page.reason == "same proposed class"
     keep, change = page.item_ids[:3], page.item_ids[3:]
-    cluster_pages.submit_page(store, page, keep, page.suggested_class, TaskType.MULTICLASS, by=SYSTEM)
+    page_submit.submit_page(store, page, keep, page.suggested_class, TaskType.MULTICLASS, by=SYSTEM)
     other = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 6)
     wrong = next(c.id for c in classes if c.id != other.suggested_class)
-    cluster_pages.submit_page(
+    page_submit.submit_page(
         store, other, other.item_ids, wrong, TaskType.MULTICLASS, by=SYSTEM
     )  # another class
     third = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 4)
     fixed = third.item_ids[0]
     elsewhere = next(c.id for c in classes if c.id != third.suggested_class)
-    cluster_pages.submit_page(
+    page_submit.submit_page(
         store,
         third,
         third.item_ids,
@@ -358,12 +358,12 @@ def test_multilabel_pages_group_items_predicted_to_hold_one_class(store):
     assert page is not None and page.reason == "same predicted class" and page.suggested_class is None
     two = {iid for k, iid in enumerate(ids) if k % 3 == 0}
     assert not set(page.item_ids) & two
-    res = cluster_pages.submit_page(store, page, page.item_ids, dog, TaskType.MULTILABEL, by=SYSTEM)
+    res = page_submit.submit_page(store, page, page.item_ids, dog, TaskType.MULTILABEL, by=SYSTEM)
     assert len(res.saved) == 9
     # the one-class items left (24 - 9 = 15) make one more page, then the look-alike pages take over
     second = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTILABEL, 9)
     assert second is not None and second.reason == "same predicted class"
-    cluster_pages.submit_page(store, second, second.item_ids, dog, TaskType.MULTILABEL, by=SYSTEM)
+    page_submit.submit_page(store, second, second.item_ids, dog, TaskType.MULTILABEL, by=SYSTEM)
     third = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTILABEL, 9)
     assert third is not None and third.reason == "nearest neighbours"
 

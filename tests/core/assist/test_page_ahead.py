@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from core.assist import cluster_pages, page_ahead
+from core.assist import cluster_pages, page_ahead, page_submit
 from core.domain import TaskType
 from core.permissions import SYSTEM
 from core.store import labels
@@ -30,7 +30,7 @@ def test_the_next_page_is_chosen_ahead_without_the_page_on_screen_and_then_serve
     assert first is not None
     ahead = _ahead(store, _key(p.id))
     assert ahead and all(not set(c.item_ids) & set(first.item_ids) for c in ahead)
-    cluster_pages.submit_page(store, first, first.item_ids, classes[0].id, TaskType.MULTICLASS, by=SYSTEM)
+    page_submit.submit_page(store, first, first.item_ids, classes[0].id, TaskType.MULTICLASS, by=SYSTEM)
     here = threading.current_thread()
     chosen_here = []  # choices made in this thread (the submit's rerun), not in the background
     real = cluster_pages._candidates
@@ -55,7 +55,7 @@ def test_a_page_chosen_ahead_is_dropped_once_an_item_of_it_is_labeled_elsewhere(
     ahead = _ahead(store, _key(p.id))
     taken = int(ahead[0].item_ids[0])  # someone labels an item of the page chosen ahead, one at a time
     labels.save_label(store, taken, {"class_id": classes[1].id}, by=SYSTEM, author="bob", base_version=0)
-    cluster_pages.submit_page(store, first, first.item_ids, classes[0].id, TaskType.MULTICLASS, by=SYSTEM)
+    page_submit.submit_page(store, first, first.item_ids, classes[0].id, TaskType.MULTICLASS, by=SYSTEM)
     second = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 4)
     assert second is not None and taken not in second.item_ids
     assert not set(second.item_ids) & set(first.item_ids)
@@ -67,13 +67,13 @@ def test_tiles_handed_back_never_come_back_on_a_page_chosen_ahead(store):
     assert first is not None
     _ahead(store, _key(p.id))
     kept, out = first.item_ids[:2], first.item_ids[2:]
-    cluster_pages.submit_page(store, first, kept, classes[0].id, TaskType.MULTICLASS, by=SYSTEM)
+    page_submit.submit_page(store, first, kept, classes[0].id, TaskType.MULTICLASS, by=SYSTEM)
     for _ in range(4):  # the next pages, each chosen ahead while the one before was on screen
         page = cluster_pages.next_page(store, p.id, "ann", TaskType.MULTICLASS, 4)
         if page is None:
             break
         assert not set(page.item_ids) & set(out)
-        cluster_pages.submit_page(store, page, page.item_ids, classes[0].id, TaskType.MULTICLASS, by=SYSTEM)
+        page_submit.submit_page(store, page, page.item_ids, classes[0].id, TaskType.MULTICLASS, by=SYSTEM)
 
 
 def test_a_page_chosen_ahead_for_another_size_or_before_a_model_run_is_not_used(store):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from benchmarks import assist_product as ap
-from core.assist import cluster_pages, page_choice
+from core.assist import cluster_pages, page_choice, page_submit
 from core.assist.clustering import ClusterPage, PageKind
 from core.assist.embeddings import to_blob
 from core.assist.page_choice import PREDICTION_MIN_SHARE, PoolState, choose_page, choose_pages
@@ -205,7 +205,7 @@ def test_the_product_and_the_simulation_pick_the_same_pages_multiclass(store, si
             if page is None:
                 break
             kinds.append(page.reason)
-            cluster_pages.submit_page(
+            page_submit.submit_page(
                 store, page, page.item_ids, page.suggested_class or classes[0], MC, by=SYSTEM
             )
         if other is not None:
@@ -223,7 +223,7 @@ def test_the_product_and_the_simulation_pick_the_same_pages_multilabel(store):
             page = _same_page(store, p, ML, 6)
             assert page is not None
             kinds.append(page.reason)
-            cluster_pages.submit_page(store, page, page.item_ids, classes[1], ML, by=SYSTEM)
+            page_submit.submit_page(store, page, page.item_ids, classes[1], ML, by=SYSTEM)
     assert {PageKind.NEIGHBOURS, PageKind.PREDICTED} <= set(kinds)
 
 
