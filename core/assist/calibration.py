@@ -318,12 +318,19 @@ def propose_at(
 
 
 def proposal_confidence(space: LabelSpace, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(classes, confidence)`` of the natural proposal of each row of ``proba``."""
+    """``(classes, confidence)`` of the natural proposal of each row of ``proba``.
+
+    Multi-label: the least sure of its claims (present or absent); a proposal of **no class at all** has
+    confidence 0, so it is never shown and ranks as the most uncertain. Its absent claims pass no
+    per-class gate (those gate "present" claims), and such rows are where the head found nothing it knows:
+    on the flowers (one class in every photo) every shown empty set was wrong, while the whole-set
+    threshold, calibrated on audit rows that rarely are empty, let them through."""
     p = np.asarray(proba, dtype=np.float64)
     if space.multilabel:
         present = p >= 0.5
         claim = np.where(present, p, 1.0 - p)
-        return present, claim.min(axis=1)
+        conf = claim.min(axis=1) if p.shape[1] else np.zeros(len(p))
+        return present, np.where(present.any(axis=1), conf, 0.0)
     cols = p.argmax(axis=1)
     return np.array(space.class_ids, dtype=np.int64)[cols], p.max(axis=1)
 

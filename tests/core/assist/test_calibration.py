@@ -141,6 +141,29 @@ def test_multilabel_proposals_need_every_claimed_class_to_pass() -> None:
         assert exact[props.shown].mean() >= 0.9
 
 
+def test_an_empty_multilabel_set_is_never_a_shown_proposal() -> None:
+    """Every photo holds one class; the head is sure where it knows the class, and on a tenth of the rest
+    it finds nothing (every class far below 0.5). Before, such rows had a high whole-set confidence (each
+    "absent" claim sure) and were shown: all wrong. Now an empty set has confidence 0."""
+    from core.assist.calibration import propose_at, proposal_confidence
+
+    space = LabelSpace(TaskType.MULTILABEL, (1, 2, 3))
+    rng = np.random.default_rng(5)
+    n = 600
+    cls = rng.integers(0, 3, n)
+    truth = np.eye(3, dtype=bool)[cls]
+    proba = np.where(truth, rng.uniform(0.97, 1.0, (n, 3)), rng.uniform(0.0, 0.02, (n, 3)))
+    lost = rng.random(n) < 0.1
+    proba[lost] = rng.uniform(0.0, 0.02, (int(lost.sum()), 3))  # found nothing: the empty set
+    classes, conf = proposal_confidence(space, proba)
+    assert np.all(conf[lost] == 0.0) and np.all(conf[~lost] > 0.9)
+    cal = calibrate_from_heldout(space, proba, truth.astype(np.float32), 0.95, 0.8)
+    props = cal.propose(proba)
+    assert props.shown.any() and not props.shown[lost].any()
+    assert np.all(props.classes[props.shown] == truth[props.shown])  # every shown set is right
+    assert not propose_at(space, proba, 0.5).shown[lost].any()  # whatever the stored threshold
+
+
 def test_page_threshold_is_the_lowest_confidence_with_the_purity():
     from core.assist.calibration import DEFAULT_PAGE_CONFIDENCE, page_threshold
 
