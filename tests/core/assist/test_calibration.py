@@ -145,7 +145,7 @@ def test_an_empty_multilabel_set_is_never_a_shown_proposal() -> None:
     """Every photo holds one class; the head is sure where it knows the class, and on a tenth of the rest
     it finds nothing (every class far below 0.5). Before, such rows had a high whole-set confidence (each
     "absent" claim sure) and were shown: all wrong. Now an empty set has confidence 0."""
-    from core.assist.calibration import propose_at, proposal_confidence
+    from core.assist.calibration import proposal_confidence, propose_at
 
     space = LabelSpace(TaskType.MULTILABEL, (1, 2, 3))
     rng = np.random.default_rng(5)
