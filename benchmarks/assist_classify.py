@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from benchmarks import assist_product as ap
+from benchmarks.assist_figures import SURE_MIN_CLAIMS
 from benchmarks.common import RESULTS, print_table, write_json
 from core.domain import TaskType
 
@@ -95,6 +96,27 @@ def _sets() -> tuple[str, ...]:
     return chosen
 
 
+def sure_class_check(curve: list[dict[str, Any]]) -> dict[str, Any]:
+    """Multi-label: the pooled pre-tick claims checked class by class over a run: at each training, each
+    class with at least ``SURE_MIN_CLAIMS`` pre-ticks on the rest; how many such (training, class) pairs
+    were under the target, and the worst one."""
+    pairs = [
+        (int(p["human_labels"]), cid, r, t)
+        for p in curve
+        for cid, (r, t) in (p.get("sure_claims_by_class") or {}).items()
+        if t >= SURE_MIN_CLAIMS
+    ]
+    under = [q for q in pairs if q[2] / q[3] < TARGET]
+    worst = min(pairs, key=lambda q: q[2] / q[3], default=None)
+    words = (
+        "no class had pre-ticks"
+        if worst is None
+        else f"{len(under)} of {len(pairs)} (training, class) pairs under {TARGET:.0%}; worst: class"
+        f" {worst[1]} at {worst[0]} labels, {worst[2]}/{worst[3]} right"
+    )
+    return {"pairs": len(pairs), "under_target": len(under), "worst": worst, "words": words}
+
+
 def datasets(quick: bool, sets: tuple[str, ...] = SETS) -> list[ap.Dataset]:
     per_class = 20 if quick else None
     out = []
@@ -146,6 +168,11 @@ def main() -> None:
                     f" {out['seconds']:.0f} s",
                     flush=True,
                 )
+                if ds.task is TaskType.MULTILABEL:
+                    out["sure_class_check"] = sure_class_check(out["curve"])
+                    print(
+                        f"  {name}: pre-ticks class by class: {out['sure_class_check']['words']}", flush=True
+                    )
                 write_json(json_name, results)  # what is done so far survives a failure later
                 rows.append(
                     [

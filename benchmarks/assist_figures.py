@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from benchmarks.assist_product import Lab, Labeler
 
 
+SURE_MIN_CLAIMS = 10  # a class's pre-ticks count in the worst-class figure from this many
+
+
 def curve_point(lab: Lab, run_id: int, labeler: Labeler) -> dict[str, float]:
     """What the training ``run_id`` left shown on the still unlabeled items, against the truth."""
     rows = lab.store.query(
@@ -50,6 +53,16 @@ def curve_point(lab: Lab, run_id: int, labeler: Labeler) -> dict[str, float]:
         total = sum(len(c) for _, c in claims)
         point["sure_claims_precision"] = right / total if total else float("nan")
         point["sure_coverage"] = len(claims) / n_new if n_new else 0.0
+        # the pooled claims checked class by class: each class's pre-ticks right / made
+        by_class: dict[int, list[int]] = {}
+        for i, c in claims:
+            for cid in c:
+                got = by_class.setdefault(int(cid), [0, 0])
+                got[0] += int(cid in lab.truth[i])
+                got[1] += 1
+        point["sure_claims_by_class"] = {str(k): v for k, v in sorted(by_class.items())}  # type: ignore[assignment]
+        counted = [r / t for r, t in by_class.values() if t >= SURE_MIN_CLAIMS]
+        point["sure_claims_worst_class"] = min(counted) if counted else float("nan")
     return point
 
 

@@ -38,9 +38,12 @@ from core.assist.calibration import (
     choose_threshold,
     min_shown_for,
     precision_lower_bound,
+    proposal_confidence,
+    proposal_correct,
 )
 from core.assist.clustering import ClusterPage
 from core.assist.heads import HeadConfig, LabelSpace, train_head
+from core.assist.pool_bound import pool_choice, stricter
 from core.settings import DEFAULT_AUDIT_SHARE, DEFAULT_CONFIDENCE_LEVEL
 from core.store.db import Store
 
@@ -202,8 +205,15 @@ def reweighted_choice(
     candidate threshold ``t`` the audit items at or above it are weighted to the rest's confidence
     distribution there (``n_bins`` strata of equal rest counts; an importance weight per stratum), and
     the bound is Clopper-Pearson on the weighted share right with Kish's effective sample size. A
-    stratum of the rest with no audit item fails the threshold. Thresholds are tested from the most
-    confident down, the first failure stops (as ``calibration.choose_threshold``)."""
+    stratum of the rest with no audit item cannot be estimated.
+
+    The sequence of thresholds is fixed from the confidences alone, before any answer is looked at: a
+    threshold is in it only where the rest's strata all hold audit items and a perfect record on the
+    weighted sample (Kish's effective size) could reach ``target``. The weights thin the sample, so the
+    first such threshold can lie well below the first ``min_shown_for`` audit items; stopping at a
+    threshold no answer could pass would end the test before it had evidence. Thresholds are then tested
+    from the most confident down and the first failure stops (fixed-sequence testing, as
+    ``calibration.choose_threshold``: valid because the sequence does not depend on the answers)."""
     conf = np.asarray(confidence, dtype=np.float64)
     ok = np.asarray(correct, dtype=bool)
     rest = np.sort(np.asarray(rest_confidence, dtype=np.float64))
@@ -219,26 +229,34 @@ def reweighted_choice(
     best = none
     for i in cuts[cuts + 1 >= start]:
         t = float(c_sorted[i])
-        above = rest[rest >= t]
-        if len(above) == 0:
-            continue  # nothing of the rest would be shown: no evidence either way, go on
-        edges = (
-            np.quantile(above, np.linspace(0, 1, n_bins + 1)[1:-1]) if len(above) > n_bins else np.array([])
-        )
-        a_bins = np.searchsorted(edges, c_sorted[: i + 1], side="right")
-        r_bins = np.searchsorted(edges, above, side="right")
-        r_share = np.bincount(r_bins, minlength=len(edges) + 1) / len(above)
-        a_count = np.bincount(a_bins, minlength=len(edges) + 1)
-        if np.any((r_share > 0) & (a_count == 0)):
-            break
-        w = np.where(a_count > 0, r_share / np.maximum(a_count, 1), 0.0)[a_bins]
+        w = _rest_weights(c_sorted[: i + 1], rest[rest >= t], n_bins)
+        if w is None:
+            continue  # no item of the rest shown, or a stratum of it without audit items: not in the sequence
         n_eff = float(w.sum() ** 2 / (w**2).sum())
+        if precision_lower_bound(np.array(n_eff), np.array(n_eff), confidence_level) < target:
+            continue  # even all right could not pass here: not in the sequence
         p_w = float((w * ok_sorted[: i + 1]).sum() / w.sum())
         lb = float(precision_lower_bound(np.array(p_w * n_eff), np.array(n_eff), confidence_level))
         if lb < target:
             break
         best = ThresholdChoice(t, n, int(i + 1), int(ok_sorted[: i + 1].sum()), lb)
     return best
+
+
+def _rest_weights(audit_conf: np.ndarray, above: np.ndarray, n_bins: int) -> np.ndarray | None:
+    """Importance weights of the audit items ``audit_conf`` (at or above a threshold) to the rest's items
+    ``above`` it: ``n_bins`` strata of equal rest counts, each stratum's share of the rest spread over its
+    audit items. None where the rest shows nothing or a stratum of it has no audit item."""
+    if len(above) == 0:
+        return None
+    edges = np.quantile(above, np.linspace(0, 1, n_bins + 1)[1:-1]) if len(above) > n_bins else np.array([])
+    a_bins = np.searchsorted(edges, audit_conf, side="right")
+    r_bins = np.searchsorted(edges, above, side="right")
+    r_share = np.bincount(r_bins, minlength=len(edges) + 1) / len(above)
+    a_count = np.bincount(a_bins, minlength=len(edges) + 1)
+    if np.any((r_share > 0) & (a_count == 0)):
+        return None
+    return np.where(a_count > 0, r_share / np.maximum(a_count, 1), 0.0)[a_bins]
 
 
 # ---------------------------------------------------------------- calibration
@@ -274,6 +292,17 @@ def cross_fit_proba(
 
 
 @dataclass(frozen=True)
+class PoolEvidence:
+    """What the pool bound needs besides the labels: which labeled rows are in the audit's complete prefix
+    (any route, in turn or not), the project's item count, and the rest's size (its confidences may be a
+    sample)."""
+
+    in_prefix: np.ndarray
+    n_pool: int
+    n_rest: int | None = None
+
+
+@dataclass(frozen=True)
 class AuditCalibration:
     """A calibration on the audit prefix and what it rests on."""
 
@@ -295,14 +324,23 @@ def calibrate_on_audit(
     center: np.ndarray | None = None,
     n_skipped: int = 0,
     rest_confidence: np.ndarray | None = None,
+    pool: PoolEvidence | None = None,
 ) -> AuditCalibration:
     """Thresholds from the audit rows' cross-fitted probabilities (multi-label: per class and pooled claims,
     as ``calibrate_from_heldout``). ``n_skipped``: audit items of the prefix that people skipped; each
     counts as a wrong proposal above every threshold (conservative). ``rest_confidence``: the current
     head's confidences on the unlabeled items; given, the whole proposal's threshold is
-    ``reweighted_choice`` (the audit weighted to the rest)."""
-    proba = cross_fit_proba(space, x, y, audit, config=config, center=center)
-    ya = np.asarray(y)[np.asarray(audit, dtype=bool)]
+    ``reweighted_choice`` (the audit weighted to the rest). ``pool`` given (with ``rest_confidence``):
+    every labeled row is cross-fitted, and the threshold must also pass the pool bound
+    (``pool_bound.pool_choice``, which holds whatever route labeled the other rows): the stricter wins."""
+    mask = np.asarray(audit, dtype=bool)
+    if pool is not None and rest_confidence is not None:
+        every = cross_fit_proba(space, x, y, np.ones(len(mask), dtype=bool), config=config, center=center)
+        proba = every[mask]
+    else:
+        every = None
+        proba = cross_fit_proba(space, x, y, audit, config=config, center=center)
+    ya = np.asarray(y)[mask]
     held = ~np.isnan(proba).any(axis=1)
     cal = calibrate_from_heldout(space, proba[held], ya[held], target, confidence_level)
     if n_skipped > 0 or rest_confidence is not None:
@@ -314,7 +352,16 @@ def calibrate_on_audit(
             else reweighted_choice(conf, correct, rest_confidence, target, confidence_level)
         )
         cal = replace(cal, choice=choice, heldout_confidence=conf, heldout_correct=correct)
-    rows = np.flatnonzero(np.asarray(audit, dtype=bool))[held]
+    if every is not None and pool is not None and rest_confidence is not None:
+        ok_rows = ~np.isnan(every).any(axis=1)
+        classes, conf_all = proposal_confidence(space, every[ok_rows])
+        correct_all = proposal_correct(space, classes, np.asarray(y)[ok_rows])
+        by_pool = pool_choice(
+            conf_all, correct_all, np.asarray(pool.in_prefix, dtype=bool)[ok_rows], n_skipped, pool.n_pool,
+            rest_confidence, pool.n_rest, target, confidence_level,
+        )  # fmt: skip
+        cal = replace(cal, choice=stricter(cal.choice, by_pool))
+    rows = np.flatnonzero(mask)[held]
     return AuditCalibration(cal, int(held.sum()) + n_skipped, n_skipped, rows, proba[held])
 
 
@@ -341,6 +388,7 @@ class AuditState:
     drawn: np.ndarray = field(
         default_factory=lambda: np.zeros(0, dtype=np.int64)
     )  # prefix items labeled in their turn
+    n_items: int = 0  # the project's items: the population the audit keys are drawn over
 
 
 def _sequence(store: Store, project_id: int, rate: float) -> np.ndarray:
@@ -399,6 +447,7 @@ def audit_state(store: Store, project_id: int, rate: float = DEFAULT_RATE) -> Au
         n_labels=len(labeled),
         n_audit_labeled=int(np.isin(seq, labeled).sum()),
         drawn=drawn_in_turn(prefix, order),
+        n_items=int(store.scalar("SELECT count(*) FROM items WHERE project_id = ?", [project_id]) or 0),
     )
 
 

@@ -47,6 +47,17 @@ def precision_lower_bound(
     return np.where((k <= 0) | (n <= 0), 0.0, lb)
 
 
+def precision_upper_bound(
+    correct: np.ndarray | int, shown: np.ndarray | int, confidence_level: float
+) -> np.ndarray:
+    """One-sided Clopper-Pearson upper bound on a proportion ``correct / shown`` (1 where none failed)."""
+    k = np.asarray(correct, dtype=np.float64)
+    n = np.asarray(shown, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ub = betaincinv(k + 1.0, np.maximum(n - k, 1e-12), confidence_level)
+    return np.where((n <= 0) | (k >= n), 1.0, ub)
+
+
 def min_shown_for(target: float, confidence_level: float) -> int:
     """Fewest held-out proposals, all correct, whose lower bound reaches ``target``."""
     n = int(np.ceil(np.log(1.0 - confidence_level) / np.log(target)))
@@ -300,12 +311,13 @@ def propose_at(
     proba: np.ndarray,
     threshold: float,
     class_thresholds: np.ndarray | None = None,
-    claim_threshold: float | None = None,
+    claim_threshold: float | np.ndarray | None = None,
 ) -> Proposals:
     """The one proposal rule, from thresholds (a fresh ``Calibration``'s or a trained model's stored ones):
     ``shown`` at or above ``threshold``; multi-label: every class claimed present must also pass its own
     threshold (when there is one per class), and where a proposal is not shown the classes at or above
-    ``claim_threshold`` come pre-ticked (``sure``). ``confidence`` stays float64."""
+    ``claim_threshold`` (one for all classes, or one per class) come pre-ticked (``sure``). ``confidence``
+    stays float64."""
     classes, conf = proposal_confidence(space, proba)
     shown = conf >= threshold
     p = np.asarray(proba, dtype=np.float64)
@@ -313,7 +325,10 @@ def propose_at(
         shown &= np.all(~classes | (p >= np.asarray(class_thresholds, dtype=np.float64)[None, :]), axis=1)
     sure = None
     if space.multilabel and claim_threshold is not None:
-        sure = (np.asarray(proba) >= claim_threshold) & ~shown[:, None]
+        cut = np.asarray(claim_threshold, dtype=np.float64).reshape(1, -1)
+        if cut.shape[1] not in (1, p.shape[1]):  # thresholds of another label space: pre-tick nothing
+            cut = np.full((1, 1), np.inf)
+        sure = (p >= cut) & ~shown[:, None]
     return Proposals(space, classes, conf, shown, sure)
 
 
@@ -356,6 +371,8 @@ class Calibration:
     metrics: dict[str, Any] = field(default_factory=dict)
     # multi-label: one threshold for "class present" claims pooled over every class (see ``sure``)
     claim_choice: ThresholdChoice = ThresholdChoice(float("inf"), 0, 0, 0, 0.0)
+    # multi-label: the pooled threshold checked class by class (``checked_claim_thresholds``)
+    claim_thresholds: tuple[float, ...] = ()
 
     @property
     def threshold(self) -> float:
@@ -385,7 +402,14 @@ class Calibration:
         p = np.atleast_2d(np.asarray(proba, dtype=np.float64))
         if not self.space.multilabel:
             return np.zeros(p.shape, dtype=bool)
-        return p >= self.claim_threshold
+        return p >= self.claim_cutoffs
+
+    @property
+    def claim_cutoffs(self) -> np.ndarray:
+        """Multi-label: per class, the probability from which it is pre-ticked (inf: never)."""
+        if len(self.claim_thresholds) == self.space.n_classes:
+            return np.array(self.claim_thresholds, dtype=np.float64)
+        return np.full(self.space.n_classes, self.claim_threshold, dtype=np.float64)
 
     def threshold_at(self, target: float) -> float:
         """The threshold for another (e.g. a stricter auto-accept) target, same rule."""
@@ -452,9 +476,46 @@ def calibrate_from_heldout(
         claim = choose_threshold(
             np.asarray(proba).ravel(), truth.ravel(), target, confidence_level, START_FRACTION * rate
         )
-    cal = Calibration(space, target, confidence_level, choice, class_choices, conf, correct, {}, claim)
+    checked: tuple[float, ...] = ()
+    if space.multilabel and len(proba):
+        checked = tuple(
+            checked_claim_thresholds(proba, truth, claim, class_choices, target, confidence_level)
+        )
+    cal = Calibration(
+        space, target, confidence_level, choice, class_choices, conf, correct, {}, claim, checked
+    )
     metrics = _metrics(cal, proba, y)
-    return Calibration(space, target, confidence_level, choice, class_choices, conf, correct, metrics, claim)
+    return replace(cal, metrics=metrics)
+
+
+def checked_claim_thresholds(
+    proba: np.ndarray,
+    truth: np.ndarray,
+    pooled: ThresholdChoice,
+    class_choices: tuple[ThresholdChoice, ...],
+    target: float,
+    confidence_level: float,
+) -> np.ndarray:
+    """Multi-label pre-ticks, the pooled claim threshold checked class by class.
+
+    Pooling lets classes share evidence, but a class whose own claims are worse can hide among good
+    ones. For each class, the held-out claims at or above the pooled threshold are tested: where their
+    precision's one-sided upper bound (at ``confidence_level``) is under ``target`` (the class is
+    evidently worse than the target), the class keeps only its own threshold (its "present" claims
+    alone, ``class_choices``; inf where they certify nothing). A class with too few claims to tell
+    keeps the pooled threshold."""
+    p = np.asarray(proba, dtype=np.float64)
+    t = np.asarray(truth, dtype=bool)
+    out = np.full(p.shape[1], pooled.threshold, dtype=np.float64)
+    if not pooled.found:
+        return out
+    claimed = p >= pooled.threshold
+    n = claimed.sum(axis=0)
+    k = (claimed & t).sum(axis=0)
+    worse = precision_upper_bound(k, n, confidence_level) < target
+    for j in np.flatnonzero(worse):
+        out[j] = max(pooled.threshold, class_choices[j].threshold)
+    return out
 
 
 def _metrics(cal: Calibration, proba: np.ndarray, y: np.ndarray) -> dict[str, Any]:
@@ -493,6 +554,7 @@ def _metrics(cal: Calibration, proba: np.ndarray, y: np.ndarray) -> dict[str, An
         "page_threshold": cal.page_threshold,
         "claim_threshold": _finite(cal.claim_threshold) if space.multilabel else None,
         "claim_lower_bound": cal.claim_choice.lower_bound if space.multilabel else None,
+        "claim_thresholds": [_finite(t) for t in cal.claim_cutoffs] if space.multilabel else None,
         "per_class": per_class,
         "curve": precision_curve(cal.heldout_confidence, ok, cal.confidence_level),
     }

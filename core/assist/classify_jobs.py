@@ -27,14 +27,12 @@ from core import jobs
 from core.assist import audit, queue_ranks, trained
 from core.assist.backbone import Backbone
 from core.assist.calibration import (
-    calibrate_from_heldout,
-    out_of_fold_proba,
     proposal_confidence,
-    uncalibrated,
 )
 from core.assist.embeddings import EmbeddingIndex, from_blob, index_folder, to_blob
 from core.assist.heads import LabelSpace, LinearHead, train_head
 from core.assist.job_support import error_collector, insert_embeddings, job_project_id, missing_items
+from core.assist.label_calibration import LabelEvidence, calibrate_labels
 from core.assist.sampling import QueueOrder
 from core.domain import Source, TaskType, User
 from core.permissions import SYSTEM, Action, require
@@ -46,7 +44,6 @@ from core.store.labels import save_label, utcnow
 FEATURIZE, TRAIN, INFER = "assist_featurize", "assist_train", "assist_infer"
 AUTO_ACCEPT_AUTHOR = "annota:auto-accept"
 CHUNK = 256
-MIN_CALIBRATION_LABELS = 10  # one-at-a-time labels needed before a threshold is looked for
 
 _lock = threading.Lock()
 _backbone: Backbone | None = None
@@ -313,38 +310,35 @@ def train(ctx: jobs.JobContext) -> dict[str, Any]:
         x = index.get(ids)
         center = _project_center(index)
         single = set(labeled_answers(ctx.store, info, one_at_a_time=True)[0])
-        rows = [k for k, i in enumerate(ids) if i in single]  # calibrate on one-at-a-time labels only
-        heldout_file = None
         state = audit.audit_state(ctx.store, project_id)
-        in_prefix = np.isin(np.asarray(ids, dtype=np.int64), state.drawn)  # labeled in their turn
-        source = "one-at-a-time"
-        if audit.enough_audit(int(in_prefix.sum()) + len(state.skipped), info.target, level):
-            # the audit prefix is a uniform sample of the items: it calibrates whatever flow labeled the rest
-            ac = audit.calibrate_on_audit(info.space, x, y, in_prefix, info.target, level, center=center,
-                                          n_skipped=len(state.skipped),
-                                          rest_confidence=queue_ranks.rest_confidence(
-                                              info.space, index, ids, train_head(info.space, x, y, center=center),
-                                              seed=project_id))  # fmt: skip
-            cal, source, rows = ac.calibration, "audit", ac.rows.tolist()
+        head = train_head(info.space, x, y, center=center)
+        id_arr = np.asarray(ids, dtype=np.int64)
+        labeled_prefix = np.setdiff1d(state.prefix, state.skipped)
+        n_rest = len(np.setdiff1d(index.ids, id_arr))
+        evidence = LabelEvidence(
+            single=np.array([i in single for i in ids], dtype=bool),
+            in_turn=np.isin(id_arr, state.drawn),  # labeled in their turn
+            in_prefix=np.isin(id_arr, labeled_prefix),
+            n_skipped=len(state.skipped),
+            n_pool=max(state.n_items, len(index)),
+            rest_confidence=queue_ranks.rest_confidence(info.space, index, ids, head, seed=project_id),
+            n_rest=n_rest,
+        )
+        lc = calibrate_labels(info.space, x, y, evidence, info.target, level, center=center)
+        cal, source = lc.calibration, lc.source
+        heldout_file = None
+        if len(lc.proba):
             heldout_file = save_heldout(
                 trained.heldout_file(ctx.store, project_id, rec.id),
                 info.space,
-                [ids[k] for k in rows],
-                ac.proba,
+                [ids[k] for k in lc.rows],
+                lc.proba,
             )
+        if source == "audit":
             audit.record_audit_labels(ctx.store, project_id, state.prefix.tolist())
-        elif len(rows) >= MIN_CALIBRATION_LABELS:
-            proba = out_of_fold_proba(info.space, x[rows], y[rows], center=center)
-            held = ~np.isnan(proba).any(axis=1)  # predicted by a head that did not see them
-            cal = calibrate_from_heldout(info.space, proba[held], y[rows][held], info.target, level)
-            heldout_file = save_heldout(
-                trained.heldout_file(ctx.store, project_id, rec.id), info.space,
-                [ids[k] for k, h in zip(rows, held, strict=True) if h], proba[held],
-            )  # fmt: skip
-        else:  # too few: no threshold, nothing proposed (the stage says why)
-            cal = uncalibrated(info.space, info.target, level)
-        ctx.progress(0.6, "Training the head")
-        head = train_head(info.space, x, y, center=center)
+        in_prefix = evidence.in_turn
+        rows = lc.rows.tolist()
+        ctx.progress(0.6, "Saving the head")
         path = trained.model_file(ctx.store, project_id, rec.id, trained.ModelKind.HEAD)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(head.to_bytes())

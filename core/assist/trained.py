@@ -84,6 +84,15 @@ class TrainedModel:
         return _number(self.metrics.get("claim_threshold"))
 
     @property
+    def claim_thresholds(self) -> np.ndarray | None:
+        """Multi-label: per class, the probability from which it comes pre-ticked (the pooled threshold
+        checked class by class; inf: never); runs before that check had only the pooled one."""
+        values = self.metrics.get("claim_thresholds")
+        if isinstance(values, list) and values:
+            return np.array([np.inf if _number(v) is None else _number(v) for v in values], dtype=np.float64)
+        return None if self.claim_threshold is None else np.array([self.claim_threshold], dtype=np.float64)
+
+    @property
     def page_threshold(self) -> float:
         """Multi-class: the confidence a grid page grouped by the head's guess needs (inf: none)."""
         value = _number(self.metrics.get("page_threshold"))
@@ -103,7 +112,7 @@ class TrainedModel:
 
         thr = np.array([np.inf if t is None else t for t in self.class_thresholds], dtype=np.float64)
         threshold = np.inf if self.threshold is None else self.threshold
-        return propose_at(space, proba, threshold, thr, self.claim_threshold)
+        return propose_at(space, proba, threshold, thr, self.claim_thresholds)
 
 
 _DONE_TRAIN = (  # a finished training whose metrics name its file (malformed metrics: not one)

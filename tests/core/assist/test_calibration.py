@@ -199,3 +199,45 @@ def test_multilabel_sure_claims_are_pooled_over_classes_and_honest():
         LabelSpace(TaskType.MULTICLASS, (1, 2, 3)), proba / proba.sum(1, keepdims=True), truth.argmax(1)
     )
     assert not multiclass.sure(proba).any() and multiclass.metrics["claim_threshold"] is None
+
+
+def test_multilabel_pooled_claims_are_checked_class_by_class():
+    """A class whose claims are evidently worse than the target does not hide among good ones: it keeps
+    only its own threshold, while the good classes keep the pooled one."""
+    rng = np.random.default_rng(5)
+    space = LabelSpace(TaskType.MULTILABEL, (1, 2, 3))
+    n = 400
+    truth = rng.random((n, 3)) < 0.4
+    proba = np.where(truth, rng.uniform(0.9, 1.0, (n, 3)), rng.uniform(0.0, 0.3, (n, 3)))
+    # class 3 is claimed with the same high scores where it is absent, an eighth of the time
+    bad = (rng.random(n) < 0.12) & ~truth[:, 2]
+    proba[bad, 2] = rng.uniform(0.9, 1.0, bad.sum())
+    cal = calibrate_from_heldout(space, proba.astype(np.float32), truth.astype(np.float32), target=0.9)
+    pooled = cal.claim_threshold
+    assert np.isfinite(pooled)
+    at_pooled = proba[:, 2] >= pooled
+    assert truth[at_pooled, 2].mean() < 0.9  # the pool let class 3's bad claims through
+    cut = cal.claim_cutoffs
+    assert cut[0] == cut[1] == pooled and cut[2] > pooled  # class 3 alone is held to its own threshold
+    sure = cal.sure(proba)
+    for j in range(3):
+        if sure[:, j].any():
+            assert truth[sure[:, j], j].mean() >= 0.9
+    assert cal.metrics["claim_thresholds"][:2] == [pytest.approx(pooled)] * 2
+    # a trained model's stored thresholds give the same pre-ticks
+    from core.assist.trained import TrainedModel
+
+    model = TrainedModel.from_metrics(1, {**cal.metrics, "head_path": "/h.npz", "class_thresholds": []})
+    props = model.propose(space, proba)
+    assert np.array_equal(props.sure, sure & ~props.shown[:, None])
+    # an old run stored only the pooled threshold: it still pre-ticks at it
+    old = TrainedModel.from_metrics(1, {"head_path": "/h.npz", "claim_threshold": pooled})
+    assert np.array_equal(old.propose(space, proba).sure, proba >= pooled)
+
+
+def test_precision_upper_bound_brackets_the_estimate():
+    from core.assist.calibration import precision_upper_bound
+
+    ub = precision_upper_bound(np.array([8, 10, 0]), np.array([10, 10, 0]), 0.8)
+    assert 0.8 < ub[0] < 1.0 and ub[1] == 1.0 and ub[2] == 1.0
+    assert precision_upper_bound(8, 10, 0.95) > ub[0]  # a higher level gives a wider bound

@@ -170,9 +170,10 @@ def test_multilabel_inference_stores_the_classes_to_pre_tick(cj_backbone: Backbo
     assert isinstance(trained, dict) and trained["trained"]
     metrics = loads(store.scalar("SELECT metrics FROM model_runs WHERE kind = 'train'"))
     assert "claim_threshold" in metrics and "claim_lower_bound" in metrics
+    assert len(metrics["claim_thresholds"]) == len(_classes(store, pid))  # the pool checked class by class
     assert isinstance(metrics["page_threshold"], float)  # multi-label pages are grouped by the model too
     # as if the held-out claims had passed at 0.5: every unshown "present" claim is pre-ticked
-    metrics.update(claim_threshold=0.5, threshold=None)
+    metrics.update(claim_threshold=0.5, claim_thresholds=None, threshold=None)
     store.execute("UPDATE model_runs SET metrics = ? WHERE kind = 'train'", [json.dumps(metrics)])
     _, inferred = _run(store, cj.INFER, pid)
     assert isinstance(inferred, dict) and inferred["shown"] == 0
