@@ -248,6 +248,7 @@ def product(
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="assist_audit")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + runs - 1")
     ap.add_argument("--flow", default="both", choices=["item", "grid", "both"])
     ap.add_argument("--share", type=float, nargs="+", default=[audit.DEFAULT_SHARE])
     ap.add_argument("--typical", type=int, nargs="+", default=[50])
@@ -286,7 +287,7 @@ def main(argv: list[str] | None = None) -> None:
         for share in args.share:
             for typical in args.typical:
                 outs = []
-                for seed in range(args.runs):
+                for seed in range(args.first_seed, args.first_seed + args.runs):
                     t0 = time.perf_counter()
                     run = Run(
                         x,
@@ -321,7 +322,9 @@ def main(argv: list[str] | None = None) -> None:
         ["flow", "audit share", "typical first", "runs", "labels to goal (median)", "range", "met",
          "claims above truth", "shown sets < 95 %"],
     )  # fmt: skip
-    path = write_json("assist_audit", {"target": TARGET, "runs": results})
+    name = "assist_audit" + (f"_level-{args.level}" if args.level != DEFAULT_CONFIDENCE_LEVEL else "")
+    name += f"_seeds-{args.first_seed}-{args.first_seed + args.runs - 1}" if args.first_seed else ""
+    path = write_json(name, {"target": TARGET, "level": args.level, "runs": results})
     print(f"JSON: {path}")
 
 

@@ -48,6 +48,8 @@ class AssistCounts:
     n_proposals_shown: int = 0
     grouping_pages: bool = False  # the last head groups grid pages by its guess (multi-class, decision 0003)
     pre_ticks: bool = False  # the last head's sure classes come pre-ticked (multi-label, decision 0004)
+    calibration_source: str | None = None  # "audit" | "one-at-a-time" | "none": what the last one rested on
+    audit_labels: int | None = None  # audit images labeled in their turn, at the last training
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,13 @@ def _prelabel_condition(c: AssistCounts, p: StagePolicy) -> str:
         )
     need = c.min_labels_for_target
     bound = "" if c.precision_lower_bound is None else f" now {c.precision_lower_bound:.1%}"
+    if c.calibration_source == "audit":
+        return (
+            f"the audit shows, with confidence, that proposals on the images still unlabeled are right "
+            f"{target} of the time (lower bound{bound}; {c.audit_labels or 0:,} audit labels so far). A share "
+            "of the labels goes to images drawn at random, in the queue and as the last tiles of grid pages: "
+            "the model is tested on that fair sample, not on the images it chose."
+        )
     singles = c.n_labeled if c.calibration_labels is None else c.calibration_labels
     more = ""
     if need and singles < need:
@@ -135,7 +144,8 @@ def _prelabel_condition(c: AssistCounts, p: StagePolicy) -> str:
         more += ")" if c.calibration_labels is None else f"; the last model had {singles})"
     text = (
         f"held-out precision on labels given one image at a time (not grid pages) reaches {target} with "
-        f"confidence (lower bound{bound}){more}."
+        f"confidence (lower bound{bound}){more}, or the audit (images drawn at random for a share of the "
+        f"labels) has {need or 32} of them labeled and shows it."
     )
     if more and need and c.calibration_labels is not None and c.n_labeled - singles >= need:
         text += " Labeling some images in One image mode lets the model test itself sooner."

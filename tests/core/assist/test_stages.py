@@ -123,3 +123,22 @@ def test_a_grid_heavy_project_is_told_how_many_one_at_a_time_labels_it_has() -> 
     assert "One image mode" in reason
     enough = project_stage(replace(grid_heavy, calibration_labels=40), StagePolicy()).reason
     assert "needs at least" not in enough and "One image mode" not in enough
+
+
+def test_a_project_calibrated_on_the_audit_is_told_so() -> None:
+    """Once the audit calibrates, the reason speaks of the random sample, not of one-at-a-time labels."""
+    audited = _with(
+        n_labeled=200,
+        n_classes_labeled=5,
+        labels_at_last_training=200,
+        precision_lower_bound=0.93,
+        min_labels_for_target=32,
+        calibration_labels=48,
+        calibration_source="audit",
+        audit_labels=48,
+    )
+    reason = project_stage(audited, StagePolicy()).reason
+    assert "the audit shows" in reason and "48 audit labels" in reason and "now 93.0%" in reason
+    assert "One image mode" not in reason and "one image at a time" not in reason
+    before = project_stage(replace(audited, calibration_source="one-at-a-time"), StagePolicy()).reason
+    assert "one image at a time" in before and "drawn at random" in before
