@@ -40,6 +40,7 @@ from core.assist.calibration import (
     precision_lower_bound,
     proposal_confidence,
     proposal_correct,
+    with_choice,
 )
 from core.assist.clustering import ClusterPage
 from core.assist.heads import HeadConfig, LabelSpace, train_head
@@ -351,7 +352,7 @@ def calibrate_on_audit(
             if rest_confidence is None
             else reweighted_choice(conf, correct, rest_confidence, target, confidence_level)
         )
-        cal = replace(cal, choice=choice, heldout_confidence=conf, heldout_correct=correct)
+        cal = with_choice(cal, choice, proba[held], ya[held], conf, correct)
     if every is not None and pool is not None and rest_confidence is not None:
         ok_rows = ~np.isnan(every).any(axis=1)
         classes, conf_all = proposal_confidence(space, every[ok_rows])
@@ -360,7 +361,7 @@ def calibrate_on_audit(
             conf_all, correct_all, np.asarray(pool.in_prefix, dtype=bool)[ok_rows], n_skipped, pool.n_pool,
             rest_confidence, pool.n_rest, target, confidence_level,
         )  # fmt: skip
-        cal = replace(cal, choice=stricter(cal.choice, by_pool))
+        cal = with_choice(cal, stricter(cal.choice, by_pool), proba[held], ya[held])
     rows = np.flatnonzero(mask)[held]
     return AuditCalibration(cal, int(held.sum()) + n_skipped, n_skipped, rows, proba[held])
 

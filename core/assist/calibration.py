@@ -488,6 +488,26 @@ def calibrate_from_heldout(
     return replace(cal, metrics=metrics)
 
 
+def with_choice(
+    cal: Calibration,
+    choice: ThresholdChoice,
+    proba: np.ndarray,
+    y: np.ndarray,
+    heldout_confidence: np.ndarray | None = None,
+    heldout_correct: np.ndarray | None = None,
+) -> Calibration:
+    """``cal`` with another whole-proposal threshold (e.g. the audit's, weighted to the rest), its metrics
+    recomputed: a trained model's proposals follow its stored metrics (``threshold``), so they must say
+    the threshold that was chosen, never the one it replaced."""
+    out = replace(
+        cal,
+        choice=choice,
+        heldout_confidence=cal.heldout_confidence if heldout_confidence is None else heldout_confidence,
+        heldout_correct=cal.heldout_correct if heldout_correct is None else heldout_correct,
+    )
+    return replace(out, metrics=_metrics(out, proba, y))
+
+
 def checked_claim_thresholds(
     proba: np.ndarray,
     truth: np.ndarray,

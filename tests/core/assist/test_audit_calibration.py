@@ -360,3 +360,33 @@ def test_the_pool_bound_refuses_what_it_cannot_know():
     wrong[60:] = False  # 40 confident wrong labeled items outside the prefix, while the prefix saw none
     sure = np.r_[conf[:60], np.ones(40)]
     assert not pool_choice(sure, wrong, prefix, 0, 200, np.full(100, 0.99), target=0.9).found
+
+
+def test_the_stored_threshold_is_the_one_chosen():
+    """A trained model proposes at its stored metrics' threshold: after the audit's threshold is weighted
+    to the rest and checked by the pool bound, the metrics must carry that threshold, not the plain
+    audit's (they once did: the product showed sets the weighted rule had refused)."""
+    from core.assist.trained import TrainedModel
+
+    space = LabelSpace(TaskType.MULTICLASS, (1, 2, 3))
+    rng = np.random.default_rng(2)
+    centres = rng.normal(size=(3, 16))
+    y = rng.integers(0, 3, 600)
+    x = (centres[y] + rng.normal(size=(600, 16)) * 0.9).astype(np.float32)
+    audit_rows = np.zeros(600, bool)
+    audit_rows[:150] = True
+    rest = train_head(space, x, y).predict_proba(x)
+    rest_conf = np.sort(rest.max(axis=1))[
+        :400
+    ]  # a harder rest than the audit: the weighting moves the threshold
+    plain = audit.calibrate_on_audit(space, x, y, audit_rows, 0.9, 0.8).calibration
+    ac = audit.calibrate_on_audit(
+        space, x, y, audit_rows, 0.9, 0.8, rest_confidence=rest_conf,
+        pool=audit.PoolEvidence(audit_rows, 2000, None),
+    ).calibration  # fmt: skip
+    assert ac.threshold != plain.threshold  # the weighting and the pool bound changed the choice
+    stored = ac.metrics["threshold"]
+    assert (stored is None and not ac.choice.found) or stored == pytest.approx(ac.threshold)
+    assert ac.metrics["precision_lower_bound"] == pytest.approx(ac.choice.lower_bound)
+    model = TrainedModel.from_metrics(1, {**ac.metrics, "head_path": "/h.npz"})
+    assert np.array_equal(model.propose(space, rest).shown, ac.propose(rest).shown)
