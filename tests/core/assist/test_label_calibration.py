@@ -1,0 +1,60 @@
+"""The one calibration rule of a training (``label_calibration.calibrate_labels``), on synthetic heads."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.assist import audit
+from core.assist.heads import LabelSpace, train_head
+from core.assist.label_calibration import MIN_CALIBRATION_LABELS, LabelEvidence, calibrate_labels
+from core.domain import TaskType
+
+SPACE = LabelSpace(TaskType.MULTICLASS, (1, 2, 3))
+
+
+def _data(n: int = 600, seed: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(3, 16))
+    y = rng.integers(0, 3, n)
+    return (centres[y] + rng.normal(size=(n, 16)) * 0.8).astype(np.float32), y
+
+
+def _evidence(n: int, single: np.ndarray, in_turn: np.ndarray, rest_conf: np.ndarray) -> LabelEvidence:
+    return LabelEvidence(
+        single=single, in_turn=in_turn, in_prefix=in_turn, n_skipped=0, n_pool=3 * n,
+        rest_confidence=rest_conf,
+    )  # fmt: skip
+
+
+def test_the_source_follows_the_labels_there_are() -> None:
+    x, y = _data()
+    rest_conf = train_head(SPACE, x, y).predict_proba(x).max(axis=1)
+    none = np.zeros(len(y), bool)
+    few = none.copy()
+    few[: MIN_CALIBRATION_LABELS - 1] = True
+    assert calibrate_labels(SPACE, x, y, _evidence(600, few, none, rest_conf), 0.9, 0.8).source == "none"
+    single = np.ones(len(y), bool)
+    got = calibrate_labels(SPACE, x, y, _evidence(600, single, none, rest_conf), 0.9, 0.8)
+    assert got.source == "one-at-a-time" and len(got.rows) == len(got.proba) > 0
+    in_turn = none.copy()
+    in_turn[:150] = True
+    got = calibrate_labels(SPACE, x, y, _evidence(600, single, in_turn, rest_conf), 0.9, 0.8)
+    assert got.source == "audit" and set(got.rows.tolist()) <= set(range(150))
+
+
+def test_grid_page_labels_bring_in_the_pool_bound() -> None:
+    """One image at a time the weighted bound decides alone; once grid pages labeled images besides the
+    audit's tiles, the pool bound must agree too: the threshold can only rise."""
+    x, y = _data()
+    rest_conf = train_head(SPACE, x, y).predict_proba(x).max(axis=1)
+    in_turn = np.zeros(len(y), bool)
+    in_turn[:150] = True
+    single = np.ones(len(y), bool)
+    alone = calibrate_labels(SPACE, x, y, _evidence(600, single, in_turn, rest_conf), 0.9, 0.8).calibration
+    plain = audit.calibrate_on_audit(SPACE, x, y, in_turn, 0.9, 0.8, rest_confidence=rest_conf).calibration
+    assert alone.threshold == plain.threshold
+    pages = single.copy()
+    pages[300:] = False  # half the other labels came from grid pages
+    both = calibrate_labels(SPACE, x, y, _evidence(600, pages, in_turn, rest_conf), 0.9, 0.8).calibration
+    assert both.threshold > alone.threshold  # here the pool bound is the stricter (0.70 against 0.67)
+    assert both.metrics["threshold"] is None or both.metrics["threshold"] == both.threshold
