@@ -13,12 +13,11 @@ it). The audit is the unbiased part:
   complete (``audit_prefix``): an audit item a grid page took early because it looked easy is used
   only once every audit item before it is labeled too, so the used set stays a uniform sample whatever
   the routes chose. A skipped audit item counts as a wrong answer for any proposal (conservative).
-* **Estimate.** The audit items' probabilities come from heads that did not see them (cross-fitting
-  over audit folds; every other label trains them), and the threshold is the lowest one whose
-  one-sided Clopper-Pearson lower bound reaches the target, tested from the most confident down
-  (``calibration.choose_threshold``). ``stratified_lower_bound`` combines per-stratum bounds
-  (Bonferroni) where strata were sampled at different rates; ``confidence_bin`` is the stratum an
-  audit label is remembered with (the model's confidence when it was labeled, ``audit_labels``).
+* **Estimate** (``calibrate_on_audit``). The audit items' probabilities come from heads that did not
+  see them (cross-fitting), and the threshold is the lowest one whose lower bound on the rest's
+  precision reaches the target, tested from the most confident down (``rest_bounds``: the audit
+  weighted to the rest, and the pool bound). ``confidence_bin`` is the stratum an audit label is
+  remembered with (the model's confidence when it was labeled, ``audit_labels``).
 """
 
 from __future__ import annotations
@@ -31,20 +30,19 @@ from typing import Any
 import numpy as np
 
 from core.assist.calibration import (
-    START_FRACTION,
     Calibration,
-    ThresholdChoice,
     calibrate_from_heldout,
-    choose_threshold,
-    min_shown_for,
-    precision_lower_bound,
     proposal_confidence,
     proposal_correct,
     with_choice,
 )
 from core.assist.clustering import ClusterPage
 from core.assist.heads import HeadConfig, LabelSpace, train_head
-from core.assist.pool_bound import pool_choice, stricter
+from core.assist.rest_bounds import pool_choice, reweighted_choice, stricter
+from core.assist.thresholds import (
+    choose_threshold,
+    min_shown_for,
+)
 from core.settings import DEFAULT_AUDIT_SHARE, DEFAULT_CONFIDENCE_LEVEL
 from core.store.db import Store
 
@@ -142,124 +140,6 @@ def confidence_bin(confidence: np.ndarray | float) -> np.ndarray:
     return np.searchsorted(np.asarray(BIN_EDGES), np.asarray(confidence, dtype=np.float64), side="right")
 
 
-# ---------------------------------------------------------------- estimates
-
-
-def stratified_precision(correct: np.ndarray, strata: np.ndarray, weights: dict[int, float]) -> float:
-    """Precision of a population made of strata with ``weights`` (their sizes or shares), each stratum's
-    precision estimated from its own sample (``correct``, ``strata`` per sampled item). A stratum with
-    weight but no sample makes the estimate undefined (NaN)."""
-    ok = np.asarray(correct, dtype=bool)
-    st = np.asarray(strata)
-    total = sum(w for w in weights.values() if w > 0)
-    if total <= 0:
-        return float("nan")
-    est = 0.0
-    for h, w in weights.items():
-        if w <= 0:
-            continue
-        members = st == h
-        if not members.any():
-            return float("nan")
-        est += w / total * float(ok[members].mean())
-    return est
-
-
-def stratified_lower_bound(
-    correct: np.ndarray,
-    strata: np.ndarray,
-    weights: dict[int, float],
-    confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
-) -> float:
-    """A one-sided lower bound on the stratified precision: each stratum's Clopper-Pearson bound at
-    level ``1 - alpha / H`` (Bonferroni over the ``H`` strata with weight), combined with the weights.
-    With probability at least ``confidence_level`` every stratum's true precision is above its bound,
-    so the weighted sum is too. A stratum with weight and no sample bounds at 0."""
-    ok = np.asarray(correct, dtype=bool)
-    st = np.asarray(strata)
-    live = {h: w for h, w in weights.items() if w > 0}
-    total = sum(live.values())
-    if total <= 0:
-        return 0.0
-    level = 1.0 - (1.0 - confidence_level) / len(live)
-    lb = 0.0
-    for h, w in live.items():
-        members = st == h
-        lb += w / total * float(precision_lower_bound(int(ok[members].sum()), int(members.sum()), level))
-    return lb
-
-
-def reweighted_choice(
-    confidence: np.ndarray,
-    correct: np.ndarray,
-    rest_confidence: np.ndarray,
-    target: float = 0.95,
-    confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
-    start_fraction: float = START_FRACTION,
-    n_bins: int = 4,
-) -> ThresholdChoice:
-    """The lowest threshold whose precision on the **rest** (the unlabeled items, their confidences
-    ``rest_confidence``) has a lower bound at ``target``, from the audit's ``confidence``/``correct``.
-
-    The audit is a uniform sample of all items, but the rest is not: the grid takes the confident items
-    first (the rest is harder than the audit says), uncertainty sampling the unsure ones. So at each
-    candidate threshold ``t`` the audit items at or above it are weighted to the rest's confidence
-    distribution there (``n_bins`` strata of equal rest counts; an importance weight per stratum), and
-    the bound is Clopper-Pearson on the weighted share right with Kish's effective sample size. A
-    stratum of the rest with no audit item cannot be estimated.
-
-    The sequence of thresholds is fixed from the confidences alone, before any answer is looked at: a
-    threshold is in it only where the rest's strata all hold audit items and a perfect record on the
-    weighted sample (Kish's effective size) could reach ``target``. The weights thin the sample, so the
-    first such threshold can lie well below the first ``min_shown_for`` audit items; stopping at a
-    threshold no answer could pass would end the test before it had evidence. Thresholds are then tested
-    from the most confident down and the first failure stops (fixed-sequence testing, as
-    ``calibration.choose_threshold``: valid because the sequence does not depend on the answers)."""
-    conf = np.asarray(confidence, dtype=np.float64)
-    ok = np.asarray(correct, dtype=bool)
-    rest = np.sort(np.asarray(rest_confidence, dtype=np.float64))
-    n = len(conf)
-    none = ThresholdChoice(float("inf"), n, 0, 0, 0.0)
-    if n == 0 or len(rest) == 0:
-        return none
-    order = np.argsort(-conf, kind="stable")
-    c_sorted, ok_sorted = conf[order], ok[order]
-    last_of_tie = np.r_[c_sorted[1:] < c_sorted[:-1], True]
-    cuts = np.flatnonzero(last_of_tie)
-    start = max(min_shown_for(target, confidence_level), int(np.ceil(start_fraction * n)))
-    best = none
-    for i in cuts[cuts + 1 >= start]:
-        t = float(c_sorted[i])
-        w = _rest_weights(c_sorted[: i + 1], rest[rest >= t], n_bins)
-        if w is None:
-            continue  # no item of the rest shown, or a stratum of it without audit items: not in the sequence
-        n_eff = float(w.sum() ** 2 / (w**2).sum())
-        if precision_lower_bound(np.array(n_eff), np.array(n_eff), confidence_level) < target:
-            continue  # even all right could not pass here: not in the sequence
-        p_w = float((w * ok_sorted[: i + 1]).sum() / w.sum())
-        lb = float(precision_lower_bound(np.array(p_w * n_eff), np.array(n_eff), confidence_level))
-        if lb < target:
-            break
-        best = ThresholdChoice(t, n, int(i + 1), int(ok_sorted[: i + 1].sum()), lb)
-    return best
-
-
-def _rest_weights(audit_conf: np.ndarray, above: np.ndarray, n_bins: int) -> np.ndarray | None:
-    """Importance weights of the audit items ``audit_conf`` (at or above a threshold) to the rest's items
-    ``above`` it: ``n_bins`` strata of equal rest counts, each stratum's share of the rest spread over its
-    audit items. None where the rest shows nothing or a stratum of it has no audit item."""
-    if len(above) == 0:
-        return None
-    edges = np.quantile(above, np.linspace(0, 1, n_bins + 1)[1:-1]) if len(above) > n_bins else np.array([])
-    a_bins = np.searchsorted(edges, audit_conf, side="right")
-    r_bins = np.searchsorted(edges, above, side="right")
-    r_share = np.bincount(r_bins, minlength=len(edges) + 1) / len(above)
-    a_count = np.bincount(a_bins, minlength=len(edges) + 1)
-    if np.any((r_share > 0) & (a_count == 0)):
-        return None
-    return np.where(a_count > 0, r_share / np.maximum(a_count, 1), 0.0)[a_bins]
-
-
 # ---------------------------------------------------------------- calibration
 
 
@@ -333,7 +213,7 @@ def calibrate_on_audit(
     head's confidences on the unlabeled items; given, the whole proposal's threshold is
     ``reweighted_choice`` (the audit weighted to the rest). ``pool`` given (with ``rest_confidence``):
     every labeled row is cross-fitted, and the threshold must also pass the pool bound
-    (``pool_bound.pool_choice``, which holds whatever route labeled the other rows): the stricter wins."""
+    (``rest_bounds.pool_choice``, which holds whatever route labeled the other rows): the stricter wins."""
     mask = np.asarray(audit, dtype=bool)
     if pool is not None and rest_confidence is not None:
         every = cross_fit_proba(space, x, y, np.ones(len(mask), dtype=bool), config=config, center=center)

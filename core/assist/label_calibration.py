@@ -1,8 +1,8 @@
 """Which labels a training calibrates on, and how: the one rule the training job and the benchmarks call.
 
 * **The audit**, once its in-turn prefix can certify anything (``audit.enough_audit``): the audit rows'
-  cross-fitted probabilities weighted to the rest (``audit.reweighted_choice``), and the pool bound
-  (``pool_bound.pool_choice``); a proposal is shown only where both certify it. The weighting cannot
+  cross-fitted probabilities weighted to the rest (``rest_bounds.reweighted_choice``), and the pool bound
+  (``rest_bounds.pool_choice``); a proposal is shown only where both certify it. The weighting cannot
   see what the grid does (at equal confidence it leaves the harder images); the pool bound holds
   whatever route labeled the others, but needs more audit labels. Asking both costs coverage one image
   at a time, where the weighted bound alone showed sets 0.1-0.4 points under the target on the flowers

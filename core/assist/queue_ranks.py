@@ -5,7 +5,7 @@
 * ``rank_with_head``: after each inference, while fewer than ``TYPICAL_FIRST`` labels, typical items
   still come first; then ``sampling.rank_queue``'s order (``learn`` or ``confirm``), the audit at its share.
 * ``rest_confidence``: a head's confidences on (a sample of) the unlabeled items, the population the
-  audit calibration is weighted to (``audit.reweighted_choice``).
+  audit calibration is weighted to (``rest_bounds.reweighted_choice``).
 """
 
 from __future__ import annotations

@@ -11,10 +11,11 @@ import sys
 import numpy as np
 import pytest
 
-from core.assist import audit
-from core.assist.calibration import choose_threshold, proposal_correct
+from core.assist import audit, rest_bounds
+from core.assist.calibration import proposal_correct
 from core.assist.heads import LabelSpace, train_head
 from core.assist.sampling import typical_first, typicality
+from core.assist.thresholds import choose_threshold
 from core.domain import TaskType
 from core.permissions import SYSTEM
 from core.store import projects
@@ -97,12 +98,12 @@ def test_a_grid_page_gets_the_due_audit_tiles_in_place_of_its_last_tiles():
 def test_the_stratified_estimate_weights_each_stratum_by_its_population():
     correct = np.array([1, 1, 1, 0] + [1] * 10, dtype=bool)
     strata = np.array([0, 0, 0, 0] + [1] * 10)
-    est = audit.stratified_precision(correct, strata, {0: 900, 1: 100})
+    est = rest_bounds.stratified_precision(correct, strata, {0: 900, 1: 100})
     assert est == pytest.approx(0.9 * 0.75 + 0.1 * 1.0)
-    lb = audit.stratified_lower_bound(correct, strata, {0: 900, 1: 100}, 0.8)
+    lb = rest_bounds.stratified_lower_bound(correct, strata, {0: 900, 1: 100}, 0.8)
     assert 0 < lb < est
-    assert np.isnan(audit.stratified_precision(correct, strata, {0: 1, 2: 1}))  # a stratum unsampled
-    assert audit.stratified_lower_bound(correct, strata, {0: 1, 2: 1}, 0.8) <= 0.5  # counts as 0
+    assert np.isnan(rest_bounds.stratified_precision(correct, strata, {0: 1, 2: 1}))  # a stratum unsampled
+    assert rest_bounds.stratified_lower_bound(correct, strata, {0: 1, 2: 1}, 0.8) <= 0.5  # counts as 0
 
 
 def test_the_stratified_lower_bound_holds_in_repeated_runs():
@@ -116,7 +117,7 @@ def test_the_stratified_lower_bound_holds_in_repeated_runs():
     for _ in range(500):
         strata = np.repeat([0, 1, 2], [20, 40, 60])
         correct = rng.random(len(strata)) < np.array([truth[int(h)] for h in strata])
-        fails += audit.stratified_lower_bound(correct, strata, weights, 1 - alpha) > true_precision
+        fails += rest_bounds.stratified_lower_bound(correct, strata, weights, 1 - alpha) > true_precision
     print(f"stratified bound above the truth in {fails}/500 runs (alpha {alpha})", file=sys.stderr)
     assert fails / 500 < alpha
 
@@ -180,7 +181,7 @@ def test_the_audit_weighted_to_the_rest_holds_when_the_grid_took_the_easy_items(
         if plain.found:
             shown = rest & (conf >= plain.threshold)
             plain_below += shown.any() and correct[shown].mean() < TARGET
-        weighted = audit.reweighted_choice(conf[flags], correct[flags], conf[rest], TARGET, level)
+        weighted = rest_bounds.reweighted_choice(conf[flags], correct[flags], conf[rest], TARGET, level)
         if weighted.found:
             weighted_found += 1
             shown = rest & (conf >= weighted.threshold)
@@ -303,10 +304,10 @@ def test_the_pool_bound_holds_where_the_grid_took_easy_items_at_every_confidence
     """200 runs where confidence does not tell the grid's choice: half the items are easy (right 99.5 %
     of the time at any confidence), the others right with probability c ** 2; the grid labels 6,000 easy
     ones, so at every confidence the rest is harder than the audit. Weighting the audit to the rest's
-    confidences cannot see that and overstates the rest; the pool bound (``pool_bound.pool_choice``:
+    confidences cannot see that and overstates the rest; the pool bound (``rest_bounds.pool_choice``:
     the whole pool's wrong proposals bounded by the audit, the labeled ones taken away) holds, and the
     product's rule (``stricter`` of both) with it."""
-    from core.assist.pool_bound import pool_choice, stricter
+    from core.assist.rest_bounds import pool_choice, stricter
 
     level, alpha, n = 0.8, 0.2, 20000
     weighted_below = pool_below = both_below = pool_found = 0
@@ -327,7 +328,7 @@ def test_the_pool_bound_holds_where_the_grid_took_easy_items_at_every_confidence
             shown = rest & (conf >= choice.threshold)
             return bool(choice.found and shown.any() and correct[shown].mean() < TARGET)
 
-        weighted = audit.reweighted_choice(conf[flags], correct[flags], conf[rest], TARGET, level)
+        weighted = rest_bounds.reweighted_choice(conf[flags], correct[flags], conf[rest], TARGET, level)
         pool = pool_choice(conf[lab], correct[lab], flags[lab], 0, n, conf[rest], None, TARGET, level)
         pool_found += pool.found
         weighted_below += under(weighted)
@@ -347,7 +348,7 @@ def test_the_pool_bound_holds_where_the_grid_took_easy_items_at_every_confidence
 def test_the_pool_bound_refuses_what_it_cannot_know():
     """No rest, no audit, or labeled items showing more wrong proposals than the bound allows the whole
     pool: nothing is certified."""
-    from core.assist.pool_bound import pool_choice
+    from core.assist.rest_bounds import pool_choice
 
     conf = np.linspace(0.5, 1.0, 100)
     right = np.ones(100, bool)

@@ -6,15 +6,10 @@ import numpy as np
 import pytest
 
 from core.assist.backbone import Backbone
-from core.assist.calibration import (
-    calibrate,
-    calibrate_from_heldout,
-    choose_threshold,
-    min_shown_for,
-    precision_lower_bound,
-)
+from core.assist.calibration import calibrate, calibrate_from_heldout
 from core.assist.embeddings import normalize
 from core.assist.heads import LabelSpace, train_head
+from core.assist.thresholds import choose_threshold, min_shown_for, precision_lower_bound
 from core.config import default_paths, shared_datasets
 from core.domain import TaskType
 
@@ -236,7 +231,7 @@ def test_multilabel_pooled_claims_are_checked_class_by_class():
 
 
 def test_precision_upper_bound_brackets_the_estimate():
-    from core.assist.calibration import precision_upper_bound
+    from core.assist.thresholds import precision_upper_bound
 
     ub = precision_upper_bound(np.array([8, 10, 0]), np.array([10, 10, 0]), 0.8)
     assert 0.8 < ub[0] < 1.0 and ub[1] == 1.0 and ub[2] == 1.0
