@@ -277,7 +277,15 @@ def latest_training(ov: status.AssistOverview, classes: Sequence[LabelClass]) ->
             f"{run.lower_bound or 0:.1%}), coverage {run.coverage or 0:.0%} of held-out images."
         )
     acc = m.get("heldout_accuracy")
-    if isinstance(acc, int | float):
+    if isinstance(acc, int | float) and m.get("calibration_source") == "audit":
+        st.caption(
+            f"Held-out accuracy {acc:.0%} on {run.heldout_labels or 0:,} labels: the audit, images drawn at "
+            "random and labeled in their turn, each predicted by a model trained without it. The threshold "
+            "must pass two bounds on the images still unlabeled: the audit weighted to their confidences, "
+            "and the whole pool's wrong proposals less those already labeled. Few audit labels make these "
+            "figures move a lot."
+        )
+    elif isinstance(acc, int | float):
         st.caption(
             f"Held-out accuracy {acc:.0%} on {run.heldout_labels or 0:,} labels: the labels given one image "
             "at a time, each predicted by a model trained without it (grid and cluster-page labels train "

@@ -144,3 +144,26 @@ def test_runs_table_and_charts_after_a_real_training(runtime, admin, backbone):
     assert sorted(per_class["class"]) == sorted(FLOWERS) and list(per_class["labels"]) == [3] * 5
     charts = at.get("plotly_chart")
     assert len(charts) == 2
+
+
+def test_a_training_calibrated_on_the_audit_says_so(runtime, admin):
+    """The latest training's caption names what it was tested on: the audit's random images, and the two
+    bounds, not "the labels given one image at a time"."""
+    import json
+
+    p = make_project(runtime, "multiclass")
+    metrics = {
+        "head_path": "/nowhere.npz", "threshold": None, "precision_lower_bound": 0.93,
+        "heldout_accuracy": 0.9, "heldout_labels": 64, "calibration_source": "audit", "audit_labels": 64,
+    }  # fmt: skip
+    runtime.store.execute(
+        "INSERT INTO model_runs (project_id, kind, model, state, n_labels, metrics)"
+        " VALUES (?, 'train', 'linear-head/x', 'done', 250, ?)",
+        [p.id, json.dumps(metrics)],
+    )
+    at = page(PAGE, admin, p.id).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    body = texts(at)
+    assert "on 64 labels: the audit, images drawn at random" in body
+    assert "the labels given one image at a time" not in body
+    assert "No confidence threshold reaches the 95% target yet (lower bound 93.0%)" in body
