@@ -421,3 +421,29 @@ def test_auto_accept_leaves_consensus_images_to_their_labelers(store):
     }
     assert 0 < len(chosen) < len(ids)
     assert labeled == set(ids) - chosen and n == len(labeled)
+
+
+def test_audit_tiles_go_first_to_a_page_of_their_guessed_class(store):
+    """Among candidate pages, the one whose images the model puts in the class it guesses for the audit
+    tiles comes first (the tiles then cost no click of their own when the guess is right); without a
+    guess the order stays."""
+    from core.assist.clustering import ClusterPage
+
+    p, classes, ids, _ = _project(store)
+    cat, dog = classes[0].id, classes[1].id
+    guess = {i: (cat if i in ids[:9] else dog) for i in ids[:18]}
+    guess[ids[30]] = dog  # the audit tile: the model guesses dog
+    store.write(
+        lambda cur: cur.executemany(
+            "INSERT INTO predictions (item_id, project_id, payload, confidence, class_ids) VALUES (?, ?, '{}', 0.7, ?)",
+            [(i, p.id, [c]) for i, c in guess.items()],
+        )
+    )
+    cats = ClusterPage((*ids[:8], ids[30]), 0.9)
+    dogs = ClusterPage((*ids[9:17], ids[30]), 0.8)
+    assert cluster_pages._matching_first(store, [cats, dogs], [ids[30]]) == [dogs, cats]
+    assert cluster_pages._matching_first(store, [cats, dogs], [ids[31]]) == [
+        cats,
+        dogs,
+    ]  # no guess: as they were
+    assert cluster_pages._matching_first(store, [dogs, cats], [ids[30]]) == [dogs, cats]
