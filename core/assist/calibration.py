@@ -32,7 +32,6 @@ from core.assist.thresholds import (
     choose_threshold,
     min_shown_for,
     precision_curve,
-    precision_upper_bound,
 )
 from core.settings import DEFAULT_CONFIDENCE_LEVEL  # the project setting's default: one home
 
@@ -372,9 +371,7 @@ def calibrate_from_heldout(
         )
     checked: tuple[float, ...] = ()
     if space.multilabel and len(proba):
-        checked = tuple(
-            checked_claim_thresholds(proba, truth, claim, class_choices, target, confidence_level)
-        )
+        checked = tuple(checked_claim_thresholds(proba, truth, claim, class_choices, target))
     cal = Calibration(
         space, target, confidence_level, choice, class_choices, conf, correct, {}, claim, checked
     )
@@ -408,16 +405,14 @@ def checked_claim_thresholds(
     pooled: ThresholdChoice,
     class_choices: tuple[ThresholdChoice, ...],
     target: float,
-    confidence_level: float,
 ) -> np.ndarray:
     """Multi-label pre-ticks, the pooled claim threshold checked class by class.
 
     Pooling lets classes share evidence, but a class whose own claims are worse can hide among good
-    ones. For each class, the held-out claims at or above the pooled threshold are tested: where their
-    precision's one-sided upper bound (at ``confidence_level``) is under ``target`` (the class is
-    evidently worse than the target), the class keeps only its own threshold (its "present" claims
-    alone, ``class_choices``; inf where they certify nothing). A class with too few claims to tell
-    keeps the pooled threshold."""
+    ones. For each class, the held-out claims at or above the pooled threshold are looked at: where
+    fewer of them are right than the target (as observed, not a bound: a class's claims are few), the
+    class keeps only its own threshold (its "present" claims alone, ``class_choices``; inf where they
+    certify nothing). A class with no held-out claim there keeps the pooled threshold."""
     p = np.asarray(proba, dtype=np.float64)
     t = np.asarray(truth, dtype=bool)
     out = np.full(p.shape[1], pooled.threshold, dtype=np.float64)
@@ -426,7 +421,8 @@ def checked_claim_thresholds(
     claimed = p >= pooled.threshold
     n = claimed.sum(axis=0)
     k = (claimed & t).sum(axis=0)
-    worse = precision_upper_bound(k, n, confidence_level) < target
+    with np.errstate(invalid="ignore", divide="ignore"):
+        worse = (n > 0) & (k / np.maximum(n, 1) < target)
     for j in np.flatnonzero(worse):
         out[j] = max(pooled.threshold, class_choices[j].threshold)
     return out

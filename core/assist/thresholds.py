@@ -27,17 +27,6 @@ def precision_lower_bound(
     return np.where((k <= 0) | (n <= 0), 0.0, lb)
 
 
-def precision_upper_bound(
-    correct: np.ndarray | int, shown: np.ndarray | int, confidence_level: float
-) -> np.ndarray:
-    """One-sided Clopper-Pearson upper bound on a proportion ``correct / shown`` (1 where none failed)."""
-    k = np.asarray(correct, dtype=np.float64)
-    n = np.asarray(shown, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ub = betaincinv(k + 1.0, np.maximum(n - k, 1e-12), confidence_level)
-    return np.where((n <= 0) | (k >= n), 1.0, ub)
-
-
 def min_shown_for(target: float, confidence_level: float) -> int:
     """Fewest held-out proposals, all correct, whose lower bound reaches ``target``."""
     n = int(np.ceil(np.log(1.0 - confidence_level) / np.log(target)))

@@ -228,11 +228,3 @@ def test_multilabel_pooled_claims_are_checked_class_by_class():
     # an old run stored only the pooled threshold: it still pre-ticks at it
     old = TrainedModel.from_metrics(1, {"head_path": "/h.npz", "claim_threshold": pooled})
     assert np.array_equal(old.propose(space, proba).sure, proba >= pooled)
-
-
-def test_precision_upper_bound_brackets_the_estimate():
-    from core.assist.thresholds import precision_upper_bound
-
-    ub = precision_upper_bound(np.array([8, 10, 0]), np.array([10, 10, 0]), 0.8)
-    assert 0.8 < ub[0] < 1.0 and ub[1] == 1.0 and ub[2] == 1.0
-    assert precision_upper_bound(8, 10, 0.95) > ub[0]  # a higher level gives a wider bound
