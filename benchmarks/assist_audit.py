@@ -261,6 +261,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--product", action="store_true", help="through the product (assist_product.run_flow)")
     ap.add_argument(
+        "--product-runs",
+        action="store_true",
+        help="with --product: --runs seeds from --first-seed (else seed 0)",
+    )
+    ap.add_argument(
         "--settings", default="{}", help='project settings as JSON, e.g. {"assist_audit_share": 0.4}'
     )
     args = ap.parse_args(argv)
@@ -272,10 +277,27 @@ def main(argv: list[str] | None = None) -> None:
         import json
 
         settings = json.loads(args.settings)
-        outs = product(flows, args.limit, settings=settings)
+        outs = []
+        for seed in range(args.first_seed, args.first_seed + (args.runs if args.product_runs else 1)):
+            # the seed shuffles the import order, so the item ids, and with them the audit draw, differ
+            outs += product(flows, args.limit, seed=seed, settings=settings)
+        rows = []
+        for flow in flows:
+            mine = [o for o in outs if o["flow"] == flow]
+            goals = [o["labels_to_95p_50c"] for o in mine]
+            met = [g for g in goals if g == g]  # not nan
+            rows.append([flow, len(mine), "-" if not met else f"{min(met):.0f}-{max(met):.0f}",
+                         sum(1 for g in met if g <= 300), sum(o["shown_sets_below_target"] for o in mine),
+                         sum(1 for o in mine if o["shown_sets_below_target"])])  # fmt: skip
+        print_table(
+            "Audit calibration through the product (goal: >= 50 % of the rest at >= 95 % true precision)",
+            rows,
+            ["flow", "runs", "goal reached (labels)", "by 300", "shown sets < 95 %", "runs with one"],
+        )
         name = "assist_audit_product" + (
             "_" + "_".join(f"{k}-{v}" for k, v in settings.items()) if settings else ""
         )
+        name += f"_seeds-{args.first_seed}-{args.first_seed + args.runs - 1}" if args.product_runs else ""
         print(f"JSON: {write_json(name, {'target': TARGET, 'runs': outs})}")
         return
     x, y = flowers()
