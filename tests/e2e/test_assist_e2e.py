@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from core.assist import calibration
+from core.assist import calibration, label_calibration
 from core.assist import classify_jobs as cj
 from core.assist.backbone import Backbone
 from core.config import PROJECT_ROOT, Paths, shared_datasets
@@ -61,8 +61,8 @@ def _prepare(data: Path, monkeypatch: pytest.MonkeyPatch) -> int:
     for onnx in (PROJECT_ROOT / "data" / "models").glob("efficientnet-lite0-*.onnx"):
         shutil.copy(onnx, paths.models / onnx.name)  # the server loads the backbone without exporting it
     cj.set_backbone(Backbone.load(cache_dir=paths.models))
-    monkeypatch.setattr(
-        cj, "out_of_fold_proba", functools.partial(calibration.out_of_fold_proba, group_size=1)
+    monkeypatch.setattr(  # where a training's one-at-a-time calibration runs (label_calibration)
+        label_calibration, "out_of_fold_proba", functools.partial(calibration.out_of_fold_proba, group_size=1)
     )
     store = Store(paths.db)
     p = projects.create_project(
