@@ -265,9 +265,19 @@ def image_id(page) -> int:  # type: ignore[no-untyped-def]
 
 
 def choose(page, label: str, option: str) -> None:  # type: ignore[no-untyped-def]
-    """Pick ``option`` in the main area's selectbox labelled ``label``."""
-    main(page).get_by_role("combobox", name=label, exact=True).click()
-    page.get_by_role("option", name=option, exact=True).click()
+    """Pick ``option`` in the main area's selectbox labelled ``label``. A rerun that lands while the list is
+    open (e.g. a page's periodic refresh) closes it and detaches the option: open it again, up to 3 times."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(3):
+        main(page).get_by_role("combobox", name=label, exact=True).click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=15_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
     settle(page)
 
 
