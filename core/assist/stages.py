@@ -50,6 +50,7 @@ class AssistCounts:
     pre_ticks: bool = False  # the last head's sure classes come pre-ticked (multi-label, decision 0004)
     calibration_source: str | None = None  # "audit" | "one-at-a-time" | "none": what the last one rested on
     audit_labels: int | None = None  # audit images labeled in their turn, at the last training
+    audit_minimum: int | None = None  # audit labels, all right, that could first certify the target
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ def _prelabel_condition(c: AssistCounts, p: StagePolicy) -> str:
     text = (
         f"held-out precision on labels given one image at a time (not grid pages) reaches {target} with "
         f"confidence (lower bound{bound}){more}, or the audit (images drawn at random for a share of the "
-        f"labels) has {need or 32} of them labeled and shows it."
+        f"labels) has {need or c.audit_minimum or 'enough'} of them labeled and shows it."
     )
     if more and need and c.calibration_labels is not None and c.n_labeled - singles >= need:
         text += " Labeling some images in One image mode lets the model test itself sooner."

@@ -19,6 +19,7 @@ from typing import Any
 from core.assist import trained
 from core.assist.predictions import AUTO_ACCEPT_AUTHOR, ProposalStats, proposal_stats
 from core.assist.stages import AssistCounts, StagePolicy, StageStatus, project_stage
+from core.assist.thresholds import min_shown_for
 from core.domain import Project, TaskType, User, ValidationError
 from core.store import projects
 from core.store.db import Store, loads
@@ -244,6 +245,7 @@ def assist_counts(store: Store, project: Project, settings: AssistSettings | Non
         pre_ticks=isinstance(metrics.get("claim_threshold"), int | float),
         calibration_source=str(metrics["calibration_source"]) if metrics.get("calibration_source") else None,
         audit_labels=int(metrics["audit_labels"]) if isinstance(metrics.get("audit_labels"), int) else None,
+        audit_minimum=min_shown_for(cfg.target_precision, project.prefs.confidence_level),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from core import jobs
 from core.assist import status
 from core.assist.job_support import insert_embeddings
 from core.assist.scheduler import AssistScheduler
+from core.assist.stages import project_stage
 from core.domain import Project
 from core.permissions import SYSTEM
 from core.store.db import Store
@@ -116,3 +118,20 @@ def test_a_running_detector_training_counts_as_training(store: Store, tmp_path: 
     stage = status.overview(store, project.id).stage
     assert not stage.should_train and stage.next_training_text == "training now"
     assert AssistScheduler(store, None).tick(force=True) == []  # no second training queued
+
+
+@pytest.mark.parametrize(("level", "minimum"), [(0.8, 32), (0.95, 59)])
+def test_the_audit_minimum_told_follows_the_projects_confidence_level(
+    store: Store, tmp_path: Path, level: float, minimum: int
+) -> None:
+    """Before any training recorded its own figure, the reason names the audit labels (all right) that
+    could first certify the target at this project's level, not a fixed number."""
+    project = create_project(
+        store, f"lv{level}", "multiclass", ["a", "b"], settings={"assist_confidence_level": level}, by=SYSTEM
+    )
+    counts = status.assist_counts(store, project)
+    assert counts.audit_minimum == minimum
+    trained = replace(counts, n_items=10, n_featurised=10, n_labeled=40, n_classes_labeled=2,
+                      labels_at_last_training=40)  # fmt: skip
+    reason = project_stage(trained, status.stage_policy(project)).reason
+    assert f"has {minimum} of them labeled" in reason
