@@ -57,6 +57,38 @@ def flowers_embeddings(root: Path) -> tuple[np.ndarray, np.ndarray, str]:
     return x, np.array(labels), bb.model_id
 
 
+def flowers_embeddings_at(root: Path, size: int) -> tuple[np.ndarray, str]:
+    """Unit embeddings of the flowers with the product's network at ``size`` px (torch, cached): for
+    trying other input scales than the product's 224 (issue 12's two-scale feature)."""
+    import torch
+
+    from core.assist import backbone as bb
+
+    paths = [p for name in FLOWER_CLASSES for p in sorted((root / name).glob("*.jpg"))]
+    wpath = bb.default_weights_path()
+    model_id = f"{bb.MODEL_NAME}-{size}px-{bb._file_digest(wpath)}"
+    cache = default_paths().cache / "benchmarks" / f"flowers-{model_id}.npz"
+    names = np.array([f"{p.parent.name}/{p.name}" for p in paths])
+    if cache.exists():
+        with np.load(cache) as z:
+            if z["names"].tolist() == names.tolist():
+                return z["x"], model_id
+    model = bb.load_torch_model(wpath)
+    t0 = time.perf_counter()
+    feats = []
+    for start in range(0, len(paths), 32):
+        images = np.stack([bb.decode_image(p, size) for p in paths[start : start + 32]])
+        with torch.inference_mode():
+            feats.append(model(torch.from_numpy(bb.preprocess(images))).numpy())
+    x = normalize(np.concatenate(feats))
+    print(
+        f"embedded {len(paths)} photos at {size} px in {time.perf_counter() - t0:.0f} s (torch)", flush=True
+    )
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, x=x, names=names)
+    return x, model_id
+
+
 def flip(
     y: np.ndarray, n_classes: int, rate: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
