@@ -17,6 +17,8 @@ from core.assist.stages import Stage
 from core.domain import LabelClass
 from ui import widgets
 
+LEVELS = (0.8, 0.9, 0.95)  # the confidence levels offered for the precision's lower bound
+
 # job titles for the shared job panel (``ui.widgets`` names only import/export kinds)
 for _kind, _title in (
     (status.FEATURIZE, "Featurisation"),
@@ -150,6 +152,16 @@ def settings_form(ov: status.AssistOverview, *, admin: bool) -> status.AssistSet
                 key=f"assist_every_{s_pid}",
                 disabled=not admin,
             )
+            level = st.select_slider(
+                "Confidence of the bound",
+                options=sorted({*LEVELS, float(s.confidence_level)}),
+                value=float(s.confidence_level),
+                format_func=lambda v: f"{v:.0%}",
+                key=f"assist_level_{s_pid}",
+                help="How sure the lower bound on precision must be before proposals show. Higher: a shown "
+                "set falls under the target less often, and proposals come later.",
+                disabled=not admin,
+            )
         with right:
             auto = st.toggle(
                 "Auto-accept very confident proposals",
@@ -166,6 +178,19 @@ def settings_form(ov: status.AssistOverview, *, admin: bool) -> status.AssistSet
                 0.001,
                 format="percent",
                 key=f"assist_auto_target_{s_pid}",
+                disabled=not admin,
+            )
+            share = st.slider(
+                "Audit share of the labels",
+                0.0,
+                status.MAX_AUDIT_SHARE,
+                float(s.audit_share),
+                0.05,
+                format="percent",
+                key=f"assist_audit_share_{s_pid}",
+                help="Images drawn at random for this share of the labels: the fair sample proposals are "
+                "tested on. Larger: proposals come sooner, and a lucky draw shows a set under the target "
+                "a little more often (docs/assist.md). 0: no images are drawn for it.",
                 disabled=not admin,
             )
             price = st.number_input(
@@ -190,6 +215,8 @@ def settings_form(ov: status.AssistOverview, *, admin: bool) -> status.AssistSet
         auto_accept_target=round(float(auto_target), 4),
         train_every=int(every),
         price_per_hour=float(price),
+        audit_share=round(float(share), 4),
+        confidence_level=float(level),
     )
 
 

@@ -21,11 +21,13 @@ from core.assist.predictions import AUTO_ACCEPT_AUTHOR, ProposalStats, proposal_
 from core.assist.stages import AssistCounts, StagePolicy, StageStatus, project_stage
 from core.assist.thresholds import min_shown_for
 from core.domain import Project, TaskType, User, ValidationError
+from core.settings import DEFAULT_AUDIT_SHARE, DEFAULT_CONFIDENCE_LEVEL
 from core.store import projects
 from core.store.db import Store, loads
 
 log = logging.getLogger(__name__)
 
+MAX_AUDIT_SHARE = 0.6  # above it almost every label is a random one and the queue's order stops helping
 QUEUE_ORDERS = {
     "learn": "Learn fastest: uncertain and diverse images first",
     "confirm": "Confirm fastest: the most confident proposals first",
@@ -97,6 +99,8 @@ class AssistSettings:
     auto_accept_target: float
     train_every: int
     price_per_hour: float
+    audit_share: float = DEFAULT_AUDIT_SHARE  # of the labels that go to the random audit
+    confidence_level: float = DEFAULT_CONFIDENCE_LEVEL  # of the precision's lower bound
 
     def as_settings(self) -> dict[str, Any]:
         """The ``projects.settings`` keys these values are stored under."""
@@ -108,6 +112,8 @@ class AssistSettings:
             "assist_auto_accept_target": self.auto_accept_target,
             "assist_train_every": self.train_every,
             "assist_price_per_hour": self.price_per_hour,
+            "assist_audit_share": self.audit_share,
+            "assist_confidence_level": self.confidence_level,
         }
 
 
@@ -127,6 +133,8 @@ def read_settings(project: Project) -> AssistSettings:
         auto_accept_target=p.policy.auto_accept_target,
         train_every=p.policy.train_every,
         price_per_hour=p.price_per_hour,
+        audit_share=p.audit_share,
+        confidence_level=p.confidence_level,
     )
 
 
@@ -138,6 +146,10 @@ def save_settings(store: Store, project_id: int, new: AssistSettings, *, by: Use
         raise ValidationError("Train every: between 1 and 100,000 labels.")
     if new.price_per_hour < 0:
         raise ValidationError("The price per hour cannot be negative.")
+    if not 0.0 <= new.audit_share <= MAX_AUDIT_SHARE:
+        raise ValidationError(f"Audit share: between 0 and {MAX_AUDIT_SHARE:.0%} of the labels.")
+    if not 0.5 <= new.confidence_level < 1.0:
+        raise ValidationError("Confidence of the bound: at least 50 % and below 100 %.")
     if not new.target_precision < new.auto_accept_target < 1.0:
         raise ValidationError("Auto-accept needs a precision above the target and below 100 %.")
     before = read_settings(projects.get_project(store, project_id))

@@ -12,12 +12,12 @@ from core.assist import status
 from core.assist.job_support import insert_embeddings
 from core.assist.scheduler import AssistScheduler
 from core.assist.stages import project_stage
-from core.domain import Project
+from core.domain import Project, ValidationError
 from core.permissions import SYSTEM
 from core.store.db import Store
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label, utcnow
-from core.store.projects import create_project, list_classes
+from core.store.projects import create_project, get_project, list_classes
 
 
 def _detect_kinds() -> status.JobKinds:
@@ -135,3 +135,19 @@ def test_the_audit_minimum_told_follows_the_projects_confidence_level(
                       labels_at_last_training=40)  # fmt: skip
     reason = project_stage(trained, status.stage_policy(project)).reason
     assert f"has {minimum} of them labeled" in reason
+
+
+def test_the_audit_share_and_the_level_are_checked_and_saved(store: Store) -> None:
+    project = create_project(store, "aud", "multiclass", ["a", "b"], by=SYSTEM)
+    now = status.read_settings(project)
+    assert (now.audit_share, now.confidence_level) == (0.25, 0.8)
+    for bad in (replace(now, audit_share=0.9), replace(now, audit_share=-0.1), replace(now, confidence_level=1.0),
+                replace(now, confidence_level=0.3)):  # fmt: skip
+        with pytest.raises(ValidationError):
+            status.save_settings(store, project.id, bad, by=SYSTEM)
+    assert status.read_settings(get_project(store, project.id)) == now  # a refused save stores nothing
+    saved = status.save_settings(
+        store, project.id, replace(now, audit_share=0.4, confidence_level=0.9), by=SYSTEM
+    )
+    assert (saved.prefs.audit_share, saved.prefs.confidence_level) == (0.4, 0.9)
+    assert status.assist_counts(store, saved).audit_minimum == 45  # all right, at 0.9, to certify 95 %
