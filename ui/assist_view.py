@@ -184,7 +184,9 @@ def settings_form(ov: status.AssistOverview, *, admin: bool) -> status.AssistSet
                 "Audit share of the labels",
                 0.0,
                 status.MAX_AUDIT_SHARE,
-                float(s.audit_share),
+                min(
+                    float(s.audit_share), status.MAX_AUDIT_SHARE
+                ),  # a larger stored share shows (and saves) as the most
                 0.05,
                 format="percent",
                 key=f"assist_audit_share_{s_pid}",

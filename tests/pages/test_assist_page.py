@@ -170,3 +170,14 @@ def test_a_training_calibrated_on_the_audit_says_so(runtime, admin):
     assert "on 64 labels: the audit, images drawn at random" in body
     assert "the labels given one image at a time" not in body
     assert "No confidence threshold reaches the 95% target yet (lower bound 93.0%)" in body
+
+
+def test_a_stored_audit_share_above_the_forms_range_still_shows_the_form(runtime, admin):
+    """A share set outside the form (the settings JSON clips only to 0..1) shows at the form's most, no error."""
+    p = make_project(runtime, "multiclass")
+    runtime.store.execute(
+        "UPDATE projects SET settings = ? WHERE id = ?", ['{"assist_audit_share": 0.9}', p.id]
+    )
+    at = page(PAGE, admin, p.id).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.slider(key=f"assist_audit_share_{p.id}").value == pytest.approx(0.6)
