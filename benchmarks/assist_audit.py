@@ -58,6 +58,8 @@ class Run:
     rate: float = audit.DEFAULT_RATE
     train_every: int = 10
     level: float = DEFAULT_CONFIDENCE_LEVEL
+    spend: bool = False  # a candidate rule: alpha spent over the trainings (see ``spent_level``)
+    tests: int = 0  # trainings so far that calibrated on something
     labeled: dict[int, int] = field(default_factory=dict)
     page_rows: set[int] = field(default_factory=set)
     curve: list[dict[str, Any]] = field(default_factory=list)
@@ -110,8 +112,10 @@ class Run:
             n_pool=self.n,
             rest_confidence=proposal_confidence(self.space, head.predict_proba(self.x[rest]))[1],
         )
-        lc = calibrate_labels(self.space, self.x[rows], y, evidence, TARGET, self.level, center=center)
+        level = spent_level(self.level, self.tests + 1) if self.spend else self.level
+        lc = calibrate_labels(self.space, self.x[rows], y, evidence, TARGET, level, center=center)
         self.cal, source = lc.calibration, lc.source
+        self.tests += source != "none"
         is_audit = evidence.in_turn
         self.proba = head.predict_proba(self.x)
         props = self.cal.propose(self.proba[rest])
@@ -190,6 +194,13 @@ class Run:
         ]
         return {"labels_to_goal": goal, "first_proposals_at": first, "claims_above_truth": len(over),
                 "shown_sets_below_target": len(below_target), "trainings": len(self.curve), "curve": self.curve}  # fmt: skip
+
+
+def spent_level(level: float, t: int) -> float:
+    """A candidate rule, not the product's: the ``t``-th test of a project at level ``1 - a_t``, with
+    ``a_t = (1 - level) * 6 / (pi^2 t^2)``; the ``a_t`` sum to ``1 - level``, so the chance that any shown
+    set of a whole run is under its claim stays under ``1 - level`` (a union bound over the trainings)."""
+    return 1.0 - (1.0 - level) * 6.0 / (np.pi**2 * t**2)
 
 
 def flowers(features: str = "224") -> tuple[np.ndarray, np.ndarray]:
@@ -297,6 +308,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--features", default="224", choices=["224", "two-scale"], help="quick simulation's embeddings"
     )
+    ap.add_argument(
+        "--spend", action="store_true", help="candidate rule: the level's alpha spent over the trainings"
+    )
     ap.add_argument("--probe", action="store_true", help="linear probe of both feature choices, then stop")
     ap.add_argument("--product", action="store_true", help="through the product (assist_product.run_flow)")
     ap.add_argument(
@@ -363,6 +377,7 @@ def main(argv: list[str] | None = None) -> None:
                         args.switch or typical,
                         seed,
                         level=args.level,
+                        spend=args.spend,
                     )
                     out = run.run(args.limit)
                     out.update(
@@ -388,6 +403,7 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     name = "assist_audit" + (f"_level-{args.level}" if args.level != DEFAULT_CONFIDENCE_LEVEL else "")
     name += "_two-scale" if args.features == "two-scale" else ""
+    name += "_spend" if args.spend else ""
     name += f"_seeds-{args.first_seed}-{args.first_seed + args.runs - 1}" if args.first_seed else ""
     path = write_json(name, {"target": TARGET, "level": args.level, "runs": results})
     print(f"JSON: {path}")

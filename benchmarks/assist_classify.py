@@ -4,6 +4,7 @@ jobs, scheduler, grid pages and queue on a temporary data directory (``benchmark
     python -m benchmarks assist_classify             # the whole sets (about an hour on 2 busy cores)
     ANNOTA_BENCH_QUICK=1 python -m benchmarks assist_classify   # 20 flowers a class, coco128 left out
     ANNOTA_BENCH_SETS=mc python -m benchmarks assist_classify    # some of mc, ml, coco (own JSON)
+    ANNOTA_BENCH_FLOWS=grid ANNOTA_BENCH_SETTINGS='{"assist_audit_share": 0.4}' ...  # one flow, settings
 
 Scenarios: flowers multi-class (5 classes, 1,000 photos); flowers multi-label (the same photos, the
 tool not told one class per photo); coco128 image-level tags of its 10 most frequent classes; each
@@ -16,6 +17,7 @@ true precision and coverage of the shown proposals on the images still unlabeled
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import sys
 import tempfile
@@ -96,6 +98,30 @@ def _sets() -> tuple[str, ...]:
     return chosen
 
 
+def _flows() -> tuple[str, ...]:
+    """``ANNOTA_BENCH_FLOWS=grid`` runs one flow (``grid``, ``one``)."""
+    raw = os.environ.get("ANNOTA_BENCH_FLOWS", "")
+    chosen = tuple(s.strip() for s in raw.split(",") if s.strip()) or ap.FLOWS
+    unknown = set(chosen) - set(ap.FLOWS)
+    if unknown:
+        raise SystemExit(f"ANNOTA_BENCH_FLOWS: unknown {sorted(unknown)}; choose from {', '.join(ap.FLOWS)}")
+    return chosen
+
+
+def _settings() -> dict[str, Any]:
+    """``ANNOTA_BENCH_SETTINGS='{"assist_audit_share": 0.4}'``: project settings set before labeling."""
+    raw = os.environ.get("ANNOTA_BENCH_SETTINGS", "").strip()
+    if not raw:
+        return {}
+    try:
+        settings = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"ANNOTA_BENCH_SETTINGS: not JSON ({exc})") from exc
+    if not isinstance(settings, dict):
+        raise SystemExit("ANNOTA_BENCH_SETTINGS: a JSON object of project settings")
+    return settings
+
+
 def sure_class_check(curve: list[dict[str, Any]]) -> dict[str, Any]:
     """Multi-label: the pooled pre-tick claims checked class by class over a run: at each training, each
     class with at least ``SURE_MIN_CLAIMS`` pre-ticks on the rest; how many such (training, class) pairs
@@ -134,16 +160,20 @@ def datasets(quick: bool, sets: tuple[str, ...] = SETS) -> list[ap.Dataset]:
 
 def main() -> None:
     quick = _quick()
-    chosen = _sets()
+    chosen, flows, settings = _sets(), _flows(), _settings()
     json_name = (
         "assist_classify" + ("_quick" if quick else "") + ("" if chosen == SETS else "_" + "_".join(chosen))
     )
+    json_name += "" if flows == ap.FLOWS else "_" + "_".join(flows)
+    json_name += "".join(f"_{k}-{v}" for k, v in settings.items())
     try:
         sets = datasets(quick, chosen)
     except FileNotFoundError as exc:
         print(f"assist_classify: skipped, {exc}")
         return
-    results: dict[str, Any] = {"quick": quick, "target": TARGET, "scenarios": {}, "prepare": {}}
+    results: dict[str, Any] = {
+        "quick": quick, "target": TARGET, "settings": settings, "scenarios": {}, "prepare": {}
+    }  # fmt: skip
     rows = []
     with tempfile.TemporaryDirectory(prefix="annota-bench-") as tmp:
         for n, ds in enumerate(sets):
@@ -155,8 +185,8 @@ def main() -> None:
                 f" images/s on {prep['device']}",
                 flush=True,
             )
-            for flow in ap.FLOWS:
-                out = ap.run_flow(ds, flow, seed=0, prepared=folder)
+            for flow in flows:
+                out = ap.run_flow(ds, flow, seed=0, prepared=folder, settings=settings or None)
                 name = f"{ds.name}, {'grid' if flow == 'grid' else 'one at a time'}"
                 results["scenarios"][name] = out
                 at50 = out["at_50_labels"]
