@@ -399,6 +399,16 @@ def with_choice(
     return replace(out, metrics=_metrics(out, proba, y))
 
 
+def without_claims(cal: Calibration, proba: np.ndarray, y: np.ndarray) -> Calibration:
+    """``cal`` with no multi-label pre-ticks (every claim cutoff inf), its metrics recomputed on the
+    held-out ``proba``/``y`` it rests on: for labels whose rest no bound on the claims covers (grid pages
+    took the easy look-alikes, ``label_calibration``). Multi-class: ``cal`` unchanged."""
+    if not cal.space.multilabel:
+        return cal
+    out = replace(cal, claim_choice=NO_CHOICE, claim_thresholds=(float("inf"),) * cal.space.n_classes)
+    return replace(out, metrics=_metrics(out, proba, y))
+
+
 def checked_claim_thresholds(
     proba: np.ndarray,
     truth: np.ndarray,

@@ -13,16 +13,27 @@
 * Before that, **one-at-a-time labels** (grid-page labels left out: the grid takes the easy look-alikes,
   a biased sample), cross-validated, once there are ``MIN_CALIBRATION_LABELS``.
 * Else **none**: no threshold, nothing proposed.
+
+Multi-label pre-ticks (claims pooled over classes, ``Calibration.sure``) are withheld where grid pages
+shaped the labels as above: no bound on the claims covers the grid's drift (only the whole proposal has
+the pool bound), and through the product on the flowers 27 of 41 (training, class) pairs of pre-ticks on
+the grid's rest were under the target.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from core.assist import audit
-from core.assist.calibration import Calibration, calibrate_from_heldout, out_of_fold_proba, uncalibrated
+from core.assist.calibration import (
+    Calibration,
+    calibrate_from_heldout,
+    out_of_fold_proba,
+    uncalibrated,
+    without_claims,
+)
 from core.assist.heads import HeadConfig, LabelSpace
 
 MIN_CALIBRATION_LABELS = 10  # one-at-a-time labels needed before a threshold is looked for
@@ -64,9 +75,27 @@ def calibrate_labels(
 ) -> LabelCalibration:
     """The calibration of a training on the labeled rows ``x``/``y`` (encoded answers)."""
     ev = evidence
+    from_pages = ~np.asarray(ev.single, dtype=bool) & ~np.asarray(ev.in_turn, dtype=bool)
+    grid_shaped = len(from_pages) > 0 and bool(from_pages.mean() > POOL_BOUND_PAGE_SHARE)
+    lc = _calibrate(space, x, y, ev, grid_shaped, target, confidence_level, center, config)
+    if grid_shaped and space.multilabel:
+        y_rows = np.asarray(y)[lc.rows] if len(lc.proba) else space.encode([])
+        return replace(lc, calibration=without_claims(lc.calibration, lc.proba, y_rows))
+    return lc
+
+
+def _calibrate(
+    space: LabelSpace,
+    x: np.ndarray,
+    y: np.ndarray,
+    ev: LabelEvidence,
+    grid_shaped: bool,
+    target: float,
+    confidence_level: float,
+    center: np.ndarray | None,
+    config: HeadConfig | None,
+) -> LabelCalibration:
     if audit.enough_audit(int(np.sum(ev.in_turn)) + ev.n_skipped, target, confidence_level):
-        from_pages = ~np.asarray(ev.single, dtype=bool) & ~np.asarray(ev.in_turn, dtype=bool)
-        grid_shaped = len(from_pages) > 0 and from_pages.mean() > POOL_BOUND_PAGE_SHARE
         pool = audit.PoolEvidence(ev.in_prefix, ev.n_pool, ev.n_rest) if grid_shaped else None
         ac = audit.calibrate_on_audit(
             space, x, y, ev.in_turn, target, confidence_level, config=config, center=center,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.assist import audit
+from core.assist.calibration import proposal_confidence
 from core.assist.heads import LabelSpace, train_head
 from core.assist.label_calibration import MIN_CALIBRATION_LABELS, LabelEvidence, calibrate_labels
 from core.domain import TaskType
@@ -63,3 +64,35 @@ def test_grid_page_labels_bring_in_the_pool_bound() -> None:
     both = calibrate_labels(SPACE, x, y, _evidence(600, pages, in_turn, rest_conf), 0.9, 0.8).calibration
     assert both.threshold > weighted.threshold  # here the pool bound is the stricter (0.70 against 0.67)
     assert both.metrics["threshold"] == both.threshold
+
+
+def _multilabel_data(n: int = 600, seed: int = 5) -> tuple[LabelSpace, np.ndarray, np.ndarray]:
+    """Three classes, each present or not from its own direction of the features (well separated)."""
+    space = LabelSpace(TaskType.MULTILABEL, (1, 2, 3))
+    rng = np.random.default_rng(seed)
+    present = rng.random((n, 3)) < 0.4
+    directions = rng.normal(size=(3, 16)) * 3.0
+    x = (present.astype(np.float32) @ directions + rng.normal(size=(n, 16))).astype(np.float32)
+    return space, x, space.encode([[c for c, p in zip((1, 2, 3), row, strict=True) if p] for row in present])
+
+
+def test_grid_shaped_labels_withhold_the_pre_ticks() -> None:
+    """Multi-label pre-ticks (pooled claims) have no bound for the grid's drift: once grid pages labeled
+    more than a few percent of the images they are withheld, in the figures the model proposes from
+    too; one image at a time they stay."""
+    space, x, y = _multilabel_data()
+    head = train_head(space, x, y)
+    _, rest_conf = proposal_confidence(space, head.predict_proba(x))
+    in_turn = np.zeros(len(y), bool)
+    in_turn[:200] = True
+    single = np.ones(len(y), bool)
+    alone = calibrate_labels(space, x, y, _evidence(600, single, in_turn, rest_conf), 0.9, 0.8).calibration
+    assert np.isfinite(alone.claim_cutoffs).any()  # one at a time: some class comes pre-ticked
+    assert alone.sure(head.predict_proba(x)).any()
+    pages = single.copy()
+    pages[300:] = False
+    grid = calibrate_labels(space, x, y, _evidence(600, pages, in_turn, rest_conf), 0.9, 0.8).calibration
+    assert not np.isfinite(grid.claim_cutoffs).any()
+    assert not grid.sure(head.predict_proba(x)).any()
+    assert grid.metrics["claim_threshold"] is None
+    assert grid.metrics["claim_thresholds"] == [None, None, None]
