@@ -406,7 +406,7 @@ def without_claims(cal: Calibration, proba: np.ndarray, y: np.ndarray) -> Calibr
     if not cal.space.multilabel:
         return cal
     out = replace(cal, claim_choice=NO_CHOICE, claim_thresholds=(float("inf"),) * cal.space.n_classes)
-    return replace(out, metrics=_metrics(out, proba, y))
+    return replace(out, metrics={**_metrics(out, proba, y), "pre_ticks_withheld": True})
 
 
 def checked_claim_thresholds(

@@ -48,6 +48,7 @@ class AssistCounts:
     n_proposals_shown: int = 0
     grouping_pages: bool = False  # the last head groups grid pages by its guess (multi-class, decision 0003)
     pre_ticks: bool = False  # the last head's sure classes come pre-ticked (multi-label, decision 0004)
+    pre_ticks_withheld: bool = False  # none: grid pages shaped the labels (decision 0004, 2nd amendment)
     calibration_source: str | None = None  # "audit" | "one-at-a-time" | "none": what the last one rested on
     audit_labels: int | None = None  # audit images labeled in their turn, at the last training
     audit_minimum: int | None = None  # audit labels, all right, that could first certify the target
@@ -117,6 +118,11 @@ def project_stage(c: AssistCounts, policy: StagePolicy | None = None) -> StageSt
         else "pages of similar images"
     )
     ticks = " Meanwhile the classes the model is sure of come pre-ticked." if c.pre_ticks else ""
+    if c.pre_ticks_withheld:
+        ticks = (
+            " No classes come pre-ticked: grid pages gave many of the labels, and they pick the easy "
+            "look-alikes, so the fair sample cannot vouch for the images left."
+        )
     reason = f"Clustering: {pages}. Pre-labels start when {_prelabel_condition(c, p)}{ticks}"
     return StageStatus(Stage.CLUSTERING, reason, k, should_train, counts, c.training_running)
 

@@ -255,6 +255,7 @@ def assist_counts(store: Store, project: Project, settings: AssistSettings | Non
         n_proposals_shown=n_shown,
         grouping_pages=isinstance(metrics.get("page_threshold"), int | float),
         pre_ticks=isinstance(metrics.get("claim_threshold"), int | float),
+        pre_ticks_withheld=metrics.get("pre_ticks_withheld") is True,
         calibration_source=str(metrics["calibration_source"]) if metrics.get("calibration_source") else None,
         audit_labels=int(metrics["audit_labels"]) if isinstance(metrics.get("audit_labels"), int) else None,
         audit_minimum=min_shown_for(cfg.target_precision, project.prefs.confidence_level),

@@ -96,3 +96,4 @@ def test_grid_shaped_labels_withhold_the_pre_ticks() -> None:
     assert not grid.sure(head.predict_proba(x)).any()
     assert grid.metrics["claim_threshold"] is None
     assert grid.metrics["claim_thresholds"] == [None, None, None]
+    assert grid.metrics["pre_ticks_withheld"] is True and "pre_ticks_withheld" not in alone.metrics

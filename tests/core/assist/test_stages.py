@@ -105,6 +105,8 @@ def test_the_clustering_reason_names_the_help_the_last_head_gives() -> None:
     assert "pages the model groups by the class it guesses" in grouped
     ticked = project_stage(_with(**trained, pre_ticks=True), StagePolicy()).reason
     assert "pages of similar images" in ticked and "sure of come pre-ticked" in ticked
+    withheld = project_stage(_with(**trained, pre_ticks_withheld=True), StagePolicy()).reason
+    assert "No classes come pre-ticked: grid pages gave many of the labels" in withheld
 
 
 def test_a_grid_heavy_project_is_told_how_many_one_at_a_time_labels_it_has() -> None:

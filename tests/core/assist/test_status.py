@@ -151,3 +151,19 @@ def test_the_audit_share_and_the_level_are_checked_and_saved(store: Store) -> No
     )
     assert (saved.prefs.audit_share, saved.prefs.confidence_level) == (0.4, 0.9)
     assert status.assist_counts(store, saved).audit_minimum == 45  # all right, at 0.9, to certify 95 %
+
+
+def test_the_reason_says_why_no_classes_come_pre_ticked(store: Store, tmp_path: Path) -> None:
+    """A training that withheld the pre-ticks (grid pages shaped the labels) records it, and the Assist
+    page's reason says it in words."""
+    project = _featurised_project(store, tmp_path, "multilabel")
+    metrics = '{"head_path": "/h.npz", "n_labels": 12, "claim_threshold": null, "pre_ticks_withheld": true}'
+    store.execute(
+        "INSERT INTO model_runs (project_id, kind, model, state, metrics) VALUES (?, 'train', 'linear-head/x',"
+        " 'done', ?)",
+        [project.id, metrics],
+    )
+    counts = status.assist_counts(store, project)
+    assert counts.pre_ticks_withheld and not counts.pre_ticks
+    trained = replace(counts, n_labeled=40, n_classes_labeled=2, labels_at_last_training=40)
+    assert "No classes come pre-ticked" in project_stage(trained, status.stage_policy(project)).reason
