@@ -181,3 +181,30 @@ def test_a_stored_audit_share_above_the_forms_range_still_shows_the_form(runtime
     at = page(PAGE, admin, p.id).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.slider(key=f"assist_audit_share_{p.id}").value == pytest.approx(0.6)
+
+
+def test_a_grid_shaped_training_says_why_nothing_comes_pre_ticked(runtime, admin):
+    """Multi-label: a training that withheld the pre-ticks (grid pages shaped the labels) is told in words."""
+    import json
+
+    from core.assist.job_support import insert_embeddings
+    from core.store.labels import utcnow
+
+    p = make_project(runtime, "multilabel")
+    add_items(runtime.store, p.id, [NewItem(f"/x/{i}.jpg", 10, 10, f"m{i}") for i in range(4)])
+    ids = [int(r[0]) for r in runtime.store.query("SELECT id FROM items WHERE project_id = ?", [p.id])]
+    insert_embeddings(runtime.store, [(i, p.id, "m", b"\x00" * 8, utcnow()) for i in ids])
+    metrics = {
+        "head_path": "/nowhere.npz",
+        "threshold": None,
+        "claim_threshold": None,
+        "pre_ticks_withheld": True,
+    }
+    runtime.store.execute(
+        "INSERT INTO model_runs (project_id, kind, model, state, n_labels, metrics)"
+        " VALUES (?, 'train', 'linear-head/x', 'done', 250, ?)",
+        [p.id, json.dumps(metrics)],
+    )
+    at = page(PAGE, admin, p.id).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "No classes come pre-ticked: grid pages gave many of the labels" in texts(at)
