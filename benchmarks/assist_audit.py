@@ -39,7 +39,7 @@ from core.assist.label_calibration import LabelEvidence, calibrate_labels
 from core.assist.sampling import QueueOrder, rank_queue
 from core.config import shared_datasets
 from core.domain import TaskType
-from core.settings import DEFAULT_CONFIDENCE_LEVEL
+from core.settings import DEFAULT_CONFIDENCE_LEVEL, DEFAULT_MAX_COVERAGE, ProjectSettings
 
 TARGET = 0.95
 PAGE = 9
@@ -59,6 +59,7 @@ class Run:
     train_every: int = 10
     level: float = DEFAULT_CONFIDENCE_LEVEL
     spend: bool = False  # a candidate rule: alpha spent over the trainings (see ``spent_level``)
+    max_coverage: float = DEFAULT_MAX_COVERAGE  # the most of the rest an audit threshold may show
     tests: int = 0  # trainings so far that calibrated on something
     labeled: dict[int, int] = field(default_factory=dict)
     page_rows: set[int] = field(default_factory=set)
@@ -113,7 +114,16 @@ class Run:
             rest_confidence=proposal_confidence(self.space, head.predict_proba(self.x[rest]))[1],
         )
         level = spent_level(self.level, self.tests + 1) if self.spend else self.level
-        lc = calibrate_labels(self.space, self.x[rows], y, evidence, TARGET, level, center=center)
+        lc = calibrate_labels(
+            self.space,
+            self.x[rows],
+            y,
+            evidence,
+            TARGET,
+            level,
+            center=center,
+            max_coverage=self.max_coverage,
+        )
         self.cal, source = lc.calibration, lc.source
         self.tests += source != "none"
         is_audit = evidence.in_turn
@@ -153,7 +163,8 @@ class Run:
         """A grid page: the next audit items at the audit share of its tiles, the rest from the product's
         page makers (items the head puts in one class, else look-alikes of the head of the queue)."""
         done, done_audit = len(self.labeled), len(audit.audit_prefix(self.sequence, self.labeled))
-        n_audit = max(0, int((done + PAGE) * self.share) - done_audit)
+        share = ProjectSettings(audit_share=self.share).grid_audit_share  # as the product's grid pages
+        n_audit = max(0, int((done + PAGE) * share) - done_audit)
         tiles = self.pending_audit()[:n_audit]
         free = rest[~np.isin(rest, tiles)]
         want = PAGE - len(tiles)
@@ -311,6 +322,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--spend", action="store_true", help="candidate rule: the level's alpha spent over the trainings"
     )
+    ap.add_argument(
+        "--max-coverage", type=float, default=DEFAULT_MAX_COVERAGE,
+        help="the most of the rest an audit threshold may show (1: no cap)",
+    )  # fmt: skip
     ap.add_argument("--probe", action="store_true", help="linear probe of both feature choices, then stop")
     ap.add_argument("--product", action="store_true", help="through the product (assist_product.run_flow)")
     ap.add_argument(
@@ -378,6 +393,7 @@ def main(argv: list[str] | None = None) -> None:
                         seed,
                         level=args.level,
                         spend=args.spend,
+                        max_coverage=args.max_coverage,
                     )
                     out = run.run(args.limit)
                     out.update(
@@ -404,6 +420,7 @@ def main(argv: list[str] | None = None) -> None:
     name = "assist_audit" + (f"_level-{args.level}" if args.level != DEFAULT_CONFIDENCE_LEVEL else "")
     name += "_two-scale" if args.features == "two-scale" else ""
     name += "_spend" if args.spend else ""
+    name += f"_maxcov-{args.max_coverage}" if args.max_coverage != DEFAULT_MAX_COVERAGE else ""
     name += f"_seeds-{args.first_seed}-{args.first_seed + args.runs - 1}" if args.first_seed else ""
     path = write_json(name, {"target": TARGET, "level": args.level, "runs": results})
     print(f"JSON: {path}")

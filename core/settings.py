@@ -23,9 +23,12 @@ Keys (stored name -> field):
   ``agreement_threshold`` (0.8; 0..1): a consensus item whose agreement reaches it gets the merged answer
   as its label, else it goes to review; ``gold_share`` (0.05; 0..1): the share of each labeler's queue
   that is gold images (``core.quality``).
-* ``assist_audit_share`` -> ``audit_share`` (0.25; 0..1): the share of the labels, in the queue and as
-  grid tiles, that go to the audit sample calibration trusts (``core.assist.audit``); 0 turns it off
-  (calibration then uses one-at-a-time labels only).
+* ``assist_audit_share`` -> ``audit_share`` (0.4; 0..1): the share of the labels in the queue that go to
+  the audit sample calibration trusts (``core.assist.audit``); grid pages give it at most
+  ``GRID_AUDIT_SHARE`` (0.25) of their tiles (``grid_audit_share``: a random tile on a page of
+  look-alikes costs a click); 0 turns it off (calibration then uses one-at-a-time labels only).
+* ``assist_max_coverage`` -> ``max_coverage`` (0.6; above 0, at most 1): the most of the unlabeled images
+  a calibration on the audit may show proposals on (``label_calibration.calibrate_labels``).
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ from core.domain import TaskType
 
 LEASE_MINUTES = 10.0
 DEFAULT_CONFIDENCE_LEVEL = 0.8
-DEFAULT_AUDIT_SHARE = 0.25
+DEFAULT_AUDIT_SHARE = 0.4
+GRID_AUDIT_SHARE = 0.25  # the most of a grid page's tiles the audit takes
+DEFAULT_MAX_COVERAGE = 0.6
 DEFAULT_DETECT_IOU, DEFAULT_DETECT_TARGET = 0.7, 0.6
 RANK_ORDERS = ("learn", "confirm")
 DEFAULT_CONSENSUS_K, DEFAULT_AGREEMENT_THRESHOLD, DEFAULT_GOLD_SHARE = 2, 0.8, 0.05
@@ -109,6 +114,7 @@ class ProjectSettings:
     agreement_threshold: float = DEFAULT_AGREEMENT_THRESHOLD
     gold_share: float = DEFAULT_GOLD_SHARE
     audit_share: float = DEFAULT_AUDIT_SHARE
+    max_coverage: float = DEFAULT_MAX_COVERAGE
 
     @classmethod
     def parse(cls, raw: dict[str, Any] | None) -> ProjectSettings:
@@ -149,7 +155,13 @@ class ProjectSettings:
             agreement_threshold=_share(raw.get("agreement_threshold"), DEFAULT_AGREEMENT_THRESHOLD),
             gold_share=_share(raw.get("gold_share"), DEFAULT_GOLD_SHARE),
             audit_share=_share(raw.get("assist_audit_share"), DEFAULT_AUDIT_SHARE),
+            max_coverage=_coverage(raw.get("assist_max_coverage")),
         )
+
+    @property
+    def grid_audit_share(self) -> float:
+        """The share of grid tiles the audit takes: the audit share, at most ``GRID_AUDIT_SHARE``."""
+        return min(self.audit_share, GRID_AUDIT_SHARE)
 
     @property
     def queue_order(self) -> str:
@@ -172,3 +184,9 @@ class ProjectSettings:
         if self.detect_limit is not None:
             return self.detect_limit
         return 300 if TaskType(task) is TaskType.BOXES else 40
+
+
+def _coverage(raw: object) -> float:
+    """A share of the unlabeled images above 0 and at most 1, else the default."""
+    value = _number(raw, float, DEFAULT_MAX_COVERAGE) if raw is not None else DEFAULT_MAX_COVERAGE
+    return value if 0.0 < value <= 1.0 else DEFAULT_MAX_COVERAGE

@@ -190,9 +190,22 @@ def settings_form(ov: status.AssistOverview, *, admin: bool) -> status.AssistSet
                 0.05,
                 format="percent",
                 key=f"assist_audit_share_{s_pid}",
-                help="Images drawn at random for this share of the labels: the fair sample proposals are "
-                "tested on. Larger: proposals come sooner, and a lucky draw shows a set under the target "
-                "a little more often (docs/assist.md). 0: no images are drawn for it.",
+                help="Images drawn at random for this share of the labels in the queue (grid pages: at most "
+                "a quarter of their tiles): the fair sample proposals are tested on. Larger: proposals come "
+                "sooner (docs/assist.md). 0: no images are drawn for it.",
+                disabled=not admin,
+            )
+            coverage = st.slider(
+                "Proposals on at most (of the images left)",
+                status.MIN_MAX_COVERAGE,
+                1.0,
+                max(float(s.max_coverage), status.MIN_MAX_COVERAGE),
+                0.05,
+                format="percent",
+                key=f"assist_max_coverage_{s_pid}",
+                help="The model proposes only on its most confident images, up to this share of those still "
+                "unlabeled. Lower: the proposals shown are further above the target, and a set under it "
+                "is rarer; higher: more images get a proposal (docs/assist.md).",
                 disabled=not admin,
             )
             price = st.number_input(
@@ -219,6 +232,7 @@ def settings_form(ov: status.AssistOverview, *, admin: bool) -> status.AssistSet
         price_per_hour=float(price),
         audit_share=round(float(share), 4),
         confidence_level=float(level),
+        max_coverage=round(float(coverage), 4),
     )
 
 

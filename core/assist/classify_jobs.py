@@ -324,7 +324,16 @@ def train(ctx: jobs.JobContext) -> dict[str, Any]:
             rest_confidence=queue_ranks.rest_confidence(info.space, index, ids, head, seed=project_id),
             n_rest=n_rest,
         )
-        lc = calibrate_labels(info.space, x, y, evidence, info.target, level, center=center)
+        lc = calibrate_labels(
+            info.space,
+            x,
+            y,
+            evidence,
+            info.target,
+            level,
+            center=center,
+            max_coverage=info.prefs.max_coverage,
+        )
         cal, source = lc.calibration, lc.source
         heldout_file = None
         if len(lc.proba):

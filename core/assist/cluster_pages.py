@@ -309,7 +309,7 @@ def _audit_tiles(
         return pages
     from core.store.projects import get_project
 
-    share = get_project(store, project_id).prefs.audit_share
+    share = get_project(store, project_id).prefs.grid_audit_share  # a random tile costs a click here
     if share <= 0:
         return pages
     state = audit.audit_state(store, project_id)

@@ -72,12 +72,14 @@ def calibrate_labels(
     confidence_level: float,
     center: np.ndarray | None = None,
     config: HeadConfig | None = None,
+    max_coverage: float = 1.0,
 ) -> LabelCalibration:
-    """The calibration of a training on the labeled rows ``x``/``y`` (encoded answers)."""
+    """The calibration of a training on the labeled rows ``x``/``y`` (encoded answers); ``max_coverage``:
+    the most of the rest an audit threshold may show."""
     ev = evidence
     from_pages = ~np.asarray(ev.single, dtype=bool) & ~np.asarray(ev.in_turn, dtype=bool)
     grid_shaped = len(from_pages) > 0 and bool(from_pages.mean() > POOL_BOUND_PAGE_SHARE)
-    lc = _calibrate(space, x, y, ev, grid_shaped, target, confidence_level, center, config)
+    lc = _calibrate(space, x, y, ev, grid_shaped, target, confidence_level, center, config, max_coverage)
     if grid_shaped and space.multilabel:
         y_rows = np.asarray(y)[lc.rows] if len(lc.proba) else space.encode([])
         return replace(lc, calibration=without_claims(lc.calibration, lc.proba, y_rows))
@@ -94,12 +96,13 @@ def _calibrate(
     confidence_level: float,
     center: np.ndarray | None,
     config: HeadConfig | None,
+    max_coverage: float,
 ) -> LabelCalibration:
     if audit.enough_audit(int(np.sum(ev.in_turn)) + ev.n_skipped, target, confidence_level):
         pool = audit.PoolEvidence(ev.in_prefix, ev.n_pool, ev.n_rest) if grid_shaped else None
         ac = audit.calibrate_on_audit(
             space, x, y, ev.in_turn, target, confidence_level, config=config, center=center,
-            n_skipped=ev.n_skipped, rest_confidence=ev.rest_confidence, pool=pool,
+            n_skipped=ev.n_skipped, rest_confidence=ev.rest_confidence, pool=pool, max_coverage=max_coverage,
         )  # fmt: skip
         return LabelCalibration(ac.calibration, "audit", ac.rows, ac.proba)
     rows = np.flatnonzero(np.asarray(ev.single, dtype=bool))

@@ -76,6 +76,7 @@ def reweighted_choice(
     confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
     start_fraction: float = START_FRACTION,
     n_bins: int = 4,
+    max_coverage: float = 1.0,
 ) -> ThresholdChoice:
     """The lowest threshold whose precision on the **rest** (the unlabeled items, their confidences
     ``rest_confidence``) has a lower bound at ``target``, from the audit's ``confidence``/``correct``.
@@ -93,7 +94,9 @@ def reweighted_choice(
     first such threshold can lie well below the first ``min_shown_for`` audit items; stopping at a
     threshold no answer could pass would end the test before it had evidence. Thresholds are then tested
     from the most confident down and the first failure stops (fixed-sequence testing, as
-    ``calibration.choose_threshold``: valid because the sequence does not depend on the answers)."""
+    ``calibration.choose_threshold``: valid because the sequence does not depend on the answers).
+    ``max_coverage``: the sequence ends where more than that share of the rest would be shown (also fixed
+    from the confidences alone)."""
     conf = np.asarray(confidence, dtype=np.float64)
     ok = np.asarray(correct, dtype=bool)
     rest = np.sort(np.asarray(rest_confidence, dtype=np.float64))
@@ -109,6 +112,8 @@ def reweighted_choice(
     best = none
     for i in cuts[cuts + 1 >= start]:
         t = float(c_sorted[i])
+        if np.sum(rest >= t) > max_coverage * len(rest):
+            break  # past the most the rest may be shown
         w = _rest_weights(c_sorted[: i + 1], rest[rest >= t], n_bins)
         if w is None:
             continue  # no item of the rest shown, or a stratum of it without audit items: not in the sequence
@@ -152,6 +157,7 @@ def pool_choice(
     n_rest: int | None = None,
     target: float = 0.95,
     confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
+    max_coverage: float = 1.0,
 ) -> ThresholdChoice:
     """The lowest threshold whose precision on the **rest** has a lower bound at ``target``, bounding the
     wrong proposals of the whole pool with the audit and taking away those already known.
@@ -174,7 +180,7 @@ def pool_choice(
     and the threshold fails. ``rest_confidence`` may be a uniform sample of the rest (``n_rest`` its
     size). Thresholds: the rest's confidence at ``POOL_CUTS`` shares shown, from the most confident down,
     those a perfect prefix could not pass left out (a choice made before the prefix's answers are looked
-    at), the first failure stops."""
+    at), the first failure stops; none past ``max_coverage`` of the rest shown."""
     conf = np.asarray(confidence, dtype=np.float64)
     ok = np.asarray(correct, dtype=bool)
     pre = np.asarray(in_prefix, dtype=bool)
@@ -189,6 +195,8 @@ def pool_choice(
     best = none
     for c in cuts:
         t = float(rest[c])
+        if np.sum(rest >= t) > max_coverage * len(rest):
+            break  # past the most the rest may be shown
         shown = int(np.sum(rest >= t)) * scale  # ties stay together
         in_s = conf >= t
         known_other = float(np.sum(in_s & ~ok & ~pre))  # wrong, labeled, outside the prefix

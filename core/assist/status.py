@@ -21,13 +21,14 @@ from core.assist.predictions import AUTO_ACCEPT_AUTHOR, ProposalStats, proposal_
 from core.assist.stages import AssistCounts, StagePolicy, StageStatus, project_stage
 from core.assist.thresholds import min_shown_for
 from core.domain import Project, TaskType, User, ValidationError
-from core.settings import DEFAULT_AUDIT_SHARE, DEFAULT_CONFIDENCE_LEVEL
+from core.settings import DEFAULT_AUDIT_SHARE, DEFAULT_CONFIDENCE_LEVEL, DEFAULT_MAX_COVERAGE
 from core.store import projects
 from core.store.db import Store, loads
 
 log = logging.getLogger(__name__)
 
 MAX_AUDIT_SHARE = 0.6  # above it almost every label is a random one and the queue's order stops helping
+MIN_MAX_COVERAGE = 0.1  # the least "most of the images left" the form offers
 QUEUE_ORDERS = {
     "learn": "Learn fastest: uncertain and diverse images first",
     "confirm": "Confirm fastest: the most confident proposals first",
@@ -101,6 +102,7 @@ class AssistSettings:
     price_per_hour: float
     audit_share: float = DEFAULT_AUDIT_SHARE  # of the labels that go to the random audit
     confidence_level: float = DEFAULT_CONFIDENCE_LEVEL  # of the precision's lower bound
+    max_coverage: float = DEFAULT_MAX_COVERAGE  # the most of the unlabeled images proposals may cover
 
     def as_settings(self) -> dict[str, Any]:
         """The ``projects.settings`` keys these values are stored under."""
@@ -114,6 +116,7 @@ class AssistSettings:
             "assist_price_per_hour": self.price_per_hour,
             "assist_audit_share": self.audit_share,
             "assist_confidence_level": self.confidence_level,
+            "assist_max_coverage": self.max_coverage,
         }
 
 
@@ -135,6 +138,7 @@ def read_settings(project: Project) -> AssistSettings:
         price_per_hour=p.price_per_hour,
         audit_share=p.audit_share,
         confidence_level=p.confidence_level,
+        max_coverage=p.max_coverage,
     )
 
 
@@ -148,6 +152,10 @@ def save_settings(store: Store, project_id: int, new: AssistSettings, *, by: Use
         raise ValidationError("The price per hour cannot be negative.")
     if not 0.0 <= new.audit_share <= MAX_AUDIT_SHARE:
         raise ValidationError(f"Audit share: between 0 and {MAX_AUDIT_SHARE:.0%} of the labels.")
+    if not MIN_MAX_COVERAGE <= new.max_coverage <= 1.0:
+        raise ValidationError(
+            f"Proposals may cover between {MIN_MAX_COVERAGE:.0%} and 100 % of the images left."
+        )
     if not 0.5 <= new.confidence_level < 1.0:
         raise ValidationError("Confidence of the bound: at least 50 % and below 100 %.")
     if not new.target_precision < new.auto_accept_target < 1.0:

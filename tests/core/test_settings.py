@@ -45,6 +45,17 @@ TABLE = [
     ("assist_detect_input_size", 50, "detect_input_size", 128),
     ("assist_detect_limit", "12", "detect_limit", 12),
     ("assist_detect_limit", "all", "detect_limit", None),  # the detector infer job raised on this
+    ("assist_audit_share", "0.3", "audit_share", 0.3),
+    ("assist_audit_share", 2, "audit_share", 1.0),
+    ("assist_audit_share", "x", "audit_share", 0.4),
+    ("assist_audit_share", 0.5, "grid_audit_share", 0.25),  # a grid page's tiles: at most a quarter
+    ("assist_audit_share", 0.1, "grid_audit_share", 0.1),
+    ("assist_max_coverage", "0.8", "max_coverage", 0.8),
+    ("assist_max_coverage", 1, "max_coverage", 1.0),
+    ("assist_max_coverage", 0, "max_coverage", 0.6),  # nothing would ever be proposed
+    ("assist_max_coverage", 1.5, "max_coverage", 0.6),
+    ("assist_max_coverage", "most", "max_coverage", 0.6),
+    ("assist_max_coverage", float("nan"), "max_coverage", 0.6),
 ]
 
 

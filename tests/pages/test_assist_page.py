@@ -58,13 +58,15 @@ def test_settings_save_to_the_store(runtime, admin):
     at.number_input(key=f"assist_every_{p.id}").set_value(25)
     at.toggle(key=f"assist_auto_{p.id}").set_value(True)
     at.number_input(key=f"assist_price_{p.id}").set_value(1.5)
-    at.slider(key=f"assist_audit_share_{p.id}").set_value(0.4)
+    at.slider(key=f"assist_audit_share_{p.id}").set_value(0.3)
     at.select_slider(key=f"assist_level_{p.id}").set_value(0.9)
+    at.slider(key=f"assist_max_coverage_{p.id}").set_value(0.8)
     next(b for b in at.button if b.label == "Save settings").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     saved = projects.get_project(runtime.store, p.id)
     assert saved.target_precision == pytest.approx(0.9)
-    assert (saved.prefs.audit_share, saved.prefs.confidence_level) == (pytest.approx(0.4), pytest.approx(0.9))
+    assert (saved.prefs.audit_share, saved.prefs.confidence_level) == (pytest.approx(0.3), pytest.approx(0.9))
+    assert saved.prefs.max_coverage == pytest.approx(0.8)
     s = saved.settings
     assert (s["assist_queue_order"], s["assist_in_order"], s["assist_train_every"]) == ("learn", True, 25)
     assert s["assist_auto_accept"] is True and s["assist_price_per_hour"] == pytest.approx(1.5)

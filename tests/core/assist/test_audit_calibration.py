@@ -391,3 +391,32 @@ def test_the_stored_threshold_is_the_one_chosen():
     assert ac.metrics["precision_lower_bound"] == pytest.approx(ac.choice.lower_bound)
     model = TrainedModel.from_metrics(1, {**ac.metrics, "head_path": "/h.npz"})
     assert np.array_equal(model.propose(space, rest).shown, ac.propose(rest).shown)
+
+
+def test_a_coverage_cap_ends_both_sequences_and_only_raises_the_threshold():
+    """``max_coverage``: neither bound tests a threshold that would show more than that share of the rest;
+    the cap can only raise the threshold (a shorter fixed sequence), never certify what the full one
+    would not. 50 runs of the synthetic population, a uniform audit of 600."""
+    from core.assist.rest_bounds import pool_choice
+
+    capped_found = 0
+    for seed in range(50):
+        rng = np.random.default_rng(seed)
+        conf, correct = _synthetic_population(rng, 5000)
+        conf = conf**0.2  # a model good enough that the uncapped sequence goes past the cap
+        correct = rng.random(len(conf)) < np.clip(2 * conf - 1, 0, 1) ** 0.1
+        flags = audit.audit_flags(seed, np.arange(len(conf)), 600 / len(conf))
+        rest = conf[~flags]
+        free = rest_bounds.reweighted_choice(conf[flags], correct[flags], rest, TARGET, 0.8)
+        capped = rest_bounds.reweighted_choice(
+            conf[flags], correct[flags], rest, TARGET, 0.8, max_coverage=0.3
+        )
+        pooled = pool_choice(conf[flags], correct[flags], np.ones(flags.sum(), bool), 0, len(conf), rest,
+                             None, TARGET, 0.8, max_coverage=0.3)  # fmt: skip
+        for choice in (capped, pooled):
+            if choice.found:
+                assert np.mean(rest >= choice.threshold) <= 0.3 + 1e-9
+        if capped.found:
+            capped_found += 1
+            assert free.found and capped.threshold >= free.threshold
+    assert capped_found >= 25  # the capped sequence still certifies in most runs (the test can fail)

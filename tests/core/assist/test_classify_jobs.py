@@ -190,3 +190,23 @@ def _classes(store: Store, project_id: int) -> list:
     from core.store.projects import list_classes
 
     return list_classes(store, project_id)
+
+
+def test_the_training_caps_the_proposals_at_the_projects_coverage(
+    cj_backbone: Backbone, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The train job hands the project's ``assist_max_coverage`` to the one calibration rule."""
+    store, pid, items, classes = _featurised_flowers(tmp_path, "multiclass", 6)
+    store.execute("UPDATE projects SET settings = ? WHERE id = ?", ['{"assist_max_coverage": 0.35}', pid])
+    _label(store, items[:25], classes, lambda n: "item")
+    seen: list[float] = []
+    real = cj.calibrate_labels
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs["max_coverage"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cj, "calibrate_labels", spy)
+    _, result = _run(store, cj.TRAIN, pid)
+    assert isinstance(result, dict) and result["trained"]
+    assert seen == [0.35]

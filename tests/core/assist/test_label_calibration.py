@@ -97,3 +97,19 @@ def test_grid_shaped_labels_withhold_the_pre_ticks() -> None:
     assert grid.metrics["claim_threshold"] is None
     assert grid.metrics["claim_thresholds"] == [None, None, None]
     assert grid.metrics["pre_ticks_withheld"] is True and "pre_ticks_withheld" not in alone.metrics
+
+
+def test_the_audit_threshold_shows_at_most_the_coverage_asked() -> None:
+    """``max_coverage`` reaches both bounds through the one rule: the threshold shows no more of the rest."""
+    x, y = _data()
+    rest_conf = train_head(SPACE, x, y).predict_proba(x).max(axis=1)
+    in_turn = np.zeros(len(y), bool)
+    in_turn[:150] = True
+    single = np.ones(len(y), bool)
+    pages = single.copy()
+    pages[300:] = False
+    for ev in (_evidence(600, single, in_turn, rest_conf), _evidence(600, pages, in_turn, rest_conf)):
+        free = calibrate_labels(SPACE, x, y, ev, 0.9, 0.8, max_coverage=1.0).calibration
+        capped = calibrate_labels(SPACE, x, y, ev, 0.9, 0.8, max_coverage=0.5).calibration
+        assert free.choice.found and np.mean(rest_conf >= free.threshold) > 0.9  # the cap has work to do
+        assert capped.choice.found and np.mean(rest_conf >= capped.threshold) <= 0.5

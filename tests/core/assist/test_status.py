@@ -140,16 +140,22 @@ def test_the_audit_minimum_told_follows_the_projects_confidence_level(
 def test_the_audit_share_and_the_level_are_checked_and_saved(store: Store) -> None:
     project = create_project(store, "aud", "multiclass", ["a", "b"], by=SYSTEM)
     now = status.read_settings(project)
-    assert (now.audit_share, now.confidence_level) == (0.25, 0.8)
+    assert (now.audit_share, now.confidence_level, now.max_coverage) == (0.4, 0.8, 0.6)
     for bad in (replace(now, audit_share=0.9), replace(now, audit_share=-0.1), replace(now, confidence_level=1.0),
-                replace(now, confidence_level=0.3)):  # fmt: skip
+                replace(now, confidence_level=0.3), replace(now, max_coverage=0.0),
+                replace(now, max_coverage=1.2)):  # fmt: skip
         with pytest.raises(ValidationError):
             status.save_settings(store, project.id, bad, by=SYSTEM)
     assert status.read_settings(get_project(store, project.id)) == now  # a refused save stores nothing
     saved = status.save_settings(
-        store, project.id, replace(now, audit_share=0.4, confidence_level=0.9), by=SYSTEM
+        store, project.id, replace(now, audit_share=0.3, confidence_level=0.9, max_coverage=0.8), by=SYSTEM
     )
-    assert (saved.prefs.audit_share, saved.prefs.confidence_level) == (0.4, 0.9)
+    assert (saved.prefs.audit_share, saved.prefs.confidence_level, saved.prefs.max_coverage) == (
+        0.3,
+        0.9,
+        0.8,
+    )
+    assert saved.prefs.grid_audit_share == 0.25  # grid pages: at most a quarter of their tiles
     assert status.assist_counts(store, saved).audit_minimum == 45  # all right, at 0.9, to certify 95 %
 
 
