@@ -16,8 +16,8 @@
 
 Multi-label pre-ticks (claims pooled over classes, ``Calibration.sure``) are withheld where grid pages
 shaped the labels as above: no bound on the claims covers the grid's drift (only the whole proposal has
-the pool bound), and through the product on the flowers 27 of 41 (training, class) pairs of pre-ticks on
-the grid's rest were under the target.
+the pool bound), and through the product on the flowers 38 of 55 (training, class) pairs of pre-ticks on
+the grid's rest were under the target (decision 0004).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from core.assist.calibration import (
     without_claims,
 )
 from core.assist.heads import HeadConfig, LabelSpace
+from core.settings import DEFAULT_MAX_COVERAGE
 
 MIN_CALIBRATION_LABELS = 10  # one-at-a-time labels needed before a threshold is looked for
 POOL_BOUND_PAGE_SHARE = (
@@ -72,10 +73,10 @@ def calibrate_labels(
     confidence_level: float,
     center: np.ndarray | None = None,
     config: HeadConfig | None = None,
-    max_coverage: float = 1.0,
+    max_coverage: float = DEFAULT_MAX_COVERAGE,
 ) -> LabelCalibration:
     """The calibration of a training on the labeled rows ``x``/``y`` (encoded answers); ``max_coverage``:
-    the most of the rest an audit threshold may show."""
+    the most of the rest an audit threshold may show (the project's ``assist_max_coverage``; 1: no cap)."""
     ev = evidence
     from_pages = ~np.asarray(ev.single, dtype=bool) & ~np.asarray(ev.in_turn, dtype=bool)
     grid_shaped = len(from_pages) > 0 and bool(from_pages.mean() > POOL_BOUND_PAGE_SHARE)

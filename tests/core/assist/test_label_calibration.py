@@ -44,7 +44,7 @@ def test_the_source_follows_the_labels_there_are() -> None:
 
 
 def test_grid_page_labels_bring_in_the_pool_bound() -> None:
-    """One image at a time the weighted bound decides alone; once grid pages labeled more than a few
+    """(No coverage cap here.) One image at a time the weighted bound decides alone; once grid pages labeled more than a few
     percent of the images (audit tiles aside), the pool bound must agree too: the threshold rises."""
     x, y = _data()
     rest_conf = train_head(SPACE, x, y).predict_proba(x).max(axis=1)
@@ -52,16 +52,20 @@ def test_grid_page_labels_bring_in_the_pool_bound() -> None:
     in_turn[:150] = True
     single = np.ones(len(y), bool)
     weighted = audit.calibrate_on_audit(SPACE, x, y, in_turn, 0.9, 0.8, rest_confidence=rest_conf).calibration
-    alone = calibrate_labels(SPACE, x, y, _evidence(600, single, in_turn, rest_conf), 0.9, 0.8).calibration
+    alone = calibrate_labels(
+        SPACE, x, y, _evidence(600, single, in_turn, rest_conf), 0.9, 0.8, max_coverage=1.0
+    ).calibration
     assert alone.threshold == weighted.threshold
     few = single.copy()
     few[590:] = False  # 10 page labels of 600: under the share, still the weighted bound alone
     assert calibrate_labels(
-        SPACE, x, y, _evidence(600, few, in_turn, rest_conf), 0.9, 0.8
+        SPACE, x, y, _evidence(600, few, in_turn, rest_conf), 0.9, 0.8, max_coverage=1.0
     ).calibration.threshold == (weighted.threshold)
     pages = single.copy()
     pages[300:] = False  # half the other labels came from grid pages
-    both = calibrate_labels(SPACE, x, y, _evidence(600, pages, in_turn, rest_conf), 0.9, 0.8).calibration
+    both = calibrate_labels(
+        SPACE, x, y, _evidence(600, pages, in_turn, rest_conf), 0.9, 0.8, max_coverage=1.0
+    ).calibration
     assert both.threshold > weighted.threshold  # here the pool bound is the stricter (0.70 against 0.67)
     assert both.metrics["threshold"] == both.threshold
 
