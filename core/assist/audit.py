@@ -206,6 +206,7 @@ def calibrate_on_audit(
     n_skipped: int = 0,
     rest_confidence: np.ndarray | None = None,
     pool: PoolEvidence | None = None,
+    max_coverage: float = 1.0,
 ) -> AuditCalibration:
     """Thresholds from the audit rows' cross-fitted probabilities (multi-label: per class and pooled claims,
     as ``calibrate_from_heldout``). ``n_skipped``: audit items of the prefix that people skipped; each
@@ -213,7 +214,8 @@ def calibrate_on_audit(
     head's confidences on the unlabeled items; given, the whole proposal's threshold is
     ``reweighted_choice`` (the audit weighted to the rest). ``pool`` given (with ``rest_confidence``):
     every labeled row is cross-fitted, and the threshold must also pass the pool bound
-    (``rest_bounds.pool_choice``, which holds whatever route labeled the other rows): the stricter wins."""
+    (``rest_bounds.pool_choice``, which holds whatever route labeled the other rows): the stricter wins.
+    ``max_coverage``: the most of the rest a threshold may show (both bounds test no lower)."""
     mask = np.asarray(audit, dtype=bool)
     if pool is not None and rest_confidence is not None:
         every = cross_fit_proba(space, x, y, np.ones(len(mask), dtype=bool), config=config, center=center)
@@ -230,7 +232,9 @@ def calibrate_on_audit(
         choice = (
             choose_threshold(conf, correct, target, confidence_level)
             if rest_confidence is None
-            else reweighted_choice(conf, correct, rest_confidence, target, confidence_level)
+            else reweighted_choice(
+                conf, correct, rest_confidence, target, confidence_level, max_coverage=max_coverage
+            )
         )
         cal = with_choice(cal, choice, proba[held], ya[held], conf, correct)
     if every is not None and pool is not None and rest_confidence is not None:
@@ -239,7 +243,7 @@ def calibrate_on_audit(
         correct_all = proposal_correct(space, classes, np.asarray(y)[ok_rows])
         by_pool = pool_choice(
             conf_all, correct_all, np.asarray(pool.in_prefix, dtype=bool)[ok_rows], n_skipped, pool.n_pool,
-            rest_confidence, pool.n_rest, target, confidence_level,
+            rest_confidence, pool.n_rest, target, confidence_level, max_coverage,
         )  # fmt: skip
         cal = with_choice(cal, stricter(cal.choice, by_pool), proba[held], ya[held])
     rows = np.flatnonzero(mask)[held]

@@ -32,11 +32,9 @@ from core.assist.calibration import (
     calibrate_from_heldout,
     out_of_fold_proba,
     uncalibrated,
-    with_choice,
     without_claims,
 )
 from core.assist.heads import HeadConfig, LabelSpace
-from core.assist.rest_bounds import capped
 from core.settings import DEFAULT_MAX_COVERAGE
 
 MIN_CALIBRATION_LABELS = 10  # one-at-a-time labels needed before a threshold is looked for
@@ -78,18 +76,11 @@ def calibrate_labels(
     max_coverage: float = DEFAULT_MAX_COVERAGE,
 ) -> LabelCalibration:
     """The calibration of a training on the labeled rows ``x``/``y`` (encoded answers); ``max_coverage``:
-    the most of the rest an audit calibration may show (the project's ``assist_max_coverage``; 1: no cap):
-    the certified set's most confident part (``rest_bounds.capped``)."""
+    the most of the rest an audit threshold may show (the project's ``assist_max_coverage``; 1: no cap)."""
     ev = evidence
     from_pages = ~np.asarray(ev.single, dtype=bool) & ~np.asarray(ev.in_turn, dtype=bool)
     grid_shaped = len(from_pages) > 0 and bool(from_pages.mean() > POOL_BOUND_PAGE_SHARE)
-    lc = _calibrate(space, x, y, ev, grid_shaped, target, confidence_level, center, config)
-    if lc.source == "audit" and max_coverage < 1.0:
-        cal = lc.calibration
-        top = capped(cal.choice, ev.rest_confidence, max_coverage)
-        if top.threshold != cal.choice.threshold:
-            y_rows = np.asarray(y)[lc.rows]
-            lc = replace(lc, calibration=with_choice(cal, top, lc.proba, y_rows))
+    lc = _calibrate(space, x, y, ev, grid_shaped, target, confidence_level, center, config, max_coverage)
     if grid_shaped and space.multilabel:
         y_rows = np.asarray(y)[lc.rows] if len(lc.proba) else space.encode([])
         return replace(lc, calibration=without_claims(lc.calibration, lc.proba, y_rows))
@@ -106,12 +97,13 @@ def _calibrate(
     confidence_level: float,
     center: np.ndarray | None,
     config: HeadConfig | None,
+    max_coverage: float,
 ) -> LabelCalibration:
     if audit.enough_audit(int(np.sum(ev.in_turn)) + ev.n_skipped, target, confidence_level):
         pool = audit.PoolEvidence(ev.in_prefix, ev.n_pool, ev.n_rest) if grid_shaped else None
         ac = audit.calibrate_on_audit(
             space, x, y, ev.in_turn, target, confidence_level, config=config, center=center,
-            n_skipped=ev.n_skipped, rest_confidence=ev.rest_confidence, pool=pool,
+            n_skipped=ev.n_skipped, rest_confidence=ev.rest_confidence, pool=pool, max_coverage=max_coverage,
         )  # fmt: skip
         return LabelCalibration(ac.calibration, "audit", ac.rows, ac.proba)
     rows = np.flatnonzero(np.asarray(ev.single, dtype=bool))

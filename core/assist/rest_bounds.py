@@ -76,6 +76,7 @@ def reweighted_choice(
     confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
     start_fraction: float = START_FRACTION,
     n_bins: int = 4,
+    max_coverage: float = 1.0,
 ) -> ThresholdChoice:
     """The lowest threshold whose precision on the **rest** (the unlabeled items, their confidences
     ``rest_confidence``) has a lower bound at ``target``, from the audit's ``confidence``/``correct``.
@@ -93,7 +94,9 @@ def reweighted_choice(
     first such threshold can lie well below the first ``min_shown_for`` audit items; stopping at a
     threshold no answer could pass would end the test before it had evidence. Thresholds are then tested
     from the most confident down and the first failure stops (fixed-sequence testing, as
-    ``calibration.choose_threshold``: valid because the sequence does not depend on the answers)."""
+    ``calibration.choose_threshold``: valid because the sequence does not depend on the answers).
+    ``max_coverage``: the sequence ends where more than that share of the rest would be shown (also fixed
+    from the confidences alone)."""
     conf = np.asarray(confidence, dtype=np.float64)
     ok = np.asarray(correct, dtype=bool)
     rest = np.sort(np.asarray(rest_confidence, dtype=np.float64))
@@ -109,6 +112,8 @@ def reweighted_choice(
     best = none
     for i in cuts[cuts + 1 >= start]:
         t = float(c_sorted[i])
+        if np.sum(rest >= t) > max_coverage * len(rest):
+            break  # past the most the rest may be shown
         w = _rest_weights(c_sorted[: i + 1], rest[rest >= t], n_bins)
         if w is None:
             continue  # no item of the rest shown, or a stratum of it without audit items: not in the sequence
@@ -152,6 +157,7 @@ def pool_choice(
     n_rest: int | None = None,
     target: float = 0.95,
     confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
+    max_coverage: float = 1.0,
 ) -> ThresholdChoice:
     """The lowest threshold whose precision on the **rest** has a lower bound at ``target``, bounding the
     wrong proposals of the whole pool with the audit and taking away those already known.
@@ -174,7 +180,7 @@ def pool_choice(
     and the threshold fails. ``rest_confidence`` may be a uniform sample of the rest (``n_rest`` its
     size). Thresholds: the rest's confidence at ``POOL_CUTS`` shares shown, from the most confident down,
     those a perfect prefix could not pass left out (a choice made before the prefix's answers are looked
-    at), the first failure stops."""
+    at), the first failure stops; none past ``max_coverage`` of the rest shown."""
     conf = np.asarray(confidence, dtype=np.float64)
     ok = np.asarray(correct, dtype=bool)
     pre = np.asarray(in_prefix, dtype=bool)
@@ -189,6 +195,8 @@ def pool_choice(
     best = none
     for c in cuts:
         t = float(rest[c])
+        if np.sum(rest >= t) > max_coverage * len(rest):
+            break  # past the most the rest may be shown
         shown = int(np.sum(rest >= t)) * scale  # ties stay together
         in_s = conf >= t
         known_other = float(np.sum(in_s & ~ok & ~pre))  # wrong, labeled, outside the prefix
@@ -208,32 +216,6 @@ def pool_choice(
 def _upper(k: int, m: int, alpha: float) -> float:
     """One-sided Clopper-Pearson upper bound on a share with ``k`` of ``m`` (level ``1 - alpha``)."""
     return 1.0 if k >= m else float(betaincinv(k + 1.0, float(m - k), 1.0 - alpha))
-
-
-def capped(choice: ThresholdChoice, rest_confidence: np.ndarray, max_coverage: float) -> ThresholdChoice:
-    """``choice`` with its threshold raised, where needed, so that at most ``max_coverage`` of the rest
-    (its confidences ``rest_confidence``) is shown: the most confident part of the certified set.
-
-    The bound is for the whole set above ``choice.threshold``; the part shown is its most confident
-    images, whose precision is at least the whole's wherever precision does not fall as confidence rises
-    (what showing proposals above a confidence threshold rests on anyway). Stopping the test sequence at
-    the cap instead would keep the last threshold passed before it: the weighted bound skips the
-    thresholds its weights leave too thin, and through the product that often left a quarter of the rest
-    shown instead of the cap."""
-    given = np.asarray(rest_confidence)
-    kind = given.dtype.type if np.issubdtype(given.dtype, np.floating) else np.float64
-    rest = np.sort(given.astype(np.float64))[::-1]
-    if not choice.found or len(rest) == 0 or max_coverage >= 1.0:
-        return choice
-    if np.sum(rest >= choice.threshold) <= max_coverage * len(rest):
-        return choice
-    k = int(np.floor(max_coverage * len(rest)))  # images that may be shown
-    if k == 0:
-        return ThresholdChoice(float("inf"), choice.n_heldout, 0, 0, 0.0)
-    # the lowest threshold showing at most k: above the (k+1)-th confidence (ties stay out together)
-    # the next value up in the confidences' own precision (float32 ones compare in float32)
-    t = float(np.nextafter(kind(rest[k]), kind(np.inf)))
-    return ThresholdChoice(t, choice.n_heldout, choice.n_shown, choice.n_correct, choice.lower_bound)
 
 
 def stricter(a: ThresholdChoice, b: ThresholdChoice) -> ThresholdChoice:
