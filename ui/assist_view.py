@@ -196,7 +196,7 @@ def settings_form(ov: status.AssistOverview, *, admin: bool) -> status.AssistSet
                 disabled=not admin,
             )
             coverage = st.slider(
-                "Proposals on at most (of the images left)",
+                "Most of the images left that get a proposal",
                 status.MIN_MAX_COVERAGE,
                 1.0,
                 max(float(s.max_coverage), status.MIN_MAX_COVERAGE),
