@@ -151,21 +151,26 @@ def test_runs_table_and_charts_after_a_real_training(runtime, admin, backbone):
     assert len(charts) == 2
 
 
+def _finished_training(runtime, project_id: int, metrics: dict) -> None:  # type: ignore[no-untyped-def]
+    """A finished training of 250 labels with these metrics, as the train job records it."""
+    import json
+
+    runtime.store.execute(
+        "INSERT INTO model_runs (project_id, kind, model, state, n_labels, metrics)"
+        " VALUES (?, 'train', 'linear-head/x', 'done', 250, ?)",
+        [project_id, json.dumps(metrics)],
+    )
+
+
 def test_a_training_calibrated_on_the_audit_says_so(runtime, admin):
     """The latest training's caption names what it was tested on: the audit's random images, and the two
     bounds, not "the labels given one image at a time"."""
-    import json
-
     p = make_project(runtime, "multiclass")
     metrics = {
         "head_path": "/nowhere.npz", "threshold": None, "precision_lower_bound": 0.93,
         "heldout_accuracy": 0.9, "heldout_labels": 64, "calibration_source": "audit", "audit_labels": 64,
     }  # fmt: skip
-    runtime.store.execute(
-        "INSERT INTO model_runs (project_id, kind, model, state, n_labels, metrics)"
-        " VALUES (?, 'train', 'linear-head/x', 'done', 250, ?)",
-        [p.id, json.dumps(metrics)],
-    )
+    _finished_training(runtime, p.id, metrics)
     at = page(PAGE, admin, p.id).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     body = texts(at)
@@ -187,8 +192,6 @@ def test_a_stored_audit_share_above_the_forms_range_still_shows_the_form(runtime
 
 def test_a_grid_shaped_training_says_why_nothing_comes_pre_ticked(runtime, admin):
     """Multi-label: a training that withheld the pre-ticks (grid pages shaped the labels) is told in words."""
-    import json
-
     from core.assist.job_support import insert_embeddings
     from core.store.labels import utcnow
 
@@ -202,11 +205,7 @@ def test_a_grid_shaped_training_says_why_nothing_comes_pre_ticked(runtime, admin
         "claim_threshold": None,
         "pre_ticks_withheld": True,
     }
-    runtime.store.execute(
-        "INSERT INTO model_runs (project_id, kind, model, state, n_labels, metrics)"
-        " VALUES (?, 'train', 'linear-head/x', 'done', 250, ?)",
-        [p.id, json.dumps(metrics)],
-    )
+    _finished_training(runtime, p.id, metrics)
     at = page(PAGE, admin, p.id).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert "No classes come pre-ticked: grid pages gave many of the labels" in texts(at)
