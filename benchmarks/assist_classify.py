@@ -5,6 +5,7 @@ jobs, scheduler, grid pages and queue on a temporary data directory (``benchmark
     ANNOTA_BENCH_QUICK=1 python -m benchmarks assist_classify   # 20 flowers a class, coco128 left out
     ANNOTA_BENCH_SETS=mc python -m benchmarks assist_classify    # some of mc, ml, coco (own JSON)
     ANNOTA_BENCH_FLOWS=grid ANNOTA_BENCH_SETTINGS='{"assist_audit_share": 0.4}' ...  # one flow, settings
+    ANNOTA_BENCH_SEED=1 ...   # another import order (so other item ids and another audit draw); default 0
 
 Scenarios: flowers multi-class (5 classes, 1,000 photos); flowers multi-label (the same photos, the
 tool not told one class per photo); coco128 image-level tags of its 10 most frequent classes; each
@@ -108,6 +109,14 @@ def _flows() -> tuple[str, ...]:
     return chosen
 
 
+def _seed() -> int:
+    """``ANNOTA_BENCH_SEED=1``: the seed of the import order and the labeler (default 0)."""
+    raw = os.environ.get("ANNOTA_BENCH_SEED", "0").strip() or "0"
+    if not raw.isdigit():
+        raise SystemExit(f"ANNOTA_BENCH_SEED: a whole number, not {raw!r}")
+    return int(raw)
+
+
 def _settings() -> dict[str, Any]:
     """``ANNOTA_BENCH_SETTINGS='{"assist_audit_share": 0.4}'``: project settings set before labeling."""
     raw = os.environ.get("ANNOTA_BENCH_SETTINGS", "").strip()
@@ -160,25 +169,25 @@ def datasets(quick: bool, sets: tuple[str, ...] = SETS) -> list[ap.Dataset]:
 
 def main() -> None:
     quick = _quick()
-    chosen, flows, settings = _sets(), _flows(), _settings()
+    chosen, flows, settings, seed = _sets(), _flows(), _settings(), _seed()
     json_name = (
         "assist_classify" + ("_quick" if quick else "") + ("" if chosen == SETS else "_" + "_".join(chosen))
     )
     json_name += "" if flows == ap.FLOWS else "_" + "_".join(flows)
-    json_name += "".join(f"_{k}-{v}" for k, v in settings.items())
+    json_name += "".join(f"_{k}-{v}" for k, v in settings.items()) + (f"_seed-{seed}" if seed else "")
     try:
         sets = datasets(quick, chosen)
     except FileNotFoundError as exc:
         print(f"assist_classify: skipped, {exc}")
         return
     results: dict[str, Any] = {
-        "quick": quick, "target": TARGET, "settings": settings, "scenarios": {}, "prepare": {}
+        "quick": quick, "target": TARGET, "settings": settings, "seed": seed, "scenarios": {}, "prepare": {}
     }  # fmt: skip
     rows = []
     with tempfile.TemporaryDirectory(prefix="annota-bench-") as tmp:
         for n, ds in enumerate(sets):
             folder = Path(tmp) / f"d{n}"
-            prep = ap.prepare(ds, folder, seed=0)
+            prep = ap.prepare(ds, folder, seed=seed)
             results["prepare"][ds.name] = prep
             print(
                 f"{ds.name}: {prep['imported']} imported, featurised at {prep['featurise_images_per_s']:.0f}"
@@ -186,7 +195,7 @@ def main() -> None:
                 flush=True,
             )
             for flow in flows:
-                out = ap.run_flow(ds, flow, seed=0, prepared=folder, settings=settings or None)
+                out = ap.run_flow(ds, flow, seed=seed, prepared=folder, settings=settings or None)
                 name = f"{ds.name}, {'grid' if flow == 'grid' else 'one at a time'}"
                 results["scenarios"][name] = out
                 at50 = out["at_50_labels"]
