@@ -112,8 +112,8 @@ def reweighted_choice(
     best = none
     for i in cuts[cuts + 1 >= start]:
         t = float(c_sorted[i])
-        if np.sum(rest >= t) > max_coverage * len(rest):
-            break  # past the most the rest may be shown
+        if past_cap(rest, t, max_coverage):
+            break
         w = _rest_weights(c_sorted[: i + 1], rest[rest >= t], n_bins)
         if w is None:
             continue  # no item of the rest shown, or a stratum of it without audit items: not in the sequence
@@ -126,6 +126,12 @@ def reweighted_choice(
             break
         best = ThresholdChoice(t, n, int(i + 1), int(ok_sorted[: i + 1].sum()), lb)
     return best
+
+
+def past_cap(rest_confidence: np.ndarray, threshold: float, max_coverage: float) -> bool:
+    """Whether ``threshold`` would show more than ``max_coverage`` of the rest (its confidences): where both
+    bounds' fixed sequences end. It reads confidences only, never an answer, so the tests stay valid."""
+    return bool(np.sum(rest_confidence >= threshold) > max_coverage * len(rest_confidence))
 
 
 def _rest_weights(audit_conf: np.ndarray, above: np.ndarray, n_bins: int) -> np.ndarray | None:
@@ -195,8 +201,8 @@ def pool_choice(
     best = none
     for c in cuts:
         t = float(rest[c])
-        if np.sum(rest >= t) > max_coverage * len(rest):
-            break  # past the most the rest may be shown
+        if past_cap(rest, t, max_coverage):
+            break
         shown = int(np.sum(rest >= t)) * scale  # ties stay together
         in_s = conf >= t
         known_other = float(np.sum(in_s & ~ok & ~pre))  # wrong, labeled, outside the prefix

@@ -420,3 +420,10 @@ def test_a_coverage_cap_ends_both_sequences_and_only_raises_the_threshold():
             capped_found += 1
             assert free.found and capped.threshold >= free.threshold
     assert capped_found >= 25  # the capped sequence still certifies in most runs (the test can fail)
+
+
+def test_the_cap_counts_ties_with_the_threshold_as_shown():
+    rest = np.array([0.9, 0.9, 0.5, 0.1])
+    assert rest_bounds.past_cap(rest, 0.9, 0.4)  # both 0.9s are shown: half the rest
+    assert not rest_bounds.past_cap(rest, 0.9, 0.5)
+    assert not rest_bounds.past_cap(rest, 0.95, 0.0 + 1e-9)  # nothing shown passes any cap
