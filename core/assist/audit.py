@@ -255,6 +255,20 @@ def enough_audit(n_audit: int, target: float, confidence_level: float) -> bool:
     return n_audit >= min_shown_for(target, confidence_level)
 
 
+def most_sure(
+    confidence: np.ndarray, correct: np.ndarray, target: float, confidence_level: float
+) -> list[int]:
+    """``[n, right]``: of the audit answers the model is most sure of, as many as the smallest set that
+    could certify ``target`` (``min_shown_for``; fewer where the audit holds fewer), how many its proposal
+    got right (a skipped audit image counts as sure and wrong, as the bounds count it). Every threshold
+    the weighted bound tests shows at least these, so one wrong here is what holds proposals back early
+    on: the figure the Assist page gives when the audit certifies nothing."""
+    conf = np.asarray(confidence, dtype=np.float64)
+    ok = np.asarray(correct, dtype=bool)
+    top = np.argsort(-conf, kind="stable")[: min_shown_for(target, confidence_level)]
+    return [len(top), int(ok[top].sum())]
+
+
 # ---------------------------------------------------------------- the project's audit, from the store
 
 AUTO_ACCEPT_AUTHOR = "annota:auto-accept"  # as core.assist.classify_jobs writes it: not a person's answer

@@ -359,6 +359,11 @@ def train(ctx: jobs.JobContext) -> dict[str, Any]:
             "audit_labels": int(in_prefix.sum()),
             "audit_prefix": len(state.prefix),
             "audit_skipped": len(state.skipped),
+            "audit_most_sure": (  # [n, right]: why an audit that certifies nothing holds proposals back
+                audit.most_sure(cal.heldout_confidence, cal.heldout_correct, info.target, level)
+                if source == "audit"
+                else None
+            ),
             trained.FILE_KEY: str(path),
             "heldout_path": None if heldout_file is None else str(heldout_file),
             "class_thresholds": [_finite(t) for t in cal.class_thresholds],

@@ -52,6 +52,8 @@ class AssistCounts:
     calibration_source: str | None = None  # "audit" | "one-at-a-time" | "none": what the last one rested on
     audit_labels: int | None = None  # audit images labeled in their turn, at the last training
     audit_minimum: int | None = None  # audit labels, all right, that could first certify the target
+    audit_most_sure: tuple[int, int] | None = None  # (n, right) of the audit answers the model is surest of
+    shown_before: bool = False  # the training before the last one showed proposals (now withdrawn if none)
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,12 @@ def project_stage(c: AssistCounts, policy: StagePolicy | None = None) -> StageSt
             " No classes come pre-ticked: grid pages gave many of the labels, and they pick the easy "
             "look-alikes, so the fair sample cannot vouch for the images left."
         )
-    reason = f"Clustering: {pages}. Pre-labels start when {_prelabel_condition(c, p)}{ticks}"
+    again = (
+        "Proposals from the model before are withdrawn; they come back when"
+        if c.shown_before
+        else "Pre-labels start when"
+    )
+    reason = f"Clustering: {pages}. {again} {_prelabel_condition(c, p)}{ticks}"
     return StageStatus(Stage.CLUSTERING, reason, k, should_train, counts, c.training_running)
 
 
@@ -138,12 +145,23 @@ def _prelabel_condition(c: AssistCounts, p: StagePolicy) -> str:
     need = c.min_labels_for_target
     bound = "" if c.precision_lower_bound is None else f" now {c.precision_lower_bound:.1%}"
     if c.calibration_source == "audit":
-        return (
+        if not c.precision_lower_bound:
+            bound = ""  # nothing could be certified: no bound to give
+        text = (
             f"the audit shows, with confidence, that proposals on the images still unlabeled are right "
             f"{target} of the time (lower bound{bound}; {c.audit_labels or 0:,} audit labels so far). A share "
             "of the labels goes to images drawn at random, in the queue and as the last tiles of grid pages: "
             "the model is tested on that fair sample, not on the images it chose."
         )
+        if c.audit_most_sure is not None and c.audit_most_sure[1] < c.audit_most_sure[0]:
+            n, right = c.audit_most_sure
+            wrong = n - right
+            text += (
+                f" Of the {n} audit images the model is most sure of, {wrong} "
+                f"{'was' if wrong == 1 else 'were'} labeled otherwise, so the audit cannot vouch for {target} "
+                "yet: more audit labels, or a model that learns from them, are needed."
+            )
+        return text
     singles = c.n_labeled if c.calibration_labels is None else c.calibration_labels
     more = ""
     if need and singles < need:

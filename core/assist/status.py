@@ -267,7 +267,16 @@ def assist_counts(store: Store, project: Project, settings: AssistSettings | Non
         calibration_source=str(metrics["calibration_source"]) if metrics.get("calibration_source") else None,
         audit_labels=int(metrics["audit_labels"]) if isinstance(metrics.get("audit_labels"), int) else None,
         audit_minimum=min_shown_for(cfg.target_precision, project.prefs.confidence_level),
+        audit_most_sure=_pair(metrics.get("audit_most_sure")),
+        shown_before=last is not None and trained.showed_proposals_before(store, project.id, last.run_id),
     )
+
+
+def _pair(raw: object) -> tuple[int, int] | None:
+    """``[n, right]`` from a run's metrics, or None where it is missing or malformed."""
+    if isinstance(raw, list | tuple) and len(raw) == 2 and all(isinstance(v, int) for v in raw):
+        return int(raw[0]), int(raw[1])
+    return None
 
 
 # ---------------------------------------------------------------- runs

@@ -162,6 +162,16 @@ def last_training(store: Store, project_id: int) -> TrainingRun | None:
     return TrainingRun(int(row[0]), None if row[1] is None else int(row[1]), dict(loads(row[2]) or {}))
 
 
+def showed_proposals_before(store: Store, project_id: int, run_id: int) -> bool:
+    """Whether the finished training before ``run_id`` found a threshold (showed proposals)."""
+    row = store.query_one(
+        "SELECT metrics FROM model_runs WHERE project_id = ? AND kind = 'train' AND state = 'done' AND id < ?"
+        " ORDER BY id DESC LIMIT 1",
+        [project_id, run_id],
+    )
+    return row is not None and (loads(row[0]) or {}).get("threshold") is not None
+
+
 def any_trained(store: Store, project_id: int) -> bool:
     """Whether the project has a finished training that saved a model (of either kind)."""
     return bool(store.scalar(f"SELECT count(*) FROM model_runs WHERE {_DONE_TRAIN}", [project_id]))

@@ -209,3 +209,28 @@ def test_a_grid_shaped_training_says_why_nothing_comes_pre_ticked(runtime, admin
     at = page(PAGE, admin, p.id).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert "No classes come pre-ticked: grid pages gave many of the labels" in texts(at)
+
+
+def test_proposals_the_audit_withdrew_are_explained_on_the_page(runtime, admin):
+    """A training showed proposals, the next one's audit certified nothing (one of its surest answers was
+    labeled otherwise): the page says the proposals are withdrawn and why."""
+    from core.assist.job_support import insert_embeddings
+    from core.store.labels import utcnow
+
+    p = make_project(runtime, "multiclass")
+    add_items(runtime.store, p.id, [NewItem(f"/x/{i}.jpg", 10, 10, f"w{i}") for i in range(4)])
+    ids = [int(r[0]) for r in runtime.store.query("SELECT id FROM items WHERE project_id = ?", [p.id])]
+    insert_embeddings(runtime.store, [(i, p.id, "m", b"\x00" * 8, utcnow()) for i in ids])
+    for item, cls in zip(
+        ids, projects.list_classes(runtime.store, p.id), strict=False
+    ):  # two classes labeled
+        save_label(runtime.store, item, {"class_id": cls.id}, author="admin", base_version=0, by=SYSTEM)
+    _finished_training(runtime, p.id, {"head_path": "/nowhere.npz", "threshold": 0.9})
+    held = {"head_path": "/nowhere.npz", "threshold": None, "precision_lower_bound": 0.0,
+            "calibration_source": "audit", "audit_labels": 108, "audit_most_sure": [32, 30]}  # fmt: skip
+    _finished_training(runtime, p.id, held)
+    at = page(PAGE, admin, p.id).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    shown = texts(at)
+    assert "Proposals from the model before are withdrawn" in shown
+    assert "Of the 32 audit images the model is most sure of, 2 were labeled otherwise" in shown

@@ -427,3 +427,13 @@ def test_the_cap_counts_ties_with_the_threshold_as_shown():
     assert rest_bounds.past_cap(rest, 0.9, 0.4)  # both 0.9s are shown: half the rest
     assert not rest_bounds.past_cap(rest, 0.9, 0.5)
     assert not rest_bounds.past_cap(rest, 0.95, 0.0 + 1e-9)  # nothing shown passes any cap
+
+
+def test_most_sure_counts_the_smallest_certifiable_set_with_skips_as_sure_and_wrong():
+    n = audit.min_shown_for(TARGET, 0.8)
+    conf = np.r_[np.linspace(0.99, 0.5, 60), np.inf]  # a skipped image: inf, wrong (as the bounds count it)
+    correct = np.r_[np.ones(60, dtype=bool), False]
+    correct[5] = False  # one of the sure ones wrong
+    correct[n + 3] = False  # past the set: not counted
+    assert audit.most_sure(conf, correct, TARGET, 0.8) == [n, n - 2]
+    assert audit.most_sure(conf[:10], correct[:10], TARGET, 0.8) == [10, 9]  # fewer answers than the set

@@ -210,3 +210,28 @@ def test_the_training_caps_the_proposals_at_the_projects_coverage(
     _, result = _run(store, cj.TRAIN, pid)
     assert isinstance(result, dict) and result["trained"]
     assert seen == [0.35]
+
+
+def test_an_audit_training_records_how_its_surest_answers_fared(
+    cj_backbone: Backbone, tmp_path: Path
+) -> None:
+    """Labels given in audit order calibrate on the audit; the run records ``audit_most_sure``: of the
+    smallest set of audit answers that could certify the target, the model's surest, how many it got
+    right, which the saved held-out predictions and the labels reproduce."""
+    from core.assist import audit
+    from core.assist.thresholds import min_shown_for
+
+    store, pid, items, classes = _featurised_flowers(tmp_path, "multiclass", 32)
+    path_of = {int(i): p for i, p in items}
+    sequence = audit.audit_state(store, pid).sequence.tolist()
+    n_sure = min_shown_for(0.95, 0.8)
+    assert len(sequence) > n_sure + 2, "the seeded audit draw holds enough items for this test"
+    _label(store, [(i, path_of[i]) for i in sequence[: n_sure + 2]], classes, lambda n: "item")
+    _, result = _run(store, cj.TRAIN, pid)
+    assert isinstance(result, dict) and result["trained"]
+    metrics = loads(store.scalar("SELECT metrics FROM model_runs WHERE kind = 'train'"))
+    assert metrics["calibration_source"] == "audit"
+    saved = np.load(metrics["heldout_path"])
+    truth = np.array([classes[Path(path_of[int(i)]).parent.name] for i in saved["item_ids"]])
+    top = np.argsort(-saved["confidence"], kind="stable")[:n_sure]
+    assert metrics["audit_most_sure"] == [n_sure, int((saved["predicted"][top] == truth[top]).sum())]

@@ -173,3 +173,47 @@ def test_the_reason_says_why_no_classes_come_pre_ticked(store: Store, tmp_path: 
     assert counts.pre_ticks_withheld and not counts.pre_ticks
     trained = replace(counts, n_labeled=40, n_classes_labeled=2, labels_at_last_training=40)
     assert "No classes come pre-ticked" in project_stage(trained, status.stage_policy(project)).reason
+
+
+def test_proposals_withdrawn_by_the_audit_are_explained(store: Store, tmp_path: Path) -> None:
+    """A training that showed proposals, then one whose audit certified nothing because an image the model
+    was sure of was labeled otherwise: the reason says the proposals are withdrawn and why, not 'lower
+    bound 0.0 %'."""
+    project = _featurised_project(store, tmp_path, "multiclass")
+    shown = '{"head_path": "/h.npz", "threshold": 0.91, "precision_lower_bound": 0.955}'
+    held = (
+        '{"head_path": "/h.npz", "threshold": null, "precision_lower_bound": 0.0, "calibration_source": "audit",'
+        ' "audit_labels": 108, "audit_most_sure": [32, 31]}'
+    )
+    for n, metrics in ((100, shown), (110, held)):
+        store.execute(
+            "INSERT INTO model_runs (project_id, kind, model, state, n_labels, metrics) VALUES (?, 'train',"
+            " 'linear-head/x', 'done', ?, ?)",
+            [project.id, n, metrics],
+        )
+    counts = status.assist_counts(store, project)
+    assert counts.shown_before and counts.audit_most_sure == (32, 31) and not counts.threshold_found
+    reason = project_stage(
+        replace(counts, n_labeled=110, n_classes_labeled=3), status.stage_policy(project)
+    ).reason
+    assert "Proposals from the model before are withdrawn" in reason
+    assert "Of the 32 audit images the model is most sure of, 1 was labeled otherwise" in reason
+    assert "0.0%" not in reason and "108 audit labels" in reason
+
+
+def test_a_first_audit_that_certifies_nothing_is_not_called_a_withdrawal(
+    store: Store, tmp_path: Path
+) -> None:
+    project = _featurised_project(store, tmp_path, "multiclass")
+    metrics = '{"head_path": "/h.npz", "threshold": null, "calibration_source": "audit", "audit_most_sure": [32, 32]}'
+    store.execute(
+        "INSERT INTO model_runs (project_id, kind, model, state, n_labels, metrics) VALUES (?, 'train',"
+        " 'linear-head/x', 'done', 80, ?)",
+        [project.id, metrics],
+    )
+    counts = status.assist_counts(store, project)
+    assert not counts.shown_before and counts.audit_most_sure == (32, 32)
+    reason = project_stage(
+        replace(counts, n_labeled=80, n_classes_labeled=3), status.stage_policy(project)
+    ).reason
+    assert "Pre-labels start when" in reason and "labeled otherwise" not in reason
