@@ -204,7 +204,16 @@ class Run:
             p for p in self.curve if p["true_precision"] is not None and p["true_precision"] < TARGET
         ]
         return {"labels_to_goal": goal, "first_proposals_at": first, "claims_above_truth": len(over),
-                "shown_sets_below_target": len(below_target), "trainings": len(self.curve), "curve": self.curve}  # fmt: skip
+                "shown_sets_below_target": len(below_target), "trainings": len(self.curve),
+                "withdrawn": withdrawn([p["coverage"] > 0 for p in self.curve]), "curve": self.curve}  # fmt: skip
+
+
+def withdrawn(shown: list[bool]) -> list[int]:
+    """``[withdrawn, after]``: of the trainings after the first that showed proposals (``after``), how
+    many showed none: a labeler saw the proposals go away."""
+    first = next((k for k, s in enumerate(shown) if s), len(shown))
+    after = shown[first + 1 :]
+    return [sum(1 for s in after if not s), len(after)]
 
 
 def spent_level(level: float, t: int) -> float:
@@ -295,6 +304,7 @@ def product(
                 1 for c in shown if c["true_precision"] < c["claimed_lower_bound"]
             )
             out["shown_sets_below_target"] = sum(1 for c in shown if c["true_precision"] < TARGET)
+            out["withdrawn"] = withdrawn([c["shown"] > 0 for c in claims])
             print(f"{flow}: labels to 95 %/50 % {out['labels_to_95p_50c']}, first proposal at"
                   f" {out['labels_to_first_proposal']}, claims above truth {out['claims_above_truth']},"
                   f" shown sets under 95 % {out['shown_sets_below_target']}, {out['seconds']:.0f} s", flush=True)  # fmt: skip
@@ -359,11 +369,20 @@ def main(argv: list[str] | None = None) -> None:
             met = [g for g in goals if g == g]  # not nan
             rows.append([flow, len(mine), "-" if not met else f"{min(met):.0f}-{max(met):.0f}",
                          sum(1 for g in met if g <= 300), sum(o["shown_sets_below_target"] for o in mine),
-                         sum(1 for o in mine if o["shown_sets_below_target"])])  # fmt: skip
+                         sum(1 for o in mine if o["shown_sets_below_target"]),
+                         "{}/{}".format(*np.sum([o["withdrawn"] for o in mine], axis=0))])  # fmt: skip
         print_table(
             "Audit calibration through the product (goal: >= 50 % of the rest at >= 95 % true precision)",
             rows,
-            ["flow", "runs", "goal reached (labels)", "by 300", "shown sets < 95 %", "runs with one"],
+            [
+                "flow",
+                "runs",
+                "goal reached (labels)",
+                "by 300",
+                "shown sets < 95 %",
+                "runs with one",
+                "withdrawn / trainings after the first shown",
+            ],
         )
         name = "assist_audit_product" + (
             "_" + "_".join(f"{k}-{v}" for k, v in settings.items()) if settings else ""
@@ -410,12 +429,13 @@ def main(argv: list[str] | None = None) -> None:
                 rows.append([flow, share, typical, len(outs), f"{np.median(met):.0f}" if met else "-",
                              f"{min(met) if met else '-'}-{max(met) if met else '-'}", f"{len(met)}/{len(outs)}",
                              sum(o["claims_above_truth"] for o in outs),
-                             sum(o["shown_sets_below_target"] for o in outs)])  # fmt: skip
+                             sum(o["shown_sets_below_target"] for o in outs),
+                             "{}/{}".format(*np.sum([o["withdrawn"] for o in outs], axis=0))])  # fmt: skip
     print_table(
         "Audit calibration on the flowers (1,000 photos; goal: >= 50 % of the rest at >= 95 % true precision)",
         rows,
         ["flow", "audit share", "typical first", "runs", "labels to goal (median)", "range", "met",
-         "claims above truth", "shown sets < 95 %"],
+         "claims above truth", "shown sets < 95 %", "withdrawn / trainings after the first shown"],
     )  # fmt: skip
     name = "assist_audit" + (f"_level-{args.level}" if args.level != DEFAULT_CONFIDENCE_LEVEL else "")
     name += "_two-scale" if args.features == "two-scale" else ""
