@@ -145,13 +145,12 @@ def _prelabel_condition(c: AssistCounts, p: StagePolicy) -> str:
     need = c.min_labels_for_target
     bound = "" if c.precision_lower_bound is None else f" now {c.precision_lower_bound:.1%}"
     if c.calibration_source == "audit":
-        if not c.precision_lower_bound:
-            bound = ""  # nothing could be certified: no bound to give
+        so_far = f"{c.audit_labels or 0:,} audit labels so far"
+        # nothing could be certified: no bound to give
+        shown = f"(lower bound{bound}; {so_far})" if c.precision_lower_bound else f"({so_far})"
         text = (
             f"the audit shows, with confidence, that proposals on the images still unlabeled are right "
-            f"{target} of the time (lower bound{bound}; {c.audit_labels or 0:,} audit labels so far). A share "
-            "of the labels goes to images drawn at random, in the queue and as the last tiles of grid pages: "
-            "the model is tested on that fair sample, not on the images it chose."
+            f"{target} of the time {shown}."
         )
         if c.audit_most_sure is not None and c.audit_most_sure[1] < c.audit_most_sure[0]:
             n, right = c.audit_most_sure
@@ -161,7 +160,10 @@ def _prelabel_condition(c: AssistCounts, p: StagePolicy) -> str:
                 f"{'was' if wrong == 1 else 'were'} labeled otherwise, so the audit cannot vouch for {target} "
                 "yet: more audit labels, or a model that learns from them, are needed."
             )
-        return text
+        return text + (
+            " A share of the labels goes to images drawn at random, in the queue and as the last tiles of grid "
+            "pages: the model is tested on that fair sample, not on the images it chose."
+        )
     singles = c.n_labeled if c.calibration_labels is None else c.calibration_labels
     more = ""
     if need and singles < need:
