@@ -28,7 +28,7 @@ Keys (stored name -> field):
   ``GRID_AUDIT_SHARE`` (0.25) of their tiles (``grid_audit_share``: a random tile on a page of
   look-alikes costs a click); 0 turns it off (calibration then uses one-at-a-time labels only).
 * ``assist_max_coverage`` -> ``max_coverage`` (0.6; above 0, at most 1): the most of the unlabeled images
-  a calibration on the audit may show proposals on (``label_calibration.calibrate_labels``).
+  a calibration (on the audit, or one image at a time before it) may show proposals on (``label_calibration.calibrate_labels``).
 """
 
 from __future__ import annotations

@@ -203,11 +203,9 @@ def settings_form(ov: status.AssistOverview, *, admin: bool) -> status.AssistSet
                 0.05,
                 format="percent",
                 key=f"assist_max_coverage_{s_pid}",
-                help="Once the audit tests the proposals, the model proposes only on its most confident "
-                "images, up to this share of those still unlabeled (before that, proposals rest on the "
-                "labels given one image at a time, uncapped). Lower: the proposals shown are further above "
-                "the target, and a set under it is rarer; higher: more images get a proposal "
-                "(docs/assist.md).",
+                help="The model proposes only on its most confident images, up to this share of those "
+                "still unlabeled. Lower: the proposals shown are further above the target, and a set under "
+                "it is rarer; higher: more images get a proposal (docs/assist.md).",
                 disabled=not admin,
             )
             price = st.number_input(

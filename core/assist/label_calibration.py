@@ -32,9 +32,11 @@ from core.assist.calibration import (
     calibrate_from_heldout,
     out_of_fold_proba,
     uncalibrated,
+    with_choice,
     without_claims,
 )
 from core.assist.heads import HeadConfig, LabelSpace
+from core.assist.thresholds import choose_threshold
 from core.settings import DEFAULT_MAX_COVERAGE
 
 MIN_CALIBRATION_LABELS = 10  # one-at-a-time labels needed before a threshold is looked for
@@ -76,7 +78,8 @@ def calibrate_labels(
     max_coverage: float = DEFAULT_MAX_COVERAGE,
 ) -> LabelCalibration:
     """The calibration of a training on the labeled rows ``x``/``y`` (encoded answers); ``max_coverage``:
-    the most of the rest an audit threshold may show (the project's ``assist_max_coverage``; 1: no cap)."""
+    the most of the rest a threshold may show, on the audit or one image at a time (the project's
+    ``assist_max_coverage``; 1: no cap)."""
     ev = evidence
     from_pages = ~np.asarray(ev.single, dtype=bool) & ~np.asarray(ev.in_turn, dtype=bool)
     grid_shaped = len(from_pages) > 0 and bool(from_pages.mean() > POOL_BOUND_PAGE_SHARE)
@@ -110,7 +113,14 @@ def _calibrate(
     if len(rows) >= MIN_CALIBRATION_LABELS:
         proba = out_of_fold_proba(space, x[rows], np.asarray(y)[rows], config=config, center=center)
         held = ~np.isnan(proba).any(axis=1)  # predicted by a head that did not see them
-        cal = calibrate_from_heldout(space, proba[held], np.asarray(y)[rows][held], target, confidence_level)
+        y_held = np.asarray(y)[rows][held]
+        cal = calibrate_from_heldout(space, proba[held], y_held, target, confidence_level)
+        if max_coverage < 1.0 and cal.choice.found and len(ev.rest_confidence):
+            capped = choose_threshold(
+                cal.heldout_confidence, cal.heldout_correct, target, confidence_level,
+                rest_confidence=ev.rest_confidence, max_coverage=max_coverage,
+            )  # fmt: skip
+            cal = with_choice(cal, capped, proba[held], y_held)
         return LabelCalibration(cal, "one-at-a-time", rows[held], proba[held])
     none = np.zeros((0, space.n_classes), dtype=np.float32)
     return LabelCalibration(uncalibrated(space, target, confidence_level), "none", rows, none)

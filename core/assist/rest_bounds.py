@@ -20,7 +20,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betaincinv
 
-from core.assist.thresholds import START_FRACTION, ThresholdChoice, min_shown_for, precision_lower_bound
+from core.assist.thresholds import (
+    START_FRACTION,
+    ThresholdChoice,
+    min_shown_for,
+    precision_lower_bound,
+    shown_share,
+)
 from core.settings import DEFAULT_CONFIDENCE_LEVEL
 
 
@@ -131,7 +137,7 @@ def reweighted_choice(
 def past_cap(rest_confidence: np.ndarray, threshold: float, max_coverage: float) -> bool:
     """Whether ``threshold`` would show more than ``max_coverage`` of the rest (its confidences): where both
     bounds' fixed sequences end. It reads confidences only, never an answer, so the tests stay valid."""
-    return bool(np.sum(rest_confidence >= threshold) > max_coverage * len(rest_confidence))
+    return bool(shown_share(rest_confidence, np.array([threshold]))[0] > max_coverage)
 
 
 def _rest_weights(audit_conf: np.ndarray, above: np.ndarray, n_bins: int) -> np.ndarray | None:

@@ -58,18 +58,31 @@ class ThresholdChoice:
         return bool(np.isfinite(self.threshold))
 
 
+def shown_share(rest_confidence: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """The share of the rest (its confidences) each threshold would show (ties with it shown)."""
+    rest = np.sort(np.asarray(rest_confidence, dtype=np.float64))
+    t = np.asarray(thresholds, dtype=np.float64)
+    if len(rest) == 0:
+        return np.zeros(t.shape)
+    return (len(rest) - np.searchsorted(rest, t, side="left")) / len(rest)
+
+
 def choose_threshold(
     confidence: np.ndarray,
     correct: np.ndarray,
     target: float = DEFAULT_TARGET,
     confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
     start_fraction: float = START_FRACTION,
+    rest_confidence: np.ndarray | None = None,
+    max_coverage: float = 1.0,
 ) -> ThresholdChoice:
     """The lowest threshold whose precision lower bound reaches ``target`` (fixed-sequence test).
 
     The sequence starts at the cut holding ``max(min_shown_for(...), start_fraction * n)``
     proposals (a choice made from counts only, so the test stays valid): starting lower would let
-    a single early error among the most confident few stop the whole sequence.
+    a single early error among the most confident few stop the whole sequence. With
+    ``rest_confidence`` (the unlabeled items'), the sequence ends where more than ``max_coverage`` of
+    them would be shown (confidences only, so the test stays valid too).
     """
     conf = np.asarray(confidence, dtype=np.float64)
     ok = np.asarray(correct, dtype=bool)
@@ -86,6 +99,9 @@ def choose_threshold(
     shown = cuts + 1
     start = max(min_shown_for(target, confidence_level), int(np.ceil(start_fraction * n)))
     cuts = cuts[shown >= start]  # depends on counts only
+    if rest_confidence is not None and len(rest_confidence) and max_coverage < 1.0:
+        past = shown_share(rest_confidence, c_sorted[cuts]) > max_coverage  # False, then True
+        cuts = cuts[: int(np.argmax(past))] if past.any() else cuts
     if len(cuts) == 0:
         return none
     lbs = precision_lower_bound(cum_ok[cuts], cuts + 1, confidence_level)

@@ -117,3 +117,23 @@ def test_the_audit_threshold_shows_at_most_the_coverage_asked() -> None:
         capped = calibrate_labels(SPACE, x, y, ev, 0.9, 0.8, max_coverage=0.5).calibration
         assert free.choice.found and np.mean(rest_conf >= free.threshold) > 0.9  # the cap has work to do
         assert capped.choice.found and np.mean(rest_conf >= capped.threshold) <= 0.5
+
+
+def test_the_one_at_a_time_threshold_shows_at_most_the_coverage_asked_too() -> None:
+    """Before the audit can certify, the one-at-a-time calibration honours the cap as well: its fixed
+    sequence ends where more of the rest would be shown; what it keeps passed the uncapped test too."""
+    x, y = _data()
+    rest_conf = train_head(SPACE, x, y).predict_proba(x).max(axis=1)
+    none = np.zeros(len(y), bool)
+    single = np.ones(len(y), bool)
+    ev = _evidence(600, single, none, rest_conf)
+    free = calibrate_labels(SPACE, x, y, ev, 0.9, 0.8, max_coverage=1.0)
+    capped = calibrate_labels(SPACE, x, y, ev, 0.9, 0.8, max_coverage=0.5)
+    assert free.source == capped.source == "one-at-a-time"
+    assert free.calibration.choice.found and np.mean(rest_conf >= free.calibration.threshold) > 0.9
+    cal = capped.calibration
+    assert cal.choice.found and np.mean(rest_conf >= cal.threshold) <= 0.5
+    assert cal.threshold >= free.calibration.threshold and cal.choice.lower_bound >= 0.9
+    assert cal.metrics["threshold"] == cal.threshold  # the stored threshold is the capped one
+    tiny = calibrate_labels(SPACE, x, y, ev, 0.9, 0.8, max_coverage=0.01).calibration
+    assert not tiny.choice.found  # the cap falls above the sequence's first threshold: nothing shown
