@@ -159,16 +159,21 @@ def test_the_audit_share_and_the_level_are_checked_and_saved(store: Store) -> No
     assert status.assist_counts(store, saved).audit_minimum == 45  # all right, at 0.9, to certify 95 %
 
 
+def _finished_training(store: Store, project_id: int, metrics: str, n_labels: int | None = None) -> None:
+    """A finished training with these metrics (JSON), as the train job records it."""
+    store.execute(
+        "INSERT INTO model_runs (project_id, kind, model, state, n_labels, metrics) VALUES (?, 'train',"
+        " 'linear-head/x', 'done', ?, ?)",
+        [project_id, n_labels, metrics],
+    )
+
+
 def test_the_reason_says_why_no_classes_come_pre_ticked(store: Store, tmp_path: Path) -> None:
     """A training that withheld the pre-ticks (grid pages shaped the labels) records it, and the Assist
     page's reason says it in words."""
     project = _featurised_project(store, tmp_path, "multilabel")
     metrics = '{"head_path": "/h.npz", "n_labels": 12, "claim_threshold": null, "pre_ticks_withheld": true}'
-    store.execute(
-        "INSERT INTO model_runs (project_id, kind, model, state, metrics) VALUES (?, 'train', 'linear-head/x',"
-        " 'done', ?)",
-        [project.id, metrics],
-    )
+    _finished_training(store, project.id, metrics)
     counts = status.assist_counts(store, project)
     assert counts.pre_ticks_withheld and not counts.pre_ticks
     trained = replace(counts, n_labeled=40, n_classes_labeled=2, labels_at_last_training=40)
@@ -186,11 +191,7 @@ def test_proposals_withdrawn_by_the_audit_are_explained(store: Store, tmp_path: 
         ' "audit_labels": 108, "audit_most_sure": [32, 31]}'
     )
     for n, metrics in ((100, shown), (110, held)):
-        store.execute(
-            "INSERT INTO model_runs (project_id, kind, model, state, n_labels, metrics) VALUES (?, 'train',"
-            " 'linear-head/x', 'done', ?, ?)",
-            [project.id, n, metrics],
-        )
+        _finished_training(store, project.id, metrics, n)
     counts = status.assist_counts(store, project)
     assert counts.shown_before and counts.audit_most_sure == (32, 31) and not counts.threshold_found
     reason = project_stage(
@@ -206,11 +207,7 @@ def test_a_first_audit_that_certifies_nothing_is_not_called_a_withdrawal(
 ) -> None:
     project = _featurised_project(store, tmp_path, "multiclass")
     metrics = '{"head_path": "/h.npz", "threshold": null, "calibration_source": "audit", "audit_most_sure": [32, 32]}'
-    store.execute(
-        "INSERT INTO model_runs (project_id, kind, model, state, n_labels, metrics) VALUES (?, 'train',"
-        " 'linear-head/x', 'done', 80, ?)",
-        [project.id, metrics],
-    )
+    _finished_training(store, project.id, metrics, 80)
     counts = status.assist_counts(store, project)
     assert not counts.shown_before and counts.audit_most_sure == (32, 32)
     reason = project_stage(
