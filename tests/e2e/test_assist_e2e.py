@@ -67,7 +67,9 @@ def _prepare(data: Path, monkeypatch: pytest.MonkeyPatch) -> int:
     store = Store(paths.db)
     p = projects.create_project(
         store, PROJECT, TaskType.MULTICLASS, NAMES, target_precision=0.6,
-        settings={"assist_queue_order": "confirm"},  # confident proposals first in the queue
+        # confident proposals first in the queue; no coverage cap: every image left gets a proposal, so
+        # the next image (the queue's audit images among them) has one too
+        settings={"assist_queue_order": "confirm", "assist_max_coverage": 1.0},
         by=SYSTEM,
     )  # fmt: skip
     files = {n: sorted((flowers / n).glob("*.jpg"))[2::5][:18] for n in NAMES}
