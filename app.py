@@ -170,6 +170,7 @@ def main() -> None:
         sidebar()
     with st.sidebar:
         browser_cookie.render()
+    widgets.show_pending_toast()  # one a page queued before its rerun (``widgets.rerun_with_toast``)
     nav.run()
 
 

@@ -120,10 +120,9 @@ def main() -> None:
         project.id,
         new,
         by=session.require_user(),
-        success="Settings saved.",
     ):
         resources.forget_reads()
-        st.rerun()
+        widgets.rerun_with_toast("Settings saved.")
     st.subheader(":material/sync: Jobs")
     if not widgets.jobs_panel(project.id, assist_view.ASSIST_KINDS, key=f"{JOBS_KEY}_{project.id}", limit=4):
         st.caption("No model job yet.")

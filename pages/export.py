@@ -117,16 +117,9 @@ def export_form(
             "Export", type="primary", icon=":material/file_export:", key="export_go", disabled=nothing
         )
         if clicked and widgets.run_action(
-            start_export,
-            project,
-            fmt or "coco",
-            include,
-            user,
-            with_images,
-            approved_only,
-            success="Export started.",
+            start_export, project, fmt or "coco", include, user, with_images, approved_only
         ):
-            st.rerun()
+            widgets.rerun_with_toast("Export started.")
 
 
 def download(job: Job, key: str) -> None:

@@ -244,11 +244,10 @@ def details_form(project: Project) -> None:
                 instructions_url=url,
                 target_precision=float(precision),
                 by=session.require_user(),
-                success="Details saved.",
             )
             if done is not None:
                 resources.forget_reads()
-                st.rerun()
+                widgets.rerun_with_toast("Details saved.")
 
 
 def classes_editor(project: Project, user: str) -> None:
@@ -317,8 +316,7 @@ def classes_editor(project: Project, user: str) -> None:
             if moved is not None:
                 resources.forget_reads()
                 st.session_state.pop("del_cls", None)
-                st.toast(f"Class deleted ({moved} label(s) moved).", icon=":material/check_circle:")
-                st.rerun()
+                widgets.rerun_with_toast(f"Class deleted ({moved} label(s) moved).")
 
 
 ADD_GEN = "add_cls_gen"

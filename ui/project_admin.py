@@ -81,10 +81,10 @@ def team_editor(project: Project) -> None:
             key="member_pick_role",
         )  # fmt: skip
         if st.button("Add to project", key="member_add", disabled=who is None) and who is not None:
-            added = widgets.run_action(
-                projects.add_member, store, project.id, users[who].id, role, by=_me(), success=f"{plain(who)} added."
-            )  # fmt: skip
-            if added is not None or who in projects.member_roles(store, project.id):
+            added = widgets.run_action(projects.add_member, store, project.id, users[who].id, role, by=_me())
+            if added is not None:
+                widgets.rerun_with_toast(f"{plain(who)} added.")
+            if who in projects.member_roles(store, project.id):
                 st.rerun()
     if session.is_admin():
         with right:
@@ -106,8 +106,7 @@ def new_account(project: Project) -> None:
             user = widgets.run_action(auth.create_user, store, username, password, role, display, by=_me())
             if user is not None:
                 widgets.run_action(projects.add_member, store, project.id, user.id, by=_me())
-                st.toast(f"{plain(user.username)} can sign in now.", icon=":material/check_circle:")
-                st.rerun()
+                widgets.rerun_with_toast(f"{plain(user.username)} can sign in now.")
 
 
 def account_access(users: list[User]) -> None:

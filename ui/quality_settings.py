@@ -61,9 +61,8 @@ def form(project: Project) -> None:
                 project.id,
                 by=session.require_user(),
                 settings=values,
-                success="Quality settings saved.",
             )
             if done is not None:
                 queue.invalidate(s, project.id)  # the ordinary queue re-reads without the consensus images
                 resources.forget_reads()
-                st.rerun()
+                widgets.rerun_with_toast("Quality settings saved.")

@@ -9,6 +9,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from typing import NoReturn
 
 import duckdb
 import streamlit as st
@@ -90,6 +91,13 @@ TOAST_KEY = "_toast_next_run"
 def toast_next_run(text: str) -> None:
     """A toast for the run after an ``st.rerun()`` (one shown just before a rerun is often never drawn)."""
     st.session_state[TOAST_KEY] = text
+
+
+def rerun_with_toast(text: str) -> NoReturn:
+    """Rerun the page, then show ``text`` as a toast (a toast drawn just before ``st.rerun()`` is often
+    never seen: "Export started." was not, in Chromium)."""
+    toast_next_run(text)
+    st.rerun()
 
 
 def show_pending_toast() -> None:

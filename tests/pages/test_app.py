@@ -75,3 +75,23 @@ def test_hint_gone_after_admin_changes_password(runtime, jar):
 )
 def test_errors_are_explained_in_words(exc, words):
     assert words in explain(exc)
+
+
+def test_the_shell_shows_a_toast_a_page_queued_before_its_rerun(runtime, jar):
+    """``widgets.rerun_with_toast``: a page queues the toast and reruns; the shell shows it on the run
+    after, whichever page that is, once."""
+    from ui import widgets
+
+    at = page("app.py").run()
+    at.text_input[0].input("admin")
+    at.text_input[1].input(ADMIN_PASSWORD)
+    jar.take(at.button[0].click().run())
+    assert not at.exception and not at.toast
+    at.switch_page("pages/export.py")  # a page that does not show pending toasts itself
+    at.session_state[widgets.TOAST_KEY] = "Export started."
+    at.run()
+    assert "Projects" not in [t.value for t in at.title]  # not the page that shows them itself
+    assert [t.value for t in at.toast] == ["Export started."]
+    assert widgets.TOAST_KEY not in at.session_state
+    at.run()
+    assert not at.toast  # shown once

@@ -12,6 +12,7 @@ from core.store import projects
 from core.store.items import NewItem, add_items
 from core.store.labels import save_label
 from tests.pages.helpers import page, texts, write_pngs
+from ui import widgets
 
 PAGE = "pages/export.py"
 
@@ -46,6 +47,8 @@ def test_export_runs_as_job_and_offers_download(runtime, admin, project, tmp_pat
     at.button(key="export_go").click().run()
     (job,) = list_jobs(runtime.store, project.id, kind="export")
     assert job.params == {"format": "coco", "include": "labeled"}
+    # the toast waits for the run after the page's rerun (the shell shows it): drawn before, it was lost
+    assert at.session_state[widgets.TOAST_KEY] == "Export started."
     job = runtime.runner.wait(job.id, timeout=60)
     assert job.state == "done", job.error
     path = job.result["path"]
