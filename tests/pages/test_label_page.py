@@ -439,6 +439,36 @@ def test_saved_flash_outlives_the_rerun_a_new_canvas_makes(runtime, tmp_path):
     assert f"Saved image {ids[0]}." in texts(at)
 
 
+def test_flash_stays_on_its_project_until_replaced_and_is_dropped_on_another(runtime, tmp_path, monkeypatch):
+    """No timer takes the flash away on some later rerun (a labeler's first box on the next image moved the
+    canvas up under the mouse when it went); a newer flash replaces it, another project's screen drops it."""
+    import time
+
+    project, classes, ids = setup_project(runtime, tmp_path, TaskType.BOXES)
+    other, _, _ = setup_project(runtime, tmp_path, TaskType.MULTICLASS)
+    at = app(project.id).run()
+    _set_work(at, ids[0], 0, {"boxes": [{"class_id": classes[0].id, "xywh": [2.0, 3.0, 20.0, 10.0]}]})
+    at.run()
+    act(at, "label_submit").click().run()
+    saved = f"Saved image {ids[0]}."
+    assert saved in texts(at)
+    later = time.time() + 3600.0  # an hour on: the labeler is still drawing on the next image
+    monkeypatch.setattr(time, "time", lambda: later)
+    for _ in range(3):
+        at.run()
+        assert saved in texts(at)
+    act(at, "label_submit").click().run()  # the next image, saved with no box: a newer message replaces it
+    newer = f"Saved image {ids[1]}."
+    assert newer in texts(at) and saved not in texts(at)
+    at.session_state["project_id"] = other.id  # the labeler opens another project
+    labeler_in(other.id, "ann")
+    at.run()
+    assert "Saved image" not in texts(at)
+    at.session_state["project_id"] = project.id  # and comes back: the message went with the switch
+    at.run()
+    assert "Saved image" not in texts(at)
+
+
 def test_object_list_height_fits_its_rows():
     from ui.labeling.draw import LIST_MAX_PX, list_height
 

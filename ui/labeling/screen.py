@@ -96,7 +96,7 @@ def labeling_area(project_id: int, user: User) -> None:
     s = resources.store()
     project = projects.get_project(s, project_id)
     classes = projects.list_classes(s, project_id)
-    note = state.pop_flash()
+    note = state.current_flash(project_id)
     slot = st.empty()  # always here, so the elements below keep their places from run to run
     if note:
         getattr(slot, note[0], slot.info)(note[1])

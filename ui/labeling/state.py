@@ -10,7 +10,8 @@ Keys (all start with ``label_``):
   the drawing widget reloads from the working payload.
 * ``label_t0``: ``{item_id: seconds}``, when the item was first shown (the saved ``duration_ms``).
 * ``label_stale``: the refused save waiting for the labeler's choice (see ``ui.labeling.stale``).
-* ``label_flash``: a short-lived message ("Saved", "Skipped", an error) shown for ``FLASH_S`` seconds.
+* ``label_flash``: the last action's message ("Saved", "Skipped", an error), shown until a newer one or
+  another project (``current_flash``).
 * ``label_draw_class``: the class new boxes and polygons get.
 * ``label_zoom``: the box canvas zoom factor.
 * ``label_reason`` / ``label_reason_item``: the skip-reason box and the item it was typed for.
@@ -102,25 +103,29 @@ def duration_ms(item_id: int) -> int | None:
     return int((time.time() - t0) * 1000) if t0 else None
 
 
-FLASH_S = 4.0  # s: a flash stays this long (the runs a new canvas or editor triggers must not eat it)
-
-
 def flash(kind: str, text: str) -> None:
-    st.session_state[FLASH_KEY] = (kind, text, time.time())
+    st.session_state[FLASH_KEY] = (kind, text, None)
 
 
 def clear_flash() -> None:
     st.session_state.pop(FLASH_KEY, None)
 
 
-def pop_flash() -> tuple[str, str] | None:
-    """The flash to show in this run: it stays for ``FLASH_S`` seconds over the reruns that follow (a
-    freshly drawn canvas reruns at once), then goes; a newer flash replaces it."""
+def current_flash(project_id: int) -> tuple[str, str] | None:
+    """The flash to show on this project's screen: it stays until a newer one replaces it or another
+    project's screen is shown (where it is dropped: "Saved image 12." belongs to the project it was said in).
+
+    It never expires on a timer. A freshly drawn canvas reruns at once, so a one-run flash was eaten; and a
+    flash that went after a few seconds went on whatever rerun came next, typically the one a labeler's
+    first box on the next image makes, and the canvas jumped up under the mouse by the message's height
+    (the next click landed beside the box: tests/e2e/test_label_e2e.py)."""
     note = st.session_state.get(FLASH_KEY)
     if not note:
         return None
-    kind, text, t = note if len(note) == 3 else (*note, time.time())
-    if time.time() - float(t) > FLASH_S:
+    kind, text, shown_in = (*note, None)[:3]
+    if shown_in is None:  # said by an action on this screen: it belongs to this project from now on
+        st.session_state[FLASH_KEY] = (kind, text, project_id)
+    elif shown_in != project_id:
         st.session_state.pop(FLASH_KEY, None)
         return None
     return (kind, text)
