@@ -53,7 +53,7 @@ class AssistCounts:
     audit_labels: int | None = None  # audit images labeled in their turn, at the last training
     audit_minimum: int | None = None  # audit labels, all right, that could first certify the target
     audit_most_sure: tuple[int, int] | None = None  # (n, right) of the audit answers the model is surest of
-    shown_before: bool = False  # the training before the last one showed proposals (now withdrawn if none)
+    shown_before: bool = False  # a training before the last one showed proposals (now withdrawn if none)
 
 
 @dataclass(frozen=True)

@@ -163,13 +163,14 @@ def last_training(store: Store, project_id: int) -> TrainingRun | None:
 
 
 def showed_proposals_before(store: Store, project_id: int, run_id: int) -> bool:
-    """Whether the finished training before ``run_id`` found a threshold (showed proposals)."""
-    row = store.query_one(
+    """Whether any finished training before ``run_id`` found a threshold (showed proposals): after two
+    trainings in a row that certify nothing, the proposals shown before are still the ones withdrawn."""
+    rows = store.query(
         "SELECT metrics FROM model_runs WHERE project_id = ? AND kind = 'train' AND state = 'done' AND id < ?"
-        " ORDER BY id DESC LIMIT 1",
+        " ORDER BY id DESC",
         [project_id, run_id],
     )
-    return row is not None and (loads(row[0]) or {}).get("threshold") is not None
+    return any((loads(m) or {}).get("threshold") is not None for (m,) in rows)
 
 
 def any_trained(store: Store, project_id: int) -> bool:

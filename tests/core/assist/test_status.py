@@ -200,6 +200,8 @@ def test_proposals_withdrawn_by_the_audit_are_explained(store: Store, tmp_path: 
     assert "Proposals from the model before are withdrawn" in reason
     assert "Of the 32 audit images the model is most sure of, 1 was labeled otherwise" in reason
     assert "0.0%" not in reason and "lower bound;" not in reason and "(108 audit labels so far)" in reason
+    _finished_training(store, project.id, held, 120)  # a second training in a row that certifies nothing
+    assert status.assist_counts(store, project).shown_before  # still the proposals shown before, withdrawn
 
 
 def test_a_first_audit_that_certifies_nothing_is_not_called_a_withdrawal(
