@@ -122,7 +122,7 @@ def current_flash(project_id: int) -> tuple[str, str] | None:
     note = st.session_state.get(FLASH_KEY)
     if not note:
         return None
-    kind, text, shown_in = (*note, None)[:3]
+    kind, text, shown_in = note
     if shown_in is None:  # said by an action on this screen: it belongs to this project from now on
         st.session_state[FLASH_KEY] = (kind, text, project_id)
     elif shown_in != project_id:
